@@ -1,0 +1,35 @@
+"""The Face record that flows from the analyser to the swappers.
+
+Conventions used everywhere in rswap:
+- images are RGB uint8 arrays of shape (H, W, 3), C-contiguous;
+- points are float32 arrays of shape (N, 2) in pixel coordinates (x, y) of the
+  image they were measured on;
+- `kps5` is the insightface order: image-left eye, image-right eye, nose tip,
+  image-left mouth corner, image-right mouth corner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Face:
+    bbox: np.ndarray  # (4,) float32: x0, y0, x1, y1 in pixels
+    landmarks: np.ndarray  # (468 or 478, 2) float32 mediapipe mesh, pixel coordinates
+    kps5: np.ndarray  # (5, 2) float32, insightface order (see module doc)
+    score: float = 1.0
+    track_id: int | None = None  # set by trackers in video mode
+    extra: dict = field(default_factory=dict)  # provider-specific data (e.g. 3D mesh z)
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.bbox
+        return float(max(0.0, x1 - x0) * max(0.0, y1 - y0))
+
+    @property
+    def center(self) -> np.ndarray:
+        x0, y0, x1, y1 = self.bbox
+        return np.array([(x0 + x1) / 2, (y0 + y1) / 2], np.float32)
