@@ -1,0 +1,1 @@
+"""The `rswap` command: one entry point that dispatches to the apps' subcommands."""

@@ -1,0 +1,79 @@
+"""`rswap SUBCOMMAND ...` and `rswap-live ...`.
+
+Each subcommand lives in its app as a module with two functions:
+`add_arguments(parser)` declares its flags, `run(args) -> int` does the work.
+Modules are imported only when their subcommand runs, so `rswap live` never pays
+for torch and `rswap train` never for the camera stack.
+
+Errors a user can cause are raised as `RswapError` anywhere below; they end here
+as one line on stderr and exit code 2. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from rswap.errors import RswapError
+
+SUBCOMMANDS = {
+    "live": ("realtime.live_cli", "swap faces live: camera or file -> virtual camera / preview / file"),
+    "convert": ("realtime.convert_cli", "swap faces in a video or image file, every frame, audio copied"),
+    "prepare": ("training.prepare_cli", "folders of images/videos -> aligned face dataset shards"),
+    "triplets": ("training.triplets_cli", "synthesize naive/cycle triplets for training"),
+    "train": ("training.train_cli", "train the generator (single process or torchrun DDP)"),
+    "build": ("engine_build.cli", "export the generator to ONNX and build TensorRT engines"),
+    "bench": ("benchmarks.cli", "latency benchmarks"),
+    "eval": ("benchmarks.eval_cli", "face-quality evaluation of swappers on image folders"),
+}
+
+
+def _quiet_native_logs() -> None:
+    # mediapipe/TFLite print C++ INFO/WARNING lines on stderr; users see only ours.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _run_module(module_name: str, prog: str, help_text: str, argv: list[str]) -> int:
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=prog, description=help_text)
+    module.add_arguments(parser)
+    args = parser.parse_args(argv)
+    return int(module.run(args) or 0)
+
+
+def _guarded(fn, *a) -> int:
+    try:
+        return fn(*a)
+    except RswapError as e:
+        print(f"rswap: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rswap: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    _quiet_native_logs()
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in SUBCOMMANDS:
+        lines = [f"  {name:<9} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
+        print("usage: rswap SUBCOMMAND [options]\n\nsubcommands:\n" + "\n".join(lines))
+        if argv and argv[0] not in ("-h", "--help"):
+            print(f"rswap: error: unknown subcommand {argv[0]!r}", file=sys.stderr)
+            return 2
+        return 0
+    module_name, help_text = SUBCOMMANDS[argv[0]]
+    return _guarded(_run_module, module_name, f"rswap {argv[0]}", help_text, argv[1:])
+
+
+def live_main(argv: list[str] | None = None) -> int:
+    """`rswap-live ...` is `rswap live ...`."""
+    argv = sys.argv[1:] if argv is None else argv
+    return main(["live", *argv])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Swappers: the interface, the classical (no-network) swapper, and whole-frame swapping."""
