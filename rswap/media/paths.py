@@ -1,0 +1,79 @@
+"""Checks and atomic writes shared by every reader and writer.
+
+Outputs are written to a hidden temporary file in the destination directory and
+renamed over the destination only when complete, so a failed or interrupted run
+never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+from rswap.errors import RswapError
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def is_video_path(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def is_image_path(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def require_input_file(path: str | os.PathLike, what: str = "input") -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise RswapError(f"{what} file not found: {p}")
+    if p.is_dir():
+        raise RswapError(f"{what} is a directory, not a file: {p}")
+    if p.stat().st_size == 0:
+        raise RswapError(f"{what} file is empty (0 bytes): {p}")
+    if not os.access(p, os.R_OK):
+        raise RswapError(f"{what} file is not readable: {p}")
+    return p
+
+
+def require_output_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise RswapError(f"output directory does not exist: {parent}")
+    if not os.access(parent, os.W_OK):
+        raise RswapError(f"output directory is not writable: {parent}")
+    if p.is_dir():
+        raise RswapError(f"output path is a directory: {p}")
+    return p
+
+
+def describe_os_error(e: OSError, path: str | os.PathLike) -> str:
+    if e.errno == errno.ENOSPC:
+        return f"disk full while writing {path}"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied writing {path}"
+    return f"could not write {path}: {e.strerror or e}"
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike):
+    """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."""
+    dest = require_output_path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".part{dest.suffix}", dir=dest.parent or ".")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, dest)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise RswapError(describe_os_error(e, dest)) from e
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
