@@ -1,0 +1,65 @@
+"""`rswap convert -s SOURCE -t TARGET -o OUTPUT`: swap faces in a video or an image file.
+
+Offline and lossless: every frame is processed and written in order with its original
+timestamp, the audio stream is copied packet for packet, the output is tagged as
+synthetic and appears only when complete. Frames without a face pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from rswap.errors import NoFaceError, RswapError
+from rswap.media.paths import is_image_path, is_video_path, require_input_file, require_output_path
+
+from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_swap_arguments(parser)
+    parser.add_argument("-t", "--target", required=True, help="video or image to put the source face into")
+    parser.add_argument("-o", "--output", required=True, help="output file (.mp4/.mkv/.mov for video, .png/.jpg for images)")
+    q = parser.add_argument_group("video output")
+    q.add_argument("--crf", type=int, default=18, help="H.264 quality: lower is better and larger (0-51, default 18)")
+    q.add_argument("--preset", default="medium", help="x264 speed preset (ultrafast ... veryslow)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    target = require_input_file(args.target, "target")
+    output = require_output_path(args.output)
+    if os.path.abspath(target) == os.path.abspath(output):
+        raise RswapError("output would overwrite the target; choose another output path")
+    if not 0 <= args.crf <= 51:
+        raise RswapError("--crf must be between 0 and 51")
+    target_is_video = is_video_path(target) or not is_image_path(target)
+    if target_is_video and not is_video_path(output):
+        raise RswapError(f"target is a video, so the output must be a video file (.mp4, .mkv, .mov): {output}")
+    if not target_is_video and not is_image_path(output):
+        raise RswapError(f"target is an image, so the output must be an image file (.png, .jpg): {output}")
+
+    if target_is_video:
+        from rswap.media.video import probe
+
+        probe(target, "target")  # fail on a corrupt target before spending time on the sources
+    swapper = frame_swapper_from_args(args)
+    if target_is_video:
+        from realtime.convert import convert_video
+
+        stats = convert_video(swapper, target, output, crf=args.crf, preset=args.preset, progress=not args.no_progress)
+        print(
+            f"wrote {output}: {stats.frames} frames ({stats.swapped} with a swapped face), "
+            f"audio {'copied' if stats.audio_copied else 'none'}",
+            file=sys.stderr,
+        )
+    else:
+        from realtime.convert import convert_image
+
+        try:
+            convert_image(swapper, target, output)
+        except NoFaceError:
+            raise NoFaceError(f"no face found in target image {target}") from None
+        print(f"wrote {output}", file=sys.stderr)
+    return 0

@@ -1,0 +1,65 @@
+"""The embedded demo: `python -m realtime.demo [OUTDIR]` (what `make demo` runs).
+
+Source: scikit-image's astronaut photo (Eileen Collins, NASA, public domain).
+Target: a clip rendered from Barack Obama's official portrait (White House, public
+domain), which the PyPI package face_recognition ships in its source archive; the
+Makefile fetches that archive with pip. Without it the demo falls back to a clip of
+a mirrored, recoloured astronaut, which still exercises the whole path.
+Then it runs `rswap convert` on them, exactly as a user would.
+"""
+
+from __future__ import annotations
+
+import sys
+import tarfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rswap.media.images import read_image, write_image
+from rswap.media.render import render_moving_face
+
+SDIST_MEMBER = "tests/test_images/obama.jpg"
+
+
+def target_photo(sdist_dir: Path) -> tuple[np.ndarray, str]:
+    for archive in sorted(sdist_dir.glob("face_recognition-*.tar.gz")):
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                if member.name.endswith(SDIST_MEMBER):
+                    data = np.frombuffer(tar.extractfile(member).read(), np.uint8)
+                    return cv2.imdecode(data, cv2.IMREAD_COLOR)[:, :, ::-1].copy(), "obama.jpg (face_recognition sdist)"
+    from skimage import data
+
+    mirrored = np.ascontiguousarray(data.astronaut()[:, ::-1])
+    return cv2.convertScaleAbs(mirrored, alpha=0.9, beta=-10), "mirrored astronaut (face_recognition sdist not found)"
+
+
+def main(argv: list[str]) -> int:
+    from skimage import data
+
+    from cli.main import main as rswap
+
+    out = Path(argv[0] if argv else "demo")
+    out.mkdir(parents=True, exist_ok=True)
+    source = out / "source_astronaut.png"
+    write_image(source, data.astronaut())
+    photo, name = target_photo(out)
+    target = out / "target.mp4"
+    render_moving_face(target, photo, size=(1280, 720), fps=25, seconds=4.0, audio=True, scale=0.8, amplitude=0.15)
+    print(f"demo: source {source}, target {target} rendered from {name}")
+    code = rswap(["convert", "-s", str(source), "-t", str(target), "-o", str(out / "swapped.mp4")])
+    if code == 0:
+        frame_path = out / "swapped_frame.png"
+        from rswap.media.video import VideoReader
+
+        with VideoReader(out / "swapped.mp4") as r:
+            first = next(iter(r)).image
+        write_image(frame_path, first)
+        print(f"demo: open {out / 'swapped.mp4'} (first frame saved as {frame_path})")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,41 @@
+"""Command-line flags that choose what is swapped and how; shared by `live` and `convert`."""
+
+from __future__ import annotations
+
+import argparse
+
+from rswap.face.select import MODES
+from rswap.swap.factory import SwapperOptions
+from rswap.swap.frame import FrameSwapper
+
+
+def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("swap")
+    g.add_argument("-s", "--source", nargs="+", required=True, metavar="IMAGE",
+                   help="photo(s) of the person to swap in (several photos of one person give a steadier identity)")
+    g.add_argument("--model", default="classical", metavar="SPEC",
+                   help="'classical' (embedded, default), a built model directory, or an inswapper .onnx file")
+    g.add_argument("--face-select", choices=MODES, default="largest",
+                   help="which target faces to swap: largest, center, all, or reference (match --reference photos)")
+    g.add_argument("--reference", nargs="+", metavar="IMAGE",
+                   help="with --face-select reference: one photo per --source of the person to replace")
+    g.add_argument("--keep-mouth", action="store_true", help="keep the target's mouth interior (teeth, tongue)")
+    g.add_argument("--keep-eyes", action="store_true", help="keep the target's eyes (gaze, blinks)")
+    g.add_argument("--reshape", type=float, default=0.6, metavar="0..1",
+                   help="classical swapper: move the target's face contour toward the source's shape (default 0.6)")
+    g.add_argument("--color", choices=("reinhard", "lct", "none"), default="reinhard",
+                   help="classical swapper: colour transfer to the target's skin tone")
+    g.add_argument("--backend", default="auto", help="learned models: inference backend (auto, onnxruntime, torch, tensorrt)")
+    g.add_argument("--blend-levels", type=int, default=0, metavar="N",
+                   help="paste back with an N-level Laplacian blend instead of a feathered mask (0)")
+
+
+def frame_swapper_from_args(args: argparse.Namespace) -> FrameSwapper:
+    from rswap.swap.loader import load_frame_swapper
+
+    options = SwapperOptions(
+        keep_mouth=args.keep_mouth, keep_eyes=args.keep_eyes, reshape=args.reshape, color=args.color, backend=args.backend
+    )
+    return load_frame_swapper(
+        args.source, args.model, args.face_select, args.reference, options, blend_levels=args.blend_levels
+    )

@@ -1,0 +1,71 @@
+"""Whole-frame swapping: select faces, align crops, swap, paste back.
+
+The three steps are separate methods so the live pipeline can run them as separate
+stages (plan and paste are cheap; swap is the heavy, batchable one); `process` runs
+them in one call for simple loops and offline conversion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from rswap.compose.paste import paste_back
+from rswap.face.align import align_crop, transform_points
+from rswap.face.select import FaceSelector
+from rswap.face.types import Face
+from rswap.swap.base import SwapResult, Swapper
+
+
+@dataclass
+class SwapJob:
+    face: Face
+    source_index: int
+    crop: np.ndarray  # aligned target crop in the swapper's template
+    landmarks: np.ndarray  # target mesh points in crop coordinates
+    M: np.ndarray  # 2x3 frame -> crop
+    result: SwapResult | None = None
+
+
+class FrameSwapper:
+    def __init__(
+        self,
+        swapper: Swapper,
+        sources: list[Any],
+        selector: FaceSelector | None = None,
+        embed: Callable[[np.ndarray, Face], np.ndarray] | None = None,
+        blend_levels: int = 0,
+    ):
+        """`sources`: identities from swapper.encode_source, indexed by the selector's source index.
+        `embed` is needed only by reference selection. `blend_levels` > 0 pastes back with a
+        Laplacian blend of that many levels instead of the feathered alpha mask."""
+        self.swapper = swapper
+        self.sources = sources
+        self.selector = selector or FaceSelector()
+        self.embed = embed
+        self.blend_levels = blend_levels
+
+    def plan(self, frame: np.ndarray, faces: list[Face]) -> list[SwapJob]:
+        jobs = []
+        for face, idx in self.selector.select(frame, faces, self.embed):
+            if idx >= len(self.sources):
+                idx = 0
+            crop, M = align_crop(frame, face.kps5, self.swapper.template)
+            jobs.append(SwapJob(face, idx, crop, transform_points(face.landmarks, M), M))
+        return jobs
+
+    def swap(self, jobs: list[SwapJob]) -> list[SwapJob]:
+        for job in jobs:
+            job.result = self.swapper.swap(job.crop, job.landmarks, self.sources[job.source_index])
+        return jobs
+
+    def paste(self, frame: np.ndarray, jobs: list[SwapJob]) -> np.ndarray:
+        out = frame
+        for job in jobs:
+            out = paste_back(out, job.result.crop, job.result.mask, job.M, levels=self.blend_levels)
+        return out
+
+    def process(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
+        return self.paste(frame, self.swap(self.plan(frame, faces)))

@@ -1,0 +1,53 @@
+"""Shared test data, all made from scikit-image's public-domain astronaut photo."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # keep mediapipe's C++ logging out of test output
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+from skimage import data
+
+from rswap.media.images import write_image
+from rswap.media.render import moving_face_frames, write_clip
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    return np.ascontiguousarray(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def astronaut_face(astronaut):
+    from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+
+    with MediapipeFaceAnalyser(max_faces=1) as analyser:
+        return analyser.analyse(astronaut)[0]
+
+
+@pytest.fixture(scope="session")
+def source_png(tmp_path_factory, astronaut) -> str:
+    path = tmp_path_factory.mktemp("src") / "source.png"
+    write_image(path, astronaut)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def clip_with_audio(tmp_path_factory, astronaut) -> str:
+    """1.2 s, 25 fps, 480x270, a moving face, an AAC tone; the middle frames show no face."""
+    path = tmp_path_factory.mktemp("clips") / "face_audio.mp4"
+    frames = list(moving_face_frames(np.ascontiguousarray(astronaut[:, ::-1]), (480, 270), 30))
+    for i in range(12, 16):  # a gap with no face: those frames must pass through unchanged
+        frames[i] = np.full_like(frames[i], 90)
+    write_clip(path, frames, fps=25, audio_seconds=1.2)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def clip_no_audio(tmp_path_factory, astronaut) -> str:
+    path = tmp_path_factory.mktemp("clips") / "face_silent.mp4"
+    write_clip(path, moving_face_frames(astronaut, (320, 240), 10), fps=10)
+    return str(path)

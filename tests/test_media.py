@@ -1,0 +1,76 @@
+"""PyAV reading/writing: timestamps kept, audio copied byte for byte, synthetic tag, atomic output."""
+
+import os
+
+import av
+import numpy as np
+import pytest
+
+from rswap.errors import RswapError
+from rswap.media.images import read_image, write_image
+from rswap.media.video import SYNTHETIC_TAG, VideoReader, VideoWriter
+
+
+def _audio_packets(path):
+    with av.open(path) as c:
+        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+
+
+def test_copy_keeps_frames_timestamps_and_audio(tmp_path, clip_with_audio):
+    out = tmp_path / "copy.mp4"
+    with VideoReader(clip_with_audio) as r:
+        info = r.info
+        pts_in = []
+        with VideoWriter(out, info.fps, (info.width, info.height), info.time_base, audio_from=clip_with_audio) as w:
+            for f in r:
+                pts_in.append(f.pts)
+                w.write(f.image, f.pts)
+    with VideoReader(out) as r2:
+        pts_out = [f.pts * r2.info.time_base for f in r2]
+        assert r2.info.fps == info.fps
+    assert len(pts_out) == len(pts_in) == 30
+    assert pts_out == [p * info.time_base for p in pts_in]
+    src, dst = _audio_packets(clip_with_audio), _audio_packets(str(out))
+    assert len(src) > 40 and src == dst
+    with av.open(str(out)) as c:
+        assert c.metadata.get("comment") == SYNTHETIC_TAG
+    assert [p.name for p in tmp_path.iterdir()] == ["copy.mp4"]  # no temporary file left
+
+
+def test_writer_aborted_leaves_nothing(tmp_path, astronaut):
+    out = tmp_path / "x.mp4"
+    with pytest.raises(ZeroDivisionError):
+        with VideoWriter(out, 25, (64, 64)) as w:
+            w.write(np.zeros((64, 64, 3), np.uint8))
+            1 / 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_video_inputs(tmp_path, clip_with_audio):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(os.urandom(5000))
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(open(clip_with_audio, "rb").read()[:3000])
+    for path, words in [
+        (tmp_path / "missing.mp4", "not found"),
+        (empty, "empty"),
+        (junk, "not a readable video"),
+        (truncated, "not a readable video"),
+    ]:
+        with pytest.raises(RswapError, match=words):
+            with VideoReader(path) as r:
+                list(r)
+
+
+def test_image_round_trip_and_errors(tmp_path, astronaut):
+    p = tmp_path / "a.png"
+    write_image(p, astronaut)
+    assert np.array_equal(read_image(p), astronaut)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image at all")
+    with pytest.raises(RswapError, match="not a readable image"):
+        read_image(bad)
+    with pytest.raises(RswapError, match="does not exist"):
+        write_image(tmp_path / "nope" / "a.png", astronaut)
