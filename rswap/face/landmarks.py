@@ -62,19 +62,87 @@ REGIONS: dict[str, list[int]] = {
 }
 
 
+# The openings the tessellation leaves, as (ordered loop, the corner to start filling from).
+_OPENINGS = ((RIGHT_EYE_LOOP, 33), (LEFT_EYE_LOOP, 263), (LIPS_INNER, 78))
+
+
+def _zigzag_fill(loop: list[int], corner: int) -> list[tuple[int, int, int]]:
+    """Triangulate a closed loop as a strip between its two sides, starting at `corner`.
+
+    Eye and mouth openings are two lids/lips meeting at two corners; a strip of
+    triangles spanning upper-to-lower stays valid as the opening closes (its
+    triangles flatten instead of folding over).
+    """
+    k = loop.index(corner)
+    ring = loop[k:] + loop[:k]
+    i, j = 1, len(ring) - 1
+    tris = [(ring[0], ring[i], ring[j])]
+    while j - i > 1:
+        if len(tris) % 2:
+            tris.append((ring[i], ring[i + 1], ring[j]))
+            i += 1
+        else:
+            tris.append((ring[i], ring[j - 1], ring[j]))
+            j -= 1
+    return tris
+
+
 @lru_cache(maxsize=1)
-def mesh_triangles() -> np.ndarray:
-    """(T, 3) int32 triangles of the 468-point mesh, from mediapipe's tessellation edges."""
+def mesh_triangles(fill_openings: bool = True) -> np.ndarray:
+    """(T, 3) int32 triangles of the 468-point mesh covering the face oval without holes or overlaps.
+
+    mediapipe ships the tessellation only as edges. Its faces are the 3-cliques of
+    that edge graph, except two cliques at the nose wings (49-64-129 and its mirror
+    279-294-358) that enclose a vertex and would overlap the real faces: a clique is
+    a false face when each of its edges is then claimed by three triangles. That gives
+    852 faces with three openings (eyes, mouth); `fill_openings` closes them with 46
+    more triangles, 898 in all, the count of mediapipe's canonical face model.
+    """
     edges = {tuple(sorted(e)) for e in _mc.FACEMESH_TESSELATION}
     adj: dict[int, set[int]] = {}
     for a, b in edges:
         adj.setdefault(a, set()).add(b)
         adj.setdefault(b, set()).add(a)
-    tris = set()
+    cliques = set()
     for a, b in edges:
         for c in adj[a] & adj[b]:
-            tris.add(tuple(sorted((a, b, c))))
-    return np.array(sorted(tris), np.int32)
+            cliques.add(tuple(sorted((a, b, c))))
+    per_edge: dict[tuple[int, int], int] = {}
+    for a, b, c in cliques:
+        for e in ((a, b), (b, c), (a, c)):
+            per_edge[e] = per_edge.get(e, 0) + 1
+    tris = [t for t in cliques if not all(per_edge[e] > 2 for e in ((t[0], t[1]), (t[1], t[2]), (t[0], t[2])))]
+    if fill_openings:
+        for loop, corner in _OPENINGS:
+            tris.extend(_zigzag_fill(loop, corner))
+    return np.array(_orient(sorted(tuple(sorted(t)) for t in tris)), np.int32)
+
+
+def _orient(tris: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Wind every triangle clockwise on screen for a frontal face (positive shoelace area in
+    x-right/y-down pixel coordinates), so a negative area on a real face marks a triangle
+    folded over by a head turn. FACE_OVAL runs counter-clockwise on screen, so triangles on
+    its edges take that edge reversed, and winding then spreads across shared edges."""
+    owner: dict[tuple[int, int], list[int]] = {}
+    for k, (a, b, c) in enumerate(tris):
+        for e in ((a, b), (b, c), (a, c)):
+            owner.setdefault(e, []).append(k)
+    # Seed with the triangle on the oval's first edge (10 -> 109, towards image left), reversed.
+    b, a = FACE_OVAL[0], FACE_OVAL[1]
+    seed = owner[tuple(sorted((a, b)))][0]
+    c = next(v for v in tris[seed] if v not in (a, b))
+    oriented = {seed: (a, b, c)}
+    todo = [seed]
+    while todo:
+        k = todo.pop()
+        x, y, z = oriented[k]
+        for u, v in ((x, y), (y, z), (z, x)):
+            for n in owner[tuple(sorted((u, v)))]:
+                if n not in oriented:
+                    w = next(t for t in tris[n] if t not in (u, v))
+                    oriented[n] = (v, u, w)  # a shared edge runs the other way in the neighbour
+                    todo.append(n)
+    return [oriented[k] for k in range(len(tris))]
 
 
 def kps5_from_mesh(points: np.ndarray) -> np.ndarray:
