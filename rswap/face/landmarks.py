@@ -87,7 +87,7 @@ def _zigzag_fill(loop: list[int], corner: int) -> list[tuple[int, int, int]]:
     return tris
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
 def mesh_triangles(fill_openings: bool = True) -> np.ndarray:
     """(T, 3) int32 triangles of the 468-point mesh covering the face oval without holes or overlaps.
 
@@ -115,7 +115,9 @@ def mesh_triangles(fill_openings: bool = True) -> np.ndarray:
     if fill_openings:
         for loop, corner in _OPENINGS:
             tris.extend(_zigzag_fill(loop, corner))
-    return np.array(_orient(sorted(tuple(sorted(t)) for t in tris)), np.int32)
+    out = np.array(_orient(sorted(tuple(sorted(t)) for t in tris)), np.int32)
+    out.setflags(write=False)  # cached and shared by every caller
+    return out
 
 
 def _orient(tris: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:

@@ -1,0 +1,78 @@
+"""Soft masks from named regions of the face mesh.
+
+A mask is float32 (H, W) in [0, 1]. Regions are filled as polygons, excluded
+regions cut out, then the edge is softened by a ramp over the signed distance to
+the polygon edge, so the mask is exactly 0 beyond the ramp and exactly 1 inside it.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from rswap.errors import RswapError
+from rswap.face.landmarks import REGIONS
+
+# Regions whose index lists are not an ordered loop (brows are two open polylines in
+# mediapipe's tables): they are filled as their convex hull.
+_HULL_REGIONS = {"left_brow", "right_brow"}
+_SUBPIXEL_BITS = 4
+
+
+def region_polygon(landmarks: np.ndarray, name: str) -> np.ndarray:
+    """(K, 2) float32 outline of one named mesh region."""
+    try:
+        idx = REGIONS[name]
+    except KeyError:
+        raise RswapError(f"unknown face region {name!r}; choose from {', '.join(REGIONS)}") from None
+    pts = np.asarray(landmarks, np.float32)[idx]
+    return cv2.convexHull(pts)[:, 0] if name in _HULL_REGIONS else pts
+
+
+def _fill(mask: np.ndarray, polygon: np.ndarray, value: int) -> None:
+    scaled = np.rint(polygon * (1 << _SUBPIXEL_BITS)).astype(np.int32)
+    cv2.fillPoly(mask, [scaled], value, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
+
+
+def region_mask(
+    hw: tuple[int, int],
+    landmarks: np.ndarray,
+    include: Iterable[str] = ("face_oval",),
+    exclude: Iterable[str] = (),
+    feather: float | None = None,
+    erode: float | None = None,
+) -> np.ndarray:
+    """Soft mask of the union of `include` regions minus the `exclude` regions.
+
+    feather: width in pixels of the 0->1 ramp (smoothstep of the signed distance to the
+        edge); None = 8% of the included area's size (sqrt of its pixel count); 0 = hard.
+    erode: pixels the edge moves inward before feathering (negative grows); None = half
+        the feather, so the mask is exactly 0 outside the polygons (nothing of a swapped
+        face outside its oval ever shows).
+    Excluded regions (e.g. "mouth_inner", "left_eye") keep the target's pixels there.
+    """
+    h, w = hw
+    hard = np.zeros((h, w), np.uint8)
+    for name in include:
+        _fill(hard, region_polygon(landmarks, name), 255)
+    for name in exclude:
+        _fill(hard, region_polygon(landmarks, name), 0)
+    area = int(np.count_nonzero(hard))
+    if area == 0:
+        return np.zeros((h, w), np.float32)
+    if feather is None:
+        feather = 0.08 * np.sqrt(area)
+    if erode is None:
+        erode = feather / 2
+    if feather <= 0 and erode == 0:
+        return (hard > 0).astype(np.float32)
+    # Signed distance to the edge, positive inside: +0.5 px on the first inside pixel.
+    inside = cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    outside = cv2.distanceTransform(255 - hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    signed = inside - outside - 0.5 * np.sign(inside - outside) - erode
+    if feather <= 0:
+        return (signed > 0).astype(np.float32)
+    t = np.clip(signed / feather + 0.5, 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)

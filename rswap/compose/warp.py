@@ -1,0 +1,187 @@
+"""Landmark-guided warps: piecewise-affine mesh warp (reenactment) and a smooth
+thin-plate-spline warp (face reshaping).
+
+Both build one dense backward map (for each output pixel, where to sample the
+input) and resample once with cv2.remap.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy.interpolate import RBFInterpolator
+
+_SUBPIXEL_BITS = 4
+
+
+def _triangle_affines(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-triangle 2x3 affines taking dst triangle points to src ones, and which are usable.
+
+    src, dst: (T, 3, 2). With edge matrices E_d = [d1-d0, d2-d0] and E_s likewise,
+    the linear part is E_s E_d^-1 (2x2 inverses written out: a batched
+    np.linalg.solve costs ~10x more for 900 tiny systems).
+    """
+    src = src.astype(np.float64)
+    dst = dst.astype(np.float64)
+    ed = np.stack([dst[:, 1] - dst[:, 0], dst[:, 2] - dst[:, 0]], axis=2)  # (T, 2, 2), columns = edges
+    es = np.stack([src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]], axis=2)
+    det = ed[:, 0, 0] * ed[:, 1, 1] - ed[:, 0, 1] * ed[:, 1, 0]
+    ok = np.abs(det) > 1e-6  # twice the triangle area in px²: degenerate ones cover no pixel
+    safe = np.where(ok, det, 1.0)
+    inv = np.stack([np.stack([ed[:, 1, 1], -ed[:, 0, 1]], 1), np.stack([-ed[:, 1, 0], ed[:, 0, 0]], 1)], 1)
+    lin = es @ (inv / safe[:, None, None])
+    shift = src[:, 0] - np.einsum("tij,tj->ti", lin, dst[:, 0])
+    return np.concatenate([lin, shift[:, :, None]], axis=2).astype(np.float32), ok
+
+
+def mesh_warp(
+    src_img: np.ndarray,
+    src_pts: np.ndarray,
+    dst_pts: np.ndarray,
+    out_hw: tuple[int, int],
+    triangles: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Piecewise-affine warp of `src_img` so that src_pts land on dst_pts.
+
+    Returns (warped image of size out_hw, same dtype as src_img; valid mask float32
+    (H, W), 1 where a triangle covers the pixel). The destination triangles are drawn
+    into an index raster once, each pixel gets its triangle's affine, and one remap
+    resamples the image. Triangles that fold over (negative area at the destination,
+    the hidden side of a turned head) are drawn first so front-facing ones win.
+    """
+    h, w = out_hw
+    src_pts = np.asarray(src_pts, np.float32)
+    dst_pts = np.asarray(dst_pts, np.float32)
+    tris = np.asarray(triangles, np.int64)
+    src_t, dst_t = src_pts[tris], dst_pts[tris]
+    A, ok = _triangle_affines(src_t, dst_t)
+
+    e1, e2 = dst_t[:, 1] - dst_t[:, 0], dst_t[:, 2] - dst_t[:, 0]
+    signed_area = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+    order = np.argsort(signed_area > 0, kind="stable")  # folded first, front-facing last
+
+    # Work only inside the destination mesh's bounding box.
+    x0, y0 = np.maximum(np.floor(dst_pts[np.unique(tris)].min(0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(dst_pts[np.unique(tris)].max(0)).astype(int) + 2, [w, h])
+    map_x = np.full((h, w), -1.0, np.float32)
+    map_y = np.full((h, w), -1.0, np.float32)
+    valid = np.zeros((h, w), np.float32)
+    if x1 <= x0 or y1 <= y0:
+        return _remap(src_img, map_x, map_y), valid
+
+    index = np.zeros((y1 - y0, x1 - x0), np.int32)  # 0 = no triangle, else triangle + 1
+    fixed = np.rint((dst_t - [x0, y0]) * (1 << _SUBPIXEL_BITS)).astype(np.int32)
+    for t in order:
+        if ok[t]:
+            cv2.fillConvexPoly(index, fixed[t], int(t) + 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
+
+    covered = index > 0
+    ys, xs = np.nonzero(covered)
+    coef = A[index[covered] - 1]  # (N, 2, 3)
+    gx = (xs + x0).astype(np.float32)
+    gy = (ys + y0).astype(np.float32)
+    sub_x, sub_y = map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1]
+    sub_x[covered] = coef[:, 0, 0] * gx + coef[:, 0, 1] * gy + coef[:, 0, 2]
+    sub_y[covered] = coef[:, 1, 0] * gx + coef[:, 1, 1] * gy + coef[:, 1, 2]
+    valid[y0:y1, x0:x1] = covered
+    return _remap(src_img, map_x, map_y), valid
+
+
+def _remap(img: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    return cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _border_points(hw: tuple[int, int], per_side: int = 8) -> np.ndarray:
+    h, w = hw
+    xs, ys = np.linspace(0, w - 1, per_side), np.linspace(0, h - 1, per_side)
+    top = np.stack([xs, np.zeros_like(xs)], 1)
+    bottom = np.stack([xs, np.full_like(xs, h - 1)], 1)
+    left = np.stack([np.zeros_like(ys[1:-1]), ys[1:-1]], 1)
+    right = np.stack([np.full_like(ys[1:-1], w - 1), ys[1:-1]], 1)
+    return np.concatenate([top, bottom, left, right]).astype(np.float64)
+
+
+def _tps(nodes: np.ndarray, moves: np.ndarray, fixed: np.ndarray) -> RBFInterpolator:
+    """Thin-plate spline through `nodes` with displacements `moves`, zero at `fixed`."""
+    y = np.concatenate([nodes, fixed]).astype(np.float64)
+    d = np.concatenate([moves, np.zeros_like(fixed)]).astype(np.float64)
+    return RBFInterpolator(y, d, kernel="thin_plate_spline")
+
+
+def _fixed_points(hw: tuple[int, int], anchors: np.ndarray | None) -> np.ndarray:
+    border = _border_points(hw)
+    if anchors is None or len(anchors) == 0:
+        return border
+    return np.concatenate([np.asarray(anchors, np.float64).reshape(-1, 2), border])
+
+
+def reshape_map(
+    hw: tuple[int, int],
+    src_ctrl: np.ndarray,
+    dst_ctrl: np.ndarray,
+    strength: float = 1.0,
+    anchors: np.ndarray | None = None,
+    grid_step: int = 6,
+) -> np.ndarray:
+    """Backward map (H, W, 2) float32 of the reshaping warp (see reshape_warp).
+
+    The thin-plate spline is evaluated on a coarse grid (every `grid_step` pixels,
+    border rows and columns included) and interpolated bilinearly: the field is
+    smooth, so this costs a tiny error for a large saving. The map is the identity
+    on the image border exactly.
+    """
+    h, w = hw
+    src = np.asarray(src_ctrl, np.float64)
+    moved = src + strength * (np.asarray(dst_ctrl, np.float64) - src)
+    # Backward: output pixel `moved` samples the input at `src`.
+    field = _tps(moved, src - moved, _fixed_points(hw, anchors))
+    nx, ny = max(2, -(-(w - 1) // grid_step) + 1), max(2, -(-(h - 1) // grid_step) + 1)
+    gx, gy = np.meshgrid(np.linspace(0, w - 1, nx), np.linspace(0, h - 1, ny))
+    coarse = field(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(ny, nx, 2).astype(np.float32)
+    coarse[[0, -1]] = 0
+    coarse[:, [0, -1]] = 0
+    # Align-corners bilinear upsampling: pixel x sits at grid coordinate x * (nx-1)/(w-1).
+    ux = np.arange(w, dtype=np.float32) * np.float32((nx - 1) / max(w - 1, 1))
+    uy = np.arange(h, dtype=np.float32) * np.float32((ny - 1) / max(h - 1, 1))
+    map_x, map_y = np.meshgrid(ux, uy)
+    dense = cv2.remap(coarse, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    dense[..., 0] += np.arange(w, dtype=np.float32)
+    dense[..., 1] += np.arange(h, dtype=np.float32)[:, None]
+    return dense
+
+
+def reshape_warp(
+    img: np.ndarray,
+    src_ctrl: np.ndarray,
+    dst_ctrl: np.ndarray,
+    strength: float = 1.0,
+    anchors: np.ndarray | None = None,
+    grid_step: int = 6,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothly warp `img` so content at src_ctrl moves to src + strength * (dst - src).
+
+    A thin-plate spline through the control points, pinned at `anchors` (K, 2) and
+    along the image border, so only the neighbourhood of the moved points changes.
+    Returns (warped image, backward map (H, W, 2): output pixel -> input position),
+    the map being reusable for masks of the same image (cv2.remap).
+    """
+    m = reshape_map(img.shape[:2], src_ctrl, dst_ctrl, strength, anchors, grid_step)
+    warped = cv2.remap(img, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return warped, m
+
+
+def reshape_points(
+    points: np.ndarray,
+    hw: tuple[int, int],
+    src_ctrl: np.ndarray,
+    dst_ctrl: np.ndarray,
+    strength: float = 1.0,
+    anchors: np.ndarray | None = None,
+) -> np.ndarray:
+    """Where the reshaping warp moves `points` (the forward spline; control points go
+    exactly to their targets, anchors stay). Use it to carry landmarks along."""
+    src = np.asarray(src_ctrl, np.float64)
+    moved = src + strength * (np.asarray(dst_ctrl, np.float64) - src)
+    field = _tps(src, moved - src, _fixed_points(hw, anchors))
+    pts = np.asarray(points, np.float64)
+    return (pts + field(pts)).astype(np.float32)
