@@ -1,0 +1,154 @@
+"""The conveyor: source thread -> stage threads -> sink, joined by one link per hop.
+
+    source --link--> stage 1 --link--> ... --link--> stage n --link--> sink
+
+Every stage is one thread running one function on one frame at a time, so frames
+stay in order and work on different frames overlaps (numpy, OpenCV and mediapipe
+release the GIL while they compute; benchmarks/latency.py measures what that buys).
+The sink runs on the calling thread: GUI toolkits want their window on the main
+thread, and Ctrl-C is delivered there.
+
+live=True links keep only the newest frame (stale ones are dropped and counted);
+live=False links are bounded FIFOs: lossless and ordered, for file conversion.
+
+Shutdown, whatever its cause (end of file, duration reached, the sink asking to
+quit, Ctrl-C, a stage failing): the stop event is set, the source closes its link,
+END flows down through every stage, each thread exits and is joined, and the source
+and sink are closed (camera released, file finalized) before run() returns.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from realtime.packet import END, Packet
+from realtime.queues import make_link
+from realtime.stats import StatsRecorder
+
+StageFn = Callable[[Packet], "Packet | None"]  # None: the frame goes no further
+
+
+@dataclass
+class Stage:
+    name: str
+    fn: StageFn
+
+
+class Pipeline:
+    def __init__(self, source, stages: list[Stage], sink, live: bool = True, queue_size: int = 4,
+                 duration: float | None = None, join_timeout: float = 10.0):
+        self.source = source
+        self.stages = list(stages)
+        self.sink = sink
+        self.live = live
+        self.duration = duration
+        self.join_timeout = join_timeout
+        self.stop = threading.Event()
+        self.stats = StatsRecorder()
+        self.errors: list[BaseException] = []
+        names = ["source", *[s.name for s in self.stages]]
+        self.links = [make_link(live, f"{a}->{b}", queue_size) for a, b in zip(names, names[1:] + ["sink"])]
+        self.threads: list[threading.Thread] = []
+
+    # -- threads -------------------------------------------------------------
+    def _source_loop(self) -> None:
+        link = self.links[0]
+        try:
+            index = 0
+            while not self.stop.is_set():
+                got = self.source.read(self.stop)
+                if got is None:
+                    break
+                image, pts = got
+                if not link.put(Packet(index, image, time.perf_counter(), pts), self.stop):
+                    break
+                index += 1
+                self.stats.captured = index
+        except BaseException as e:  # noqa: BLE001 - reported by run()
+            self._fail(e)
+        finally:
+            link.close()
+
+    def _stage_loop(self, stage: Stage, inq, outq) -> None:
+        try:
+            while True:
+                item = inq.get(timeout=0.1)
+                if item is None:
+                    continue
+                if item is END:
+                    break
+                t0 = time.perf_counter()
+                out = stage.fn(item)
+                item.timings[stage.name] = time.perf_counter() - t0
+                if out is not None and not outq.put(out, self.stop):
+                    break
+        except BaseException as e:  # noqa: BLE001
+            self._fail(e)
+        finally:
+            outq.close()
+
+    def _fail(self, error: BaseException) -> None:
+        self.errors.append(error)
+        self.stop.set()
+
+    # -- driver --------------------------------------------------------------
+    def run(self) -> StatsRecorder:
+        """Run until the stream ends or stop is requested; returns the stats. Closes source and sink."""
+        try:
+            self.source.open()
+            self.sink.open(self.source.size, self.source.fps)
+            self._start_threads()
+            self._sink_loop()
+        finally:
+            self.stop.set()
+            self._join()
+            self.source.close()
+            self.sink.close()
+            for link in self.links:
+                self.stats.dropped[link.name] = link.dropped
+            self.stats.dropped.update(getattr(self.source, "dropped", {}) or {})
+        if self.errors:
+            raise self.errors[0]
+        return self.stats
+
+    def _start_threads(self) -> None:
+        self.threads.append(threading.Thread(target=self._source_loop, name="rswap-source", daemon=True))
+        for stage, inq, outq in zip(self.stages, self.links, self.links[1:]):
+            self.threads.append(
+                threading.Thread(target=self._stage_loop, args=(stage, inq, outq), name=f"rswap-{stage.name}", daemon=True)
+            )
+        for t in self.threads:
+            t.start()
+
+    def _sink_loop(self) -> None:
+        last = self.links[-1]
+        deadline = None if self.duration is None else time.perf_counter() + self.duration
+        while True:
+            try:
+                item = last.get(timeout=0.05)
+                if item is END:
+                    return
+                if item is not None:
+                    t0 = time.perf_counter()
+                    keep_going = self.sink.write(item)
+                    now = time.perf_counter()
+                    item.timings["sink"] = now - t0
+                    self.stats.record(item, now)
+                    if keep_going is False:
+                        self.stop.set()
+                if deadline is not None and time.perf_counter() >= deadline:
+                    self.stop.set()
+            except KeyboardInterrupt:
+                # Finish cleanly: the source stops, frames in flight drain, the file sink is finalized.
+                self.stop.set()
+
+    def _join(self) -> None:
+        end = time.perf_counter() + self.join_timeout
+        for t in self.threads:
+            t.join(max(0.0, end - time.perf_counter()))
+        stuck = [t.name for t in self.threads if t.is_alive()]
+        if stuck:
+            self.errors.append(RuntimeError(f"pipeline threads did not stop: {', '.join(stuck)}"))

@@ -1,0 +1,96 @@
+"""The two kinds of link between stages, one per mode.
+
+- `LatestSlot` (live): holds at most one frame. A put while a frame is waiting
+  replaces it and counts a drop, so a slow consumer always gets the newest frame
+  and nothing piles up: latency cannot grow with time.
+- `OrderedQueue` (convert): a bounded FIFO. A put on a full queue waits (back
+  pressure reaches the source), so every frame comes out, in order.
+
+Both are closed with `close()`: the consumer then gets what is left followed by
+`END`. Waits poll a stop event so that a shutdown never hangs on a full queue.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from realtime.packet import END
+
+_POLL_S = 0.05
+
+
+class LatestSlot:
+    def __init__(self, name: str = ""):
+        self.name = name
+        self.dropped = 0
+        self._item = None
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def put(self, item, stop: threading.Event | None = None) -> bool:
+        with self._cond:
+            if self._closed:
+                return False
+            if self._item is not None:
+                self.dropped += 1  # the waiting frame is stale: the consumer will never see it
+            self._item = item
+            self._cond.notify()
+            return True
+
+    def get(self, timeout: float | None = None):
+        """The newest item, END once closed and empty, or None on timeout."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._item is not None or self._closed, timeout):
+                return None
+            if self._item is not None:
+                item, self._item = self._item, None
+                return item
+            return END
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class OrderedQueue:
+    def __init__(self, name: str = "", maxsize: int = 4):
+        self.name = name
+        self.dropped = 0  # always 0: kept so both links read the same
+        self._items: deque = deque()
+        self._maxsize = maxsize
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def put(self, item, stop: threading.Event | None = None) -> bool:
+        """Wait for room; False if the queue was closed or `stop` was set meanwhile."""
+        with self._cond:
+            while len(self._items) >= self._maxsize and not self._closed:
+                if stop is not None and stop.is_set():
+                    return False
+                self._cond.wait(_POLL_S)
+            if self._closed:
+                return False
+            self._items.append(item)
+            self._cond.notify_all()
+            return True
+
+    def get(self, timeout: float | None = None):
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._items or self._closed, timeout):
+                return None
+            if self._items:
+                item = self._items.popleft()
+                self._cond.notify_all()
+                return item
+            return END
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+def make_link(live: bool, name: str, maxsize: int = 4):
+    return LatestSlot(name) if live else OrderedQueue(name, maxsize)
