@@ -1,0 +1,337 @@
+"""Face-quality evaluation of swappers: every source photo onto every target photo.
+
+For each pair the target is swapped whole-frame (analyse the target, swap its largest
+face with FrameSwapper) and the result is analysed again. Per pair we measure:
+- identity (dlib ResNet, cosine): result vs source (higher is better) and result vs
+  target (lower means less of the target's identity is left);
+- ID retrieval: is the source the nearest of all source embeddings to the result?
+- head-pose error (degrees) and expression error of the result against the target
+  (benchmarks.metrics; both ~0 for a swap that keeps the target's pose and expression).
+A "target as is" row (no swap) is the baseline that shows what the numbers are worth.
+
+Images are analysed and embedded once each; photos without a face are listed and
+skipped, never fatal. The report is a Markdown table, a JSON file and a contact sheet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import cv2
+import numpy as np
+
+from benchmarks.metrics import expression_error, pose_error
+from rswap.errors import RswapError
+from rswap.face.identity import DlibEmbedder
+from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+from rswap.face.types import Face
+from rswap.media.images import read_image, write_image
+from rswap.media.paths import IMAGE_SUFFIXES, atomic_output
+from rswap.swap.factory import SwapperOptions, make_swapper
+from rswap.swap.frame import FrameSwapper
+
+BASELINE = "target as is (no swap)"
+
+
+def list_images(folder: str | os.PathLike, what: str, limit: int | None = None) -> list[Path]:
+    """Image files in `folder`, sorted by name; one clear error if there are none."""
+    p = Path(folder)
+    if not p.exists():
+        raise RswapError(f"{what} folder not found: {p}")
+    if not p.is_dir():
+        raise RswapError(f"{what} is not a folder: {p}")
+    files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise RswapError(f"{what} folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))}): {p}")
+    return files[:limit] if limit else files
+
+
+@dataclass
+class Photo:
+    path: Path
+    image: np.ndarray
+    face: Face | None  # the largest face, None when there is none
+    embedding: np.ndarray | None
+
+
+@dataclass
+class PairRecord:
+    swapper: str
+    source: str
+    target: str
+    cos_source: float | None = None
+    cos_target: float | None = None
+    top1: bool | None = None  # the result's nearest source embedding is its own source
+    pose_deg: float | None = None
+    pose_axes_deg: dict | None = None  # pitch, yaw, roll differences
+    expression: float | None = None
+    expression_features: dict | None = None
+    swap_ms: float | None = None
+    note: str = ""  # why the metrics are missing, when they are
+
+    @property
+    def ok(self) -> bool:
+        return self.cos_source is not None
+
+
+@dataclass
+class EvalReport:
+    sources: list[str]
+    targets: list[str]
+    swappers: list[str]
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # "sources without a face" -> names
+    pairs: list[PairRecord] = field(default_factory=list)
+
+    def summary(self) -> dict[str, dict]:
+        return {name: summarise([p for p in self.pairs if p.swapper == name]) for name in [BASELINE, *self.swappers]}
+
+    def to_json(self) -> dict:
+        return {
+            "sources": self.sources,
+            "targets": self.targets,
+            "swappers": self.swappers,
+            "skipped": self.skipped,
+            "summary": self.summary(),
+            "pairs": [asdict(p) for p in self.pairs],
+        }
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    v = [float(x) for x in values]
+    return float(np.mean(v)) if v else None
+
+
+def summarise(pairs: list[PairRecord]) -> dict:
+    ok = [p for p in pairs if p.ok]
+    posed = [p for p in ok if p.pose_deg is not None]
+    return {
+        "pairs": len(pairs),
+        "evaluated": len(ok),
+        "failed": len(pairs) - len(ok),
+        "cos_source": _mean(p.cos_source for p in ok),
+        "cos_target": _mean(p.cos_target for p in ok),
+        "closer_to_source": _mean(p.cos_source > p.cos_target for p in ok),
+        "id_top1": _mean(p.top1 for p in ok),
+        "pose_deg_mean": _mean(p.pose_deg for p in posed),
+        "pose_deg_median": float(np.median([p.pose_deg for p in posed])) if posed else None,
+        "expression_mean": _mean(p.expression for p in posed),
+        "swap_ms_mean": _mean(p.swap_ms for p in ok if p.swap_ms is not None),
+    }
+
+
+def markdown_table(report: EvalReport) -> str:
+    def f(v, fmt="{:.3f}"):
+        return "–" if v is None else fmt.format(v)
+
+    rows = [
+        "| swapper | pairs (evaluated) | cos → source ↑ | cos → target ↓ | closer to source | ID top-1 ↑ "
+        "| pose err ° mean / median ↓ | expression err ↓ | swap ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in report.summary().items():
+        rows.append(
+            f"| {name} | {s['pairs']} ({s['evaluated']}) | {f(s['cos_source'])} | {f(s['cos_target'])} "
+            f"| {f(s['closer_to_source'], '{:.0%}')} | {f(s['id_top1'], '{:.0%}')} "
+            f"| {f(s['pose_deg_mean'], '{:.2f}')} / {f(s['pose_deg_median'], '{:.2f}')} "
+            f"| {f(s['expression_mean'], '{:.4f}')} | {f(s['swap_ms_mean'], '{:.0f}')} |"
+        )
+    for what, names in report.skipped.items():
+        if names:
+            rows.append(f"\nSkipped {len(names)} {what}: {', '.join(names)}")
+    failed = [p for p in report.pairs if not p.ok]
+    if failed:
+        rows.append(f"\n{len(failed)} pair(s) without metrics: " + "; ".join(f"{p.swapper}: {p.source} → {p.target}: {p.note}" for p in failed[:10]))
+    return "\n".join(rows) + "\n"
+
+
+def _nearest_face(faces: list[Face], to: Face) -> Face | None:
+    """The face in `faces` whose centre is nearest `to`'s and within half its size (the swapped one)."""
+    if not faces:
+        return None
+    best = min(faces, key=lambda f: float(np.linalg.norm(f.center - to.center)))
+    size = max(to.bbox[2] - to.bbox[0], to.bbox[3] - to.bbox[1])
+    return best if np.linalg.norm(best.center - to.center) < 0.5 * size else None
+
+
+class Evaluator:
+    """Holds the analyser and the embedder (costly to make) for one evaluation run."""
+
+    def __init__(self):
+        self.analyser = MediapipeFaceAnalyser(max_faces=4, video=False)
+        self.embedder = DlibEmbedder()
+
+    def close(self) -> None:
+        self.analyser.close()
+
+    def load(self, path: Path, what: str) -> Photo:
+        image = read_image(path, what)
+        faces = self.analyser.analyse(image)
+        if not faces:
+            return Photo(path, image, None, None)
+        return Photo(path, image, faces[0], self.embedder.embed(image, faces[0]))
+
+    def measure(self, record: PairRecord, result: np.ndarray, source: Photo, target: Photo, bank: np.ndarray, index: int) -> None:
+        """Fill the metrics of one pair from the swapped image `result`."""
+        face = _nearest_face(self.analyser.analyse(result), target.face)
+        if face is None:
+            record.note = "no face found in the result"
+            return
+        emb = self.embedder.embed(result, face)
+        sims = bank @ emb
+        record.cos_source = float(sims[index])
+        record.cos_target = float(emb @ target.embedding)
+        record.top1 = bool(int(np.argmax(sims)) == index)
+        pe = pose_error(target.face, face)
+        ee = expression_error(target.face, face)
+        record.pose_deg = pe.total
+        record.pose_axes_deg = {"pitch": pe.pitch, "yaw": pe.yaw, "roll": pe.roll}
+        record.expression = ee.mean
+        record.expression_features = ee.per_feature
+
+
+def evaluate(
+    sources_dir: str | os.PathLike,
+    targets_dir: str | os.PathLike,
+    swapper_specs: list[str],
+    options: SwapperOptions | None = None,
+    limit: int | None = None,
+    blend_levels: int = 0,
+    on_result: Callable[[PairRecord, Photo, Photo, np.ndarray], None] | None = None,
+    progress: Callable[[Iterable], Iterable] = lambda it: it,
+) -> EvalReport:
+    """Swap every source onto every target with each swapper and measure the results.
+
+    `on_result(record, source, target, result_image)` sees every swapped image (the
+    contact sheet is made from it); `progress` wraps the pair loop (e.g. tqdm).
+    """
+    source_paths = list_images(sources_dir, "sources", limit)
+    target_paths = list_images(targets_dir, "targets", limit)
+    swappers = [(swapper_name(spec), make_swapper(spec, options)) for spec in swapper_specs]
+    ev = Evaluator()
+    try:
+        sources = [ev.load(p, "source image") for p in source_paths]
+        targets = [ev.load(p, "target image") for p in target_paths]
+        report = EvalReport([p.name for p in source_paths], [p.name for p in target_paths], [n for n, _ in swappers])
+        report.skipped = {
+            "sources without a face": [s.path.name for s in sources if s.face is None],
+            "targets without a face": [t.path.name for t in targets if t.face is None],
+        }
+        sources = [s for s in sources if s.face is not None]
+        targets = [t for t in targets if t.face is not None]
+        if not sources or not targets:
+            raise RswapError("no face found in any source image" if not sources else "no face found in any target image")
+        bank = np.stack([s.embedding for s in sources])
+
+        for i, src in enumerate(sources):  # the baseline: how like the source each target already is
+            for tgt in targets:
+                cos = bank @ tgt.embedding
+                report.pairs.append(PairRecord(BASELINE, src.path.name, tgt.path.name, float(cos[i]), 1.0,
+                                               bool(int(np.argmax(cos)) == i), 0.0, None, 0.0))
+
+        identities = [[sw.encode_source([s.image], [s.face]) for s in sources] for _, sw in swappers]
+        jobs = [(k, i, t) for k in range(len(swappers)) for i in range(len(sources)) for t in range(len(targets))]
+        for k, i, t in progress(jobs):
+            name, sw = swappers[k]
+            src, tgt = sources[i], targets[t]
+            record = PairRecord(name, src.path.name, tgt.path.name)
+            frame_swapper = FrameSwapper(sw, [identities[k][i]], blend_levels=blend_levels)
+            start = time.perf_counter()
+            try:
+                result = frame_swapper.process(tgt.image, [tgt.face])
+            except RswapError as e:
+                record.note = f"swap failed: {e}"
+                report.pairs.append(record)
+                continue
+            record.swap_ms = (time.perf_counter() - start) * 1e3
+            ev.measure(record, result, src, tgt, bank, i)
+            report.pairs.append(record)
+            if on_result:
+                on_result(record, src, tgt, result)
+        return report
+    finally:
+        ev.close()
+
+
+def swapper_name(spec: str) -> str:
+    return spec if spec == "classical" else Path(spec).name
+
+
+def write_json(path: str | os.PathLike, report: EvalReport) -> None:
+    text = json.dumps(report.to_json(), indent=1, allow_nan=False)
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(text + "\n")
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(text)
+
+
+# --- contact sheet -----------------------------------------------------------------
+
+TILE = 160
+LABEL_H = 18
+
+
+def face_tile(image: np.ndarray, face: Face | None, label: str = "", size: int = TILE) -> np.ndarray:
+    """A square crop around `face` (1.6x its box; the whole image without a face), with a caption."""
+    h, w = image.shape[:2]
+    if face is None:
+        cx, cy, side = w / 2, h / 2, max(h, w)
+    else:
+        cx, cy = face.center
+        side = 1.6 * max(face.bbox[2] - face.bbox[0], face.bbox[3] - face.bbox[1])
+    scale = size / side
+    M = np.array([[scale, 0, size / 2 - scale * cx], [0, scale, size / 2 - scale * cy]], np.float32)
+    tile = cv2.warpAffine(image, M, (size, size), flags=cv2.INTER_AREA, borderValue=(0, 0, 0))
+    strip = np.full((LABEL_H, size, 3), 255, np.uint8)
+    cv2.putText(strip, label[:24], (3, LABEL_H - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.vstack([tile, strip])
+
+
+class ContactSheet:
+    """Rows of source | target | result per swapper. Tiles are kept small as results come
+    in; `image()` lays out a diagonal selection of pairs so every source and every target
+    shows up before any repeats."""
+
+    def __init__(self, swappers: list[str]):
+        self.columns = ["source", "target", *swappers]
+        self.faces: dict[str, np.ndarray] = {}  # photo name -> tile
+        self.results: dict[tuple[str, str], dict[str, np.ndarray]] = {}  # (source, target) -> swapper -> tile
+
+    def add(self, record: PairRecord, source: Photo, target: Photo, result: np.ndarray) -> None:
+        for photo in (source, target):
+            if photo.path.name not in self.faces:
+                self.faces[photo.path.name] = face_tile(photo.image, photo.face, photo.path.name)
+        caption = "no face" if record.cos_source is None else f"s{record.cos_source:.2f} t{record.cos_target:.2f} p{record.pose_deg:.0f}"
+        self.results.setdefault((record.source, record.target), {})[record.swapper] = face_tile(result, target.face, caption)
+
+    def image(self, max_rows: int = 24) -> np.ndarray | None:
+        if not self.results:
+            return None
+        sources = list(dict.fromkeys(s for s, _ in self.results))
+        targets = list(dict.fromkeys(t for _, t in self.results))
+        keys = [(sources[k % len(sources)], targets[k % len(targets)]) for k in range(len(sources) * len(targets))]
+        keys = [k for k in dict.fromkeys(keys) if k in self.results][:max_rows]
+        blank = np.full((TILE + LABEL_H, TILE, 3), 255, np.uint8)
+        rows = []
+        for s, t in keys:
+            tiles = [self.faces[s], self.faces[t]] + [self.results[(s, t)].get(n, blank) for n in self.columns[2:]]
+            rows.append(np.hstack(tiles))
+        header = np.full((22, len(self.columns) * TILE, 3), 255, np.uint8)
+        for j, name in enumerate(self.columns):
+            cv2.putText(header, name[:22], (j * TILE + 4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        return np.vstack([header, *rows])
+
+
+def save_sheet(path: str | os.PathLike, sheet: ContactSheet, max_rows: int = 24) -> bool:
+    img = sheet.image(max_rows)
+    if img is None:
+        return False
+    write_image(path, img)
+    return True

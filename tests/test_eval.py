@@ -1,0 +1,140 @@
+"""Evaluation metrics and `rswap eval`, on the astronaut photo and edits of it."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from benchmarks.metrics import EXPRESSION_FEATURES, expression_error, pose_error
+from rswap.errors import RswapError
+from rswap.media.images import write_image
+
+
+@pytest.fixture(scope="module")
+def analyse():
+    from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+
+    with MediapipeFaceAnalyser(max_faces=1) as analyser:
+        yield lambda image: analyser.analyse(image)[0]
+
+
+def rotate_about(image: np.ndarray, centre, degrees: float) -> np.ndarray:
+    """In-plane rotation (counter-clockwise on screen) about `centre`: a pure head roll."""
+    M = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), degrees, 1.0)
+    return cv2.warpAffine(image, M, image.shape[1::-1], borderMode=cv2.BORDER_REFLECT_101)
+
+
+def open_mouth(image: np.ndarray, face) -> np.ndarray:
+    """Pull the lower lip and chin down by a third of the mouth width: an opened mouth."""
+    lm = face.landmarks
+    lip = (lm[13] + lm[14]) / 2
+    width = float(np.linalg.norm(lm[61] - lm[291]))
+    shift = 0.35 * width
+    h, w = image.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    across = np.exp(-((xx - lip[0]) ** 2) / (2 * (0.6 * width) ** 2))  # fades out beside the mouth
+    below = np.clip((yy - lip[1] + 2) / (0.15 * width), 0, 1)  # only the lower lip and below move
+    fade = np.exp(-np.clip(yy - lip[1] - shift, 0, None) ** 2 / (2 * (0.8 * width) ** 2))  # back to rest at the neck
+    return cv2.remap(image, xx, yy - shift * across * below * fade, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def test_pose_error_of_a_face_with_itself_and_a_rescaled_copy_is_near_zero(astronaut, analyse):
+    face = analyse(astronaut)
+    assert pose_error(face, face).total < 1e-3
+    smaller = analyse(cv2.resize(astronaut, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA))
+    assert pose_error(face, smaller).total < 1.5
+
+
+@pytest.mark.parametrize("degrees", [10.0, -10.0])
+def test_pose_error_measures_an_in_plane_rotation_as_roll(astronaut, analyse, degrees):
+    face = analyse(astronaut)
+    rolled = analyse(rotate_about(astronaut, face.center, degrees))
+    err = pose_error(face, rolled)
+    assert err.total == pytest.approx(10.0, abs=1.5)
+    # cv2 turns counter-clockwise on screen, which is a negative turn about the optical axis
+    # in x-right / y-down image coordinates.
+    assert err.roll == pytest.approx(-degrees, abs=1.5)
+    assert abs(err.yaw) < 2.0 and abs(err.pitch) < 2.0
+
+
+def test_expression_error_is_small_for_the_same_expression_and_large_for_an_opened_mouth(astronaut, analyse):
+    face = analyse(astronaut)
+    assert expression_error(face, face).mean == 0.0
+    # Same expression, different size and roll: the similarity normalisation absorbs both.
+    rolled = analyse(rotate_about(cv2.resize(astronaut, None, fx=0.8, fy=0.8), face.center * 0.8, 10.0))
+    same = expression_error(face, rolled)
+    assert same.mean < 0.02
+    opened_face = analyse(open_mouth(astronaut, face))
+    opened = expression_error(face, opened_face)
+    assert opened.mean > 3 * same.mean and opened.mean > 0.04
+    assert max(opened.per_feature, key=opened.per_feature.get) == "mouth_open"
+    assert opened.per_feature["mouth_open"] > 0.2
+    assert set(opened.per_feature) == set(EXPRESSION_FEATURES)
+    # Opening the mouth is not a head turn.
+    assert pose_error(face, opened_face).total < 2.0
+
+
+def test_missing_or_empty_folders_are_one_clear_error(tmp_path):
+    from benchmarks.eval import list_images
+
+    with pytest.raises(RswapError, match="sources folder not found"):
+        list_images(tmp_path / "nope", "sources")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    with pytest.raises(RswapError, match="targets folder has no images"):
+        list_images(tmp_path / "empty", "targets")
+
+
+def test_cli_reports_a_missing_folder_in_one_line(tmp_path, capsys):
+    from cli.main import main
+
+    (tmp_path / "t").mkdir()
+    code = main(["eval", "--sources", str(tmp_path / "missing"), "--targets", str(tmp_path / "t")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "sources folder not found" in err
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def test_eval_on_a_tiny_folder_pair_writes_table_json_and_sheet(tmp_path, astronaut, capsys):
+    from cli.main import main
+
+    src, tgt, out = tmp_path / "src", tmp_path / "tgt", tmp_path / "out"
+    src.mkdir(), tgt.mkdir()
+    write_image(src / "astronaut.png", astronaut)
+    write_image(src / "astronaut_mirror.png", np.ascontiguousarray(astronaut[:, ::-1]))
+    recoloured = np.clip(astronaut.astype(np.int16) + np.array([25, -10, -20]), 0, 255).astype(np.uint8)
+    write_image(tgt / "astronaut_warm.jpg", recoloured)
+    write_image(tgt / "blank.png", np.full((120, 160, 3), 128, np.uint8))  # no face: skipped, not fatal
+
+    assert main(["eval", "--sources", str(src), "--targets", str(tgt), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| classical |" in printed and "targets without a face: blank.png" in printed
+
+    report = json.loads((out / "eval.json").read_text())
+    assert report["skipped"]["targets without a face"] == ["blank.png"]
+    assert report["swappers"] == ["classical"]
+    summary = report["summary"]["classical"]
+    assert summary["pairs"] == 2 and summary["evaluated"] == 2
+    for key in ("cos_source", "cos_target", "closer_to_source", "id_top1", "pose_deg_mean", "pose_deg_median",
+                "expression_mean", "swap_ms_mean"):
+        assert _finite(summary[key]), key
+    # Same person everywhere: the result is still the astronaut, and keeps the target's pose.
+    assert summary["cos_source"] > 0.8
+    assert summary["pose_deg_mean"] < 8.0
+    pairs = [p for p in report["pairs"] if p["swapper"] == "classical"]
+    assert {p["source"] for p in pairs} == {"astronaut.png", "astronaut_mirror.png"}
+    assert all(set(p["pose_axes_deg"]) == {"pitch", "yaw", "roll"} for p in pairs)
+
+    table = (out / "eval.md").read_text()
+    assert table.startswith("| swapper |") and "| target as is (no swap) |" in table
+    sheet = cv2.imread(str(out / "contact_sheet.png"))
+    assert sheet is not None and sheet.shape[1] == 3 * 160 and sheet.shape[0] > 2 * 160
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left behind
