@@ -31,7 +31,7 @@ def _landmarks(source: SyntheticSource, tracker: FaceTracker, frames: int, fps: 
     return np.array(smoothed), np.array(raw)
 
 
-def measure(size=(1280, 720), frames=90, fps=30.0, noise=3.0, min_cutoff=1.0, beta=5.0, warmup=10) -> dict:
+def measure(size=(1280, 720), frames=90, fps=30.0, noise=3.0, min_cutoff=1.0, beta=20.0, warmup=10) -> dict:
     out = {}
     for smooth in (False, True):
         still = SyntheticSource(size, fps=None, still=True, noise=noise)

@@ -51,6 +51,7 @@ class FaceTracker:
     def __call__(self, packet: Packet) -> Packet:
         t = packet.pts if packet.pts is not None else packet.capture_ts
         packet.faces = self.track(packet.image, t)
+        packet.extra["ended_tracks"] = self.ended_tracks
         return packet
 
     def track(self, image: np.ndarray, t: float) -> list[Face]:

@@ -1,0 +1,139 @@
+"""`rswap live` (also `rswap-live`): camera or file -> swapped faces -> virtual camera / preview / file.
+
+    rswap-live -s me.jpg                       # camera 0 -> virtual camera (preview if none)
+    rswap-live -s me.jpg -t clip.mp4 -o preview --loop
+    rswap-live -s me.jpg -t /dev/video2 -o out.mp4 --duration 30 --stats-json stats.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+        return w, h
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1280x720, got {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_swap_arguments(parser)
+    g = parser.add_argument_group("live")
+    g.add_argument("-t", "--target", default="0",
+                   help="camera index (0), /dev/videoN, or a video file played at its own frame rate (default 0)")
+    g.add_argument("-o", "--output", default="virtualcam",
+                   help="virtualcam (default; falls back to preview), preview, null, or a video file path")
+    g.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH", help="camera size to ask for (1280x720)")
+    g.add_argument("--fps", type=float, default=30.0, help="camera frame rate to ask for (30)")
+    g.add_argument("--loop", action="store_true", help="file target: start over at the end")
+    g.add_argument("--detect-every", type=int, default=30, metavar="N",
+                   help="force a fresh face detection every N frames to find new faces (0: only when tracking is lost)")
+    g.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=True,
+                   help="One-Euro smoothing of landmarks (steady still faces)")
+    g.add_argument("--max-faces", type=int, default=None,
+                   help="faces to track (default 1 for largest/center selection, 4 otherwise)")
+    g.add_argument("--cycle", action="store_true",
+                   help="each --source photo is its own identity; the 'n' key cycles through them")
+    g.add_argument("--stats-json", metavar="PATH", help="write per-stage p50/p95/p99, latency, fps and drops here")
+    g.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
+
+
+def build_frame_swapper(args: argparse.Namespace):
+    """The one place live turns flags into a FrameSwapper (rswap.swap.loader does the work)."""
+    if args.cycle and len(args.source) > 1 and args.face_select != "reference":
+        import copy
+
+        swappers = []
+        for path in args.source:
+            one = copy.copy(args)
+            one.source = [path]
+            swappers.append(frame_swapper_from_args(one))
+        first = swappers[0]
+        first.sources = [s for fs in swappers for s in fs.sources]
+        return first
+    return frame_swapper_from_args(args)
+
+
+def make_source(args: argparse.Namespace):
+    from realtime.sources import CameraSource, FileSource, is_camera
+
+    if is_camera(args.target):
+        return CameraSource(args.target, size=args.size, fps=args.fps)
+    return FileSource(args.target, loop=args.loop, paced=True)
+
+
+def make_sink(args: argparse.Namespace, source, controls, n_sources: int):
+    from realtime import sinks
+
+    out = args.output
+    if out == "null":
+        return sinks.NullSink()
+    if out == "preview":
+        return sinks.PreviewSink(controls, n_sources)
+    if out == "virtualcam":
+        cam = sinks.VirtualCameraSink()
+        try:
+            cam.open(source.size, source.fps)
+            return cam
+        except sinks.VirtualCameraUnavailable as e:
+            print(f"rswap live: no virtual camera: {e}; showing the preview instead", file=sys.stderr, flush=True)
+            return sinks.PreviewSink(controls, n_sources)
+    return sinks.FileSink(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from realtime.identity_cache import TrackIdentityCache
+    from realtime.pipeline import Pipeline, Stage
+    from realtime.sinks import Controls
+    from realtime.swap_stages import PasteStage, SwapStage
+    from realtime.tracking import FaceTracker
+
+    fs = build_frame_swapper(args)
+    controls = Controls()
+    source = make_source(args)
+    source.open()
+    try:
+        sink = make_sink(args, source, controls, len(fs.sources))
+    except BaseException:
+        source.close()
+        raise
+    max_faces = args.max_faces or (1 if args.face_select in ("largest", "center") else 4)
+    tracker = FaceTracker(max_faces=max_faces, detect_every=args.detect_every, smooth=args.smooth)
+    identities = TrackIdentityCache(fs.embed) if args.face_select == "reference" else None
+    stages = [Stage("track", tracker), Stage("swap", SwapStage(fs, controls, identities)), Stage("paste", PasteStage(fs))]
+    pipeline = Pipeline(source, stages, sink, live=True, duration=args.duration)
+    try:
+        stats = pipeline.run()
+    finally:
+        tracker.close()
+        if identities is not None:
+            identities.close()
+    summary = stats.summary()
+    if args.stats_json:
+        stats.write_json(args.stats_json, {"mode": "live", "target": args.target, "output": args.output})
+    e2e = summary["e2e_latency_ms"]
+    fps = summary["delivered_fps"]
+    print(
+        f"rswap live: {summary['delivered_frames']} frames delivered"
+        + (f" at {fps:.1f} fps" if fps else "")
+        + (f", latency p50 {e2e['p50']:.0f} ms / p95 {e2e['p95']:.0f} ms" if e2e["n"] else "")
+        + f", {summary['dropped_frames']} stale frames dropped",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def main(argv=None) -> int:  # python -m realtime.live_cli
+    from cli.main import live_main
+
+    return live_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
