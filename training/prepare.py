@@ -1,0 +1,260 @@
+"""`rswap prepare`: folders of photos and videos -> an aligned-face dataset (shards + index).
+
+Layout of the input: every first-level folder under the input root is one identity
+(VGGFace2/CelebA style: `root/<person>/*.jpg`). Files directly under the root have no
+folder identity: photos there are one identity each, and faces in videos there are
+clustered by embedding into identities `<video>#<k>`.
+
+Work happens in two passes so that an interrupted run resumes where it stopped:
+1. per input file, in a process pool: detect faces (mediapipe), filter (size, blur,
+   pose), align (FFHQ-style template), embed (dlib), de-duplicate consecutive video
+   frames; the result is one `work/<digest>.npz` per input file, written atomically —
+   on a re-run, files whose result exists are skipped;
+2. pack: group by identity, drop identities with too few faces, write shards + index.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rswap.errors import RswapError
+from rswap.face.align import align_crop, get_template, transform_points
+from rswap.face.types import Face
+from rswap.media.paths import is_image_path, is_video_path
+from training.shards import _atomic_write, write_index, write_shard
+
+
+@dataclass
+class PrepareOptions:
+    size: int = 256
+    template: str = "ffhq256"
+    min_face: int = 64  # face box side in source pixels
+    min_sharpness: float = 15.0  # variance of the Laplacian of the aligned crop (grey, at 128^2)
+    max_yaw: float = 0.45  # |nose offset from the eye midpoint| / eye distance
+    video_stride: int = 5  # look at every n-th frame
+    dedup: float = 6.0  # mean abs grey difference (0..255, 32^2) below which a video face repeats the last one
+    max_faces_per_image: int = 1  # faces other than the largest are bystanders in identity folders
+    cluster_threshold: float = 0.92  # dlib cosine for "same person" when clustering video faces
+    min_per_identity: int = 2
+    shard_size: int = 1000
+
+
+@dataclass
+class Job:
+    path: str
+    identity: str | None  # folder name, or None when the file is at the root
+    out: str
+
+
+def list_jobs(root: Path, work: Path) -> list[Job]:
+    if not root.is_dir():
+        raise RswapError(f"input folder not found: {root}")
+    jobs = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if not (is_image_path(path) or is_video_path(path)):
+            continue
+        rel = path.relative_to(root)
+        identity = rel.parts[0] if len(rel.parts) > 1 else None
+        digest = hashlib.sha1(str(rel).encode()).hexdigest()[:16]
+        jobs.append(Job(str(path), identity, str(work / f"{digest}.npz")))
+    if not jobs:
+        raise RswapError(f"no images or videos in {root} (looked for common photo and video suffixes)")
+    return jobs
+
+
+def sharpness(crop: np.ndarray) -> float:
+    grey = cv2.cvtColor(cv2.resize(crop, (128, 128), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def yaw(kps5: np.ndarray) -> float:
+    eyes_mid = (kps5[0] + kps5[1]) / 2
+    return float(abs(kps5[2, 0] - eyes_mid[0]) / (np.linalg.norm(kps5[1] - kps5[0]) + 1e-6))
+
+
+# --- pass 1: one input file -> its faces (runs in worker processes) ---
+
+_worker: dict = {}
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    cv2.setNumThreads(1)
+    from rswap.face.identity import DlibEmbedder
+    from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+
+    _worker["analyser"] = MediapipeFaceAnalyser(max_faces=4)
+    _worker["embedder"] = DlibEmbedder()
+
+
+def _frames(path: str, stride: int):
+    from rswap.media.images import read_image
+    from rswap.media.video import VideoReader
+
+    if is_image_path(path):
+        yield 0, read_image(path)
+        return
+    with VideoReader(path) as reader:
+        for frame in reader:
+            if frame.index % stride == 0:
+                yield frame.index, frame.image
+
+
+def process_file(job: Job, opts: PrepareOptions) -> dict:
+    """Faces of one file -> job.out (npz). Returns counters for the progress report."""
+    if not _worker:
+        _init_worker()
+    template = get_template(opts.template, opts.size)
+    crops, landmarks, embeddings, frames = [], [], [], []
+    stats = {"faces": 0, "kept": 0, "small": 0, "blurry": 0, "pose": 0, "duplicate": 0, "unreadable": 0}
+    last_thumb = None
+    try:
+        for index, image in _frames(job.path, opts.video_stride):
+            faces: list[Face] = _worker["analyser"].analyse(image)[: opts.max_faces_per_image]
+            for face in faces:
+                stats["faces"] += 1
+                x0, y0, x1, y1 = face.bbox
+                if min(x1 - x0, y1 - y0) < opts.min_face:
+                    stats["small"] += 1
+                    continue
+                if yaw(face.kps5) > opts.max_yaw:
+                    stats["pose"] += 1
+                    continue
+                crop, M = align_crop(image, face.kps5, template)
+                if sharpness(crop) < opts.min_sharpness:
+                    stats["blurry"] += 1
+                    continue
+                thumb = cv2.resize(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
+                if last_thumb is not None and np.abs(thumb.astype(np.float32) - last_thumb).mean() < opts.dedup:
+                    stats["duplicate"] += 1
+                    continue
+                if is_video_path(job.path):
+                    last_thumb = thumb.astype(np.float32)
+                crops.append(crop)
+                landmarks.append(transform_points(face.landmarks, M))
+                embeddings.append(_worker["embedder"].embed(image, face))
+                frames.append(index)
+    except RswapError:
+        stats["unreadable"] += 1
+    stats["kept"] = len(crops)
+    n_points = max([len(lm) for lm in landmarks], default=478)
+    landmarks = [np.pad(lm, ((0, n_points - len(lm)), (0, 0))) for lm in landmarks]  # 468 vs 478 (iris)
+    result = {
+        "crops": np.array(crops, np.uint8).reshape(-1, opts.size, opts.size, 3),
+        "landmarks": np.array(landmarks, np.float32).reshape(-1, n_points, 2),
+        "embeddings": np.array(embeddings, np.float32).reshape(-1, 128),
+        "frames": np.array(frames, np.int32),
+        "stats": np.array([stats[k] for k in sorted(stats)], np.int64),
+    }
+    Path(job.out).parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(Path(job.out), lambda f: np.savez(f, **result))
+    return stats
+
+
+def _process(args):
+    return process_file(*args)
+
+
+# --- pass 2: pack ---
+
+
+def cluster(embeddings: np.ndarray, threshold: float) -> np.ndarray:
+    """Greedy leader clustering on cosine similarity: faces of one video -> person labels."""
+    labels = np.full(len(embeddings), -1, np.int32)
+    centres: list[np.ndarray] = []
+    for i, e in enumerate(embeddings):
+        sims = [float(e @ c / np.linalg.norm(c)) for c in centres]
+        if sims and max(sims) >= threshold:
+            labels[i] = int(np.argmax(sims))
+            centres[labels[i]] = centres[labels[i]] + e
+        else:
+            labels[i] = len(centres)
+            centres.append(e.copy())
+    return labels
+
+
+def pack(jobs: list[Job], out: Path, opts: PrepareOptions) -> dict:
+    groups: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]] = {}
+    for job in jobs:
+        with np.load(job.out) as z:
+            crops, lms, embs = z["crops"], z["landmarks"], z["embeddings"]
+        if not len(crops):
+            continue
+        name = Path(job.path).stem
+        if job.identity is not None:
+            labels = [job.identity] * len(crops)
+        elif is_video_path(job.path):
+            labels = [f"{name}#{k}" for k in cluster(embs, opts.cluster_threshold)]
+        else:
+            labels = [name] * len(crops)
+        for crop, lm, emb, label in zip(crops, lms, embs, labels):
+            groups.setdefault(label, []).append((crop, lm, emb, job.path))
+    n_faces = sum(len(v) for v in groups.values())
+    groups = {k: v for k, v in sorted(groups.items()) if len(v) >= opts.min_per_identity}
+    if not groups:
+        raise RswapError(
+            f"no usable faces: {n_faces} faces passed the filters in {len(jobs)} files, "
+            f"but no identity has {opts.min_per_identity} of them (see --min-per-identity, --min-face, --min-sharpness)"
+        )
+    names = list(groups)
+    rows = [(i, *row) for i, name in enumerate(names) for row in groups[name]]
+    n_points = max(r[2].shape[0] for r in rows)
+    shards = []
+    for start in range(0, len(rows), opts.shard_size):
+        chunk = rows[start : start + opts.shard_size]
+        meta = {
+            "identity": np.array([r[0] for r in chunk], np.int32),
+            "landmarks": np.stack([np.pad(r[2], ((0, n_points - len(r[2])), (0, 0))) for r in chunk]),
+            "embeddings": np.stack([r[3] for r in chunk]),
+            "source": np.array([r[4] for r in chunk]),
+        }
+        shards.append(write_shard(out, f"faces_{len(shards):05d}", np.stack([r[1] for r in chunk]), meta))
+    index = {
+        "format": "rswap-faces-v1",
+        "size": opts.size,
+        "template": opts.template,
+        "embedder": "dlib_resnet128",
+        "identities": names,
+        "count": len(rows),
+        "shards": shards,
+        "options": asdict(opts),
+    }
+    write_index(out, index)
+    return index
+
+
+def prepare(inputs: list[Path], out: Path, opts: PrepareOptions, workers: int, progress: bool = True) -> dict:
+    get_template(opts.template, opts.size)  # fail early on a bad template name
+    out.mkdir(parents=True, exist_ok=True)
+    # per-file results depend on the pass-1 options: a run with other options starts afresh
+    pass1 = {k: v for k, v in asdict(opts).items() if k not in ("min_per_identity", "shard_size", "cluster_threshold")}
+    work = out / "work" / hashlib.sha1(repr(sorted(pass1.items())).encode()).hexdigest()[:12]
+    jobs = [job for root in inputs for job in list_jobs(Path(root), work)]
+    todo = [job for job in jobs if not Path(job.out).is_file()]
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="prepare", unit="file", disable=not progress)
+    totals: dict[str, int] = {}
+    if workers <= 1:
+        results = (process_file(job, opts) for job in todo)
+    else:
+        pool = ProcessPoolExecutor(workers, initializer=_init_worker)
+        results = pool.map(_process, [(job, opts) for job in todo], chunksize=1)
+    for stats in results:
+        for k, v in stats.items():
+            totals[k] = totals.get(k, 0) + v
+        bar.update(1)
+        bar.set_postfix(kept=totals.get("kept", 0))
+    bar.close()
+    if workers > 1:
+        pool.shutdown()
+    index = pack(jobs, out, opts)
+    index["stats"] = totals
+    return index
