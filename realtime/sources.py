@@ -93,7 +93,7 @@ class SyntheticSource:
         if self.noise:
             noisy = image.astype(np.float32) + self._rng.normal(0, self.noise, image.shape).astype(np.float32)
             image = np.clip(noisy, 0, 255).astype(np.uint8)
-        pts = self._i / self.fps if self.fps else None
+        pts = self._i / (self.fps or 30.0)  # unpaced streams still get a nominal 30 fps timeline
         self._i += 1
         return image, pts
 
