@@ -1,0 +1,83 @@
+"""Paste an aligned crop back into its frame.
+
+Only the face's region of the frame is touched: the crop and its mask are warped
+straight into a sub-image around the mask's footprint (plus the margin a
+multi-band blend needs), blended there, and written back. Everything outside that
+region is bit-identical to the input frame.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from rswap.compose.blend import blend_delta, blend_margin, max_levels
+from rswap.face.align import invert_affine, transform_points
+
+# Mask values below this cannot change a uint8 pixel (|fg - bg| <= 255, rounding at 0.5).
+_NO_EFFECT = 0.5 / 255
+
+
+def paste_region(
+    frame_hw: tuple[int, int], crop_mask: np.ndarray, M: np.ndarray, levels: int = 0
+) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) of the frame region paste_back works in, or None if the mask is empty
+    or falls outside the frame."""
+    support = np.asarray(crop_mask) > _NO_EFFECT
+    rows = np.flatnonzero(support.any(1))
+    if rows.size == 0:
+        return None
+    # The support's outline: first and last pixel of each row (tighter than its bounding
+    # box once rotated); each pixel's footprint reaches half a pixel past its centre.
+    first = support[rows].argmax(1)
+    last = support.shape[1] - 1 - support[rows, ::-1].argmax(1)
+    outline = np.concatenate([np.stack([first - 0.5, rows], 1), np.stack([last + 0.5, rows], 1)])
+    outline = np.concatenate([outline + (0, -0.5), outline + (0, 0.5)]).astype(np.float32)
+    in_frame = transform_points(outline, invert_affine(M))
+    pad = blend_margin(levels)
+    h, w = frame_hw
+    x0, y0 = np.floor(in_frame.min(0)).astype(int) - pad
+    x1, y1 = np.ceil(in_frame.max(0)).astype(int) + pad + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def paste_back(
+    frame: np.ndarray,
+    crop: np.ndarray,
+    crop_mask: np.ndarray,
+    M: np.ndarray,
+    levels: int = 0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Blend `crop` (S, S, 3) back into `frame` where `crop_mask` (S, S) float in [0, 1] says.
+
+    M is the 2x3 frame -> crop matrix from align_crop. levels <= 1: alpha blend with
+    the mask; levels > 1: Laplacian blend with that many pyramid levels. Returns a new
+    frame; pass `out` (frame itself for in-place) to write there instead.
+    """
+    result = out if out is not None else frame.copy()
+    if out is not None and out is not frame:
+        np.copyto(result, frame)
+    region = paste_region(frame.shape[:2], crop_mask, M, levels)
+    if region is None:
+        return result
+    x0, y0, x1, y1 = region
+    size = (x1 - x0, y1 - y0)
+    # Sub-image pixel (x, y) is frame pixel (x + x0, y + y0): fold the offset into M.
+    M_sub = np.asarray(M, np.float64).copy()
+    M_sub[:, 2] += M_sub[:, :2] @ (x0, y0)
+    inverse = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    # Replicate the crop's edge: in a multi-band blend, black beyond the crop would leak in.
+    fg = cv2.warpAffine(crop, M_sub, size, flags=inverse, borderMode=cv2.BORDER_REPLICATE)
+    mask = cv2.warpAffine(np.asarray(crop_mask, np.float32), M_sub, size, flags=inverse, borderMode=cv2.BORDER_CONSTANT)
+    bg = frame[y0:y1, x0:x1].astype(np.float32)
+    delta = fg.astype(np.float32) - bg
+    if levels > 1 and max_levels(*mask.shape) > 1:
+        bg += blend_delta(delta, mask, levels)
+    else:
+        bg += delta * mask[..., None]
+    result[y0:y1, x0:x1] = np.clip(np.rint(bg), 0, 255).astype(np.uint8)
+    return result
