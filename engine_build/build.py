@@ -1,0 +1,155 @@
+"""checkpoint -> model directory: ONNX graphs, checks, optional TensorRT plans, manifest.
+
+The manifest is written last: a build that stops half way leaves either no manifest or
+an old one whose hashes no longer match, and both are refused by load_manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from engine_build.check import max_abs_error, require_close
+from engine_build.export import OPSET, HalfInside, export_onnx, io_dtypes
+from rswap.artifacts import EngineSpec, Manifest, NetworkSpec, TensorSpec, save_manifest
+from rswap.errors import RswapError
+from rswap.models.checkpoint import load_generator
+from rswap.models.generator import Generator, GeneratorConfig
+
+# onnxruntime vs torch, max abs difference on outputs in [-1, 1]
+TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
+
+
+@dataclass
+class BuildOptions:
+    precision: str = "fp32"  # fp32 | fp16 (fp16 inside the graph, fp32 I/O)
+    max_batch: int = 8  # dynamic batch range 1..max_batch (ONNX and TensorRT profile)
+    encoder: bool = True  # also export the torch port of dlib's identity encoder
+    engine: bool = False  # also build a TensorRT plan (needs tensorrt + a GPU)
+    opt_level: int = 3  # TensorRT builder_optimization_level (0..5)
+    workspace_gib: float = 4.0
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def generator_inputs(config: GeneratorConfig, seed: int = 0) -> Callable[[int], dict[str, torch.Tensor]]:
+    def make(batch: int) -> dict[str, torch.Tensor]:
+        g = torch.Generator().manual_seed(seed + batch)
+        target = torch.rand(batch, 3, config.size, config.size, generator=g) * 2 - 1
+        identity = F.normalize(torch.randn(batch, config.id_dim, generator=g), dim=-1)
+        return {"target": target, "identity": identity}
+
+    return make
+
+
+def generator_network(config: GeneratorConfig, file: str, precision: str) -> NetworkSpec:
+    s = config.size
+    image = dict(dtype="float32", value_range=(-1.0, 1.0), channel_order="RGB", layout="NCHW")
+    return NetworkSpec(
+        file=file,
+        inputs=[
+            TensorSpec("target", ["batch", 3, s, s], **image),
+            TensorSpec("identity", ["batch", config.id_dim], dtype="float32", layout="NC", normalized="l2"),
+        ],
+        outputs=[TensorSpec("swapped", ["batch", 3, s, s], **image)],
+        precision=precision,
+        opset=OPSET,
+    )
+
+
+def export_generator(model: Generator, config: GeneratorConfig, out_dir: Path, options: BuildOptions) -> NetworkSpec:
+    file = f"generator_{options.precision}.onnx"
+    path = out_dir / file
+    make = generator_inputs(config)
+    module = HalfInside(model) if options.precision == "fp16" else model
+    proto = export_onnx(module, tuple(make(2).values()), ["target", "identity"], ["swapped"], path, options.max_batch)
+    if any(dtype != "float32" for dtype in io_dtypes(proto).values()):
+        raise RswapError(f"{path}: inputs/outputs must stay float32, got {io_dtypes(proto)}")
+    require_close(path, max_abs_error(path, model, make), TOLERANCE[options.precision])
+    return generator_network(config, file, options.precision)
+
+
+def export_encoder(out_dir: Path, options: BuildOptions) -> NetworkSpec:
+    """dlib's ResNet as ONNX (fp32 always: it runs once per source face, accuracy first)."""
+    from rswap.face.identity import model_file
+    from rswap.models.dlib_resnet import CHIP_SIZE, DlibResNet
+
+    model = DlibResNet.from_dat(model_file("dlib_face_recognition_resnet_model_v1.dat"))
+
+    def make(batch: int) -> dict[str, torch.Tensor]:
+        g = torch.Generator().manual_seed(batch)
+        return {"chip": torch.rand(batch, 3, CHIP_SIZE, CHIP_SIZE, generator=g) * 255}
+
+    file = "identity_encoder.onnx"
+    export_onnx(model, tuple(make(2).values()), ["chip"], ["embedding"], out_dir / file, options.max_batch)
+    require_close(out_dir / file, max_abs_error(out_dir / file, model, make), 1e-3)
+    return NetworkSpec(
+        file=file,
+        inputs=[TensorSpec("chip", ["batch", 3, CHIP_SIZE, CHIP_SIZE], value_range=(0.0, 255.0), channel_order="RGB", layout="NCHW")],
+        outputs=[TensorSpec("embedding", ["batch", 128], layout="NC")],  # not normalised: divide by its norm
+        precision="fp32",
+        opset=OPSET,
+    )
+
+
+def build_engine(out_dir: Path, network_key: str, network: NetworkSpec, options: BuildOptions) -> EngineSpec:
+    from rswap import engines
+
+    onnx_path = out_dir / network.file
+    profiles = engines.batch_profiles(options.max_batch)
+    key = engines.current_key(onnx_path, options.precision, profiles)
+    cache_dir = out_dir / "engines"
+    build_opts = {"opt_level": options.opt_level, "workspace_gib": options.workspace_gib}
+    engines.load_or_build(
+        cache_dir,
+        network_key,
+        key,
+        lambda: engines.build_plan(onnx_path, profiles, options.opt_level, options.workspace_gib, cache_dir / "timing.cache"),
+        build_opts,
+    )
+    plan, _ = engines.plan_paths(cache_dir, network_key, key)
+    return EngineSpec(
+        file=str(plan.relative_to(out_dir)),
+        network=network_key,
+        onnx_sha256=key.onnx_sha256,
+        tensorrt_version=key.tensorrt_version,
+        compute_capability=key.compute_capability,
+        precision=key.precision,
+        profiles=[list(p) for p in key.profiles],
+    )
+
+
+def build_model_dir(checkpoint: Path, out_dir: Path, options: BuildOptions, log: Callable[[str], None] = print) -> Path:
+    if options.precision not in TOLERANCE:
+        raise RswapError(f"unknown precision {options.precision!r}; choose fp32 or fp16")
+    model, config = load_generator(checkpoint)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log(f"exporting generator {config.name!r} ({config.size}px, {options.precision}) ...")
+    networks = {"generator": export_generator(model, config, out_dir, options)}
+    if options.encoder:
+        log("exporting identity encoder (dlib ResNet, torch port) ...")
+        networks["identity_encoder"] = export_encoder(out_dir, options)
+    engines = []
+    if options.engine:
+        log("building TensorRT plan (first build on a GPU takes minutes) ...")
+        engines.append(build_engine(out_dir, "generator", networks["generator"], options))
+    manifest = Manifest(
+        name=config.name,
+        version=config.version,
+        networks=networks,
+        template=config.template,
+        crop_size=config.size,
+        identity_encoder=config.identity_encoder,
+        identity_size=config.id_dim,
+        build={**options.to_dict(), "checkpoint": checkpoint.name, "generator_config": config.to_dict(),
+               "torch": torch.__version__},
+        engines=engines,
+    )
+    path = save_manifest(out_dir, manifest)
+    log(f"wrote {path}")
+    return path
