@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import os
 import sys
 
@@ -30,10 +31,22 @@ SUBCOMMANDS = {
 }
 
 
-def _quiet_native_logs() -> None:
-    # mediapipe/TFLite print C++ INFO/WARNING lines on stderr; users see only ours.
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+def _hide_native_logs() -> None:
+    """mediapipe's C++ layers (TFLite, absl) write INFO/WARNING lines straight to file
+    descriptor 2 whenever a graph starts; a user should see only rswap's own lines.
+    So Python's stderr moves to a duplicate of fd 2 and fd 2 itself goes to /dev/null.
+    RSWAP_NATIVE_LOGS=1 keeps them (for debugging the native layers)."""
+    if os.environ.get("RSWAP_NATIVE_LOGS"):
+        return
+    try:
+        sys.stderr.flush()
+        python_fd = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        return
+    sys.stderr = io.TextIOWrapper(io.FileIO(python_fd, "w"), encoding="utf-8", errors="replace", line_buffering=True)
 
 
 def _run_module(module_name: str, prog: str, help_text: str, argv: list[str]) -> int:
@@ -57,7 +70,6 @@ def _guarded(fn, *a) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    _quiet_native_logs()
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in SUBCOMMANDS:
         lines = [f"  {name:<9} {help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
         print("usage: rswap SUBCOMMAND [options]\n\nsubcommands:\n" + "\n".join(lines))
@@ -75,5 +87,17 @@ def live_main(argv: list[str] | None = None) -> int:
     return main(["live", *argv])
 
 
+def console_main() -> int:
+    """The installed `rswap` command (and `python -m cli`)."""
+    _hide_native_logs()
+    return main()
+
+
+def live_console_main() -> int:
+    """The installed `rswap-live` command."""
+    _hide_native_logs()
+    return live_main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

@@ -39,7 +39,8 @@ def source_png(tmp_path_factory, astronaut) -> str:
 def clip_with_audio(tmp_path_factory, astronaut) -> str:
     """1.2 s, 25 fps, 480x270, a moving face, an AAC tone; the middle frames show no face."""
     path = tmp_path_factory.mktemp("clips") / "face_audio.mp4"
-    frames = list(moving_face_frames(np.ascontiguousarray(astronaut[:, ::-1]), (480, 270), 30))
+    head = np.ascontiguousarray(astronaut[20:300, 300:60:-1])  # mirrored head and shoulders
+    frames = list(moving_face_frames(head, (480, 270), 30, scale=0.9, amplitude=0.15))
     for i in range(12, 16):  # a gap with no face: those frames must pass through unchanged
         frames[i] = np.full_like(frames[i], 90)
     write_clip(path, frames, fps=25, audio_seconds=1.2)
@@ -49,5 +50,5 @@ def clip_with_audio(tmp_path_factory, astronaut) -> str:
 @pytest.fixture(scope="session")
 def clip_no_audio(tmp_path_factory, astronaut) -> str:
     path = tmp_path_factory.mktemp("clips") / "face_silent.mp4"
-    write_clip(path, moving_face_frames(astronaut, (320, 240), 10), fps=10)
+    write_clip(path, moving_face_frames(astronaut[20:300, 60:300], (320, 240), 10, scale=0.9, amplitude=0.1), fps=10)
     return str(path)

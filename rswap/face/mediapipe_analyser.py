@@ -1,17 +1,36 @@
 """Face analysis with mediapipe's embedded models: detection + 478-point mesh.
 
 mediapipe 0.10.21 ships the .tflite files inside its wheel, so nothing is downloaded.
-In "video" mode the face mesh graph tracks faces from frame to frame (it re-runs its
-detector only when tracking is lost), which is what live use wants; "image" mode
-detects on every call. One analyser is not thread-safe: make one per thread.
+
+mediapipe's face mesh finds faces with its *short-range* detector, which misses faces
+smaller than about a fifth of the frame. So the analyser works in two passes:
+1. the mesh on the whole frame (in "video" mode the mesh graph tracks faces from
+   frame to frame, re-detecting only when tracking is lost: what live use wants);
+2. for faces that pass missed, the *full-range* detector finds them at any size and
+   the mesh runs on a square region of interest around each, scaled to ROI_SIZE.
+   In video mode the second pass runs only when the first found nothing, and it
+   follows its faces from the previous frame's landmarks instead of re-detecting.
+One analyser is not thread-safe: make one per thread.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from rswap.face.landmarks import kps5_from_mesh
 from rswap.face.types import Face
+
+ROI_SIZE = 256  # the mesh sees small faces at this size
+ROI_SCALE = 1.9  # ROI side / detector box side: the detector's box is tight (brows to mouth)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x0, y0 = np.maximum(a[:2], b[:2])
+    x1, y1 = np.minimum(a[2:], b[2:])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0
 
 
 class MediapipeFaceAnalyser:
@@ -19,6 +38,7 @@ class MediapipeFaceAnalyser:
         import mediapipe as mp  # imported here: loading it costs ~1 s
 
         self.video = video
+        self.max_faces = max_faces
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=not video,
             max_num_faces=max_faces,
@@ -26,24 +46,80 @@ class MediapipeFaceAnalyser:
             min_detection_confidence=min_confidence,
             min_tracking_confidence=min_confidence,
         )
+        self._roi_mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=1, refine_landmarks=iris, min_detection_confidence=min_confidence
+        )
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=min_confidence
+        )
+        self._roi_boxes: list[np.ndarray] = []  # video mode: small faces followed by pass 2
 
     def analyse(self, image: np.ndarray) -> list[Face]:
         """All faces in an RGB uint8 image, largest first."""
+        image = np.ascontiguousarray(image)
+        faces = self._mesh_faces(self._mesh, image)
+        if len(faces) < self.max_faces and not (self.video and faces):
+            faces += self._small_faces(image, faces)
+        faces.sort(key=lambda f: -f.area)
+        return faces[: self.max_faces]
+
+    def _small_faces(self, image: np.ndarray, found: list[Face]) -> list[Face]:
+        boxes = self._roi_boxes if self.video and self._roi_boxes else self._detect(image)
+        faces = []
+        for box in boxes:
+            if any(_iou(box, f.bbox) > 0.3 for f in found + faces):
+                continue
+            face = self._mesh_in_roi(image, box)
+            if face is not None:
+                faces.append(face)
+        if self.video:
+            self._roi_boxes = [f.bbox for f in faces]
+        return faces
+
+    def _detect(self, image: np.ndarray) -> list[np.ndarray]:
         h, w = image.shape[:2]
-        result = self._mesh.process(np.ascontiguousarray(image))
+        boxes = []
+        for d in self._detector.process(image).detections or []:
+            r = d.location_data.relative_bounding_box
+            boxes.append(np.array([r.xmin * w, r.ymin * h, (r.xmin + r.width) * w, (r.ymin + r.height) * h], np.float32))
+        return boxes
+
+    def _mesh_in_roi(self, image: np.ndarray, box: np.ndarray) -> Face | None:
+        side = ROI_SCALE * max(box[2] - box[0], box[3] - box[1])
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        s = ROI_SIZE / side
+        M = np.array([[s, 0, ROI_SIZE / 2 - s * cx], [0, s, ROI_SIZE / 2 - s * cy]], np.float32)
+        roi = cv2.warpAffine(image, M, (ROI_SIZE, ROI_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        found = self._mesh_faces(self._roi_mesh, roi)
+        if not found:
+            return None
+        face = found[0]
+        inv = cv2.invertAffineTransform(M)
+        pts = face.landmarks @ inv[:, :2].T + inv[:, 2]
+        return self._face(pts.astype(np.float32), face.extra["z"] / s)
+
+    def _mesh_faces(self, mesh, image: np.ndarray) -> list[Face]:
+        h, w = image.shape[:2]
+        result = mesh.process(image)
         faces = []
         for lm in result.multi_face_landmarks or []:
             xyz = np.array([(p.x, p.y, p.z) for p in lm.landmark], np.float32)
-            pts = xyz[:, :2] * np.array([w, h], np.float32)
-            x0, y0 = pts.min(0)
-            x1, y1 = pts.max(0)
-            bbox = np.array([x0, y0, x1, y1], np.float32)
-            faces.append(Face(bbox=bbox, landmarks=pts, kps5=kps5_from_mesh(pts), extra={"z": xyz[:, 2] * w}))
-        faces.sort(key=lambda f: -f.area)
+            faces.append(self._face(xyz[:, :2] * np.array([w, h], np.float32), xyz[:, 2] * w))
         return faces
 
+    @staticmethod
+    def _face(pts: np.ndarray, z: np.ndarray) -> Face:
+        bbox = np.concatenate([pts.min(0), pts.max(0)]).astype(np.float32)
+        return Face(bbox=bbox, landmarks=pts, kps5=kps5_from_mesh(pts), extra={"z": z})
+
+    def reset(self) -> None:
+        """Forget tracked faces: the next video-mode call detects afresh."""
+        self._mesh.reset()
+        self._roi_boxes = []
+
     def close(self) -> None:
-        self._mesh.close()
+        for graph in (self._mesh, self._roi_mesh, self._detector):
+            graph.close()
 
     def __enter__(self):
         return self

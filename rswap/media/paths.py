@@ -53,8 +53,10 @@ def require_output_path(path: str | os.PathLike) -> Path:
 
 
 def describe_os_error(e: OSError, path: str | os.PathLike) -> str:
-    if e.errno == errno.ENOSPC:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"disk full while writing {path}"
+    if e.errno == errno.EFBIG:
+        return f"file size limit reached while writing {path}"
     if e.errno in (errno.EACCES, errno.EPERM):
         return f"permission denied writing {path}"
     return f"could not write {path}: {e.strerror or e}"

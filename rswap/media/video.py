@@ -171,7 +171,10 @@ class VideoWriter:
         width, height = size
         # yuv420p needs even dimensions; we encode the even-sized top-left part.
         self.width, self.height = width - width % 2, height - height % 2
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{self.path.suffix}", dir=self.path.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{self.path.suffix}", dir=self.path.parent)
+        except OSError as e:
+            raise RswapError(describe_os_error(e, self.path)) from e
         os.close(fd)
         self._tmp = Path(tmp)
         self._frames = 0
@@ -188,6 +191,9 @@ class VideoWriter:
             vs.metadata["comment"] = SYNTHETIC_TAG
             self._video = vs
             self._audio = _AudioCopier(Path(audio_from), self._out) if audio_from and _has_audio(audio_from) else None
+        except OSError as e:
+            self._discard()
+            raise RswapError(describe_os_error(e, self.path)) from e
         except BaseException:
             self._discard()
             raise

@@ -1,0 +1,128 @@
+"""The classical swapper: landmark-driven composition, no neural network.
+
+It is both the product's embedded default swapper and ReliableSwap's naive-triplet
+synthesizer (training uses this very class to make C_ab / C_ba). Steps, all in the
+aligned crop space of one template:
+1. face reshaping: a smooth warp moves the target's face contour toward the source's
+   face shape (identity lives in the outline too), strength `reshape` in 0..1;
+2. reenactment: a piecewise-affine mesh warp carries the source's face texture onto
+   the target's landmarks, so the source face takes the target's pose and expression;
+3. colour transfer of the warped source to the target's skin inside the face mask;
+4. Laplacian multi-band blending inside the crop; optionally the target's mouth
+   interior and eyes are kept (expression fidelity).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from rswap.compose.blend import laplacian_blend
+from rswap.compose.color import transfer_color
+from rswap.compose.masks import region_mask
+from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
+from rswap.errors import RswapError
+from rswap.face.align import align_crop, get_template, similarity_matrix, transform_points
+from rswap.face.landmarks import FACE_OVAL, MESH_POINTS, mesh_triangles
+from rswap.face.types import Face
+from rswap.swap.base import SwapResult
+
+# Points that move little with expression (eye corners, nose bridge and tip): used to
+# bring the source's face outline into the target's pose before reshaping toward it.
+STABLE_POINTS = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1]
+COLOR_METHODS = ("reinhard", "lct", "none")
+
+
+@dataclass
+class ClassicalSource:
+    texture: np.ndarray  # aligned crop of the most frontal source photo
+    landmarks: np.ndarray  # its 468 mesh points, crop coordinates
+    outline: np.ndarray  # face-oval points averaged over all source photos, in the texture's frame
+
+
+def _frontalness(points: np.ndarray) -> float:
+    """0 for a frontal face, larger as the head turns: nose-to-eye distance asymmetry."""
+    left, right, nose = points[33], points[263], points[1]
+    return abs(np.linalg.norm(nose - left) - np.linalg.norm(nose - right)) / (np.linalg.norm(left - right) + 1e-6)
+
+
+class ClassicalSwapper:
+    name = "classical"
+
+    def __init__(
+        self,
+        template: str = "ffhq256",
+        keep_mouth: bool = False,
+        keep_eyes: bool = False,
+        reshape: float = 0.6,
+        color: str = "reinhard",
+        blend_levels: int = 4,
+    ):
+        if not 0.0 <= reshape <= 1.0:
+            raise RswapError(f"reshape strength must be between 0 and 1, got {reshape}")
+        if color not in COLOR_METHODS:
+            raise RswapError(f"unknown colour transfer {color!r}; choose one of {', '.join(COLOR_METHODS)}")
+        self.template = get_template(template)
+        self.keep = tuple(["mouth_inner"] * keep_mouth + ["left_eye", "right_eye"] * keep_eyes)
+        self.reshape = reshape
+        self.color = color
+        self.blend_levels = blend_levels
+        self._triangles = mesh_triangles()
+        size = self.template.size
+        self._feather = max(3, size // 24)
+
+    def encode_source(self, images: list[np.ndarray], faces: list[Face]) -> ClassicalSource:
+        if not images or len(images) != len(faces):
+            raise RswapError("the classical swapper needs at least one source photo with a face")
+        crops = []
+        for image, face in zip(images, faces):
+            crop, M = align_crop(image, face.kps5, self.template)
+            crops.append((crop, transform_points(face.landmarks[:MESH_POINTS], M)))
+        texture, landmarks = min(crops, key=lambda c: _frontalness(c[1]))
+        outlines = []
+        for _, pts in crops:  # every photo's outline, brought into the texture's frame
+            S = similarity_matrix(pts[STABLE_POINTS], landmarks[STABLE_POINTS])
+            outlines.append(transform_points(pts[FACE_OVAL], S))
+        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32))
+
+    def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource) -> SwapResult:
+        hw = crop.shape[:2]
+        target = np.asarray(landmarks[:MESH_POINTS], np.float32)
+
+        # 1. Move the target's face outline toward the source's outline (in the target's pose).
+        S = similarity_matrix(source.landmarks[STABLE_POINTS], target[STABLE_POINTS])
+        source_outline = transform_points(source.outline, S)
+        shaped = target.copy()
+        background = crop
+        if self.reshape > 0:
+            # Eyes and nose stay pinned: only the outline (jaw, cheeks, temples) moves.
+            ctrl = (target[FACE_OVAL], source_outline, self.reshape, target[STABLE_POINTS])
+            background, _ = reshape_warp(crop, *ctrl)
+            shaped = reshape_points(target, hw, *ctrl)
+
+        # 2. Reenact: the source texture warped onto the (reshaped) target landmarks.
+        warped, valid = mesh_warp(source.texture, source.landmarks, shaped, hw, self._triangles)
+
+        # 3. Where the source replaces the target, and its colour matched to the target's skin.
+        face_mask = region_mask(hw, shaped, include=("face_oval",), exclude=self.keep, feather=self._feather, erode=self._feather)
+        face_mask *= valid
+        if self.color != "none":
+            skin = region_mask(hw, target, include=("face_oval",), exclude=("mouth_inner", "left_eye", "right_eye"), feather=0, erode=self._feather)
+            warped = transfer_color(warped, background, face_mask > 0.5, skin > 0.5, method=self.color)
+
+        # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
+        swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels)
+        return SwapResult(swapped, self._paste_mask(hw, target, shaped))
+
+    def _paste_mask(self, hw, target: np.ndarray, shaped: np.ndarray) -> np.ndarray:
+        """Both outlines (before and after reshaping), grown a little and feathered, so the
+        reshaped jaw line and the blend's soft edge come back into the frame."""
+        mask = np.zeros(hw, np.uint8)
+        for pts in (target, shaped):
+            cv2.fillPoly(mask, [np.round(pts[FACE_OVAL]).astype(np.int32)], 255)
+        grow = self._feather
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        mask = cv2.GaussianBlur(mask, (0, 0), grow / 2)
+        return mask.astype(np.float32) / 255.0

@@ -1,0 +1,133 @@
+"""`rswap convert` end to end on generated video, and every bad input the issue names."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import av
+import numpy as np
+import pytest
+
+from cli.main import main as rswap
+from rswap.media.images import read_image, write_image
+from rswap.media.video import SYNTHETIC_TAG, VideoReader
+
+
+def _frames(path):
+    with VideoReader(path) as r:
+        return [(f.pts * r.info.time_base, f.image) for f in r]
+
+
+def _audio(path):
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+
+
+def test_convert_video_end_to_end(tmp_path, source_png, clip_with_audio, capsys):
+    out = tmp_path / "out.mp4"
+    assert rswap(["convert", "-s", source_png, "-t", clip_with_audio, "-o", str(out), "--no-progress", "--preset", "ultrafast"]) == 0
+    src, dst = _frames(clip_with_audio), _frames(out)
+    assert [t for t, _ in dst] == [t for t, _ in src]  # same count, same timestamps
+    assert _audio(out) == _audio(clip_with_audio)  # audio copied, byte-identical
+    with av.open(str(out)) as c:
+        assert c.metadata["comment"] == SYNTHETIC_TAG
+    diffs = [np.abs(a.astype(int) - b.astype(int)).mean(-1) for (_, a), (_, b) in zip(src, dst)]
+    # Frames with a face: the face region changed (the source is the un-mirrored astronaut).
+    assert all((d > 12).mean() > 0.01 for i, d in enumerate(diffs) if not 12 <= i < 16)
+    # Frames without a face pass through (only re-encoding noise).
+    assert all(d.mean() < 2 for d in diffs[12:16])
+    # Background far from the face is untouched (re-encoding noise only).
+    assert np.median([d[:, :20].mean() for d in diffs]) < 2
+    assert "with a swapped face" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+def test_convert_video_without_audio(tmp_path, source_png, clip_no_audio):
+    out = tmp_path / "silent.mp4"
+    assert rswap(["convert", "-s", source_png, "-t", clip_no_audio, "-o", str(out), "--no-progress", "--preset", "ultrafast"]) == 0
+    with av.open(str(out)) as c:
+        assert not c.streams.audio and c.streams.video[0].frames == 10
+
+
+def test_convert_image(tmp_path, source_png, astronaut):
+    target = tmp_path / "target.png"
+    write_image(target, np.ascontiguousarray(astronaut[:, ::-1]))
+    out = tmp_path / "out.png"
+    assert rswap(["convert", "-s", source_png, "-t", str(target), "-o", str(out)]) == 0
+    result, before = read_image(out), read_image(target)
+    diff = np.abs(result.astype(int) - before.astype(int)).max(-1)
+    assert (diff > 20).sum() > 500  # the face changed
+    assert diff[:, :150].max() == 0 and diff[300:].max() == 0  # left side and lower part untouched
+
+
+@pytest.fixture()
+def no_face_png(tmp_path):
+    path = tmp_path / "noface.png"
+    yy, xx = np.mgrid[0:200, 0:300]
+    write_image(path, np.stack([xx % 255, yy % 255, (xx + yy) % 255], -1).astype(np.uint8))
+    return str(path)
+
+
+def _bad(args, capsys, words):
+    code = rswap(["convert", *args, "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and words in err[0], err
+
+
+def test_bad_inputs(tmp_path, capsys, source_png, clip_with_audio, no_face_png):
+    out = str(tmp_path / "o.mp4")
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(4000))
+    truncated = tmp_path / "trunc.mp4"
+    truncated.write_bytes(open(clip_with_audio, "rb").read()[:5000])
+    _bad(["-s", "missing.png", "-t", clip_with_audio, "-o", out], capsys, "not found")
+    _bad(["-s", source_png, "-t", "missing.mp4", "-o", out], capsys, "not found")
+    _bad(["-s", source_png, "-t", str(empty), "-o", out], capsys, "empty")
+    _bad(["-s", source_png, "-t", str(corrupt), "-o", out], capsys, "not a readable video")
+    _bad(["-s", source_png, "-t", str(truncated), "-o", out], capsys, "not a readable video")
+    _bad(["-s", no_face_png, "-t", clip_with_audio, "-o", out], capsys, "no face found in source")
+    _bad(["-s", source_png, "-t", no_face_png, "-o", str(tmp_path / "o.png")], capsys, "no face found in target")
+    _bad(["-s", source_png, "-t", clip_with_audio, "-o", str(tmp_path / "missing_dir" / "o.mp4")], capsys, "does not exist")
+    _bad(["-s", source_png, "-t", clip_with_audio, "-o", str(tmp_path / "o.png")], capsys, "must be a video")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.mp4", "empty.mp4", "noface.png", "trunc.mp4"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only directories")
+def test_unwritable_output_dir(tmp_path, capsys, source_png, clip_with_audio):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        _bad(["-s", source_png, "-t", clip_with_audio, "-o", str(locked / "o.mp4")], capsys, "not writable")
+    finally:
+        locked.chmod(stat.S_IRWXU)
+
+
+def test_output_directory_refusing_files(tmp_path, capsys, source_png, clip_with_audio):
+    # /proc refuses new files even for root: the same path as a read-only or vanished directory.
+    _bad(["-s", source_png, "-t", clip_with_audio, "-o", "/proc/rswap_out.mp4"], capsys, "rswap_out.mp4")
+
+
+def test_disk_full_leaves_no_file(tmp_path, source_png, clip_with_audio):
+    """A write that fails part-way (file size limit standing in for a full disk) ends in one
+    line, exit 2, and no output or temporary file."""
+    import resource
+    import subprocess
+    import sys
+
+    out = tmp_path / "full.mp4"
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", "convert", "-s", source_png, "-t", clip_with_audio, "-o", str(out), "--no-progress", "--crf", "0"],
+        preexec_fn=limit, capture_output=True, text=True, timeout=300,
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert lines[-1].startswith("rswap: error:") and "full.mp4" in lines[-1], lines
+    assert list(tmp_path.iterdir()) == []
