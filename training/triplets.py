@@ -1,0 +1,167 @@
+"""`rswap triplets`: cycle-triplet synthesis with the classical swapper.
+
+For random cross-identity pairs of faces (a, b) from a prepared dataset:
+    C_ab = classical swap of a's face onto b   (identity a, attributes of b)
+    C_ba = classical swap of b's face onto a   (identity b, attributes of a)
+using `rswap.swap.classical.ClassicalSwapper`, the very swapper the live app embeds.
+A triplet is kept only when the synthesis carried identity: C_ab must be closer (dlib
+cosine) to a than to b, and C_ba closer to b than to a. Stored rows are
+(a, b, C_ab, C_ba) crops plus the swap masks; training uses them as
+type 4 (source C_ab, target C_ba, pixel target real a) and type 5 (C_ba, C_ab -> b).
+
+Pairs are drawn from a seeded generator and processed in chunks; each chunk's result
+is written atomically to `work/`, so an interrupted run resumes with the chunks it lacks.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rswap.errors import RswapError
+from rswap.face.landmarks import kps5_from_mesh
+from rswap.face.types import Face
+from training.shards import ShardSet, _atomic_write, write_index, write_shard
+
+
+@dataclass
+class TripletOptions:
+    count: int = 1000  # pairs to try
+    seed: int = 0
+    chunk: int = 50  # pairs per unit of (resumable) work
+    reshape: float = 0.6
+    color: str = "reinhard"
+
+
+def draw_pairs(identity: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """(count, 2) row numbers with different identities."""
+    names = np.unique(identity)
+    if len(names) < 2:
+        raise RswapError("the dataset has one identity only; triplets need faces of at least two people")
+    rng = np.random.default_rng(seed)
+    by_id = {k: np.flatnonzero(identity == k) for k in names}
+    pairs = np.empty((count, 2), np.int64)
+    for i in range(count):
+        ia, ib = rng.choice(names, 2, replace=False)
+        pairs[i] = rng.choice(by_id[ia]), rng.choice(by_id[ib])
+    return pairs
+
+
+def _face_in_crop(landmarks: np.ndarray) -> Face:
+    pts = landmarks.astype(np.float32)
+    lo, hi = pts.min(0), pts.max(0)
+    return Face(bbox=np.array([*lo, *hi], np.float32), landmarks=pts, kps5=kps5_from_mesh(pts))
+
+
+_worker: dict = {}
+
+
+def _init_worker(dataset: str, template: str, opts: TripletOptions) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+    from rswap.face.identity import DlibEmbedder
+    from rswap.swap.classical import ClassicalSwapper
+
+    _worker["faces"] = ShardSet(dataset, "faces")
+    _worker["landmarks"] = _worker["faces"].meta("landmarks")
+    _worker["embeddings"] = _worker["faces"].meta("embeddings")
+    _worker["swapper"] = ClassicalSwapper(template=template, reshape=opts.reshape, color=opts.color)
+    _worker["embedder"] = DlibEmbedder()
+
+
+def synthesize_chunk(pairs: np.ndarray, out: str) -> tuple[int, int]:
+    """Swap both ways for each pair, keep the identity-consistent ones -> out (npz)."""
+    faces, swapper, embedder = _worker["faces"], _worker["swapper"], _worker["embedder"]
+    lms, embs = _worker["landmarks"], _worker["embeddings"]
+    rows, masks, kept_pairs = [], [], []
+    for ra, rb in pairs:
+        a, b = faces.images(ra), faces.images(rb)
+        fa, fb = _face_in_crop(lms[ra]), _face_in_crop(lms[rb])
+        try:
+            ab = swapper.swap(b, fb.landmarks, swapper.encode_source([a], [fa]))
+            ba = swapper.swap(a, fa.landmarks, swapper.encode_source([b], [fb]))
+            e_ab = embedder.embed(ab.crop, fb)  # the swap keeps the target's pose: b's face box fits
+            e_ba = embedder.embed(ba.crop, fa)
+        except RswapError:
+            continue
+        if e_ab @ embs[ra] > e_ab @ embs[rb] and e_ba @ embs[rb] > e_ba @ embs[ra]:
+            rows.append(np.stack([a, b, ab.crop, ba.crop]))
+            masks.append(np.stack([ab.mask, ba.mask]))
+            kept_pairs.append((ra, rb))
+    size = faces.images(int(pairs[0, 0])).shape[0]
+    result = {
+        "images": np.array(rows, np.uint8).reshape(-1, 4, size, size, 3),
+        "masks": (np.array(masks, np.float32).reshape(-1, 2, size, size) * 255).round().astype(np.uint8),
+        "pairs": np.array(kept_pairs, np.int64).reshape(-1, 2),
+    }
+    _atomic_write(Path(out), lambda f: np.savez(f, **result))
+    return len(pairs), len(rows)
+
+
+def _chunk_job(args):
+    return synthesize_chunk(*args)
+
+
+def make_triplets(dataset: Path, out: Path, opts: TripletOptions, workers: int, progress: bool = True) -> dict:
+    faces = ShardSet(dataset, "faces", verify=True)
+    faces.verify_all()
+    identity = faces.meta("identity")
+    pairs = draw_pairs(identity, opts.count, opts.seed)
+    work = out / "work" / f"seed{opts.seed}-n{opts.count}-c{opts.chunk}-r{opts.reshape}-{opts.color}"
+    work.mkdir(parents=True, exist_ok=True)
+    chunks = [(pairs[i : i + opts.chunk], str(work / f"chunk_{i // opts.chunk:06d}.npz")) for i in range(0, len(pairs), opts.chunk)]
+    todo = [c for c in chunks if not Path(c[1]).is_file()]
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(pairs), initial=len(pairs) - sum(len(c[0]) for c in todo), desc="triplets", unit="pair", disable=not progress)
+    init_args = (str(dataset), faces.index["template"], opts)
+    if workers <= 1:
+        _init_worker(*init_args)
+        results = (synthesize_chunk(*c) for c in todo)
+    else:
+        pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=init_args)
+        results = pool.map(_chunk_job, todo, chunksize=1)
+    for tried, _ in results:
+        bar.update(tried)
+    bar.close()
+    if workers > 1:
+        pool.shutdown()
+    return pack(chunks, out, dataset, faces.index, identity)
+
+
+def pack(chunks, out: Path, dataset: Path, faces_index: dict, identity: np.ndarray) -> dict:
+    shards, total = [], 0
+    for _, path in chunks:
+        with np.load(path) as z:
+            images, masks, pairs = z["images"], z["masks"], z["pairs"]
+        if not len(images):
+            continue
+        meta = {"masks": masks, "pairs": pairs, "identities": identity[pairs]}
+        shards.append(write_shard(out, f"triplets_{len(shards):05d}", images, meta))
+        total += len(images)
+    if not total:
+        raise RswapError(
+            f"no triplet passed the identity check ({sum(len(c[0]) for c in chunks)} pairs tried); "
+            "the faces may be too similar or too small"
+        )
+    index = {
+        "format": "rswap-triplets-v1",
+        "faces": str(Path(dataset).resolve()),
+        "size": faces_index["size"],
+        "template": faces_index["template"],
+        "count": total,
+        "tried": int(sum(len(c[0]) for c in chunks)),
+        "shards": shards,
+        "rows": ["a", "b", "C_ab", "C_ba"],
+    }
+    write_index(out, index)
+    return index
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
