@@ -39,7 +39,7 @@ class Stage:
 
 class Pipeline:
     def __init__(self, source, stages: list[Stage], sink, live: bool = True, queue_size: int = 4,
-                 duration: float | None = None, join_timeout: float = 10.0):
+                 duration: float | None = None, join_timeout: float = 10.0, warmup_frames: int = 0):
         self.source = source
         self.stages = list(stages)
         self.sink = sink
@@ -47,7 +47,7 @@ class Pipeline:
         self.duration = duration
         self.join_timeout = join_timeout
         self.stop = threading.Event()
-        self.stats = StatsRecorder()
+        self.stats = StatsRecorder(warmup_frames)
         self.errors: list[BaseException] = []
         names = ["source", *[s.name for s in self.stages]]
         self.links = [make_link(live, f"{a}->{b}", queue_size) for a, b in zip(names, names[1:] + ["sink"])]

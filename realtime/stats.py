@@ -26,7 +26,9 @@ def percentiles_ms(seconds: list[float]) -> dict:
 
 
 class StatsRecorder:
-    def __init__(self):
+    def __init__(self, warmup_frames: int = 0):
+        self.warmup_frames = warmup_frames  # first deliveries not recorded (model warm-up, page faults)
+        self._seen = 0
         self.stage_times: dict[str, list[float]] = {}
         self.latencies: list[float] = []
         self.delivered_at: list[float] = []
@@ -36,6 +38,9 @@ class StatsRecorder:
 
     def record(self, packet: Packet, now: float | None = None) -> None:
         now = time.perf_counter() if now is None else now
+        self._seen += 1
+        if self._seen <= self.warmup_frames:
+            return
         for name, seconds in packet.timings.items():
             self.stage_times.setdefault(name, []).append(seconds)
         self.latencies.append(now - packet.capture_ts)

@@ -1,0 +1,150 @@
+"""`rswap bench latency`: the live pipeline on generated streams, threaded vs sequential.
+
+For each size (720p, 1080p) a synthetic camera shows the astronaut's face moving
+across the frame; the real stages (mediapipe tracking, classical swap, paste-back)
+run into the null sink. Two runs per size, same stages, same source:
+- threaded: the conveyor of realtime.pipeline (one thread per stage, newest-frame links);
+- sequential: capture -> track -> swap -> paste -> output in one loop, what simple tools do
+  (it reads the newest frame each time round: its best case).
+Then an overload run: the source far faster than the pipeline for a set time; the
+latency of the first and the last part of the run shows whether it grows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+from realtime.packet import Packet
+from realtime.pipeline import Pipeline, Stage
+from realtime.sinks import NullSink
+from realtime.sources import SyntheticSource
+from realtime.stats import StatsRecorder, percentiles_ms
+
+SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
+
+
+def _frame_swapper(swapper: str):
+    from skimage import data
+
+    from rswap.media.images import write_image
+    from rswap.swap.loader import load_frame_swapper
+
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "source.png")
+        write_image(path, np.ascontiguousarray(data.astronaut()[:, ::-1]))  # mirrored: a "different" face to swap in
+        return load_frame_swapper([path], swapper)
+
+
+def make_stages(fs) -> tuple[list[Stage], object]:
+    from realtime.swap_stages import PasteStage, SwapStage
+    from realtime.tracking import FaceTracker
+
+    tracker = FaceTracker(max_faces=1, detect_every=30, smooth=True)
+    return [Stage("track", tracker), Stage("swap", SwapStage(fs)), Stage("paste", PasteStage(fs))], tracker
+
+
+WARMUP_FRAMES = 10  # first frames pay for mediapipe's graph start and first-touch allocations
+
+
+def run_threaded(fs, size, fps, seconds) -> StatsRecorder:
+    stages, tracker = make_stages(fs)
+    try:
+        pipeline = Pipeline(SyntheticSource(size, fps=fps), stages, NullSink(), duration=seconds, warmup_frames=WARMUP_FRAMES)
+        return pipeline.run()
+    finally:
+        tracker.close()
+
+
+def run_sequential(fs, size, fps, seconds) -> StatsRecorder:
+    stages, tracker = make_stages(fs)
+    source, sink, stats, stop = SyntheticSource(size, fps=fps), NullSink(), StatsRecorder(WARMUP_FRAMES), threading.Event()
+    source.open()
+    end = time.perf_counter() + seconds
+    index = 0
+    try:
+        while time.perf_counter() < end:
+            image, pts = source.read(stop)
+            packet = Packet(index, image, time.perf_counter(), pts)
+            for stage in stages:
+                t0 = time.perf_counter()
+                stage.fn(packet)
+                packet.timings[stage.name] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            sink.write(packet)
+            now = time.perf_counter()
+            packet.timings["sink"] = now - t0
+            stats.record(packet, now)
+            index += 1
+        stats.captured = index
+    finally:
+        tracker.close()
+    return stats
+
+
+def overload_report(stats: StatsRecorder, part: float) -> dict:
+    t = np.array(stats.delivered_at)
+    lat = np.array(stats.latencies)
+    span = t[-1] - t[0]
+    first, last = t <= t[0] + part * span, t >= t[-1] - part * span
+    return {
+        "first_ms": percentiles_ms(list(lat[first])),
+        "last_ms": percentiles_ms(list(lat[last])),
+        "dropped": sum(stats.dropped.values()),
+        "captured": stats.captured,
+        "delivered": stats.delivered,
+    }
+
+
+def _row(label: str, s: dict) -> str:
+    stages = "  ".join(f"{k} {v['p50']:.1f}/{v['p95']:.1f}/{v['p99']:.1f}" for k, v in s["stages_ms"].items())
+    e = s["e2e_latency_ms"]
+    return (f"  {label:<11} {s['delivered_fps'] or 0:6.1f} fps  e2e p50/p95/p99 {e['p50']:.1f}/{e['p95']:.1f}/{e['p99']:.1f} ms"
+            f"  dropped {s['dropped_frames']}\n              stages p50/p95/p99 ms: {stages}")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each threaded/sequential run (20)")
+    parser.add_argument("--fps", type=float, default=30.0, help="source frame rate of the comparison runs (30)")
+    parser.add_argument("--overload-seconds", type=float, default=180.0,
+                        help="length of the overload run (180; 0 skips it)")
+    parser.add_argument("--overload-fps", type=float, default=120.0, help="source rate of the overload run (120)")
+    parser.add_argument("--swapper", default="classical")
+    parser.add_argument("--json", metavar="PATH", help="also write all numbers here")
+
+
+def run(args) -> int:
+    fs = _frame_swapper(args.swapper)
+    report = {"swapper": args.swapper, "source_fps": args.fps, "seconds": args.seconds, "cpus": os.cpu_count(), "sizes": {}}
+    for name in args.sizes:
+        size = SIZES[name]
+        threaded = run_threaded(fs, size, args.fps, args.seconds).summary()
+        sequential = run_sequential(fs, size, args.fps, args.seconds).summary()
+        ratio = (threaded["delivered_fps"] or 0) / max(sequential["delivered_fps"] or 1e-9, 1e-9)
+        report["sizes"][name] = {"threaded": threaded, "sequential": sequential, "fps_ratio": round(ratio, 3)}
+        print(f"{name} ({size[0]}x{size[1]}), source {args.fps:g} fps, {args.seconds:g} s per run, {args.swapper} swapper:")
+        print(_row("threaded", threaded))
+        print(_row("sequential", sequential))
+        print(f"  threaded / sequential fps: {ratio:.2f}")
+    if args.overload_seconds > 0:
+        size = SIZES[args.sizes[0]]
+        stats = run_threaded(fs, size, args.overload_fps, args.overload_seconds)
+        part = min(0.25, 60.0 / args.overload_seconds) if args.overload_seconds >= 120 else 0.25
+        o = overload_report(stats, part)
+        report["overload"] = {"size": args.sizes[0], "source_fps": args.overload_fps, "seconds": args.overload_seconds,
+                              "part": part, **o, "summary": stats.summary()}
+        print(f"overload: {args.sizes[0]}, source {args.overload_fps:g} fps for {args.overload_seconds:g} s: "
+              f"captured {o['captured']}, delivered {o['delivered']}, dropped {o['dropped']}")
+        print(f"  e2e latency first {part:.0%}: p50 {o['first_ms']['p50']:.1f} p95 {o['first_ms']['p95']:.1f} ms;"
+              f" last {part:.0%}: p50 {o['last_ms']['p50']:.1f} p95 {o['last_ms']['p95']:.1f} ms")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0

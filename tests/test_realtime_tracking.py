@@ -1,0 +1,68 @@
+"""Tracking stage on real mediapipe: stable ids, less jitter with smoothing, little lag, forced re-detection."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from realtime.smoothing import OneEuroFilter
+from realtime.sources import SyntheticSource
+from realtime.tracking import FaceTracker
+from rswap.face.landmarks import kps5_from_mesh
+
+SIZE = (640, 360)
+
+
+def _run(tracker, source, frames, fps=30.0):
+    stop = threading.Event()
+    source.open()
+    out = []
+    for i in range(frames):
+        image, _ = source.read(stop)
+        out.append(tracker.track(image, i / fps))
+    tracker.close()
+    return out
+
+
+def test_smoothing_reduces_jitter_on_a_still_noisy_face():
+    jitter = {}
+    for smooth in (False, True):
+        faces = _run(FaceTracker(1, detect_every=0, smooth=smooth), SyntheticSource(SIZE, fps=None, still=True, noise=4.0), 40)
+        assert all(len(f) == 1 for f in faces)
+        pts = np.array([f[0].landmarks for f in faces[5:]])
+        jitter[smooth] = pts.std(0).mean()
+    assert jitter[False] > 0.02  # the noise really moves the raw landmarks
+    assert jitter[True] < 0.6 * jitter[False], jitter
+
+
+def test_moving_face_keeps_its_track_and_smoothing_does_not_lag():
+    faces = _run(FaceTracker(1, detect_every=10, smooth=True), SyntheticSource(SIZE, fps=None, cycle=60), 40)
+    assert all(len(f) == 1 for f in faces)
+    assert {f[0].track_id for f in faces} == {0}  # one person, one track, even across forced re-detections
+    smoothed = np.array([f[0].landmarks for f in faces[5:]])
+    raw = np.array([f[0].extra["raw_landmarks"] for f in faces[5:]])
+    moved = np.linalg.norm(raw[-1] - raw[0], axis=1).mean()
+    lag = np.linalg.norm(smoothed - raw, axis=2).mean()
+    assert moved > 50 and lag < 3.0, (moved, lag)
+    last = faces[-1][0]
+    assert np.allclose(last.kps5, kps5_from_mesh(last.landmarks))  # alignment uses the smoothed points
+
+
+def test_forced_detection_only_when_tracker_is_full():
+    full = FaceTracker(1, detect_every=5, smooth=False)
+    _run(full, SyntheticSource(SIZE, fps=None, cycle=30), 21)
+    assert full.forced_detections == 4  # frames 5, 10, 15, 20
+    room = FaceTracker(2, detect_every=5, smooth=False)  # one face, room for two: mediapipe detects by itself
+    _run(room, SyntheticSource(SIZE, fps=None, cycle=30), 21)
+    assert room.forced_detections == 0
+
+
+def test_one_euro_filter_holds_still_and_follows_motion():
+    f = OneEuroFilter(min_cutoff=1.0, beta=20.0)
+    rng = np.random.default_rng(0)
+    still = [f(np.array([[100.0, 100.0]]) + rng.normal(0, 0.5, (1, 2)), i / 30, scale=200) for i in range(60)]
+    assert np.std(np.array(still)[10:, 0, 0]) < 0.25  # raw std is 0.5
+    g = OneEuroFilter(min_cutoff=1.0, beta=20.0)
+    moving = [g(np.array([[100.0 + 10 * i, 100.0]]), i / 30, scale=200) for i in range(30)]  # 300 px/s
+    assert abs(moving[-1][0, 0] - (100 + 290)) < 5.0
