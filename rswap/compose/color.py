@@ -29,12 +29,13 @@ def _from_lab(lab: np.ndarray) -> np.ndarray:
 
 
 def _weighted_stats(lab: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (3,) and covariance (3, 3) of (N, 3) samples under (N,) weights."""
-    w = weight / weight.sum()
-    mean = w @ lab
-    centred = lab - mean
-    cov = (centred * w[:, None]).T @ centred
-    return mean, cov
+    """Mean (3,) and covariance (3, 3) of Lab pixels (..., 3) under weights (...)."""
+    x = lab.reshape(-1, 3).astype(np.float64)
+    w = weight.reshape(-1).astype(np.float64)
+    w /= w.sum()
+    mean = w @ x
+    second = (x * w[:, None]).T @ x
+    return mean, second - np.outer(mean, mean)
 
 
 def _sqrtm(cov: np.ndarray, inverse: bool = False) -> np.ndarray:
@@ -50,15 +51,12 @@ def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
     return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
 
 
-def _masked_lab(img: np.ndarray, mask: np.ndarray):
-    """Lab samples and weights of the pixels where mask > 0 (work on the mask's bounding box)."""
+def _masked_lab(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
+    """Lab pixels and mask weights on the bounding box of mask > 0 (the only pixels that count)."""
     box = _bbox(mask > 0)
     if box is None:
         raise RswapError("colour transfer: the mask is empty")
-    lab = _to_lab(img[box])
-    m = mask[box]
-    sel = m > 0
-    return lab, box, sel, lab[sel].astype(np.float64), m[sel].astype(np.float64)
+    return _to_lab(img[box]), mask[box], box
 
 
 def transfer_color(
@@ -81,10 +79,10 @@ def transfer_color(
         ref_mask = src_mask if ref.shape[:2] == src.shape[:2] else np.ones(ref.shape[:2], np.float32)
     ref_mask = np.asarray(ref_mask, np.float32)
 
-    src_lab, box, sel, s_pix, s_w = _masked_lab(src, src_mask)
-    _, _, _, r_pix, r_w = _masked_lab(ref, ref_mask)
-    mu_s, cov_s = _weighted_stats(s_pix, s_w)
-    mu_r, cov_r = _weighted_stats(r_pix, r_w)
+    src_lab, src_w, box = _masked_lab(src, src_mask)
+    ref_lab, ref_w, _ = _masked_lab(ref, ref_mask)
+    mu_s, cov_s = _weighted_stats(src_lab, src_w)
+    mu_r, cov_r = _weighted_stats(ref_lab, ref_w)
 
     if method == "reinhard":
         gain = np.sqrt(np.maximum(np.diag(cov_r), _EPS) / np.maximum(np.diag(cov_s), _EPS))
@@ -92,11 +90,9 @@ def transfer_color(
     else:
         # A = C_r^1/2 C_s^-1/2 satisfies A C_s A^T = C_r: output covariance equals the reference's.
         A = _sqrtm(cov_r) @ _sqrtm(cov_s, inverse=True)
-    moved = (s_pix - mu_s) @ A.T + mu_r
+    affine = np.hstack([A, (mu_r - A @ mu_s)[:, None]]).astype(np.float32)  # x -> A x + b
+    moved = _from_lab(cv2.transform(src_lab, affine))
 
-    lab = src_lab.copy()
-    lab[sel] = moved.astype(np.float32)
     out = src.copy()
-    region = out[box]
-    region[sel] = _from_lab(lab)[sel]
+    np.copyto(out[box], moved, where=(src_w > 0)[..., None])
     return out

@@ -61,29 +61,28 @@ def mesh_warp(
     order = np.argsort(signed_area > 0, kind="stable")  # folded first, front-facing last
 
     # Work only inside the destination mesh's bounding box.
-    x0, y0 = np.maximum(np.floor(dst_pts[np.unique(tris)].min(0)).astype(int) - 1, 0)
-    x1, y1 = np.minimum(np.ceil(dst_pts[np.unique(tris)].max(0)).astype(int) + 2, [w, h])
+    corners = dst_t.reshape(-1, 2)
+    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 2, [w, h])
     map_x = np.full((h, w), -1.0, np.float32)
     map_y = np.full((h, w), -1.0, np.float32)
     valid = np.zeros((h, w), np.float32)
-    if x1 <= x0 or y1 <= y0:
-        return _remap(src_img, map_x, map_y), valid
-
-    index = np.zeros((y1 - y0, x1 - x0), np.int32)  # 0 = no triangle, else triangle + 1
-    fixed = np.rint((dst_t - [x0, y0]) * (1 << _SUBPIXEL_BITS)).astype(np.int32)
-    for t in order:
-        if ok[t]:
-            cv2.fillConvexPoly(index, fixed[t], int(t) + 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)
-
-    covered = index > 0
-    ys, xs = np.nonzero(covered)
-    coef = A[index[covered] - 1]  # (N, 2, 3)
-    gx = (xs + x0).astype(np.float32)
-    gy = (ys + y0).astype(np.float32)
-    sub_x, sub_y = map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1]
-    sub_x[covered] = coef[:, 0, 0] * gx + coef[:, 0, 1] * gy + coef[:, 0, 2]
-    sub_y[covered] = coef[:, 1, 0] * gx + coef[:, 1, 1] * gy + coef[:, 1, 2]
-    valid[y0:y1, x0:x1] = covered
+    if x1 > x0 and y1 > y0:
+        index = np.zeros((y1 - y0, x1 - x0), np.int32)  # 0 = no triangle, else triangle + 1
+        fixed = np.rint((dst_t - [x0, y0]) * (1 << _SUBPIXEL_BITS)).astype(np.int32)
+        drawn = order[ok[order]]
+        for poly, value in zip(list(fixed[drawn]), (drawn + 1).tolist()):
+            cv2.fillConvexPoly(index, poly, value, cv2.LINE_8, _SUBPIXEL_BITS)
+        # Row 0, "no triangle", maps every pixel to (-1, -1): outside the source, sampled as 0.
+        # The affines are shifted to sub-image pixel coordinates so x, y start at 0.
+        A[:, :, 2] += A[:, :, 0] * x0 + A[:, :, 1] * y0
+        table = np.concatenate([np.array([[0, 0, -1, 0, 0, -1]], np.float32), A.reshape(-1, 6)])
+        coef = np.take(table, index, axis=0)  # (h', w', 6); np.take: ~6x faster than table[index]
+        gx = np.arange(x1 - x0, dtype=np.float32)
+        gy = np.arange(y1 - y0, dtype=np.float32)[:, None]
+        map_x[y0:y1, x0:x1] = coef[..., 0] * gx + coef[..., 1] * gy + coef[..., 2]
+        map_y[y0:y1, x0:x1] = coef[..., 3] * gx + coef[..., 4] * gy + coef[..., 5]
+        valid[y0:y1, x0:x1] = index > 0
     return _remap(src_img, map_x, map_y), valid
 
 
