@@ -31,7 +31,7 @@ SUBCOMMANDS = {
 }
 
 
-def _hide_native_logs() -> None:
+def hide_native_logs() -> None:
     """mediapipe's C++ layers (TFLite, absl) write INFO/WARNING lines straight to file
     descriptor 2 whenever a graph starts; a user should see only rswap's own lines.
     So Python's stderr moves to a duplicate of fd 2 and fd 2 itself goes to /dev/null.
@@ -89,13 +89,13 @@ def live_main(argv: list[str] | None = None) -> int:
 
 def console_main() -> int:
     """The installed `rswap` command (and `python -m cli`)."""
-    _hide_native_logs()
+    hide_native_logs()
     return main()
 
 
 def live_console_main() -> int:
     """The installed `rswap-live` command."""
-    _hide_native_logs()
+    hide_native_logs()
     return live_main()
 
 

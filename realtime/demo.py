@@ -36,10 +36,27 @@ def target_photo(sdist_dir: Path) -> tuple[np.ndarray, str]:
     return cv2.convertScaleAbs(mirrored, alpha=0.9, beta=-10), "mirrored astronaut (face_recognition sdist not found)"
 
 
+def head_and_shoulders(photo: np.ndarray) -> np.ndarray:
+    """Crop a portrait around its face so the face fills a good part of the clip."""
+    from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+
+    with MediapipeFaceAnalyser(max_faces=1) as analyser:
+        faces = analyser.analyse(photo)
+    if not faces:
+        return photo
+    x0, y0, x1, y1 = faces[0].bbox
+    cx, cy, side = (x0 + x1) / 2, (y0 + y1) / 2, 2.6 * max(x1 - x0, y1 - y0)
+    h, w = photo.shape[:2]
+    top, left = int(max(0, cy - 0.45 * side)), int(max(0, cx - side / 2))
+    return np.ascontiguousarray(photo[top : int(min(h, top + side)), left : int(min(w, left + side))])
+
+
 def main(argv: list[str]) -> int:
     from skimage import data
 
-    from cli.main import main as rswap
+    from cli.main import hide_native_logs, main as rswap
+
+    hide_native_logs()
 
     out = Path(argv[0] if argv else "demo")
     out.mkdir(parents=True, exist_ok=True)
@@ -47,7 +64,7 @@ def main(argv: list[str]) -> int:
     write_image(source, data.astronaut())
     photo, name = target_photo(out)
     target = out / "target.mp4"
-    render_moving_face(target, photo, size=(1280, 720), fps=25, seconds=4.0, audio=True, scale=0.8, amplitude=0.15)
+    render_moving_face(target, head_and_shoulders(photo), size=(1280, 720), fps=25, seconds=4.0, audio=True, scale=0.8, amplitude=0.15)
     print(f"demo: source {source}, target {target} rendered from {name}")
     code = rswap(["convert", "-s", str(source), "-t", str(target), "-o", str(out / "swapped.mp4")])
     if code == 0:

@@ -25,7 +25,7 @@ from rswap.compose.masks import region_mask
 from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template, similarity_matrix, transform_points
-from rswap.face.landmarks import FACE_OVAL, MESH_POINTS, mesh_triangles
+from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, MESH_POINTS, RIGHT_BROW, mesh_triangles
 from rswap.face.types import Face
 from rswap.swap.base import SwapResult
 
@@ -46,6 +46,22 @@ def _frontalness(points: np.ndarray) -> float:
     """0 for a frontal face, larger as the head turns: nose-to-eye distance asymmetry."""
     left, right, nose = points[33], points[263], points[1]
     return abs(np.linalg.norm(nose - left) - np.linalg.norm(nose - right)) / (np.linalg.norm(left - right) + 1e-6)
+
+
+def _lower_forehead(points: np.ndarray, keep: float = 0.45) -> np.ndarray:
+    """Points with the top of the face oval pulled down toward the brows.
+
+    The mesh's oval reaches the upper forehead, where hair (fringes, hairlines) often
+    is: pasting the source there draws a band across the target's forehead. Keeping
+    `keep` of the height above the brows swaps the skin and leaves the hairline.
+    Works in aligned crops, where the face is upright."""
+    out = points.copy()
+    brow_top = points[LEFT_BROW + RIGHT_BROW, 1].min()
+    oval = out[FACE_OVAL]
+    above = oval[:, 1] < brow_top
+    oval[above, 1] = brow_top - keep * (brow_top - oval[above, 1])
+    out[FACE_OVAL] = oval
+    return out
 
 
 class ClassicalSwapper:
@@ -106,7 +122,7 @@ class ClassicalSwapper:
         warped, valid = mesh_warp(source.texture, source.landmarks, shaped, hw, self._triangles)
 
         # 3. Where the source replaces the target, and its colour matched to the target's skin.
-        face_mask = region_mask(hw, shaped, include=("face_oval",), exclude=self.keep, feather=self._feather, erode=self._feather)
+        face_mask = region_mask(hw, _lower_forehead(shaped), include=("face_oval",), exclude=self.keep, feather=self._feather, erode=self._feather)
         face_mask *= valid
         if self.color != "none":
             skin = region_mask(hw, target, include=("face_oval",), exclude=("mouth_inner", "left_eye", "right_eye"), feather=0, erode=self._feather)
