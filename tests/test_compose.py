@@ -150,6 +150,20 @@ def test_laplacian_blend_hides_the_seam(astronaut, points):
     assert np.array_equal(laplacian_blend(fg, bg, mask, levels=1), alpha_blend(fg, bg, mask))
 
 
+def test_laplacian_blend_ignores_fg_outside_its_valid_area(aligned, reenact_target):
+    crop, _, pts = aligned
+    # A face texture warped onto other landmarks: black wherever no triangle lands.
+    warped, valid = mesh_warp(crop, pts, reenact_target, (CROP, CROP), mesh_triangles())
+    mask = region_mask((CROP, CROP), reenact_target, feather=0, erode=0) * valid
+    filled = np.where(valid[..., None] > 0, warped, crop)
+    expected = laplacian_blend(filled, crop, mask, levels=5)
+    assert np.array_equal(laplacian_blend(warped, crop, mask, levels=5, fg_valid=valid), expected)
+    # Without it the black leaks in as a halo along the inside of the seam.
+    leaky = laplacian_blend(warped, crop, mask, levels=5)
+    band = (mask > 0) & (cv2.erode(mask, np.ones((9, 9), np.uint8)) == 0)
+    assert np.abs(leaky[band].astype(int) - expected[band]).mean() > 10
+
+
 # ---------------------------------------------------------------- colour transfer
 
 

@@ -55,16 +55,23 @@ def blend_delta(delta: np.ndarray, mask: np.ndarray, levels: int) -> np.ndarray:
     return acc.reshape(shape)
 
 
-def laplacian_blend(fg: np.ndarray, bg: np.ndarray, mask: np.ndarray, levels: int = 5) -> np.ndarray:
+def laplacian_blend(
+    fg: np.ndarray, bg: np.ndarray, mask: np.ndarray, levels: int = 5, fg_valid: np.ndarray | None = None
+) -> np.ndarray:
     """Blend uint8 image `fg` over `bg` (same shape) where float `mask` (H, W) is 1.
 
     `levels` is the number of pyramid levels (1 = plain alpha blend); it is capped so
     the coarsest level keeps a few pixels. Any size works, odd included.
+    `fg_valid` (H, W): where fg has content at all (e.g. mesh_warp's valid mask).
+    Elsewhere fg counts as bg; without it, the black around a warped face would bleed
+    into the coarse bands and leave a halo along the inside of the seam.
     """
     if fg.shape != bg.shape or mask.shape != fg.shape[:2]:
         raise ValueError(f"laplacian_blend: shapes differ: fg {fg.shape}, bg {bg.shape}, mask {mask.shape}")
     bg_f = bg.astype(np.float32)
     delta = fg.astype(np.float32) - bg_f
+    if fg_valid is not None:
+        delta *= (np.asarray(fg_valid) > 0)[..., None] if delta.ndim == 3 else np.asarray(fg_valid) > 0
     out = bg_f + blend_delta(delta, np.asarray(mask, np.float32), levels)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 

@@ -58,6 +58,8 @@ def paste_back(
     the mask; levels > 1: Laplacian blend with that many pyramid levels. Returns a new
     frame; pass `out` (frame itself for in-place) to write there instead.
     """
+    if crop_mask.shape != crop.shape[:2]:
+        raise ValueError(f"paste_back: mask {crop_mask.shape} does not match crop {crop.shape}")
     result = out if out is not None else frame.copy()
     if out is not None and out is not frame:
         np.copyto(result, frame)
