@@ -101,7 +101,13 @@ def _border_points(hw: tuple[int, int], per_side: int = 8) -> np.ndarray:
 
 
 def _tps(nodes: np.ndarray, moves: np.ndarray, fixed: np.ndarray) -> RBFInterpolator:
-    """Thin-plate spline through `nodes` with displacements `moves`, zero at `fixed`."""
+    """Thin-plate spline through `nodes` with displacements `moves`, zero at `fixed`.
+
+    Fixed points within a pixel of a node are dropped: two conditions at one place
+    would make the spline's system singular (a contour point on the crop border).
+    """
+    gap = np.linalg.norm(fixed[:, None] - nodes[None], axis=2).min(1)
+    fixed = fixed[gap >= 1.0]
     y = np.concatenate([nodes, fixed]).astype(np.float64)
     d = np.concatenate([moves, np.zeros_like(fixed)]).astype(np.float64)
     return RBFInterpolator(y, d, kernel="thin_plate_spline")
