@@ -6,6 +6,8 @@ an old one whose hashes no longer match, and both are refused by load_manifest.
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -134,6 +136,9 @@ def build_model_dir(checkpoint: Path, out_dir: Path, options: BuildOptions, log:
     if options.encoder:
         log("exporting identity encoder (dlib ResNet, torch port) ...")
         networks["identity_encoder"] = export_encoder(out_dir, options)
+    # The weights themselves, so the torch backend can run this directory too (hash-checked like the rest).
+    shutil.copyfile(checkpoint, out_dir / "generator.safetensors.tmp")
+    os.replace(out_dir / "generator.safetensors.tmp", out_dir / "generator.safetensors")
     engines = []
     if options.engine:
         log("building TensorRT plan (first build on a GPU takes minutes) ...")
@@ -146,9 +151,10 @@ def build_model_dir(checkpoint: Path, out_dir: Path, options: BuildOptions, log:
         crop_size=config.size,
         identity_encoder=config.identity_encoder,
         identity_size=config.id_dim,
-        build={**options.to_dict(), "checkpoint": checkpoint.name, "generator_config": config.to_dict(),
-               "torch": torch.__version__},
+        build={**options.to_dict(), "checkpoint": checkpoint.name, "torch_checkpoint": "generator.safetensors",
+               "generator_config": config.to_dict(), "torch": torch.__version__},
         engines=engines,
+        files={"generator.safetensors": ""},  # hashed by save_manifest
     )
     path = save_manifest(out_dir, manifest)
     log(f"wrote {path}")
