@@ -42,19 +42,20 @@ def _frame_swapper(swapper: str):
         return load_frame_swapper([path], swapper)
 
 
-def make_stages(fs) -> tuple[list[Stage], object]:
+def make_stages(fs, swap_workers: int = 1) -> tuple[list[Stage], object]:
     from realtime.swap_stages import PasteStage, SwapStage
     from realtime.tracking import FaceTracker
 
     tracker = FaceTracker(max_faces=1, detect_every=30, smooth=True)
-    return [Stage("track", tracker), Stage("swap", SwapStage(fs)), Stage("paste", PasteStage(fs))], tracker
+    stages = [Stage("track", tracker), Stage("swap", SwapStage(fs), workers=swap_workers), Stage("paste", PasteStage(fs))]
+    return stages, tracker
 
 
 WARMUP_FRAMES = 10  # first frames pay for mediapipe's graph start and first-touch allocations
 
 
-def run_threaded(fs, size, fps, seconds) -> StatsRecorder:
-    stages, tracker = make_stages(fs)
+def run_threaded(fs, size, fps, seconds, swap_workers: int = 1) -> StatsRecorder:
+    stages, tracker = make_stages(fs, swap_workers)
     try:
         pipeline = Pipeline(SyntheticSource(size, fps=fps), stages, NullSink(), duration=seconds, warmup_frames=WARMUP_FRAMES)
         return pipeline.run()
@@ -117,25 +118,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="length of the overload run (180; 0 skips it)")
     parser.add_argument("--overload-fps", type=float, default=120.0, help="source rate of the overload run (120)")
     parser.add_argument("--swapper", default="classical")
+    parser.add_argument("--swap-workers", type=int, default=1, help="threads in the swap stage of the threaded runs (1)")
     parser.add_argument("--json", metavar="PATH", help="also write all numbers here")
 
 
 def run(args) -> int:
     fs = _frame_swapper(args.swapper)
-    report = {"swapper": args.swapper, "source_fps": args.fps, "seconds": args.seconds, "cpus": os.cpu_count(), "sizes": {}}
+    report = {"swapper": args.swapper, "swap_workers": args.swap_workers, "source_fps": args.fps, "seconds": args.seconds,
+              "cpus": os.cpu_count(), "load_before": os.getloadavg(), "sizes": {}}
     for name in args.sizes:
         size = SIZES[name]
-        threaded = run_threaded(fs, size, args.fps, args.seconds).summary()
+        threaded = run_threaded(fs, size, args.fps, args.seconds, args.swap_workers).summary()
         sequential = run_sequential(fs, size, args.fps, args.seconds).summary()
         ratio = (threaded["delivered_fps"] or 0) / max(sequential["delivered_fps"] or 1e-9, 1e-9)
         report["sizes"][name] = {"threaded": threaded, "sequential": sequential, "fps_ratio": round(ratio, 3)}
         print(f"{name} ({size[0]}x{size[1]}), source {args.fps:g} fps, {args.seconds:g} s per run, {args.swapper} swapper:")
-        print(_row("threaded", threaded))
+        print(_row(f"threaded x{args.swap_workers}" if args.swap_workers > 1 else "threaded", threaded))
         print(_row("sequential", sequential))
         print(f"  threaded / sequential fps: {ratio:.2f}")
     if args.overload_seconds > 0:
         size = SIZES[args.sizes[0]]
-        stats = run_threaded(fs, size, args.overload_fps, args.overload_seconds)
+        stats = run_threaded(fs, size, args.overload_fps, args.overload_seconds, args.swap_workers)
         part = min(0.25, 60.0 / args.overload_seconds) if args.overload_seconds >= 120 else 0.25
         o = overload_report(stats, part)
         report["overload"] = {"size": args.sizes[0], "source_fps": args.overload_fps, "seconds": args.overload_seconds,
@@ -144,6 +147,9 @@ def run(args) -> int:
               f"captured {o['captured']}, delivered {o['delivered']}, dropped {o['dropped']}")
         print(f"  e2e latency first {part:.0%}: p50 {o['first_ms']['p50']:.1f} p95 {o['first_ms']['p95']:.1f} ms;"
               f" last {part:.0%}: p50 {o['last_ms']['p50']:.1f} p95 {o['last_ms']['p95']:.1f} ms")
+    report["load_after"] = os.getloadavg()
+    print(f"load average (1/5/15 min) before {report['load_before'][0]:.1f}, after {report['load_after'][0]:.1f} "
+          f"on {os.cpu_count()} cores: other processes share these cores, numbers vary with it")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)

@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="faces to track (default 1 for largest/center selection, 4 otherwise)")
     g.add_argument("--cycle", action="store_true",
                    help="each --source photo is its own identity; the 'n' key cycles through them")
+    g.add_argument("--swap-workers", type=int, default=1, metavar="N",
+                   help="threads running the swap stage side by side on successive frames (1)")
     g.add_argument("--stats-json", metavar="PATH", help="write per-stage p50/p95/p99, latency, fps and drops here")
     g.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
 
@@ -106,7 +108,11 @@ def run(args: argparse.Namespace) -> int:
     max_faces = args.max_faces or (1 if args.face_select in ("largest", "center") else 4)
     tracker = FaceTracker(max_faces=max_faces, detect_every=args.detect_every, smooth=args.smooth)
     identities = TrackIdentityCache(fs.embed) if args.face_select == "reference" else None
-    stages = [Stage("track", tracker), Stage("swap", SwapStage(fs, controls, identities)), Stage("paste", PasteStage(fs))]
+    stages = [
+        Stage("track", tracker),
+        Stage("swap", SwapStage(fs, controls, identities), workers=args.swap_workers),
+        Stage("paste", PasteStage(fs)),
+    ]
     pipeline = Pipeline(source, stages, sink, live=True, duration=args.duration)
     try:
         stats = pipeline.run()

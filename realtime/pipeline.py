@@ -35,6 +35,10 @@ StageFn = Callable[[Packet], "Packet | None"]  # None: the frame goes no further
 class Stage:
     name: str
     fn: StageFn
+    # Live mode only: threads running `fn` side by side on successive frames, for a stage
+    # slower than the others (fn must then be thread-safe). A frame finished after a newer
+    # one is dropped as late, so frames still leave in order.
+    workers: int = 1
 
 
 class Pipeline:
@@ -52,6 +56,13 @@ class Pipeline:
         names = ["source", *[s.name for s in self.stages]]
         self.links = [make_link(live, f"{a}->{b}", queue_size) for a, b in zip(names, names[1:] + ["sink"])]
         self.threads: list[threading.Thread] = []
+        self._late: dict[str, int] = {}
+        self._newest_out: dict[str, int] = {}
+        self._running: dict[str, int] = {}
+        self._lock = threading.Lock()
+        for stage in self.stages:
+            if stage.workers > 1 and not live:
+                raise ValueError(f"stage {stage.name!r}: several workers would reorder frames; ordered mode needs one")
 
     # -- threads -------------------------------------------------------------
     def _source_loop(self) -> None:
@@ -83,12 +94,26 @@ class Pipeline:
                 t0 = time.perf_counter()
                 out = stage.fn(item)
                 item.timings[stage.name] = time.perf_counter() - t0
+                if out is not None and stage.workers > 1 and not self._in_order(stage.name, out.index):
+                    continue
                 if out is not None and not outq.put(out, self.stop):
                     break
         except BaseException as e:  # noqa: BLE001
             self._fail(e)
         finally:
-            outq.close()
+            with self._lock:
+                self._running[stage.name] -= 1
+                last = self._running[stage.name] == 0
+            if last:  # the stage's last worker closes its output
+                outq.close()
+
+    def _in_order(self, name: str, index: int) -> bool:
+        with self._lock:
+            if index <= self._newest_out.get(name, -1):
+                self._late[name] = self._late.get(name, 0) + 1
+                return False
+            self._newest_out[name] = index
+            return True
 
     def _fail(self, error: BaseException) -> None:
         self.errors.append(error)
@@ -109,6 +134,8 @@ class Pipeline:
             self.sink.close()
             for link in self.links:
                 self.stats.dropped[link.name] = link.dropped
+            for name, n in self._late.items():
+                self.stats.dropped[f"{name} (late)"] = n
             self.stats.dropped.update(getattr(self.source, "dropped", {}) or {})
         if self.errors:
             raise self.errors[0]
@@ -117,9 +144,10 @@ class Pipeline:
     def _start_threads(self) -> None:
         self.threads.append(threading.Thread(target=self._source_loop, name="rswap-source", daemon=True))
         for stage, inq, outq in zip(self.stages, self.links, self.links[1:]):
-            self.threads.append(
-                threading.Thread(target=self._stage_loop, args=(stage, inq, outq), name=f"rswap-{stage.name}", daemon=True)
-            )
+            self._running[stage.name] = stage.workers
+            for w in range(stage.workers):
+                self.threads.append(threading.Thread(
+                    target=self._stage_loop, args=(stage, inq, outq), name=f"rswap-{stage.name}-{w}", daemon=True))
         for t in self.threads:
             t.start()
 
