@@ -67,6 +67,7 @@ class PairRecord:
     cos_source: float | None = None
     cos_target: float | None = None
     top1: bool | None = None  # the result's nearest source embedding is its own source
+    nearest_source: str | None = None  # which source that nearest embedding belongs to
     pose_deg: float | None = None
     pose_axes_deg: dict | None = None  # pitch, yaw, roll differences
     expression: float | None = None
@@ -175,7 +176,7 @@ class Evaluator:
             return Photo(path, image, None, None)
         return Photo(path, image, faces[0], self.embedder.embed(image, faces[0]))
 
-    def measure(self, record: PairRecord, result: np.ndarray, source: Photo, target: Photo, bank: np.ndarray, index: int) -> None:
+    def measure(self, record: PairRecord, result: np.ndarray, target: Photo, sources: list[Photo], bank: np.ndarray, index: int) -> None:
         """Fill the metrics of one pair from the swapped image `result`."""
         face = _nearest_face(self.analyser.analyse(result), target.face)
         if face is None:
@@ -186,6 +187,7 @@ class Evaluator:
         record.cos_source = float(sims[index])
         record.cos_target = float(emb @ target.embedding)
         record.top1 = bool(int(np.argmax(sims)) == index)
+        record.nearest_source = sources[int(np.argmax(sims))].path.name
         pe = pose_error(target.face, face)
         ee = expression_error(target.face, face)
         record.pose_deg = pe.total
@@ -230,8 +232,9 @@ def evaluate(
         for i, src in enumerate(sources):  # the baseline: how like the source each target already is
             for tgt in targets:
                 cos = bank @ tgt.embedding
+                nearest = sources[int(np.argmax(cos))].path.name
                 report.pairs.append(PairRecord(BASELINE, src.path.name, tgt.path.name, float(cos[i]), 1.0,
-                                               bool(int(np.argmax(cos)) == i), 0.0, None, 0.0))
+                                               nearest == src.path.name, nearest, 0.0, None, 0.0))
 
         identities = [[sw.encode_source([s.image], [s.face]) for s in sources] for _, sw in swappers]
         jobs = [(k, i, t) for k in range(len(swappers)) for i in range(len(sources)) for t in range(len(targets))]
@@ -248,7 +251,7 @@ def evaluate(
                 report.pairs.append(record)
                 continue
             record.swap_ms = (time.perf_counter() - start) * 1e3
-            ev.measure(record, result, src, tgt, bank, i)
+            ev.measure(record, result, tgt, sources, bank, i)
             report.pairs.append(record)
             if on_result:
                 on_result(record, src, tgt, result)

@@ -7,8 +7,10 @@ Head pose. mediapipe's mesh is a 3D reconstruction: x, y in pixels and a relativ
 depth z on the same scale (`face.extra["z"]`). Rather than solvePnP against a
 hand-typed generic head (whose shape error becomes pose error), we fit the rotation
 between the two faces' own 3D meshes (Kabsch/Umeyama on points of the rigid upper
-face: forehead, temples, eye corners, nose, cheekbones; mouth and jaw are left out
-because they move with expression). The angle of that relative rotation is the pose
+face inside the outline: forehead, eye corners, nose, cheekbones). Mouth and jaw
+are left out because they move with expression, and the face outline because the
+classical swapper reshapes it on purpose (outline points turned a contour change
+into ~4 degrees of false pose error on real photos). The angle of that relative rotation is the pose
 error; its x/y/z Euler angles are the pitch/yaw/roll differences. Identity shape
 differences between result and target leak in only through the least-squares fit
 of ~30 rigid points, not through a fixed model.
@@ -31,11 +33,10 @@ from rswap.face.types import Face
 
 # Mesh points that move little with expression (see the module doc).
 RIGID_POINTS = [
-    10, 151, 9, 109, 338, 67, 297,  # forehead
-    54, 284, 21, 251, 162, 389, 127, 356,  # temples
-    33, 133, 362, 263,  # eye corners
+    151, 9, 108, 337, 69, 299,  # forehead, inside the face oval
     168, 6, 197, 195, 5, 4, 1, 98, 327,  # nose bridge, tip, wings
-    116, 345, 123, 352, 50, 280,  # cheekbones
+    33, 133, 362, 263,  # eye corners
+    143, 372, 111, 340, 116, 345, 117, 346, 123, 352, 50, 280,  # cheekbones, under the eyes
 ]
 
 # Named mesh points for the expression ratios (subject's right = image left on a frontal face).
