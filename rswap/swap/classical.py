@@ -129,7 +129,7 @@ class ClassicalSwapper:
             warped = transfer_color(warped, background, face_mask > 0.5, skin > 0.5, method=self.color)
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
-        swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels)
+        swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
 
     def _paste_mask(self, hw, target: np.ndarray, shaped: np.ndarray) -> np.ndarray:
