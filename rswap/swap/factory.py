@@ -3,13 +3,19 @@
 `spec` is "classical" (the embedded, no-network swapper) or a path to a model:
 a directory holding an rswap manifest (learned generator), or an inswapper-format
 .onnx file. Options that only some swappers understand are ignored by the others.
+
+Inference backends live in the realtime app; the core library cannot import them, so
+the app passes `open_backend` (manifest -> runner). Without one, learned models run
+on onnxruntime's CPU provider.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
+from rswap.artifacts import MANIFEST_NAME
 from rswap.errors import RswapError
 from rswap.swap.base import Swapper
 
@@ -21,6 +27,9 @@ class SwapperOptions:
     reshape: float = 0.6  # classical: how far the target's face contour moves toward the source's (0..1)
     color: str = "reinhard"  # classical: colour transfer method
     backend: str = "auto"  # learned models: inference backend
+    # learned models: (manifest, backend name) -> runner; realtime.backends.open_backend fits
+    open_backend: Callable[..., Any] | None = None
+    insightface_root: str | None = None  # inswapper: where the ArcFace pack lives (default ~/.insightface)
 
 
 def make_swapper(spec: str = "classical", options: SwapperOptions | None = None) -> Swapper:
@@ -34,4 +43,27 @@ def make_swapper(spec: str = "classical", options: SwapperOptions | None = None)
     path = Path(spec)
     if not path.exists():
         raise RswapError(f"swapper model not found: {spec} (use 'classical' or a model directory / .onnx file)")
-    raise RswapError(f"learned swappers are not available in this build: {spec}")
+    if path.is_dir() or path.name == MANIFEST_NAME:
+        from rswap.swap.learned import LearnedSwapper
+
+        return LearnedSwapper(
+            path if path.is_dir() else path.parent,
+            open_backend=_backend_opener(options),
+            keep_mouth=options.keep_mouth,
+            keep_eyes=options.keep_eyes,
+        )
+    if path.suffix.lower() == ".onnx":
+        if (path.parent / MANIFEST_NAME).is_file():
+            raise RswapError(f"{path} belongs to an rswap model: pass its directory {path.parent} instead")
+        from rswap.swap.inswapper import InSwapper
+
+        return InSwapper(path, arcface_root=options.insightface_root, keep_mouth=options.keep_mouth, keep_eyes=options.keep_eyes)
+    raise RswapError(f"{spec} is neither a model directory (with {MANIFEST_NAME}) nor an .onnx file")
+
+
+def _backend_opener(options: SwapperOptions):
+    if options.open_backend is not None:
+        return lambda manifest: options.open_backend(manifest, name=options.backend)
+    if options.backend not in ("auto", "onnxruntime"):
+        raise RswapError(f"backend {options.backend!r} is available through `rswap live` / `rswap convert` only")
+    return None

@@ -1,0 +1,92 @@
+"""Backend selection and the one run() interface: onnxruntime and torch give the same
+generator output; the onnxruntime path never imports torch."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine_build.build import BuildOptions, build_model_dir
+from realtime.backends import NAMES, cuda_device_count, open_backend, select_backend
+from rswap.artifacts import load_manifest
+from rswap.errors import RswapError
+from rswap.models.checkpoint import save_generator
+from rswap.models.generator import Generator, preset
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    torch.manual_seed(1)
+    config = preset("tiny")
+    ckpt = tmp_path_factory.mktemp("ckpt") / "g.safetensors"
+    save_generator(ckpt, Generator(config), config)
+    out = tmp_path_factory.mktemp("model")
+    build_model_dir(ckpt, out, BuildOptions(encoder=False, max_batch=4), log=lambda _: None)
+    return out
+
+
+def _inputs(batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    ident = rng.standard_normal((batch, 128)).astype(np.float32)
+    return {
+        "target": rng.uniform(-1, 1, (batch, 3, 64, 64)).astype(np.float32),
+        "identity": ident / np.linalg.norm(ident, axis=1, keepdims=True),
+    }
+
+
+def test_auto_picks_onnxruntime_on_a_cpu_machine():
+    if cuda_device_count():
+        pytest.skip("this machine has a GPU")
+    name, reason = select_backend("auto")
+    assert name == "onnxruntime" and "CPU" in reason
+
+
+def test_explicit_and_unknown_names():
+    assert select_backend("onnxruntime") == ("onnxruntime", "chosen with --backend")
+    with pytest.raises(RswapError, match="unknown backend"):
+        select_backend("tpu")
+    if not cuda_device_count():
+        with pytest.raises(RswapError, match="tensorrt"):
+            select_backend("tensorrt")
+    assert set(NAMES) == {"auto", "tensorrt", "onnxruntime", "torch"}
+
+
+def test_onnxruntime_and_torch_agree(model_dir):
+    manifest = load_manifest(model_dir)
+    said = []
+    ort_backend = open_backend(manifest, name="onnxruntime", log=said.append)
+    torch_backend = open_backend(manifest, name="torch", log=said.append, device="cpu")
+    assert said[0].startswith("inference backend: onnxruntime on CPUExecutionProvider")
+    assert said[1].startswith("inference backend: torch on cpu")
+    for batch in (1, 3):
+        feeds = _inputs(batch, seed=batch)
+        a = ort_backend.run(feeds)["swapped"]
+        b = torch_backend.run(feeds)["swapped"]
+        assert a.shape == (batch, 3, 64, 64) and a.dtype == np.float32
+        assert np.abs(a - b).max() <= 1e-4
+    # bf16 on the CPU: same picture, coarser numbers
+    bf16 = open_backend(manifest, name="torch", precision="bf16", log=said.append, device="cpu", channels_last=True)
+    c = bf16.run(_inputs(2))["swapped"]
+    d = ort_backend.run(_inputs(2))["swapped"]
+    assert 0 < np.abs(c - d).max() < 0.1
+
+
+def test_onnxruntime_path_does_not_import_torch(model_dir):
+    code = (
+        "import sys\n"
+        "from realtime.backends import open_backend\n"
+        "from rswap.artifacts import load_manifest\n"
+        "import numpy as np\n"
+        f"b = open_backend(load_manifest({str(model_dir)!r}), name='auto', log=lambda _: None)\n"
+        "out = b.run({'target': np.zeros((1,3,64,64), np.float32), 'identity': np.full((1,128), 128**-0.5, np.float32)})\n"
+        "assert out['swapped'].shape == (1,3,64,64)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "print(b.name)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    if not cuda_device_count():
+        assert res.stdout.strip() == "onnxruntime"
