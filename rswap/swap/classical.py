@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from rswap.compose.blend import laplacian_blend
+from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import transfer_color
 from rswap.compose.masks import region_mask
 from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
@@ -130,6 +130,11 @@ class ClassicalSwapper:
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
+        if self.keep:
+            # The pyramid's coarse levels bleed into small holes such as the mouth: put the
+            # target's kept regions back with a short feather.
+            kept = region_mask(hw, shaped, include=self.keep, feather=3, erode=-1)
+            swapped = alpha_blend(background, swapped, kept)
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
 
     def _paste_mask(self, hw, target: np.ndarray, shaped: np.ndarray) -> np.ndarray:

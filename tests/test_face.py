@@ -1,0 +1,86 @@
+"""Face analysis, alignment, identity and selection on the astronaut photo."""
+
+import cv2
+import numpy as np
+import pytest
+
+from rswap.errors import RswapError
+from rswap.face.align import align_crop, get_template, invert_affine, similarity_matrix, transform_points
+from rswap.face.identity import DlibEmbedder, cosine
+from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+from rswap.face.select import FaceSelector
+
+
+def test_analyser_finds_the_face_with_a_sane_five_point_set(astronaut_face):
+    f = astronaut_face
+    assert f.landmarks.shape == (478, 2)
+    (lx, ly), (rx, ry), nose, ml, mr = f.kps5
+    assert lx < nose[0] < rx and ml[0] < mr[0]
+    assert ly < nose[1] < ml[1] and ry < nose[1] < mr[1]  # eyes above nose above mouth
+    x0, y0, x1, y1 = f.bbox
+    assert 170 < x0 < x1 < 290 and 60 < y0 < y1 < 190  # where the astronaut's face is
+
+
+def test_small_face_is_found_by_the_full_range_pass(astronaut):
+    frame = np.full((720, 1280, 3), 80, np.uint8)
+    small = cv2.resize(astronaut, (400, 400), interpolation=cv2.INTER_AREA)  # face ~85 px in 720p
+    frame[300:700, 800:1200] = small
+    with MediapipeFaceAnalyser(max_faces=2) as analyser:
+        assert not analyser._mesh_faces(analyser._mesh, frame)  # the mesh's own detector misses it
+        faces = analyser.analyse(frame)
+    assert len(faces) == 1
+    assert 900 < faces[0].bbox[0] < faces[0].bbox[2] < 1100
+
+
+def test_similarity_fit_recovers_a_known_transform():
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(0, 100, (5, 2)).astype(np.float32)
+    angle, scale, shift = np.deg2rad(17), 1.7, np.array([12.0, -4.0])
+    R = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = pts @ R.T + shift
+    M = similarity_matrix(pts, moved)
+    assert np.allclose(M[:, :2], R, atol=1e-4) and np.allclose(M[:, 2], shift, atol=1e-3)
+    with pytest.raises(RswapError):
+        similarity_matrix(np.zeros((5, 2)), moved)
+
+
+@pytest.mark.parametrize("name", ["arcface112", "arcface128", "ffhq256", "ffhq512"])
+def test_alignment_round_trips(astronaut, astronaut_face, name):
+    t = get_template(name)
+    crop, M = align_crop(astronaut, astronaut_face.kps5, t)
+    assert crop.shape == (t.size, t.size, 3)
+    # The 5 points land near the template (faces differ from the template by a few %).
+    assert np.abs(transform_points(astronaut_face.kps5, M) - t.points).max() < 0.06 * t.size
+    back = transform_points(transform_points(astronaut_face.landmarks, M), invert_affine(M))
+    assert np.abs(back - astronaut_face.landmarks).max() < 1e-3
+    # The crop shows the face: analysing it finds the same landmarks, moved by M.
+    with MediapipeFaceAnalyser(max_faces=1) as analyser:
+        again = analyser.analyse(cv2.resize(crop, (256, 256)) if t.size < 256 else crop)
+    assert again
+
+
+def test_identity_same_person_vs_different(astronaut, astronaut_face):
+    emb = DlibEmbedder()
+    v = emb.embed(astronaut, astronaut_face)
+    assert v.shape == (128,) and abs(np.linalg.norm(v) - 1) < 1e-5
+    mirrored = np.ascontiguousarray(astronaut[:, ::-1])
+    with MediapipeFaceAnalyser(max_faces=1) as analyser:
+        face_m = analyser.analyse(mirrored)[0]
+    assert cosine(v, emb.embed(mirrored, face_m)) > emb.same_person_cosine
+
+
+def test_selection_modes(astronaut, astronaut_face):
+    from dataclasses import replace
+
+    small = replace(astronaut_face, bbox=astronaut_face.bbox * 0.5)
+    faces = [small, astronaut_face]
+    assert FaceSelector("largest").select(astronaut, faces) == [(astronaut_face, 0)]
+    assert len(FaceSelector("all").select(astronaut, faces)) == 2
+    with pytest.raises(RswapError):
+        FaceSelector("tallest")
+    with pytest.raises(RswapError):
+        FaceSelector("reference")
+    ref = np.eye(128, dtype=np.float32)[0]
+    sel = FaceSelector("reference", [ref, -ref], min_cosine=0.5)
+    embed = lambda image, face: ref if face is astronaut_face else -ref  # noqa: E731
+    assert sel.select(astronaut, faces, embed) == [(small, 1), (astronaut_face, 0)]
