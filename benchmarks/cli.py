@@ -13,7 +13,7 @@ import importlib
 BENCHMARKS = {
     "latency": ("benchmarks.latency", "live pipeline on generated 720p/1080p streams: threaded vs sequential, overload"),
     "jitter": ("benchmarks.jitter", "landmark jitter on a still face and lag on a moving one, with/without smoothing"),
-    # "backends": ("benchmarks.backends", "..."),  <- added by the engines work
+    "backends": ("benchmarks.backends", "generator latency per inference backend and precision at batch 1/2/4"),
     "stages": ("benchmarks.stages", "per-stage time of the classical path at 720p: detect, mesh, align, warp, colour, blend, paste, encode"),
 }
 

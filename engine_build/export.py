@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import logging
+import warnings
 import os
 import tempfile
 from pathlib import Path
@@ -55,7 +57,10 @@ def export_onnx(
     noise = io.StringIO()
     try:
         # The exporter prints progress lines on stdout; the build CLI reports its own.
-        with contextlib.redirect_stdout(noise), torch.no_grad():
+        # It also logs a warning per torchvision op it cannot register; we use none of them.
+        logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
+        with contextlib.redirect_stdout(noise), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", (UserWarning, FutureWarning))
             program = torch.onnx.export(
                 model,
                 example_inputs,

@@ -1,0 +1,112 @@
+"""`rswap bench backends`: generator latency per backend and precision at batch 1/2/4.
+
+The generator is exported once per precision (as `rswap build` does) into a temporary
+model directory, then each backend that can run here is timed on the same inputs. On a
+CPU the absolute numbers say little about the GPU product, so they are shown as ratios to
+onnxruntime fp32 at batch 1; on a GPU milliseconds are shown (per call and per face).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from realtime.backends import cuda_device_count, open_backend, select_backend
+from rswap.artifacts import load_manifest
+from rswap.errors import RswapError
+
+# (backend, precision) pairs to try; torch fp16 only on a GPU (CPU half convolutions are emulated)
+COMBOS = [("onnxruntime", "fp32"), ("onnxruntime", "fp16"), ("torch", "fp32"), ("torch", "bf16"), ("torch", "fp16"),
+          ("tensorrt", "fp32"), ("tensorrt", "fp16")]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", help="generator .safetensors (default: random weights of --preset)")
+    parser.add_argument("--preset", default="live", help="generator preset when no checkpoint is given (tiny, live, large)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--backends", nargs="+", default=["onnxruntime", "torch", "tensorrt"])
+    parser.add_argument("--iters", type=int, default=20, help="timed calls per measurement")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--cuda-graphs", action="store_true", help="torch/tensorrt: replay CUDA graphs")
+    parser.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
+
+
+def _build_dirs(args, work: Path) -> dict[str, Path]:
+    from engine_build.build import BuildOptions, build_model_dir
+    from rswap.models.checkpoint import save_generator
+    from rswap.models.generator import Generator, preset
+
+    ckpt = Path(args.checkpoint) if args.checkpoint else work / "random.safetensors"
+    if not args.checkpoint:
+        config = preset(args.preset)
+        save_generator(ckpt, Generator(config), config)
+    dirs = {}
+    for precision in ("fp32", "fp16"):
+        dirs[precision] = work / precision
+        opts = BuildOptions(precision=precision, max_batch=max(args.batches), encoder=False)
+        build_model_dir(ckpt, dirs[precision], opts, log=lambda _: None)
+    return dirs
+
+
+def _time(backend, feeds: dict, iters: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        backend.run(feeds)
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        backend.run(feeds)  # run() returns host arrays: the GPU work is finished when it returns
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def _feeds(manifest, batch: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(batch)
+    s, d = manifest.crop_size, manifest.identity_size
+    ident = rng.standard_normal((batch, d)).astype(np.float32)
+    return {"target": rng.uniform(-1, 1, (batch, 3, s, s)).astype(np.float32),
+            "identity": ident / np.linalg.norm(ident, axis=1, keepdims=True)}
+
+
+def run(args: argparse.Namespace) -> int:
+    gpu = cuda_device_count() > 0
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="rswap-bench-") as tmp:
+        print("exporting the generator (fp32, fp16) ...")
+        dirs = _build_dirs(args, Path(tmp))
+        for name, precision in COMBOS:
+            if name not in args.backends or (name == "torch" and precision == "fp16" and not gpu):
+                continue
+            try:
+                select_backend(name)
+            except RswapError as e:
+                print(f"skip {name}: {e}")
+                continue
+            graph = "fp16" if precision == "fp16" else "fp32"
+            manifest = load_manifest(dirs[graph])
+            options = {"cuda_graphs": True} if args.cuda_graphs and gpu and name != "onnxruntime" else {}
+            backend = open_backend(manifest, name=name, precision=precision, log=lambda _: None, **options)
+            for batch in args.batches:
+                t = _time(backend, _feeds(manifest, batch), args.iters, args.warmup)
+                rows.append({"backend": name, "device": str(backend.device), "precision": precision, "batch": batch,
+                             "median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95))})
+    base = next((r["median_ms"] for r in rows if (r["backend"], r["precision"], r["batch"]) == ("onnxruntime", "fp32", 1)), None)
+    print(f"\ngenerator {args.checkpoint or 'preset ' + args.preset}, {args.iters} calls each, on {'GPU' if gpu else 'CPU'}")
+    if gpu:
+        print(f"{'backend':<12}{'device':<26}{'prec':<6}{'batch':>6}{'ms/call':>10}{'p95':>9}{'ms/face':>10}")
+        for r in rows:
+            print(f"{r['backend']:<12}{r['device'][:25]:<26}{r['precision']:<6}{r['batch']:>6}"
+                  f"{r['median_ms']:>10.2f}{r['p95_ms']:>9.2f}{r['median_ms'] / r['batch']:>10.2f}")
+    else:
+        print("CPU: times relative to onnxruntime fp32 batch 1 (per call; per face)")
+        print(f"{'backend':<12}{'prec':<6}{'batch':>6}{'x/call':>9}{'x/face':>9}")
+        for r in rows:
+            rel = r["median_ms"] / base if base else float("nan")
+            print(f"{r['backend']:<12}{r['precision']:<6}{r['batch']:>6}{rel:>9.2f}{rel / r['batch']:>9.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"gpu": gpu, "rows": rows}, indent=2))
+    return 0
