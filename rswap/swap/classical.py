@@ -33,6 +33,7 @@ from rswap.swap.base import SwapResult
 # bring the source's face outline into the target's pose before reshaping toward it.
 STABLE_POINTS = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1]
 COLOR_METHODS = ("reinhard", "lct", "none")
+MAX_RESHAPE = 0.05  # an outline point moves at most this fraction of the crop size
 
 
 @dataclass
@@ -46,6 +47,19 @@ def _frontalness(points: np.ndarray) -> float:
     """0 for a frontal face, larger as the head turns: nose-to-eye distance asymmetry."""
     left, right, nose = points[33], points[263], points[1]
     return abs(np.linalg.norm(nose - left) - np.linalg.norm(nose - right)) / (np.linalg.norm(left - right) + 1e-6)
+
+
+def _reshape_confidence(points: np.ndarray) -> float:
+    """1 for a frontal face, falling to 0 at a half-profile. A 2D outline of a turned head
+    is not comparable with the (frontal) source outline: reshaping it would smear."""
+    return float(np.clip(1.0 - 2.5 * _frontalness(points), 0.0, 1.0))
+
+
+def _limit_moves(start: np.ndarray, goal: np.ndarray, limit: float) -> np.ndarray:
+    """goal, with each point's move from start shortened to at most `limit` pixels."""
+    move = goal - start
+    length = np.linalg.norm(move, axis=1, keepdims=True)
+    return (start + move * np.minimum(1.0, limit / np.maximum(length, 1e-6))).astype(np.float32)
 
 
 def _lower_forehead(points: np.ndarray, keep: float = 0.45) -> np.ndarray:
@@ -108,13 +122,14 @@ class ClassicalSwapper:
         target = np.asarray(landmarks[:MESH_POINTS], np.float32)
 
         # 1. Move the target's face outline toward the source's outline (in the target's pose).
-        S = similarity_matrix(source.landmarks[STABLE_POINTS], target[STABLE_POINTS])
-        source_outline = transform_points(source.outline, S)
         shaped = target.copy()
         background = crop
-        if self.reshape > 0:
+        strength = self.reshape * _reshape_confidence(target)
+        if strength > 0:
+            S = similarity_matrix(source.landmarks[STABLE_POINTS], target[STABLE_POINTS])
+            goal = _limit_moves(target[FACE_OVAL], transform_points(source.outline, S), MAX_RESHAPE * hw[0])
             # Eyes and nose stay pinned: only the outline (jaw, cheeks, temples) moves.
-            ctrl = (target[FACE_OVAL], source_outline, self.reshape, target[STABLE_POINTS])
+            ctrl = (target[FACE_OVAL], goal, strength, target[STABLE_POINTS])
             background, _ = reshape_warp(crop, *ctrl)
             shaped = reshape_points(target, hw, *ctrl)
 
