@@ -6,6 +6,9 @@ run into the null sink. Two runs per size, same stages, same source:
 - threaded: the conveyor of realtime.pipeline (one thread per stage, newest-frame links);
 - sequential: capture -> track -> swap -> paste -> output in one loop, what simple tools do
   (it reads the newest frame each time round: its best case).
+With a 30 fps source both loops are capped at 30 fps, so the fps ratio only shows
+capacity with a faster source (`--fps 90`); latency at the camera's rate is what
+the default run shows.
 Then an overload run: the source far faster than the pipeline for a set time; the
 latency of the first and the last part of the run shows whether it grows.
 """
