@@ -33,8 +33,11 @@ def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
 def frame_swapper_from_args(args: argparse.Namespace) -> FrameSwapper:
     from rswap.swap.loader import load_frame_swapper
 
+    from realtime.backends import open_backend
+
     options = SwapperOptions(
-        keep_mouth=args.keep_mouth, keep_eyes=args.keep_eyes, reshape=args.reshape, color=args.color, backend=args.backend
+        keep_mouth=args.keep_mouth, keep_eyes=args.keep_eyes, reshape=args.reshape, color=args.color, backend=args.backend,
+        open_backend=open_backend,  # learned models run on the app's backends (TensorRT, torch, onnxruntime)
     )
     return load_frame_swapper(
         args.source, args.model, args.face_select, args.reference, options, blend_levels=args.blend_levels

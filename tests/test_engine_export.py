@@ -113,3 +113,13 @@ def test_build_errors_are_one_line(tmp_path):
     bad.write_bytes(b"garbage")
     assert main(["build", "--checkpoint", str(bad), "-o", str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_identity_encoder_exports(tmp_path):
+    """The torch port of dlib's ResNet exports within TensorRT's op set and matches torch (checked inside)."""
+    from engine_build.build import BuildOptions, export_encoder
+
+    spec = export_encoder(tmp_path, BuildOptions(max_batch=2))
+    proto = onnx.load(str(tmp_path / spec.file))
+    assert {op for _, op in graph_ops(proto)} <= TENSORRT_OPS
+    assert spec.inputs[0].shape == ["batch", 3, 150, 150] and spec.outputs[0].shape == ["batch", 128]
