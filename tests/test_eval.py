@@ -138,3 +138,23 @@ def test_eval_on_a_tiny_folder_pair_writes_table_json_and_sheet(tmp_path, astron
     sheet = cv2.imread(str(out / "contact_sheet.png"))
     assert sheet is not None and sheet.shape[1] == 3 * 160 and sheet.shape[0] > 2 * 160
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left behind
+
+
+def test_bench_stages_times_every_stage_of_the_classical_path(tmp_path, capsys):
+    from cli.main import main
+
+    out = tmp_path / "stages.json"
+    assert main(["bench", "stages", "--frames", "4", "--warmup", "1", "--size", "640x360", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    stages = json.loads(out.read_text())["stages"]
+    expected = {"detect (short-range model)", "detect (full-range model)", "mesh, image mode (cold)",
+                "mesh, video mode (tracking)", "align (plan)", "swap (total)", "swap: warp (reshape)",
+                "swap: warp (mesh reenactment)", "swap: masks", "swap: colour", "swap: blend", "paste-back",
+                "encode (libx264 write)"}
+    assert expected <= set(stages)
+    for name in expected:
+        assert stages[name]["n"] >= 1 and 0 < stages[name]["median_ms"] <= stages[name]["p95_ms"] < 10_000, name
+        assert f"| {name} |" in table
+    # The swap's parts are inside its total.
+    parts = sum(stages[k]["median_ms"] for k in expected if k.startswith("swap: "))
+    assert parts < 1.5 * stages["swap (total)"]["median_ms"]
