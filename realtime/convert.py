@@ -1,7 +1,14 @@
-"""Offline conversion of one file: every frame, in order, original timestamps, audio copied."""
+"""Offline conversion of one file: every frame, in order, original timestamps, audio copied.
+
+Video runs on the live conveyor's own stages (track -> swap -> paste) with ordered,
+lossless links: nothing is dropped, the source waits for the slowest stage, and the
+stages still overlap. The source remembers each frame's exact pts (integer, in the
+input's time base) so the sink can write it back unchanged.
+"""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from tqdm import tqdm
@@ -16,8 +23,56 @@ from rswap.swap.frame import FrameSwapper
 @dataclass
 class ConvertStats:
     frames: int
-    swapped: int
+    with_face: int
     audio_copied: bool
+
+
+class _ReaderSource:
+    """A video file read as fast as the pipeline takes frames, keeping each frame's pts."""
+
+    def __init__(self, path):
+        self.path = path
+        self.pts: dict[int, int] = {}  # packet index -> original pts
+        self._lock = threading.Lock()
+
+    def open(self) -> None:
+        self.reader = VideoReader(self.path, "target")
+        self.info = self.reader.info
+        self.size, self.fps = (self.info.width, self.info.height), float(self.info.fps)
+        self._frames = iter(self.reader)
+
+    def read(self, stop):
+        frame = next(self._frames, None)
+        if frame is None:
+            return None
+        with self._lock:
+            self.pts[frame.index] = frame.pts
+        return frame.image, frame.time
+
+    def pop_pts(self, index: int) -> int:
+        with self._lock:
+            return self.pts.pop(index)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+class _WriterSink:
+    def __init__(self, source: _ReaderSource, writer: VideoWriter, bar: tqdm):
+        self.source, self.writer, self.bar = source, writer, bar
+        self.with_face = 0
+
+    def open(self, size, fps) -> None:
+        pass
+
+    def write(self, packet) -> bool:
+        self.writer.write(packet.image, self.source.pop_pts(packet.index))
+        self.with_face += bool(packet.faces)
+        self.bar.update()
+        return True
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def convert_image(swapper: FrameSwapper, target, output) -> None:
@@ -29,20 +84,29 @@ def convert_image(swapper: FrameSwapper, target, output) -> None:
     write_image(output, swapper.process(image, faces))
 
 
-def convert_video(swapper: FrameSwapper, target, output, crf: int = 18, preset: str = "medium", progress: bool = True) -> ConvertStats:
-    swapped = 0
-    with VideoReader(target, "target") as reader, MediapipeFaceAnalyser(max_faces=8, video=True) as analyser:
-        info = reader.info
+def convert_video(
+    swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = 18, preset: str = "medium",
+    progress: bool = True,
+) -> ConvertStats:
+    from realtime.pipeline import Pipeline
+    from realtime.swap_stages import swap_conveyor
+
+    source = _ReaderSource(target)
+    source.open()
+    info = source.info
+    try:
         with VideoWriter(
             output, info.fps, (info.width, info.height), info.time_base, crf=crf, preset=preset,
             audio_from=target if info.has_audio else None,
         ) as writer:
-            bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert")
-            for frame in reader:
-                faces = analyser.analyse(frame.image)
-                jobs = swapper.swap(swapper.plan(frame.image, faces))
-                swapped += bool(jobs)
-                writer.write(swapper.paste(frame.image, jobs), frame.pts)
-                bar.update()
-            bar.close()
-        return ConvertStats(writer.frames_written, swapped, info.has_audio)
+            sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"))
+            # Detection every 10 frames: offline, finding a face that enters late matters more than 1 ms.
+            stages, closers = swap_conveyor(swapper, face_select, detect_every=10, smooth=True)
+            try:
+                Pipeline(source, stages, sink, live=False).run()
+            finally:
+                for c in closers:
+                    c.close()
+    finally:
+        source.close()
+    return ConvertStats(writer.frames_written, sink.with_face, info.has_audio)

@@ -48,9 +48,11 @@ def run(args: argparse.Namespace) -> int:
     if target_is_video:
         from realtime.convert import convert_video
 
-        stats = convert_video(swapper, target, output, crf=args.crf, preset=args.preset, progress=not args.no_progress)
+        stats = convert_video(
+            swapper, target, output, args.face_select, crf=args.crf, preset=args.preset, progress=not args.no_progress
+        )
         print(
-            f"wrote {output}: {stats.frames} frames ({stats.swapped} with a swapped face), "
+            f"wrote {output}: {stats.frames} frames ({stats.with_face} with a face), "
             f"audio {'copied' if stats.audio_copied else 'none'}",
             file=sys.stderr,
         )

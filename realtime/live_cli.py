@@ -90,11 +90,9 @@ def make_sink(args: argparse.Namespace, source, controls, n_sources: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from realtime.identity_cache import TrackIdentityCache
-    from realtime.pipeline import Pipeline, Stage
+    from realtime.pipeline import Pipeline
     from realtime.sinks import Controls
-    from realtime.swap_stages import PasteStage, SwapStage
-    from realtime.tracking import FaceTracker
+    from realtime.swap_stages import swap_conveyor
 
     fs = build_frame_swapper(args)
     controls = Controls()
@@ -105,21 +103,14 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         source.close()
         raise
-    max_faces = args.max_faces or (1 if args.face_select in ("largest", "center") else 4)
-    tracker = FaceTracker(max_faces=max_faces, detect_every=args.detect_every, smooth=args.smooth)
-    identities = TrackIdentityCache(fs.embed) if args.face_select == "reference" else None
-    stages = [
-        Stage("track", tracker),
-        Stage("swap", SwapStage(fs, controls, identities), workers=args.swap_workers),
-        Stage("paste", PasteStage(fs)),
-    ]
+    stages, closers = swap_conveyor(fs, args.face_select, args.max_faces, args.detect_every, args.smooth,
+                                    controls, args.swap_workers)
     pipeline = Pipeline(source, stages, sink, live=True, duration=args.duration)
     try:
         stats = pipeline.run()
     finally:
-        tracker.close()
-        if identities is not None:
-            identities.close()
+        for c in closers:
+            c.close()
     summary = stats.summary()
     if args.stats_json:
         stats.write_json(args.stats_json, {"mode": "live", "target": args.target, "output": args.output})

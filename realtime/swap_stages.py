@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from realtime.identity_cache import TrackIdentityCache
 from realtime.packet import Packet
+from realtime.pipeline import Stage
 from realtime.sinks import Controls
 
 
@@ -42,3 +43,20 @@ class PasteStage:
             packet.image = self.fs.paste(packet.image, packet.jobs)
         packet.jobs = None  # crops are no longer needed: free them before the sink
         return packet
+
+
+def swap_conveyor(frame_swapper, face_select: str, max_faces: int | None = None, detect_every: int = 30,
+                  smooth: bool = True, controls: Controls | None = None, swap_workers: int = 1):
+    """The track -> swap -> paste stages shared by `live` and `convert`, and the objects to
+    close when the pipeline ends (the tracker's mediapipe graphs, the identity worker)."""
+    from realtime.tracking import FaceTracker
+
+    max_faces = max_faces or (1 if face_select in ("largest", "center") else 4)
+    tracker = FaceTracker(max_faces=max_faces, detect_every=detect_every, smooth=smooth)
+    identities = TrackIdentityCache(frame_swapper.embed) if face_select == "reference" else None
+    stages = [
+        Stage("track", tracker),
+        Stage("swap", SwapStage(frame_swapper, controls, identities), workers=swap_workers),
+        Stage("paste", PasteStage(frame_swapper)),
+    ]
+    return stages, [c for c in (tracker, identities) if c is not None]

@@ -56,7 +56,7 @@ class FaceTracker:
 
     def track(self, image: np.ndarray, t: float) -> list[Face]:
         if self.detect_every and self._frames and self._frames % self.detect_every == 0 and len(self._tracks) >= self.max_faces:
-            self.analyser._mesh.reset()  # forget tracked faces: the next call detects afresh
+            self.analyser.reset()  # forget tracked faces: the next call detects afresh
             self.forced_detections += 1
         self._frames += 1
         faces = self.analyser.analyse(image)

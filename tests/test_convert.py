@@ -39,7 +39,7 @@ def test_convert_video_end_to_end(tmp_path, source_png, clip_with_audio, capsys)
     assert all(d.mean() < 2 for d in diffs[12:16])
     # Background far from the face is untouched (re-encoding noise only).
     assert np.median([d[:, :20].mean() for d in diffs]) < 2
-    assert "with a swapped face" in capsys.readouterr().err
+    assert "26 with a face" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
 
