@@ -190,6 +190,9 @@ class PreviewSink:
             self.tee.open(size, fps)
         if self._opened:
             return
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            # Checked up front: OpenCV's GUI backend aborts the process without a display.
+            raise RswapError("cannot open a preview window: no display (DISPLAY is not set); use -o FILE or -o null")
         try:
             cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)
             cv2.resizeWindow(self.title, int(size[0]), int(size[1]))

@@ -199,3 +199,19 @@ def test_preview_hotkeys():
     apply_key(c, -1, 3)
     apply_key(c, 27, 3)
     assert c.quit
+
+
+def test_preview_without_a_display_is_one_clear_error(monkeypatch):
+    import sys as _sys
+
+    import pytest as _pytest
+
+    from realtime.sinks import PreviewSink
+    from rswap.errors import RswapError
+
+    if not _sys.platform.startswith("linux"):
+        _pytest.skip("display detection is Linux-specific")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with _pytest.raises(RswapError, match="no display"):
+        PreviewSink().open((640, 360), 30)
