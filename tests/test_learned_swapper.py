@@ -94,3 +94,16 @@ def test_tampered_model_is_refused(model_dir, tmp_path):
     onnx_file.write_bytes(onnx_file.read_bytes() + b"\0")
     with pytest.raises(RswapError, match="sha256"):
         make_swapper(str(copy))
+
+
+def test_convert_cli_with_a_model_directory(model_dir, source_png, astronaut, tmp_path):
+    """`rswap convert --model DIR`: the app's backend selection, the conveyor and paste-back."""
+    from cli.main import main
+    from rswap.media.images import read_image
+
+    out = tmp_path / "swapped.png"
+    assert main(["convert", "-s", source_png, "-t", source_png, "-o", str(out), "--model", str(model_dir), "--backend", "onnxruntime"]) == 0
+    result = read_image(str(out))
+    assert result.shape == astronaut.shape
+    changed = np.abs(result.astype(int) - astronaut).max(axis=2) > 8
+    assert 500 < changed.sum() < 0.2 * changed.size  # the face changed, the rest of the photo did not
