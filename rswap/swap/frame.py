@@ -57,6 +57,12 @@ class FrameSwapper:
         return jobs
 
     def swap(self, jobs: list[SwapJob]) -> list[SwapJob]:
+        swap_batch = getattr(self.swapper, "swap_batch", None)
+        if swap_batch is not None and len(jobs) > 1:  # learned models: every face in one call
+            results = swap_batch([j.crop for j in jobs], [j.landmarks for j in jobs], [self.sources[j.source_index] for j in jobs])
+            for job, result in zip(jobs, results):
+                job.result = result
+            return jobs
         for job in jobs:
             job.result = self.swapper.swap(job.crop, job.landmarks, self.sources[job.source_index])
         return jobs
