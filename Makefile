@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= demo
 
-.PHONY: setup demo test bench-stages clean
+.PHONY: setup demo test clean
 
 setup: $(VENV)/.installed
 
