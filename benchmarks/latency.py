@@ -45,29 +45,28 @@ def _frame_swapper(swapper: str):
         return load_frame_swapper([path], swapper)
 
 
-def make_stages(fs, swap_workers: int = 1) -> tuple[list[Stage], object]:
-    from realtime.swap_stages import PasteStage, SwapStage
-    from realtime.tracking import FaceTracker
+def make_stages(fs, swap_workers: int = 1):
+    from realtime.swap_stages import swap_conveyor
 
-    tracker = FaceTracker(max_faces=1, detect_every=30, smooth=True)
-    stages = [Stage("track", tracker), Stage("swap", SwapStage(fs), workers=swap_workers), Stage("paste", PasteStage(fs))]
-    return stages, tracker
+    stages, closers = swap_conveyor(fs, "largest", detect_every=30, smooth=True, swap_workers=swap_workers)
+    return stages, closers
 
 
 WARMUP_FRAMES = 10  # first frames pay for mediapipe's graph start and first-touch allocations
 
 
 def run_threaded(fs, size, fps, seconds, swap_workers: int = 1) -> StatsRecorder:
-    stages, tracker = make_stages(fs, swap_workers)
+    stages, closers = make_stages(fs, swap_workers)
     try:
         pipeline = Pipeline(SyntheticSource(size, fps=fps), stages, NullSink(), duration=seconds, warmup_frames=WARMUP_FRAMES)
         return pipeline.run()
     finally:
-        tracker.close()
+        for c in closers:
+            c.close()
 
 
 def run_sequential(fs, size, fps, seconds) -> StatsRecorder:
-    stages, tracker = make_stages(fs)
+    stages, closers = make_stages(fs)
     source, sink, stats, stop = SyntheticSource(size, fps=fps), NullSink(), StatsRecorder(WARMUP_FRAMES), threading.Event()
     source.open()
     end = time.perf_counter() + seconds
@@ -88,7 +87,8 @@ def run_sequential(fs, size, fps, seconds) -> StatsRecorder:
             index += 1
         stats.captured = index
     finally:
-        tracker.close()
+        for c in closers:
+            c.close()
     return stats
 
 
@@ -129,6 +129,7 @@ def run(args) -> int:
     fs = _frame_swapper(args.swapper)
     report = {"swapper": args.swapper, "swap_workers": args.swap_workers, "source_fps": args.fps, "seconds": args.seconds,
               "cpus": os.cpu_count(), "load_before": os.getloadavg(), "sizes": {}}
+    label = "threaded" + (f" x{args.swap_workers}" if args.swap_workers > 1 else "")
     for name in args.sizes:
         size = SIZES[name]
         threaded = run_threaded(fs, size, args.fps, args.seconds, args.swap_workers).summary()
@@ -136,7 +137,7 @@ def run(args) -> int:
         ratio = (threaded["delivered_fps"] or 0) / max(sequential["delivered_fps"] or 1e-9, 1e-9)
         report["sizes"][name] = {"threaded": threaded, "sequential": sequential, "fps_ratio": round(ratio, 3)}
         print(f"{name} ({size[0]}x{size[1]}), source {args.fps:g} fps, {args.seconds:g} s per run, {args.swapper} swapper:")
-        print(_row(f"threaded x{args.swap_workers}" if args.swap_workers > 1 else "threaded", threaded))
+        print(_row(label, threaded))
         print(_row("sequential", sequential))
         print(f"  threaded / sequential fps: {ratio:.2f}")
     if args.overload_seconds > 0:
