@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from realtime.packet import Packet
-from realtime.pipeline import Pipeline, Stage
+from realtime.pipeline import Pipeline
 from realtime.sinks import NullSink
 from realtime.sources import SyntheticSource
 from realtime.stats import StatsRecorder, percentiles_ms

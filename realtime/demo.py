@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rswap.media.images import read_image, write_image
+from rswap.media.images import write_image
 from rswap.media.render import render_moving_face
 
 SDIST_MEMBER = "tests/test_images/obama.jpg"

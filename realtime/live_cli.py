@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args

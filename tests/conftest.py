@@ -52,3 +52,21 @@ def clip_no_audio(tmp_path_factory, astronaut) -> str:
     path = tmp_path_factory.mktemp("clips") / "face_silent.mp4"
     write_clip(path, moving_face_frames(astronaut[20:300, 60:300], (320, 240), 10, scale=0.9, amplitude=0.1), fps=10)
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """A built model directory (ONNX + manifest) of an untrained tiny generator."""
+    import torch
+
+    from engine_build.build import BuildOptions, build_model_dir
+    from rswap.models.checkpoint import save_generator
+    from rswap.models.generator import Generator, preset
+
+    torch.manual_seed(1)
+    config = preset("tiny")
+    ckpt = tmp_path_factory.mktemp("ckpt") / "g.safetensors"
+    save_generator(ckpt, Generator(config), config)
+    out = tmp_path_factory.mktemp("model")
+    build_model_dir(ckpt, out, BuildOptions(encoder=False, max_batch=4), log=lambda _: None)
+    return out

@@ -3,29 +3,13 @@ generator output; the onnxruntime path never imports torch."""
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from engine_build.build import BuildOptions, build_model_dir
 from realtime.backends import NAMES, cuda_device_count, open_backend, select_backend
 from rswap.artifacts import load_manifest
 from rswap.errors import RswapError
-from rswap.models.checkpoint import save_generator
-from rswap.models.generator import Generator, preset
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    torch.manual_seed(1)
-    config = preset("tiny")
-    ckpt = tmp_path_factory.mktemp("ckpt") / "g.safetensors"
-    save_generator(ckpt, Generator(config), config)
-    out = tmp_path_factory.mktemp("model")
-    build_model_dir(ckpt, out, BuildOptions(encoder=False, max_batch=4), log=lambda _: None)
-    return out
 
 
 def _inputs(batch: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -3,7 +3,6 @@ fp16 inside with fp32 I/O, and a manifest that describes it."""
 
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
 import torch

@@ -2,31 +2,17 @@
 astronaut, with onnxruntime on the CPU: manifest-driven pre/post-processing reproduces the
 torch generator, faces are batched, and only the face changes."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from engine_build.build import BuildOptions, build_model_dir
 from rswap.errors import RswapError
 from rswap.face.align import align_crop
-from rswap.models.checkpoint import load_generator, save_generator
-from rswap.models.generator import Generator, preset
+from rswap.models.checkpoint import load_generator
 from rswap.swap.factory import SwapperOptions, make_swapper
 from rswap.swap.frame import FrameSwapper
 from rswap.swap.learned import LearnedSource, LearnedSwapper
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    torch.manual_seed(3)
-    config = preset("tiny")
-    ckpt = tmp_path_factory.mktemp("ckpt") / "g.safetensors"
-    save_generator(ckpt, Generator(config), config)
-    out = tmp_path_factory.mktemp("model")
-    build_model_dir(ckpt, out, BuildOptions(encoder=False, max_batch=4), log=lambda _: None)
-    return out
 
 
 def _unit(seed: int) -> LearnedSource:
