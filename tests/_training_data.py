@@ -39,8 +39,16 @@ def identity_image(k: int) -> np.ndarray:
     sy = 1 + (jaw - 1) * fall * (dy > 0) + (nose - 1) * fall * np.exp(-(dx**2) / 0.2) * np.exp(-(dy**2) / 0.2)
     map_x = _CX + (xs - _CX) / sx
     map_y = _CY + (ys - _CY) / sy
-    out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    return np.clip(out.astype(np.float32) * np.array(tint, np.float32), 0, 255).astype(np.uint8)
+    out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101).astype(np.float32)
+    if k % len(IDENTITY_SHAPES):
+        # skin texture of its own (blotches, shading) inside the face: the part of identity that a
+        # texture-carrying swap moves across, so synthesized triplets can pass the identity check
+        rng = np.random.default_rng(1000 + k)
+        field = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 5)
+        field *= 45 / (field.std() + 1e-6)
+        inside = np.exp(-(((xs - 225) / 42) ** 2 + ((ys - 128) / 52) ** 2) ** 2)
+        out += (field * inside)[..., None]
+    return np.clip(out * np.array(tint, np.float32), 0, 255).astype(np.uint8)
 
 
 def augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -245,7 +246,8 @@ def prepare(inputs: list[Path], out: Path, opts: PrepareOptions, workers: int, p
     if workers <= 1:
         results = (process_file(job, opts) for job in todo)
     else:
-        pool = ProcessPoolExecutor(workers, initializer=_init_worker)
+        # spawn, not fork: forking a process that already runs torch/mediapipe threads can deadlock
+        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker)
         results = pool.map(_process, [(job, opts) for job in todo], chunksize=1)
     for stats in results:
         for k, v in stats.items():

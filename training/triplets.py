@@ -16,6 +16,7 @@ is written atomically to `work/`, so an interrupted run resumes with the chunks 
 from __future__ import annotations
 
 import os
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +125,8 @@ def make_triplets(dataset: Path, out: Path, opts: TripletOptions, workers: int, 
         _init_worker(*init_args)
         results = (synthesize_chunk(*c) for c in todo)
     else:
-        pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=init_args)
+        # spawn, not fork: forking a process that already runs torch/mediapipe threads can deadlock
+        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=init_args)
         results = pool.map(_chunk_job, todo, chunksize=1)
     for tried, _ in results:
         bar.update(tried)

@@ -184,12 +184,18 @@ class Generator(nn.Module):
         self.final = AADBlock(w[0], w[0], w[0], config.id_dim)  # at full size, attributes from the stem
         self.to_rgb = nn.Conv2d(w[0], 3, 3, padding=1)
 
-    def forward(self, target: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+    def attributes(self, target: torch.Tensor) -> list[torch.Tensor]:
+        """The encoder's feature maps, full size first (the AEI attribute loss compares them)."""
         x = self.stem(target)
         attrs = [x]
         for down in self.down:
             x = down(x)
             attrs.append(x)
+        return attrs
+
+    def forward(self, target: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        attrs = self.attributes(target)
+        x = attrs[-1]
         for block in self.id_blocks:
             x = block(x, identity)
         # attrs[-1] is the bottleneck map, attrs[0] the full-size stem map

@@ -1,0 +1,203 @@
+"""prepare -> triplets -> train on made-up identities; resume exactness; DDP; per-type routing."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from training.config import CYCLE_ST, CYCLE_TS, NAIVE_ST, NAIVE_TS, SELF, VANILLA, TrainConfig
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _training_data import write_identity_folders  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory):
+    from training.prepare import PrepareOptions, prepare
+    from training.triplets import TripletOptions, make_triplets
+
+    root = tmp_path_factory.mktemp("training")
+    raw = write_identity_folders(root / "raw", identities=3, photos=4, size=320)
+    faces = root / "faces"
+    opts = PrepareOptions(min_face=40, shard_size=5)  # several shards: rows cross shard borders
+    index = prepare([raw], faces, opts, workers=2, progress=False)
+    triplets = root / "triplets"
+    tindex = make_triplets(faces, triplets, TripletOptions(count=12, chunk=4, seed=1), workers=2, progress=False)
+    return root, faces, triplets, index, tindex
+
+
+def test_prepare_groups_faces_by_folder_identity(datasets):
+    _, faces, _, index, _ = datasets
+    assert index["identities"] == ["person_0", "person_1", "person_2"]
+    assert index["count"] == 12 and len(index["shards"]) == 3
+    from training.shards import ShardSet
+
+    data = ShardSet(faces, "faces", verify=True)
+    assert data.images(7).shape == (256, 256, 3)
+    emb = data.meta("embeddings")
+    ident = data.meta("identity")
+    sims = emb @ emb.T
+    same = sims[(ident[:, None] == ident[None]) & ~np.eye(len(ident), dtype=bool)]
+    assert same.min() > sims[ident[:, None] != ident[None]].mean()  # embeddings tell the people apart
+    assert data.meta("landmarks").shape[1:] == (478, 2)
+
+
+def test_prepare_resumes_without_redoing_work(datasets):
+    from training.prepare import PrepareOptions, prepare
+
+    root, faces, _, index, _ = datasets
+    work_files = sorted(faces.glob("work/*/*.npz"))
+    stamps = [p.stat().st_mtime_ns for p in work_files]
+    again = prepare([root / "raw"], faces, PrepareOptions(min_face=40, shard_size=5), workers=1, progress=False)
+    assert again["count"] == index["count"] and again["stats"] == {}  # nothing re-processed
+    assert [p.stat().st_mtime_ns for p in work_files] == stamps
+
+
+def test_triplets_pass_the_identity_check(datasets):
+    _, faces, triplets, _, tindex = datasets
+    from training.shards import ShardSet
+
+    assert 0 < tindex["count"] <= 12
+    t = ShardSet(triplets, "triplets", verify=True)
+    ids = t.meta("identities")
+    assert (ids[:, 0] != ids[:, 1]).all()
+    a, b, c_ab, c_ba = t.images(0).astype(np.float32)
+    # C_ab keeps b's frame outside the face and changes the face: closer to b than to a overall
+    assert np.abs(c_ab - b).mean() < np.abs(c_ab - a).mean()
+    assert np.abs(c_ab - b).mean() > 1.0
+
+
+def _cfg(datasets, out, **kw):
+    _, faces, triplets, _, _ = datasets
+    base = dict(faces=str(faces), triplets=str(triplets), out=str(out), generator="tiny", batch_size=4,
+                workers=0, precision="fp32", log_every=5, sample_every=10, ckpt_every=1000, d_width=16,
+                lr_g=1e-3, lr_d=1e-3, rate_self=0.5, rate_cycle=0.3, rate_naive=0.1, device="cpu")
+    return TrainConfig(**(base | kw))
+
+
+def test_train_30_steps_losses_finite_and_reconstruction_falls(datasets, tmp_path):
+    from training.train import train
+
+    torch.set_num_threads(2)
+    result = train(_cfg(datasets, tmp_path / "run", steps=30))
+    history = result["history"]
+    assert result["step"] == 30 and len(history) == 30
+    assert all(np.isfinite(v) for h in history for v in h.values())
+    rec = [h["rec"] for h in history if h["rec"] > 0]
+    assert np.mean(rec[-5:]) < 0.7 * np.mean(rec[:5]), rec
+    assert (tmp_path / "run" / "checkpoint.safetensors").is_file()
+    assert list((tmp_path / "run" / "tb").glob("events.out.tfevents.*"))
+    from rswap.models.checkpoint import load_generator
+
+    model, config = load_generator(tmp_path / "run" / "generator_ema.safetensors")
+    assert config.name == "tiny" and config.id_dim == 128 and config.identity_encoder == "dlib_resnet128"
+
+
+def test_resume_gives_bit_identical_next_step(datasets, tmp_path):
+    from training.train import train
+
+    straight = train(_cfg(datasets, tmp_path / "straight", steps=4))  # 3 steps per epoch: crosses an epoch
+    interrupted = _cfg(datasets, tmp_path / "resumed", steps=4)
+    train(interrupted, stop_after=2)
+    resumed = train(interrupted)
+    assert resumed["history"][0] == straight["history"][2]
+    assert resumed["history"][1] == straight["history"][3]
+
+
+def test_resume_refuses_checkpoint_of_another_config(datasets, tmp_path):
+    from rswap.errors import RswapError
+    from training.train import train
+
+    train(_cfg(datasets, tmp_path / "run", steps=1))
+    with pytest.raises(RswapError, match="another generator config"):
+        train(_cfg(datasets, tmp_path / "run", steps=2, generator="live"))
+
+
+def test_ddp_two_gloo_processes_keep_replicas_identical(datasets, tmp_path):
+    _, faces, triplets, _, _ = datasets
+    env = os.environ | {"OMP_NUM_THREADS": "1", "GLOG_minloglevel": "2"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+           "-m", "training", "--faces", str(faces), "--triplets", str(triplets), "--out", str(tmp_path / "ddp"),
+           "--generator", "tiny", "--batch-size", "2", "--steps", "3", "--workers", "0", "--precision", "fp32",
+           "--d-width", "16", "--device", "cpu", "--rate-cycle", "0.4"]
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ddp: 2 replicas identical" in proc.stdout
+    assert (tmp_path / "ddp" / "checkpoint.safetensors").is_file()
+    assert json.loads((tmp_path / "ddp" / "config.json").read_text())["batch_size"] == 2
+
+
+def test_each_type_routes_the_right_tensors(datasets):
+    from training.examples import SwapExamples
+    from training.losses import generator_losses
+    from training.shards import ShardSet
+
+    _, faces, triplets, _, _ = datasets
+    cfg = _cfg(datasets, "unused", rate_self=0.3, rate_cycle=0.4, rate_naive=0.2)
+    data = SwapExamples(cfg, 64)
+    trip = ShardSet(triplets, "triplets")
+    seen = {}
+    for i in range(len(data)):
+        for epoch in range(8):
+            data.set_epoch(epoch)
+            ex = data[i]
+            seen.setdefault(int(ex["type"]), ex)
+    assert set(seen) == {VANILLA, SELF, NAIVE_ST, NAIVE_TS, CYCLE_ST, CYCLE_TS}
+
+    def rows_of(ex):  # which triplet row and which of (a, b, C_ab, C_ba) each tensor is
+        found = {}
+        for r in range(len(trip)):
+            imgs = [data._tensor(x) for x in trip.images(r)]
+            for key in ("source", "target", "gamma"):
+                for j, name in enumerate(("a", "b", "C_ab", "C_ba")):
+                    if torch.equal(ex[key], imgs[j]):
+                        found[key] = name
+            if len(found) == 3:
+                return found
+        raise AssertionError("example tensors are not from one triplet row")
+
+    assert rows_of(seen[NAIVE_ST]) == {"source": "a", "target": "b", "gamma": "C_ab"}
+    assert rows_of(seen[NAIVE_TS]) == {"source": "b", "target": "a", "gamma": "C_ba"}
+    assert rows_of(seen[CYCLE_ST]) == {"source": "C_ab", "target": "C_ba", "gamma": "a"}
+    assert rows_of(seen[CYCLE_TS]) == {"source": "C_ba", "target": "C_ab", "gamma": "b"}
+    for t in (CYCLE_ST, CYCLE_TS):  # identity and realism are judged against the real Γ
+        assert torch.equal(seen[t]["id_image"], seen[t]["gamma"]) and torch.equal(seen[t]["real"], seen[t]["gamma"])
+        assert seen[t]["weight"].max() > 1.5 and seen[t]["weight"].min() == 1  # face region weighted, not cut
+    for t in (NAIVE_ST, NAIVE_TS):
+        assert torch.equal(seen[t]["id_image"], seen[t]["source"]) and torch.equal(seen[t]["real"], seen[t]["target"])
+    assert torch.equal(seen[SELF]["source"], seen[SELF]["target"]) and torch.equal(seen[SELF]["gamma"], seen[SELF]["target"])
+    assert not seen[VANILLA]["weight"].any() and not torch.equal(seen[VANILLA]["source"], seen[VANILLA]["target"])
+
+    # losses: an output equal to Γ zeroes exactly the pixel terms of its own type
+    order = [VANILLA, SELF, NAIVE_ST, NAIVE_TS, CYCLE_ST, CYCLE_TS]
+    batch = {k: torch.stack([seen[t][k] for t in order]) for k in seen[SELF]}
+    ident = torch.nn.functional.normalize(torch.randn(6, 8), dim=1)
+    feats = [[torch.zeros(6, 2, 4, 4), torch.zeros(6, 1, 4, 4)]]
+
+    def terms(out, pick=None):
+        return generator_losses(cfg, batch, out, ident, ident, [out], [batch["target"]], feats, feats)
+
+    for t, term in ((SELF, "rec"), (NAIVE_ST, "naive"), (CYCLE_ST, "cycle")):
+        wrong = batch["gamma"] + 0.5
+        only = wrong.clone()
+        only[order.index(t)] = batch["gamma"][order.index(t)]
+        partner = {SELF: None, NAIVE_ST: NAIVE_TS, CYCLE_ST: CYCLE_TS}[t]
+        if partner is not None:
+            only[order.index(partner)] = batch["gamma"][order.index(partner)]
+        assert terms(wrong)[term] > 0.4
+        assert terms(only)[term] == 0, term  # only the routed types count
+        others = {SELF: ("naive", "cycle"), NAIVE_ST: ("rec", "cycle"), CYCLE_ST: ("rec", "naive")}[t]
+        for o in others:
+            assert terms(only)[o] > 0.4
+    # cycle identity looks at types 4/5 only; the vanilla identity at all
+    bad = ident.clone()
+    bad[order.index(VANILLA)] = -bad[order.index(VANILLA)]
+    out = generator_losses(cfg, batch, batch["gamma"], bad, ident, [batch["gamma"]], [batch["target"]], feats, feats)
+    assert abs(out["cycle_id"]) < 1e-6 and out["id"] > 0.3
