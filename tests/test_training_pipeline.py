@@ -201,3 +201,17 @@ def test_each_type_routes_the_right_tensors(datasets):
     bad[order.index(VANILLA)] = -bad[order.index(VANILLA)]
     out = generator_losses(cfg, batch, batch["gamma"], bad, ident, [batch["gamma"]], [batch["target"]], feats, feats)
     assert abs(out["cycle_id"]) < 1e-6 and out["id"] > 0.3
+
+
+def test_fixernet_trains_and_extends_the_identity_vector(datasets, tmp_path):
+    from rswap.models.checkpoint import load_generator
+    from training.fixer import train_fixer
+    from training.train import train
+
+    _, faces, _, _, _ = datasets
+    losses = train_fixer(str(faces), str(tmp_path / "fixer.safetensors"), steps=12, batch_size=6, dim=32, device="cpu")
+    assert np.isfinite(losses).all() and np.mean(losses[-3:]) < np.mean(losses[:3])
+    result = train(_cfg(datasets, tmp_path / "run", steps=2, fixer=str(tmp_path / "fixer.safetensors")))
+    assert "fixer" in result and np.isfinite(result["fixer"])
+    _, config = load_generator(tmp_path / "run" / "generator_ema.safetensors")
+    assert (config.id_dim, config.fixer_dim) == (128 + 32, 32)
