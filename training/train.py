@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import deque
 import os
 import time
 from contextlib import nullcontext
@@ -139,7 +140,8 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict:
         step = load_checkpoint(out / CHECKPOINT, gcfg, G, D, G_ema, opt_g, opt_d, scaler)
     if distributed:
         G, D = DDP(G), DDP(D)
-    D_plain = D.module if distributed else D  # for the generator step: no gradient sync for D
+    G_plain = G.module if distributed else G  # the modules themselves, for calls outside DDP's forward
+    D_plain = D.module if distributed else D  # (the generator step must not sync D's gradients)
 
     data = SwapExamples(cfg, gcfg.size)
     sampler = DistributedSampler(data, world, rank, shuffle=True, seed=cfg.seed, drop_last=True)
@@ -158,7 +160,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict:
     autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
     end = cfg.steps if stop_after is None else min(cfg.steps, step + stop_after)
     losses: dict = {}
-    history: list[dict] = []
+    history: deque[dict] = deque(maxlen=1000)  # recent steps' losses, returned to callers and tests
     t0 = time.perf_counter()
 
     while step < end:
@@ -188,7 +190,6 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict:
             # generator step
             D_plain.requires_grad_(False)
             with autocast():
-                G_plain = G.module if distributed else G
                 d_fake = D_plain(fake)
                 with torch.no_grad():
                     d_real = D_plain(batch["gamma"])
@@ -202,8 +203,8 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict:
             _backward_step(terms["total"], G, opt_g, scaler, cfg.grad_clip)
             if scaler is not None:
                 scaler.update()
-            with torch.no_grad():  # EMA of the generator's weights (buffers copied)
-                for p_ema, p in zip(G_ema.parameters(), (G.module if distributed else G).parameters()):
+            with torch.no_grad():  # EMA of the generator's weights (it has no buffers)
+                for p_ema, p in zip(G_ema.parameters(), G_plain.parameters()):
                     p_ema.lerp_(p, 1 - cfg.ema)
             step += 1
 
@@ -221,16 +222,16 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict:
                 grid = torch.cat([batch["source"], batch["target"], fake.detach().float(), batch["gamma"]], dim=3)
                 writer.add_images("samples/source|target|swap|pixel_target", (grid[:8].clamp(-1, 1) + 1) / 2, step)
             if main and (step % cfg.ckpt_every == 0 or step == end):
-                save_checkpoint(out / CHECKPOINT, step, cfg, gcfg, (G.module if distributed else G), D_plain,
+                save_checkpoint(out / CHECKPOINT, step, cfg, gcfg, G_plain, D_plain,
                                 G_ema, opt_g, opt_d, scaler)
             if step >= end:
                 break
     if writer is not None:
         writer.close()
     if distributed:
-        check_replicas((G.module, D_plain), device)
+        check_replicas((G_plain, D_plain), device)
         dist.destroy_process_group()
-    return losses | {"step": step, "history": history}
+    return losses | {"step": step, "history": list(history)}
 
 
 def check_replicas(modules, device) -> None:
