@@ -26,6 +26,8 @@ def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--color", choices=("reinhard", "lct", "none"), default="reinhard",
                    help="classical swapper: colour transfer to the target's skin tone")
     g.add_argument("--backend", default="auto", help="learned models: inference backend (auto, onnxruntime, torch, tensorrt)")
+    g.add_argument("--arcface", metavar="PATH",
+                   help="inswapper models: ArcFace w600k .onnx, or the insightface models folder (default ~/.insightface/models)")
     g.add_argument("--blend-levels", type=int, default=0, metavar="N",
                    help="paste back with an N-level Laplacian blend instead of a feathered mask (0)")
 
@@ -37,6 +39,7 @@ def frame_swapper_from_args(args: argparse.Namespace) -> FrameSwapper:
 
     options = SwapperOptions(
         keep_mouth=args.keep_mouth, keep_eyes=args.keep_eyes, reshape=args.reshape, color=args.color, backend=args.backend,
+        insightface_root=args.arcface,
         open_backend=open_backend,  # learned models run on the app's backends (TensorRT, torch, onnxruntime)
     )
     return load_frame_swapper(
