@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -55,7 +56,7 @@ class TrainConfig:
     d_scales: int = 2
     d_width: int = 64
     seed: int = 0
-    workers: int = 4  # DataLoader workers per process
+    workers: int = min(4, os.cpu_count() or 1)  # DataLoader workers per process
     # bookkeeping
     log_every: int = 50
     sample_every: int = 1000

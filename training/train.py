@@ -216,7 +216,10 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict:
                 for k, v in losses.items():
                     writer.add_scalar(f"loss/{k}", v, step)
                 writer.add_scalar("identity/cosine_to_source", 1 - losses["id"], step)
-                writer.add_scalar("speed/steps_per_s", cfg.log_every / max(time.perf_counter() - t0, 1e-9), step)
+                speed = cfg.log_every / max(time.perf_counter() - t0, 1e-9)
+                writer.add_scalar("speed/steps_per_s", speed, step)
+                print(f"step {step}/{end}  loss {losses['total']:.3f}  d {losses['d']:.3f}  "
+                      f"id cos {1 - losses['id']:.3f}  {speed:.2f} steps/s", flush=True)
                 t0 = time.perf_counter()
             if main and (step % cfg.sample_every == 0 or step == end):
                 grid = torch.cat([batch["source"], batch["target"], fake.detach().float(), batch["gamma"]], dim=3)
