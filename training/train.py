@@ -203,9 +203,13 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict:
             _backward_step(terms["total"], G, opt_g, scaler, cfg.grad_clip)
             if scaler is not None:
                 scaler.update()
-            with torch.no_grad():  # EMA of the generator's weights (it has no buffers)
+            # EMA of the generator's weights (it has no buffers). The decay warms up, so a
+            # short run's EMA follows training instead of staying near the random init
+            # (0.999 ** 400 = 0.67 of the init would remain after 400 steps).
+            decay = min(cfg.ema, (1 + step) / (10 + step))
+            with torch.no_grad():
                 for p_ema, p in zip(G_ema.parameters(), G_plain.parameters()):
-                    p_ema.lerp_(p, 1 - cfg.ema)
+                    p_ema.lerp_(p, 1 - decay)
             step += 1
 
             losses = {k: float(v.detach()) for k, v in terms.items()} | {"d": float(d_loss.detach())}
