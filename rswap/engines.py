@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 from rswap.artifacts import sha256_file, write_json_atomic
+from rswap.atomic import atomic_path
 from rswap.errors import RswapError
 
 RECORD_FORMAT = "rswap-engine-record-v1"
@@ -81,15 +80,7 @@ def read_valid_plan(cache_dir: Path, name: str, key: EngineKey) -> bytes | None:
 def store_plan(cache_dir: Path, name: str, key: EngineKey, data: bytes, build_options: dict) -> Path:
     """Write plan then record (both atomically); a crash in between leaves a plan without a record: rebuilt."""
     plan, record = plan_paths(cache_dir, name, key)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=plan.name + ".", suffix=".tmp", dir=cache_dir)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, plan)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _write_bytes_atomic(plan, data)
     fields = asdict(key)
     fields["profiles"] = [list(p) for p in key.profiles]
     write_json_atomic(
@@ -221,12 +212,5 @@ def build_plan(
 
 
 def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, make_parents=True) as tmp:
+        tmp.write_bytes(data)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
 from pathlib import Path
 
+from rswap.atomic import atomic_path
 from rswap.errors import RswapError
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
@@ -66,16 +66,8 @@ def describe_os_error(e: OSError, path: str | os.PathLike) -> str:
 def atomic_output(path: str | os.PathLike):
     """Yield a temporary path beside `path`; rename it to `path` only if the block succeeds."""
     dest = require_output_path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=f".part{dest.suffix}", dir=dest.parent or ".")
-    os.close(fd)
     try:
-        yield Path(tmp)
-        os.replace(tmp, dest)
+        with atomic_path(dest) as tmp:
+            yield tmp
     except OSError as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise RswapError(describe_os_error(e, dest)) from e
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
