@@ -6,7 +6,6 @@ an old one whose hashes no longer match, and both are refused by load_manifest.
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from engine_build.check import max_abs_error, require_close
 from engine_build.export import OPSET, HalfInside, export_onnx, io_dtypes
 from rswap.artifacts import EngineSpec, Manifest, NetworkSpec, TensorSpec, save_manifest
+from rswap.atomic import atomic_path
 from rswap.errors import RswapError
 from rswap.models.checkpoint import load_generator
 from rswap.models.generator import Generator, GeneratorConfig
@@ -137,8 +137,8 @@ def build_model_dir(checkpoint: Path, out_dir: Path, options: BuildOptions, log:
         log("exporting identity encoder (dlib ResNet, torch port) ...")
         networks["identity_encoder"] = export_encoder(out_dir, options)
     # The weights themselves, so the torch backend can run this directory too (hash-checked like the rest).
-    shutil.copyfile(checkpoint, out_dir / "generator.safetensors.tmp")
-    os.replace(out_dir / "generator.safetensors.tmp", out_dir / "generator.safetensors")
+    with atomic_path(out_dir / "generator.safetensors") as tmp:
+        shutil.copyfile(checkpoint, tmp)
     engines = []
     if options.engine:
         log("building TensorRT plan (first build on a GPU takes minutes) ...")

@@ -17,9 +17,8 @@ import contextlib
 import copy
 import io
 import logging
-import warnings
 import os
-import tempfile
+import warnings
 from pathlib import Path
 
 import onnx
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 
 from engine_build.tensorrt_ops import check_tensorrt_ops
+from rswap.atomic import atomic_path
 from rswap.errors import RswapError
 
 OPSET = 18  # the dynamo exporter's floor; TensorRT 10.0+ parses it
@@ -94,15 +94,8 @@ def _dynamic_batch(model: nn.Module, n_inputs: int, batch) -> tuple:
 
 
 def _save_atomic(proto: onnx.ModelProto, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        onnx.save_model(proto, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, make_parents=True) as tmp:
+        onnx.save_model(proto, str(tmp))
 
 
 def io_dtypes(proto: onnx.ModelProto) -> dict[str, str]:

@@ -8,13 +8,12 @@ read from the links (and the source) when the run ends. `summary()` is what
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 
 import numpy as np
 
 from realtime.packet import Packet
+from rswap.atomic import atomic_path
 
 
 def percentiles_ms(seconds: list[float]) -> dict:
@@ -71,12 +70,5 @@ class StatsRecorder:
 
     def write_json(self, path: str, extra: dict | None = None) -> None:
         data = {**self.summary(), **(extra or {})}
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".stats-", suffix=".json", dir=directory)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f, indent=2)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(data, indent=2))

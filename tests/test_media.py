@@ -74,3 +74,16 @@ def test_image_round_trip_and_errors(tmp_path, astronaut):
         read_image(bad)
     with pytest.raises(RswapError, match="does not exist"):
         write_image(tmp_path / "nope" / "a.png", astronaut)
+
+
+def test_outputs_get_ordinary_permissions(tmp_path, astronaut):
+    """Temporary files are private (0600); the finished output must not stay that way."""
+    old = os.umask(0o022)
+    try:
+        write_image(tmp_path / "a.png", astronaut)
+        with VideoWriter(tmp_path / "v.mp4", 25, (64, 64)) as w:
+            w.write(np.zeros((64, 64, 3), np.uint8))
+    finally:
+        os.umask(old)
+    for name in ("a.png", "v.mp4"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644

@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from rswap import __version__
+from rswap.atomic import finish
 from rswap.errors import RswapError
 from rswap.media.paths import describe_os_error, require_input_file, require_output_path
 
@@ -225,7 +226,7 @@ class VideoWriter:
                 self._audio.copy_until(None, self._out)
                 self._audio.close()
             self._out.close()
-            os.replace(self._tmp, self.path)
+            finish(self._tmp, self.path)
         except OSError as e:
             self._discard()
             raise RswapError(describe_os_error(e, self.path)) from e
