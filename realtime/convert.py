@@ -36,6 +36,8 @@ class _ReaderSource:
         self._lock = threading.Lock()
 
     def open(self) -> None:
+        if hasattr(self, "reader"):  # opened before the pipeline starts, to size the writer
+            return
         self.reader = VideoReader(self.path, "target")
         self.info = self.reader.info
         self.size, self.fps = (self.info.width, self.info.height), float(self.info.fps)

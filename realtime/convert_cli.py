@@ -11,10 +11,12 @@ import argparse
 import os
 import sys
 
-from rswap.errors import NoFaceError, RswapError
+from rswap.errors import RswapError
 from rswap.media.paths import is_image_path, is_video_path, require_input_file, require_output_path
 
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
+
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="output file (.mp4/.mkv/.mov for video, .png/.jpg for images)")
     q = parser.add_argument_group("video output")
     q.add_argument("--crf", type=int, default=18, help="H.264 quality: lower is better and larger (0-51, default 18)")
-    q.add_argument("--preset", default="medium", help="x264 speed preset (ultrafast ... veryslow)")
+    q.add_argument("--preset", default="medium", choices=X264_PRESETS, help="x264 speed preset (default medium)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -59,9 +61,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         from realtime.convert import convert_image
 
-        try:
-            convert_image(swapper, target, output)
-        except NoFaceError:
-            raise NoFaceError(f"no face found in target image {target}") from None
+        convert_image(swapper, target, output)
         print(f"wrote {output}", file=sys.stderr)
     return 0

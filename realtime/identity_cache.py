@@ -9,6 +9,7 @@ matches no reference, so it is simply not swapped for a few frames.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
@@ -22,22 +23,27 @@ class TrackIdentityCache:
         self._embed = embed
         self._pending_vector = np.zeros(dim, np.float32)
         self._futures: dict[int, Future] = {}
+        self._lock = threading.Lock()
         # One worker: the embedder is used from this thread only.
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rswap-identity")
         self.computed = 0
 
-    def annotate(self, image: np.ndarray, faces: list[Face], ended_tracks=()) -> None:
+    def annotate(self, image: np.ndarray, faces: list[Face]) -> None:
         """Set face.extra['embedding'] for every tracked face (zeros while still computing)."""
-        for tid in ended_tracks:
-            self._futures.pop(tid, None)
-        for face in faces:
-            if face.track_id is None:
-                continue
-            fut = self._futures.get(face.track_id)
-            if fut is None:
-                fut = self._pool.submit(self._run, image.copy(), face)
-                self._futures[face.track_id] = fut
-            face.extra["embedding"] = fut.result() if fut.done() else self._pending_vector
+        with self._lock:  # several swap workers may call at once
+            # Track ids are never reused, so a track absent from this frame has ended (even if
+            # the frame that ended it was dropped on the way here): forget its vector.
+            current = {f.track_id for f in faces}
+            for tid in [t for t in self._futures if t not in current]:
+                del self._futures[tid]
+            for face in faces:
+                if face.track_id is None:
+                    continue
+                fut = self._futures.get(face.track_id)
+                if fut is None:
+                    fut = self._pool.submit(self._run, image.copy(), face)
+                    self._futures[face.track_id] = fut
+                face.extra["embedding"] = fut.result() if fut.done() else self._pending_vector
 
     def _run(self, image: np.ndarray, face: Face) -> np.ndarray:
         vec = np.asarray(self._embed(image, face), np.float32)

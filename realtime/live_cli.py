@@ -47,18 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_frame_swapper(args: argparse.Namespace):
     """The one place live turns flags into a FrameSwapper (rswap.swap.loader does the work)."""
-    if args.cycle and len(args.source) > 1 and args.face_select != "reference":
-        import copy
-
-        swappers = []
-        for path in args.source:
-            one = copy.copy(args)
-            one.source = [path]
-            swappers.append(frame_swapper_from_args(one))
-        first = swappers[0]
-        first.sources = [s for fs in swappers for s in fs.sources]
-        return first
-    return frame_swapper_from_args(args)
+    return frame_swapper_from_args(args, one_identity_per_photo=args.cycle)
 
 
 def make_source(args: argparse.Namespace):
@@ -88,11 +77,33 @@ def make_sink(args: argparse.Namespace, source, controls, n_sources: int):
     return sinks.FileSink(out)
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Everything a user can get wrong in the flags, before a camera or model is opened."""
+    from rswap.errors import RswapError
+    from rswap.media.paths import is_video_path, require_output_path
+
+    if args.swap_workers < 1:
+        raise RswapError("--swap-workers must be at least 1")
+    if args.max_faces is not None and args.max_faces < 1:
+        raise RswapError("--max-faces must be at least 1")
+    if args.detect_every < 0:
+        raise RswapError("--detect-every must be 0 or more")
+    if args.fps <= 0 or (args.duration is not None and args.duration <= 0):
+        raise RswapError("--fps and --duration must be positive")
+    if args.output not in ("null", "preview", "virtualcam"):
+        if not is_video_path(args.output):
+            raise RswapError(f"-o takes virtualcam, preview, null or a video file (.mp4, .mkv, .mov), not {args.output!r}")
+        require_output_path(args.output)
+    if args.stats_json:
+        require_output_path(args.stats_json)
+
+
 def run(args: argparse.Namespace) -> int:
     from realtime.pipeline import Pipeline
     from realtime.sinks import Controls
     from realtime.swap_stages import swap_conveyor
 
+    check_arguments(args)
     fs = build_frame_swapper(args)
     controls = Controls()
     source = make_source(args)

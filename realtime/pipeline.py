@@ -40,6 +40,10 @@ class Stage:
     # one is dropped as late, so frames still leave in order.
     workers: int = 1
 
+    def __post_init__(self):
+        if self.workers < 1:
+            raise ValueError(f"stage {self.name!r} needs at least one worker, got {self.workers}")
+
 
 class Pipeline:
     def __init__(self, source, stages: list[Stage], sink, live: bool = True, queue_size: int = 4,

@@ -25,14 +25,15 @@ def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
                    help="classical swapper: move the target's face contour toward the source's shape (default 0.6)")
     g.add_argument("--color", choices=("reinhard", "lct", "none"), default="reinhard",
                    help="classical swapper: colour transfer to the target's skin tone")
-    g.add_argument("--backend", default="auto", help="learned models: inference backend (auto, onnxruntime, torch, tensorrt)")
+    g.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "torch", "tensorrt"),
+                   help="learned models: inference backend (default auto: the fastest available)")
     g.add_argument("--arcface", metavar="PATH",
                    help="inswapper models: ArcFace w600k .onnx, or the insightface models folder (default ~/.insightface/models)")
-    g.add_argument("--blend-levels", type=int, default=0, metavar="N",
+    g.add_argument("--blend-levels", type=int, default=0, choices=range(0, 9), metavar="0..8",
                    help="paste back with an N-level Laplacian blend instead of a feathered mask (0)")
 
 
-def frame_swapper_from_args(args: argparse.Namespace) -> FrameSwapper:
+def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bool = False) -> FrameSwapper:
     from rswap.swap.loader import load_frame_swapper
 
     from realtime.backends import open_backend
@@ -43,5 +44,6 @@ def frame_swapper_from_args(args: argparse.Namespace) -> FrameSwapper:
         open_backend=open_backend,  # learned models run on the app's backends (TensorRT, torch, onnxruntime)
     )
     return load_frame_swapper(
-        args.source, args.model, args.face_select, args.reference, options, blend_levels=args.blend_levels
+        args.source, args.model, args.face_select, args.reference, options, blend_levels=args.blend_levels,
+        one_identity_per_photo=one_identity_per_photo,
     )

@@ -25,7 +25,7 @@ class SwapStage:
             packet.jobs = []
             return packet
         if self.identity_cache is not None:
-            self.identity_cache.annotate(packet.image, packet.faces, packet.extra.get("ended_tracks", ()))
+            self.identity_cache.annotate(packet.image, packet.faces)
         jobs = self.fs.plan(packet.image, packet.faces)
         n = len(self.fs.sources)
         for job in jobs:  # the 'next source' hotkey rotates which identity each face gets
@@ -51,7 +51,9 @@ def swap_conveyor(frame_swapper, face_select: str, max_faces: int | None = None,
     close when the pipeline ends (the tracker's mediapipe graphs, the identity worker)."""
     from realtime.tracking import FaceTracker
 
-    max_faces = max_faces or (1 if face_select in ("largest", "center") else 4)
+    # "largest" needs one tracked face (the analyser returns the largest first); "center"
+    # must see several to pick the one nearest the middle.
+    max_faces = max_faces or (1 if face_select == "largest" else 4)
     tracker = FaceTracker(max_faces=max_faces, detect_every=detect_every, smooth=smooth)
     identities = TrackIdentityCache(frame_swapper.embed) if face_select == "reference" else None
     stages = [

@@ -18,15 +18,7 @@ import numpy as np
 from realtime.packet import Packet
 from realtime.smoothing import OneEuroFilter
 from rswap.face.landmarks import kps5_from_mesh
-from rswap.face.types import Face
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
+from rswap.face.types import Face, box_iou
 
 
 class FaceTracker:
@@ -43,7 +35,6 @@ class FaceTracker:
         self.min_iou = min_iou
         self.analyser = analyser or MediapipeFaceAnalyser(max_faces=max_faces, video=True)
         self.forced_detections = 0
-        self.ended_tracks: list[int] = []  # ids that disappeared on the last frame (for identity caches)
         self._tracks: dict[int, tuple[np.ndarray, OneEuroFilter]] = {}  # id -> (last bbox, filter)
         self._next_id = 0
         self._frames = 0
@@ -51,7 +42,6 @@ class FaceTracker:
     def __call__(self, packet: Packet) -> Packet:
         t = packet.pts if packet.pts is not None else packet.capture_ts
         packet.faces = self.track(packet.image, t)
-        packet.extra["ended_tracks"] = self.ended_tracks
         return packet
 
     def track(self, image: np.ndarray, t: float) -> list[Face]:
@@ -72,7 +62,7 @@ class FaceTracker:
         for face in faces:  # largest first: big faces claim their track first
             best, best_iou = None, self.min_iou
             for tid, (box, _) in free.items():
-                o = iou(face.bbox, box)
+                o = box_iou(face.bbox, box)
                 if o > best_iou:
                     best, best_iou = tid, o
             if best is None:
@@ -83,7 +73,6 @@ class FaceTracker:
                 filt = free.pop(best)[1]
             face.track_id = best
             matched[best] = (face.bbox.copy(), filt)
-        self.ended_tracks = list(free)
         self._tracks = matched
 
     def _smooth(self, face: Face, t: float) -> None:

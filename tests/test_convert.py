@@ -131,3 +131,32 @@ def test_disk_full_leaves_no_file(tmp_path, source_png, clip_with_audio):
     assert proc.returncode == 2, proc.stderr
     assert lines[-1].startswith("rswap: error:") and "full.mp4" in lines[-1], lines
     assert list(tmp_path.iterdir()) == []
+
+
+def test_reference_selection_end_to_end(tmp_path, astronaut, source_png):
+    """--face-select reference: the target face that matches the reference photo is swapped."""
+    import cv2
+
+    target = tmp_path / "target.png"
+    write_image(target, np.ascontiguousarray(astronaut[:, ::-1]))
+    reference = tmp_path / "ref.png"
+    write_image(reference, cv2.resize(astronaut, (400, 400)))  # same person, another picture of her
+    src = tmp_path / "src.png"
+    write_image(src, cv2.convertScaleAbs(astronaut, alpha=1.0, beta=40))  # a visibly brighter face
+    out = tmp_path / "out.png"
+    args = ["convert", "-s", str(src), "--face-select", "reference", "--reference", str(reference),
+            "-t", str(target), "-o", str(out)]
+    assert rswap(args) == 0
+    diff = np.abs(read_image(out).astype(int) - read_image(target).astype(int)).max(-1)
+    assert (diff > 20).sum() > 500
+
+
+def test_bad_flags_are_one_line(capsys, source_png, clip_with_audio, tmp_path):
+    _bad(["-s", source_png, "-t", clip_with_audio, "-o", str(tmp_path / "o.mp4"), "--crf", "99"], capsys, "--crf")
+    _bad(["-s", source_png, "-t", clip_with_audio, "-o", str(tmp_path / "o.mp4"), "--reshape", "3"], capsys, "reshape")
+    _bad(["-s", source_png, "--face-select", "reference", "-t", clip_with_audio, "-o", str(tmp_path / "o.mp4")],
+         capsys, "--reference")
+    for argv in (["-o", "out.txt"], ["-o", "null", "--swap-workers", "0"], ["-o", "null", "--stats-json", "/nonexistent/s.json"]):
+        code = rswap(["live", "-s", source_png, "-t", clip_with_audio, *argv])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and err[0].startswith("rswap: error:"), err

@@ -54,9 +54,12 @@ def test_alignment_round_trips(astronaut, astronaut_face, name):
     back = transform_points(transform_points(astronaut_face.landmarks, M), invert_affine(M))
     assert np.abs(back - astronaut_face.landmarks).max() < 1e-3
     # The crop shows the face: analysing it finds the same landmarks, moved by M.
+    view = cv2.resize(crop, (256, 256)) if t.size < 256 else crop
     with MediapipeFaceAnalyser(max_faces=1) as analyser:
-        again = analyser.analyse(cv2.resize(crop, (256, 256)) if t.size < 256 else crop)
+        again = analyser.analyse(view)
     assert again
+    expected = transform_points(astronaut_face.kps5, M) * (view.shape[0] / t.size)
+    assert np.abs(again[0].kps5 - expected).max() < 0.04 * view.shape[0]
 
 
 def test_identity_same_person_vs_different(astronaut, astronaut_face):

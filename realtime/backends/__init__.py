@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 from realtime.backends.base import Backend
@@ -79,16 +80,21 @@ def engine_cache_dir(manifest: Manifest) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rswap" / "engines" / manifest.name
 
 
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)  # status lines go to stderr, like every other
+
+
 def open_backend(
     manifest: Manifest,
     network: str = "generator",
     name: str = "auto",
     precision: str | None = None,
-    log=print,
+    log=None,
     **options,
 ) -> Backend:
     """The manifest's `network` on backend `name`. `options` go to the backend
     (torch: device, channels_last, cuda_graphs, compile; tensorrt: cuda_graphs)."""
+    log = log or _stderr
     chosen, reason = select_backend(name)
     spec = manifest.network(network)
     if chosen == "tensorrt":

@@ -49,8 +49,6 @@ LIPS = _indices(_mc.FACEMESH_LIPS)
 LIPS_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
 LEFT_EYE_LOOP = _ordered_loop(_mc.FACEMESH_LEFT_EYE)
 RIGHT_EYE_LOOP = _ordered_loop(_mc.FACEMESH_RIGHT_EYE)
-LEFT_BROW_LOOP = LEFT_BROW
-RIGHT_BROW_LOOP = RIGHT_BROW
 
 REGIONS: dict[str, list[int]] = {
     "face_oval": FACE_OVAL,

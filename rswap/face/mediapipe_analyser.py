@@ -19,18 +19,10 @@ import cv2
 import numpy as np
 
 from rswap.face.landmarks import kps5_from_mesh
-from rswap.face.types import Face
+from rswap.face.types import Face, box_iou
 
 ROI_SIZE = 256  # the mesh sees small faces at this size
 ROI_SCALE = 1.9  # ROI side / detector box side: the detector's box is tight (brows to mouth)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    x0, y0 = np.maximum(a[:2], b[:2])
-    x1, y1 = np.minimum(a[2:], b[2:])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 class MediapipeFaceAnalyser:
@@ -60,6 +52,8 @@ class MediapipeFaceAnalyser:
         faces = self._mesh_faces(self._mesh, image)
         if len(faces) < self.max_faces and not (self.video and faces):
             faces += self._small_faces(image, faces)
+        elif self.video:
+            self._roi_boxes = []  # pass 1 has the faces again: stop following old small-face boxes
         faces.sort(key=lambda f: -f.area)
         return faces[: self.max_faces]
 
@@ -67,7 +61,7 @@ class MediapipeFaceAnalyser:
         boxes = self._roi_boxes if self.video and self._roi_boxes else self._detect(image)
         faces = []
         for box in boxes:
-            if any(_iou(box, f.bbox) > 0.3 for f in found + faces):
+            if any(box_iou(box, f.bbox) > 0.3 for f in found + faces):
                 continue
             face = self._mesh_in_roi(image, box)
             if face is not None:

@@ -195,6 +195,9 @@ class VideoWriter:
         except OSError as e:
             self._discard()
             raise RswapError(describe_os_error(e, self.path)) from e
+        except (av.FFmpegError, ValueError) as e:  # e.g. a container format FFmpeg cannot write
+            self._discard()
+            raise RswapError(f"cannot write a video to {self.path}: {e}") from e
         except BaseException:
             self._discard()
             raise

@@ -34,17 +34,19 @@ def load_frame_swapper(
     references: list[str] | None = None,
     options: SwapperOptions | None = None,
     blend_levels: int = 0,
+    one_identity_per_photo: bool = False,
 ) -> FrameSwapper:
     """All `source_paths` are photos of ONE person (several photos give a better identity),
     unless `face_select == "reference"`: then each source photo is a different person,
-    swapped onto the target faces that match the reference photo at the same position."""
+    swapped onto the target faces that match the reference photo at the same position.
+    `one_identity_per_photo` makes each photo its own source without reference matching
+    (live's --cycle: a hotkey switches between them)."""
     if not source_paths:
         raise RswapError("no source image given (-s/--source)")
     sw = make_swapper(swapper, options)
     with MediapipeFaceAnalyser(max_faces=1, video=False) as analyser:
         pairs = load_source_faces(source_paths, analyser)
         embedder = None
-        selector = FaceSelector(face_select)
         if face_select == "reference":
             refs = references or []
             if len(refs) != len(source_paths):
@@ -54,5 +56,9 @@ def load_frame_swapper(
             selector = FaceSelector("reference", [embedder.embed(i, f) for i, f in ref_pairs])
             sources = [sw.encode_source([i], [f]) for i, f in pairs]
         else:
-            sources = [sw.encode_source([i for i, _ in pairs], [f for _, f in pairs])]
+            selector = FaceSelector(face_select)
+            if one_identity_per_photo:
+                sources = [sw.encode_source([i], [f]) for i, f in pairs]
+            else:
+                sources = [sw.encode_source([i for i, _ in pairs], [f for _, f in pairs])]
     return FrameSwapper(sw, sources, selector, embed=embedder.embed if embedder else None, blend_levels=blend_levels)
