@@ -102,3 +102,64 @@ def test_config_file_and_flags(tmp_path, capsys):
         from_args(parser.parse_args(["--config", str(cfg_file)]))
     with pytest.raises(RswapError, match="precision"):
         TrainConfig(precision="int8")
+
+
+def test_bad_triplet_options_fail_before_the_pool(tmp_path, capsys):
+    faces = _faces_dataset(tmp_path / "faces", [0, 0, 1, 1])
+    base = ["triplets", "-d", str(faces), "-o", str(tmp_path / "t"), "-j", "2", "--quiet"]
+    _one_line_error(capsys, base + ["--color", "bogus"], "unknown colour transfer 'bogus'")
+    _one_line_error(capsys, base + ["--reshape", "2"], "reshape strength must be between 0 and 1")
+    _one_line_error(capsys, base + ["--chunk", "0"], "chunk must be at least 1")
+
+
+def test_triplet_chunks_are_keyed_by_the_faces_dataset(tmp_path):
+    from training.triplets import TripletOptions, work_dir
+
+    opts = TripletOptions(count=4)
+    a = _faces_dataset(tmp_path / "a", [0, 0, 1, 1])
+    b = _faces_dataset(tmp_path / "b", [0, 1, 1, 1])
+    out = tmp_path / "t"
+    assert work_dir(out, a, opts) == work_dir(out, a, opts)  # a re-run resumes
+    assert work_dir(out, a, opts) != work_dir(out, b, opts)  # another dataset does not reuse chunks
+    before = work_dir(out, a, opts)
+    _faces_dataset(tmp_path / "a", [1, 1, 0, 0])  # the same folder rewritten with other rows
+    assert work_dir(out, a, opts) != before
+
+
+@pytest.mark.parametrize("flag, value, pattern", [
+    ("--batch-size", "0", "batch_size must be at least 1"),
+    ("--steps", "0", "steps must be at least 1"),
+    ("--log-every", "0", "log_every must be at least 1"),
+    ("--ema", "1.5", "ema must be in [0, 1)"),
+    ("--lr-g", "0", "lr_g must be > 0"),
+    ("--w-id", "-1", "w_id must be >= 0"),
+])
+def test_train_rejects_impossible_numbers(tmp_path, capsys, flag, value, pattern):
+    faces = _faces_dataset(tmp_path / "faces", [0, 0, 1, 1])
+    _one_line_error(capsys, ["train", "--faces", str(faces), "--out", str(tmp_path / "run"), "--generator", "tiny",
+                             "--rate-cycle", "0", "--device", "cpu", "--workers", "0", flag, value], pattern)
+    assert not (tmp_path / "run").exists()
+
+
+def test_fixer_zero_steps_is_one_line(tmp_path, capsys):
+    from training.fixer import main as fixer_main
+
+    faces = _faces_dataset(tmp_path / "faces", [0, 0, 1, 1])
+    for flag in ("--steps", "--batch-size"):
+        assert fixer_main(["--faces", str(faces), "--out", str(tmp_path / "f.safetensors"), flag, "0"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "must be at least 1" in err, err
+    assert not (tmp_path / "f.safetensors").exists()
+
+
+def test_prepare_work_files_differ_across_input_roots(tmp_path):
+    from training.prepare import list_jobs
+
+    for root in ("A", "B"):
+        (tmp_path / root / "alice").mkdir(parents=True)
+        (tmp_path / root / "alice" / "1.jpg").write_bytes(b"x")
+    work = tmp_path / "work"
+    a, b = list_jobs(tmp_path / "A", work), list_jobs(tmp_path / "B", work)
+    assert a[0].identity == b[0].identity == "alice"
+    assert a[0].out != b[0].out
+    assert [j.out for j in list_jobs(tmp_path / "A", work)] == [j.out for j in a]  # stable: resume still finds them

@@ -70,6 +70,22 @@ class TrainConfig:
         rates = (self.rate_self, self.rate_cycle, self.rate_naive)
         if min(rates) < 0 or sum(rates) > 1:
             raise RswapError("type rates must be >= 0 and sum to at most 1")
+        at_least_one = ("steps", "batch_size", "log_every", "sample_every", "ckpt_every", "d_scales", "d_width")
+        for name in at_least_one:
+            if getattr(self, name) < 1:
+                raise RswapError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.workers < 0:
+            raise RswapError(f"workers must be >= 0, got {self.workers}")
+        for name in ("lr_g", "lr_d", "grad_clip"):
+            if not getattr(self, name) > 0:
+                raise RswapError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("beta1", "beta2", "ema"):
+            if not 0 <= getattr(self, name) < 1:
+                raise RswapError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        weights = [f.name for f in fields(self) if f.name.startswith("w_")] + ["face_weight"]
+        for name in weights:
+            if not getattr(self, name) >= 0:
+                raise RswapError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     def to_dict(self) -> dict:
         return asdict(self)

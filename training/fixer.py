@@ -23,6 +23,8 @@ from training.shards import ShardSet
 
 def train_fixer(faces: str, out: str, steps: int = 2000, batch_size: int = 64, dim: int = 128, lr: float = 1e-3,
                 margin: float = 0.35, scale: float = 30.0, seed: int = 0, device: str = "") -> list[float]:
+    if steps < 1 or batch_size < 1:
+        raise RswapError(f"steps and batch size must be at least 1, got {steps} and {batch_size}")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     data = ShardSet(faces, "faces")
     labels = data.meta("identity")

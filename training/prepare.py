@@ -63,7 +63,8 @@ def list_jobs(root: Path, work: Path) -> list[Job]:
             continue
         rel = path.relative_to(root)
         identity = rel.parts[0] if len(rel.parts) > 1 else None
-        digest = hashlib.sha1(str(rel).encode()).hexdigest()[:16]
+        # the absolute path, not `rel`: two input roots may both hold alice/1.jpg
+        digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
         jobs.append(Job(str(path), identity, str(work / f"{digest}.npz")))
     if not jobs:
         raise RswapError(f"no images or videos in {root} (looked for common photo and video suffixes)")
@@ -243,20 +244,25 @@ def prepare(inputs: list[Path], out: Path, opts: PrepareOptions, workers: int, p
 
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="prepare", unit="file", disable=not progress)
     totals: dict[str, int] = {}
+
+    def count(results) -> None:
+        for stats in results:
+            for k, v in stats.items():
+                totals[k] = totals.get(k, 0) + v
+            bar.update(1)
+            bar.set_postfix(kept=totals.get("kept", 0))
+
     if workers <= 1:
-        results = (process_file(job, opts) for job in todo)
+        count(process_file(job, opts) for job in todo)
     else:
         # spawn, not fork: forking a process that already runs torch/mediapipe threads can deadlock
-        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker)
-        results = pool.map(_process, [(job, opts) for job in todo], chunksize=1)
-    for stats in results:
-        for k, v in stats.items():
-            totals[k] = totals.get(k, 0) + v
-        bar.update(1)
-        bar.set_postfix(kept=totals.get("kept", 0))
+        with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker) as pool:
+            try:
+                count(pool.map(_process, [(job, opts) for job in todo], chunksize=1))
+            except BaseException:  # a failed file or Ctrl-C: drop the queued files, don't process them
+                pool.shutdown(cancel_futures=True)
+                raise
     bar.close()
-    if workers > 1:
-        pool.shutdown()
     index = pack(jobs, out, opts)
     index["stats"] = totals
     return index

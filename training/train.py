@@ -23,6 +23,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, DistributedSampler
 
+from rswap.artifacts import write_json_atomic
 from rswap.errors import RswapError
 from rswap.models.checkpoint import load_state, read_tensors, save_generator, save_tensors_atomic
 from rswap.models.discriminator import DiscriminatorConfig, MultiScaleDiscriminator, hinge_d_loss
@@ -152,7 +153,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict:
     writer = None
     if main:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+        write_json_atomic(out / "config.json", cfg.to_dict())
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(out / "tb"))
@@ -163,78 +164,80 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict:
     history: deque[dict] = deque(maxlen=1000)  # recent steps' losses, returned to callers and tests
     t0 = time.perf_counter()
 
-    while step < end:
-        epoch, skip = divmod(step, per_epoch)
-        sampler.set_epoch(epoch)
-        data.set_epoch(epoch)
-        loader = DataLoader(data, cfg.batch_size, sampler=SkipSampler(sampler, skip * cfg.batch_size),
-                            num_workers=cfg.workers, drop_last=True, pin_memory=device.type == "cuda",
-                            persistent_workers=False)
-        for batch in loader:
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            with torch.no_grad():  # identity vectors of the sources, and of the images the output must match
-                id_in = identity_of(batch["source"], encoder, fixer)
-                id_ref = encoder(batch["id_image"])
-                fixer_ref = fixer(batch["id_image"]) if fixer is not None else None
+    try:
+        while step < end:
+            epoch, skip = divmod(step, per_epoch)
+            sampler.set_epoch(epoch)
+            data.set_epoch(epoch)
+            loader = DataLoader(data, cfg.batch_size, sampler=SkipSampler(sampler, skip * cfg.batch_size),
+                                num_workers=cfg.workers, drop_last=True, pin_memory=device.type == "cuda",
+                                persistent_workers=False)
+            for batch in loader:
+                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                with torch.no_grad():  # identity vectors of the sources, and of the images the output must match
+                    id_in = identity_of(batch["source"], encoder, fixer)
+                    id_ref = encoder(batch["id_image"])
+                    fixer_ref = fixer(batch["id_image"]) if fixer is not None else None
 
-            # the swap, once: the D step uses it detached, the G step with its graph
-            with autocast():
-                fake = G(batch["target"], id_in)
+                # the swap, once: the D step uses it detached, the G step with its graph
+                with autocast():
+                    fake = G(batch["target"], id_in)
 
-            # discriminator step (hinge)
-            with autocast():
-                d_loss = hinge_d_loss(D(batch["real"]), D(fake.detach()))
-            opt_d.zero_grad(set_to_none=True)
-            _backward_step(d_loss, D, opt_d, scaler, cfg.grad_clip)
+                # discriminator step (hinge)
+                with autocast():
+                    d_loss = hinge_d_loss(D(batch["real"]), D(fake.detach()))
+                opt_d.zero_grad(set_to_none=True)
+                _backward_step(d_loss, D, opt_d, scaler, cfg.grad_clip)
 
-            # generator step
-            D_plain.requires_grad_(False)
-            with autocast():
-                d_fake = D_plain(fake)
+                # generator step
+                D_plain.requires_grad_(False)
+                with autocast():
+                    d_fake = D_plain(fake)
+                    with torch.no_grad():
+                        d_real = D_plain(batch["gamma"])
+                        attrs_target = G_plain.attributes(batch["target"])
+                    terms = generator_losses(
+                        cfg, batch, fake, encoder(fake), id_ref, G_plain.attributes(fake), attrs_target,
+                        d_fake, d_real, fixer(fake) if fixer is not None else None, fixer_ref,
+                    )
+                D_plain.requires_grad_(True)
+                opt_g.zero_grad(set_to_none=True)
+                _backward_step(terms["total"], G, opt_g, scaler, cfg.grad_clip)
+                if scaler is not None:
+                    scaler.update()
+                # EMA of the generator's weights (it has no buffers). The decay warms up, so a
+                # short run's EMA follows training instead of staying near the random init
+                # (0.999 ** 400 = 0.67 of the init would remain after 400 steps).
+                decay = min(cfg.ema, (1 + step) / (10 + step))
                 with torch.no_grad():
-                    d_real = D_plain(batch["gamma"])
-                    attrs_target = G_plain.attributes(batch["target"])
-                terms = generator_losses(
-                    cfg, batch, fake, encoder(fake), id_ref, G_plain.attributes(fake), attrs_target,
-                    d_fake, d_real, fixer(fake) if fixer is not None else None, fixer_ref,
-                )
-            D_plain.requires_grad_(True)
-            opt_g.zero_grad(set_to_none=True)
-            _backward_step(terms["total"], G, opt_g, scaler, cfg.grad_clip)
-            if scaler is not None:
-                scaler.update()
-            # EMA of the generator's weights (it has no buffers). The decay warms up, so a
-            # short run's EMA follows training instead of staying near the random init
-            # (0.999 ** 400 = 0.67 of the init would remain after 400 steps).
-            decay = min(cfg.ema, (1 + step) / (10 + step))
-            with torch.no_grad():
-                for p_ema, p in zip(G_ema.parameters(), G_plain.parameters()):
-                    p_ema.lerp_(p, 1 - decay)
-            step += 1
+                    for p_ema, p in zip(G_ema.parameters(), G_plain.parameters()):
+                        p_ema.lerp_(p, 1 - decay)
+                step += 1
 
-            losses = {k: float(v.detach()) for k, v in terms.items()} | {"d": float(d_loss.detach())}
-            history.append(losses)
-            if not all(math.isfinite(v) for v in losses.values()):
-                raise RswapError(f"step {step}: a loss is not finite ({losses}); lower the learning rate or use bf16/fp32")
-            if main and (step % cfg.log_every == 0 or step == end):
-                for k, v in losses.items():
-                    writer.add_scalar(f"loss/{k}", v, step)
-                writer.add_scalar("identity/cosine_to_source", 1 - losses["id"], step)
-                speed = cfg.log_every / max(time.perf_counter() - t0, 1e-9)
-                writer.add_scalar("speed/steps_per_s", speed, step)
-                print(f"step {step}/{end}  loss {losses['total']:.3f}  d {losses['d']:.3f}  "
-                      f"id cos {1 - losses['id']:.3f}  {speed:.2f} steps/s", flush=True)
-                t0 = time.perf_counter()
-            if main and (step % cfg.sample_every == 0 or step == end):
-                grid = torch.cat([batch["source"], batch["target"], fake.detach().float(), batch["gamma"]], dim=3)
-                writer.add_images("samples/source|target|swap|pixel_target", (grid[:8].clamp(-1, 1) + 1) / 2, step)
-            if main and (step % cfg.ckpt_every == 0 or step == end):
-                save_checkpoint(out / CHECKPOINT, step, cfg, gcfg, G_plain, D_plain,
-                                G_ema, opt_g, opt_d, scaler)
-            if step >= end:
-                break
-    if writer is not None:
-        writer.close()
+                losses = {k: float(v.detach()) for k, v in terms.items()} | {"d": float(d_loss.detach())}
+                history.append(losses)
+                if not all(math.isfinite(v) for v in losses.values()):
+                    raise RswapError(f"step {step}: a loss is not finite ({losses}); lower the learning rate or use bf16/fp32")
+                if main and (step % cfg.log_every == 0 or step == end):
+                    for k, v in losses.items():
+                        writer.add_scalar(f"loss/{k}", v, step)
+                    writer.add_scalar("identity/cosine_to_source", 1 - losses["id"], step)
+                    speed = cfg.log_every / max(time.perf_counter() - t0, 1e-9)
+                    writer.add_scalar("speed/steps_per_s", speed, step)
+                    print(f"step {step}/{end}  loss {losses['total']:.3f}  d {losses['d']:.3f}  "
+                          f"id cos {1 - losses['id']:.3f}  {speed:.2f} steps/s", flush=True)
+                    t0 = time.perf_counter()
+                if main and (step % cfg.sample_every == 0 or step == end):
+                    grid = torch.cat([batch["source"], batch["target"], fake.detach().float(), batch["gamma"]], dim=3)
+                    writer.add_images("samples/source|target|swap|pixel_target", (grid[:8].clamp(-1, 1) + 1) / 2, step)
+                if main and (step % cfg.ckpt_every == 0 or step == end):
+                    save_checkpoint(out / CHECKPOINT, step, cfg, gcfg, G_plain, D_plain,
+                                    G_ema, opt_g, opt_d, scaler)
+                if step >= end:
+                    break
+    finally:  # also when a loss goes non-finite: flush what was logged
+        if writer is not None:
+            writer.close()
     if distributed:
         check_replicas((G_plain, D_plain), device)
         dist.destroy_process_group()

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rswap.artifacts import sha256_file
 from rswap.errors import RswapError
 from rswap.face.landmarks import kps5_from_mesh
 from rswap.face.types import Face
-from training.shards import ShardSet, _atomic_write, write_index, write_shard
+from training.shards import INDEX, ShardSet, _atomic_write, write_index, write_shard
 
 
 @dataclass
@@ -36,6 +37,10 @@ class TripletOptions:
     chunk: int = 50  # pairs per unit of (resumable) work
     reshape: float = 0.6
     color: str = "reinhard"
+
+    def __post_init__(self):
+        if self.count < 1 or self.chunk < 1:
+            raise RswapError(f"count and chunk must be at least 1, got {self.count} and {self.chunk}")
 
 
 def draw_pairs(identity: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -108,12 +113,25 @@ def _chunk_job(args):
     return synthesize_chunk(*args)
 
 
+def work_dir(out: Path, dataset: Path, opts: TripletOptions) -> Path:
+    """Where the resumable chunks of this run live: named by everything they depend on,
+    the faces dataset included (its index names every shard's digest), so a re-run
+    against another dataset starts afresh instead of reusing rows that point elsewhere."""
+    faces_digest = sha256_file(Path(dataset) / INDEX)[:12]
+    return out / "work" / f"faces{faces_digest}-seed{opts.seed}-n{opts.count}-c{opts.chunk}-r{opts.reshape}-{opts.color}"
+
+
 def make_triplets(dataset: Path, out: Path, opts: TripletOptions, workers: int, progress: bool = True) -> dict:
     faces = ShardSet(dataset, "faces", verify=True)
+    from rswap.swap.classical import ClassicalSwapper
+
+    # Bad options (colour method, reshape strength) fail here, as one clear error, not
+    # inside every worker's initializer (which surfaces as a BrokenProcessPool).
+    ClassicalSwapper(template=faces.index["template"], reshape=opts.reshape, color=opts.color)
     faces.verify_all()
     identity = faces.meta("identity")
     pairs = draw_pairs(identity, opts.count, opts.seed)
-    work = out / "work" / f"seed{opts.seed}-n{opts.count}-c{opts.chunk}-r{opts.reshape}-{opts.color}"
+    work = work_dir(out, dataset, opts)
     work.mkdir(parents=True, exist_ok=True)
     chunks = [(pairs[i : i + opts.chunk], str(work / f"chunk_{i // opts.chunk:06d}.npz")) for i in range(0, len(pairs), opts.chunk)]
     todo = [c for c in chunks if not Path(c[1]).is_file()]
@@ -123,16 +141,18 @@ def make_triplets(dataset: Path, out: Path, opts: TripletOptions, workers: int, 
     init_args = (str(dataset), faces.index["template"], opts)
     if workers <= 1:
         _init_worker(*init_args)
-        results = (synthesize_chunk(*c) for c in todo)
+        for c in todo:
+            bar.update(synthesize_chunk(*c)[0])
     else:
         # spawn, not fork: forking a process that already runs torch/mediapipe threads can deadlock
-        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=init_args)
-        results = pool.map(_chunk_job, todo, chunksize=1)
-    for tried, _ in results:
-        bar.update(tried)
+        with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=init_args) as pool:
+            try:
+                for tried, _ in pool.map(_chunk_job, todo, chunksize=1):
+                    bar.update(tried)
+            except BaseException:  # a failed chunk or Ctrl-C: drop the queued chunks, don't run them
+                pool.shutdown(cancel_futures=True)
+                raise
     bar.close()
-    if workers > 1:
-        pool.shutdown()
     return pack(chunks, out, dataset, faces.index, identity)
 
 
