@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import onnx
 import torch
 
 from rswap.errors import RswapError
@@ -19,10 +18,10 @@ def max_abs_error(
     make_inputs: Callable[[int], dict[str, torch.Tensor]],
     batches: tuple[int, ...] = (1, 3),
 ) -> dict[int, float]:
-    """{batch: max |onnxruntime - torch|} for random inputs from make_inputs(batch)."""
+    """{batch: max |onnxruntime - torch|} for random inputs from make_inputs(batch).
+    (The graph itself was checked by onnx.checker in export_onnx, before it was written.)"""
     import onnxruntime as ort
 
-    onnx.checker.check_model(str(onnx_path), full_check=True)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     errors = {}
     for b in batches:

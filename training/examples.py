@@ -88,8 +88,7 @@ class SwapExamples(Dataset):
         else:
             row = int(rng.integers(len(self.triplets)))
             a, b, c_ab, c_ba = (self._tensor(x) for x in self.triplets.images(row))
-            shard, r = self.triplets.locate(row)
-            mask_ab, mask_ba = self.triplets._shard(shard)[1]["masks"][r]
+            mask_ab, mask_ba = self.triplets.row_meta(row, "masks")
             if kind == NAIVE_ST:  # real s onto real t, Γ = C_st (synthetic)
                 source, target, gamma, weight = a, b, c_ab, self._weight(mask_ab)
             elif kind == NAIVE_TS:

@@ -14,13 +14,13 @@ clear error naming the shard, not a crash deep inside a DataLoader worker.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 
+from rswap.artifacts import sha256_file
 from rswap.atomic import atomic_path
 from rswap.errors import RswapError
 
@@ -30,14 +30,6 @@ INDEX = "index.json"
 def _atomic_write(path: Path, write) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         write(f)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_shard(directory: Path, name: str, images: np.ndarray, meta: dict[str, np.ndarray]) -> dict:
@@ -116,6 +108,11 @@ class ShardSet:
     def images(self, row: int) -> np.ndarray:
         shard, r = self.locate(row)
         return np.asarray(self._shard(shard)[0][r])
+
+    def row_meta(self, row: int, key: str) -> np.ndarray:
+        """One meta column's value for one row (opens only that row's shard)."""
+        shard, r = self.locate(row)
+        return self._shard(shard)[1][key][r]
 
     def meta(self, key: str) -> np.ndarray:
         """One meta column over the whole dataset (loads every shard's meta)."""

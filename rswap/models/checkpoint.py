@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from safetensors import safe_open
 
 from rswap.atomic import atomic_path
@@ -48,7 +48,7 @@ def read_tensors(path: str | os.PathLike, what: str = "checkpoint") -> tuple[dic
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = dict(f.metadata() or {})
-        tensors = load_file(str(path))
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise RswapError(f"{what} {path} is not a readable safetensors file ({str(e).splitlines()[0]})") from None
     return tensors, metadata
