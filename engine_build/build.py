@@ -6,7 +6,9 @@ an old one whose hashes no longer match, and both are refused by load_manifest.
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,7 +18,7 @@ import torch.nn.functional as F
 
 from engine_build.check import max_abs_error, require_close
 from engine_build.export import OPSET, HalfInside, export_onnx, io_dtypes
-from rswap.artifacts import EngineSpec, Manifest, NetworkSpec, TensorSpec, save_manifest
+from rswap.artifacts import MANIFEST_NAME, EngineSpec, Manifest, NetworkSpec, TensorSpec, save_manifest
 from rswap.atomic import atomic_path
 from rswap.errors import RswapError
 from rswap.models.checkpoint import load_generator
@@ -127,10 +129,56 @@ def build_engine(out_dir: Path, network_key: str, network: NetworkSpec, options:
 
 
 def build_model_dir(checkpoint: Path, out_dir: Path, options: BuildOptions, log: Callable[[str], None] = print) -> Path:
+    """Build into a fresh sibling of `out_dir`, then swap it in: a build that fails part way
+    leaves an existing model directory as it was, never half old and half new."""
     if options.precision not in TOLERANCE:
         raise RswapError(f"unknown precision {options.precision!r}; choose fp32 or fp16")
+    # The exporter traces at batch 2 and keeps the batch axis symbolic; torch.export
+    # specialises sizes 0 and 1, so a graph limited to one face cannot be traced dynamically.
+    if options.max_batch < 2:
+        raise RswapError(f"--max-batch must be at least 2 (the graph's batch axis is dynamic), got {options.max_batch}")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MANIFEST_NAME).is_file())):
+        # it is replaced as a whole, so it must be a model directory (or empty), not any folder
+        raise RswapError(f"{out_dir} exists and is not a model directory; choose a new or empty folder")
     model, config = load_generator(checkpoint)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex[:8]}.building")
+    staging.mkdir()
+    try:
+        if (out_dir / "engines").is_dir():  # keep cached TensorRT plans (minutes to rebuild); reused when still valid
+            shutil.copytree(out_dir / "engines", staging / "engines", copy_function=_link_or_copy)
+        _build(model, config, checkpoint, staging, options, log)
+        _replace_dir(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    path = out_dir / MANIFEST_NAME
+    log(f"wrote {path}")
+    return path
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    # engine files are only ever replaced whole (atomic writes), never modified, so a hard link is safe
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _replace_dir(new: Path, dest: Path) -> None:
+    """Move `new` to `dest`; an old `dest` is renamed away first and removed after."""
+    if not dest.exists():
+        os.rename(new, dest)
+        return
+    old = new.with_suffix(".old")
+    os.rename(dest, old)
+    os.rename(new, dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _build(model: Generator, config: GeneratorConfig, checkpoint: Path, out_dir: Path, options: BuildOptions,
+           log: Callable[[str], None]) -> None:
     log(f"exporting generator {config.name!r} ({config.size}px, {options.precision}) ...")
     networks = {"generator": export_generator(model, config, out_dir, options)}
     if options.encoder:
@@ -156,6 +204,4 @@ def build_model_dir(checkpoint: Path, out_dir: Path, options: BuildOptions, log:
         engines=engines,
         files={"generator.safetensors": ""},  # hashed by save_manifest
     )
-    path = save_manifest(out_dir, manifest)
-    log(f"wrote {path}")
-    return path
+    save_manifest(out_dir, manifest)

@@ -122,3 +122,44 @@ def test_identity_encoder_exports(tmp_path):
     proto = onnx.load(str(tmp_path / spec.file))
     assert {op for _, op in graph_ops(proto)} <= TENSORRT_OPS
     assert spec.inputs[0].shape == ["batch", 3, 150, 150] and spec.outputs[0].shape == ["batch", 128]
+
+
+def test_max_batch_below_two_is_one_line(checkpoint, tmp_path, capsys):
+    for value in ("0", "1"):
+        assert main(["build", "--checkpoint", str(checkpoint), "-o", str(tmp_path / "m"), "--no-encoder", "--max-batch", value]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "--max-batch must be at least 2" in err, err
+    assert not (tmp_path / "m").exists()
+
+
+def test_failed_rebuild_leaves_the_old_model_directory_intact(checkpoint, tmp_path, monkeypatch, capsys):
+    import engine_build.build as build
+
+    out = tmp_path / "model"
+    argv = ["build", "--checkpoint", str(checkpoint), "-o", str(out), "--no-encoder", "--max-batch", "2"]
+    assert main(argv) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert "manifest.json" in before and "generator_fp32.onnx" in before
+
+    def fail(path, errors, tolerance):  # the graph file is written, then the check fails
+        assert Path(path).is_file()
+        raise RswapError(f"{path} does not match torch")
+
+    monkeypatch.setattr(build, "require_close", fail)
+    assert main(argv + ["--precision", "fp16"]) == 2
+    assert "does not match torch" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging folder left behind
+    load_manifest(out)  # still a valid model directory
+
+    monkeypatch.undo()
+    assert main(argv + ["--precision", "fp16"]) == 0  # a successful rebuild replaces it
+    assert sorted(p.name for p in out.iterdir()) == ["generator.safetensors", "generator_fp16.onnx", "manifest.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_build_refuses_to_replace_a_folder_that_is_not_a_model(checkpoint, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["build", "--checkpoint", str(checkpoint), "-o", str(tmp_path), "--no-encoder"]) == 2
+    assert "not a model directory" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
