@@ -18,6 +18,7 @@ import numpy as np
 
 from realtime.backends import cuda_device_count, open_backend, select_backend
 from rswap.artifacts import load_manifest
+from rswap.atomic import atomic_path
 from rswap.errors import RswapError
 
 # (backend, precision) pairs to try; torch fp16 only on a GPU (CPU half convolutions are emulated)
@@ -108,5 +109,6 @@ def run(args: argparse.Namespace) -> int:
             rel = r["median_ms"] / base if base else float("nan")
             print(f"{r['backend']:<12}{r['precision']:<6}{r['batch']:>6}{rel:>9.2f}{rel / r['batch']:>9.2f}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"gpu": gpu, "rows": rows}, indent=2))
+        with atomic_path(args.json, make_parents=True) as tmp:
+            tmp.write_text(json.dumps({"gpu": gpu, "rows": rows}, indent=2))
     return 0

@@ -29,6 +29,7 @@ from realtime.pipeline import Pipeline
 from realtime.sinks import NullSink
 from realtime.sources import SyntheticSource
 from realtime.stats import StatsRecorder, percentiles_ms
+from rswap.atomic import atomic_path
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 
@@ -155,6 +156,6 @@ def run(args) -> int:
     print(f"load average (1/5/15 min) before {report['load_before'][0]:.1f}, after {report['load_after'][0]:.1f} "
           f"on {os.cpu_count()} cores: other processes share these cores, numbers vary with it")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+        with atomic_path(args.json, make_parents=True) as tmp:
+            tmp.write_text(json.dumps(report, indent=2))
     return 0
