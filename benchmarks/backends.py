@@ -49,7 +49,8 @@ def _build_dirs(args, work: Path) -> dict[str, Path]:
     dirs = {}
     for precision in ("fp32", "fp16"):
         dirs[precision] = work / precision
-        opts = BuildOptions(precision=precision, max_batch=max(args.batches), encoder=False)
+        # the build's batch axis is dynamic from 2 up, which also serves batch 1
+        opts = BuildOptions(precision=precision, max_batch=max(2, *args.batches), encoder=False)
         build_model_dir(ckpt, dirs[precision], opts, log=lambda _: None)
     return dirs
 
