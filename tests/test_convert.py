@@ -80,7 +80,7 @@ def test_bad_inputs(tmp_path, capsys, source_png, clip_with_audio, no_face_png):
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     corrupt = tmp_path / "corrupt.mp4"
-    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(4000))
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + np.random.default_rng(1).bytes(4000))
     truncated = tmp_path / "trunc.mp4"
     truncated.write_bytes(open(clip_with_audio, "rb").read()[:5000])
     _bad(["-s", "missing.png", "-t", clip_with_audio, "-o", out], capsys, "not found")
