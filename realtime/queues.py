@@ -20,13 +20,23 @@ from realtime.packet import END
 _POLL_S = 0.05
 
 
-class LatestSlot:
-    def __init__(self, name: str = ""):
+class _Link:
+    def __init__(self, name: str):
         self.name = name
-        self.dropped = 0
-        self._item = None
+        self.dropped = 0  # stays 0 for ordered links: kept so both kinds read the same
         self._closed = False
         self._cond = threading.Condition()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class LatestSlot(_Link):
+    def __init__(self, name: str = ""):
+        super().__init__(name)
+        self._item = None
 
     def put(self, item, stop: threading.Event | None = None) -> bool:
         with self._cond:
@@ -48,20 +58,12 @@ class LatestSlot:
                 return item
             return END
 
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
 
-
-class OrderedQueue:
+class OrderedQueue(_Link):
     def __init__(self, name: str = "", maxsize: int = 4):
-        self.name = name
-        self.dropped = 0  # always 0: kept so both links read the same
+        super().__init__(name)
         self._items: deque = deque()
         self._maxsize = maxsize
-        self._closed = False
-        self._cond = threading.Condition()
 
     def put(self, item, stop: threading.Event | None = None) -> bool:
         """Wait for room; False if the queue was closed or `stop` was set meanwhile."""
@@ -85,11 +87,6 @@ class OrderedQueue:
                 self._cond.notify_all()
                 return item
             return END
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
 
 
 def make_link(live: bool, name: str, maxsize: int = 4):
