@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iters", type=int, default=20, help="timed calls per measurement")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--cuda-graphs", action="store_true", help="torch/tensorrt: replay CUDA graphs")
+    parser.add_argument("--pipeline-seconds", type=float, default=0.0, metavar="S",
+                        help="also run the whole live pipeline with each backend (fp32) for S seconds per size (0: skip)")
+    parser.add_argument("--sizes", nargs="+", default=["720p", "1080p"], choices=["720p", "1080p"],
+                        help="frame sizes of the pipeline runs")
     parser.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
 
 
@@ -74,9 +78,38 @@ def _feeds(manifest, batch: int) -> dict[str, np.ndarray]:
             "identity": ident / np.linalg.norm(ident, axis=1, keepdims=True)}
 
 
+def _pipeline_rows(args, model_dir: Path) -> list[dict]:
+    """Delivered fps and end-to-end latency of the threaded live pipeline (a source faster than
+    it can go, null sink) with the learned swapper on each backend."""
+    from skimage import data
+
+    from benchmarks.latency import SIZES, run_threaded
+    from realtime.backends import open_backend as app_backends
+    from rswap.media.images import write_image
+    from rswap.swap.factory import SwapperOptions
+    from rswap.swap.loader import load_frame_swapper
+
+    source = model_dir.parent / "source.png"
+    write_image(source, np.ascontiguousarray(data.astronaut()[:, ::-1]))
+    rows = []
+    for name in args.backends:
+        try:
+            select_backend(name)
+        except RswapError as e:
+            print(f"skip pipeline on {name}: {e}")
+            continue
+        options = SwapperOptions(backend=name, open_backend=lambda *a, **k: app_backends(*a, log=lambda _: None, **k))
+        fs = load_frame_swapper([str(source)], str(model_dir), options=options)
+        for size_name in args.sizes:
+            s = run_threaded(fs, SIZES[size_name], 120.0, args.pipeline_seconds).summary()
+            rows.append({"backend": name, "size": size_name, "fps": s["delivered_fps"],
+                         "e2e_p95_ms": s["e2e_latency_ms"]["p95"], "swap_p50_ms": s["stages_ms"]["swap"]["p50"]})
+    return rows
+
+
 def run(args: argparse.Namespace) -> int:
     gpu = cuda_device_count() > 0
-    rows = []
+    rows, pipeline = [], []
     with tempfile.TemporaryDirectory(prefix="rswap-bench-") as tmp:
         print("exporting the generator (fp32, fp16) ...")
         dirs = _build_dirs(args, Path(tmp))
@@ -96,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
                 t = _time(backend, _feeds(manifest, batch), args.iters, args.warmup)
                 rows.append({"backend": name, "device": str(backend.device), "precision": precision, "batch": batch,
                              "median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95))})
+        if args.pipeline_seconds > 0:
+            pipeline = _pipeline_rows(args, dirs["fp32"])
     base = next((r["median_ms"] for r in rows if (r["backend"], r["precision"], r["batch"]) == ("onnxruntime", "fp32", 1)), None)
     print(f"\ngenerator {args.checkpoint or 'preset ' + args.preset}, {args.iters} calls each, on {'GPU' if gpu else 'CPU'}")
     if gpu:
@@ -109,7 +144,12 @@ def run(args: argparse.Namespace) -> int:
         for r in rows:
             rel = r["median_ms"] / base if base else float("nan")
             print(f"{r['backend']:<12}{r['precision']:<6}{r['batch']:>6}{rel:>9.2f}{rel / r['batch']:>9.2f}")
+    if pipeline:
+        print(f"\nlive pipeline, learned swapper (fp32), source 120 fps, {args.pipeline_seconds:g} s per run, null sink")
+        print(f"{'backend':<12}{'size':<7}{'fps':>7}{'e2e p95 ms':>12}{'swap p50 ms':>13}")
+        for r in pipeline:
+            print(f"{r['backend']:<12}{r['size']:<7}{r['fps'] or 0:>7.1f}{r['e2e_p95_ms']:>12.1f}{r['swap_p50_ms']:>13.1f}")
     if args.json:
         with atomic_path(args.json, make_parents=True) as tmp:
-            tmp.write_text(json.dumps({"gpu": gpu, "rows": rows}, indent=2))
+            tmp.write_text(json.dumps({"gpu": gpu, "rows": rows, "pipeline": pipeline}, indent=2))
     return 0

@@ -74,3 +74,21 @@ def test_onnxruntime_path_does_not_import_torch(model_dir):
     assert res.returncode == 0, res.stderr[-2000:]
     if not cuda_device_count():
         assert res.stdout.strip() == "onnxruntime"
+
+
+def test_bench_backends_runs_generator_and_pipeline(tmp_path):
+    """`rswap bench backends` end to end on CPU: per-backend generator timings and the live
+    pipeline with the learned swapper on onnxruntime (short, tiny generator)."""
+    import json
+
+    from cli.main import main
+
+    out = tmp_path / "bench.json"
+    argv = ["bench", "backends", "--preset", "tiny", "--iters", "2", "--warmup", "1", "--batches", "1", "2",
+            "--backends", "onnxruntime", "--pipeline-seconds", "1.5", "--sizes", "720p", "--json", str(out)]
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    assert {(r["precision"], r["batch"]) for r in report["rows"]} == {("fp32", 1), ("fp32", 2), ("fp16", 1), ("fp16", 2)}
+    assert all(r["median_ms"] > 0 for r in report["rows"])
+    [pipe] = report["pipeline"]
+    assert pipe["backend"] == "onnxruntime" and pipe["fps"] > 1
