@@ -33,10 +33,11 @@ class _ReaderSource:
     def __init__(self, path):
         self.path = path
         self.pts: dict[int, int] = {}  # packet index -> original pts
+        self.reader = None
         self._lock = threading.Lock()
 
     def open(self) -> None:
-        if hasattr(self, "reader"):  # opened before the pipeline starts, to size the writer
+        if self.reader is not None:  # opened before the pipeline starts, to size the writer
             return
         self.reader = VideoReader(self.path, "target")
         self.info = self.reader.info
