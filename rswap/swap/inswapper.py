@@ -12,8 +12,8 @@ Conventions of these files (insightface's model_zoo code, which defines them):
   normalised ArcFace embedding times "emap" (the graph's last initializer, 512x512),
   normalised again.
 
-A file is checked against a sha256 when one is known: a `<file>.sha256` beside it
-(the first hex word), or the value passed in. We ship no hashes we have not verified.
+Finding pack files and checking their sha256 live in rswap.face.insightface_pack (shared
+with the SCRFD detector).
 """
 
 from __future__ import annotations
@@ -23,50 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from rswap.artifacts import sha256_file
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template
+from rswap.face.insightface_pack import find_arcface, verify_hash
 from rswap.face.types import Face
 from rswap.onnx_runner import OnnxRunner
 from rswap.swap.base import SwapResult
 from rswap.swap.learned import paste_mask
 
-ARCFACE_FILES = ("buffalo_l/w600k_r50.onnx", "buffalo_m/w600k_r50.onnx", "buffalo_s/w600k_mbf.onnx", "buffalo_sc/w600k_mbf.onnx")
 EMBEDDING_DIM = 512
-
-
-def insightface_root() -> Path:
-    return Path.home() / ".insightface" / "models"
-
-
-def verify_hash(path: Path, expected: str | None = None) -> None:
-    """Compare with `expected` or a `<file>.sha256` sidecar; no known hash, no check."""
-    sidecar = path.with_name(path.name + ".sha256")
-    if expected is None and sidecar.is_file():
-        words = sidecar.read_text().split()
-        expected = words[0] if words else None
-    if expected and sha256_file(path) != expected.lower():
-        raise RswapError(f"{path} does not match its known sha256: modified, truncated or a different file")
-
-
-def find_arcface(root: str | Path | None = None) -> Path:
-    """An ArcFace w600k ONNX: `root` itself if it is a file, else a known pack file under `root`
-    (default ~/.insightface/models)."""
-    base = Path(root).expanduser() if root else insightface_root()
-    if base.is_file():
-        return base
-    for rel in ARCFACE_FILES:
-        if (base / rel).is_file():
-            return base / rel
-        if (base / "models" / rel).is_file():
-            return base / "models" / rel
-    found = sorted(base.glob("*/w600k_*.onnx")) if base.is_dir() else []
-    if found:
-        return found[0]
-    raise RswapError(
-        f"inswapper needs an ArcFace model (insightface buffalo_l/w600k_r50.onnx); none under {base}. "
-        "Put the pack there or pass its path; rswap never downloads models."
-    )
 
 
 def read_emap(path: Path) -> np.ndarray:
