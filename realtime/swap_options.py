@@ -31,6 +31,9 @@ def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
                    help="inswapper models: ArcFace w600k .onnx, or the insightface models folder (default ~/.insightface/models)")
     g.add_argument("--blend-levels", type=int, default=0, choices=range(0, 9), metavar="0..8",
                    help="paste back with an N-level Laplacian blend instead of a feathered mask (0)")
+    g.add_argument("--compose-on", choices=("auto", "host", "device"), default="auto",
+                   help="learned models: crop and paste faces on the host (OpenCV) or on the inference device, "
+                        "one upload and one download per frame (auto: device when the backend runs on a GPU)")
 
 
 def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bool = False) -> FrameSwapper:
@@ -43,7 +46,22 @@ def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bo
         insightface_root=args.arcface,
         open_backend=open_backend,  # learned models run on the app's backends (TensorRT, torch, onnxruntime)
     )
-    return load_frame_swapper(
+    fs = load_frame_swapper(
         args.source, args.model, args.face_select, args.reference, options, blend_levels=args.blend_levels,
         one_identity_per_photo=one_identity_per_photo,
     )
+    return place_compose(fs, args.compose_on)
+
+
+def place_compose(fs: FrameSwapper, where: str) -> FrameSwapper:
+    """`fs`, or its on-device twin: 'device' insists, 'auto' takes it when the backend runs on a GPU
+    and nothing needs the host (the Laplacian blend)."""
+    backend = getattr(fs.swapper, "backend", None)
+    on_gpu = str(getattr(backend, "device", "")).startswith("cuda")
+    if where == "host" or (where == "auto" and not (on_gpu and fs.blend_levels == 0)):
+        return fs
+    from realtime.device_swap import DeviceFrameSwapper, supports_device_compose  # imports torch
+
+    if where == "auto" and not supports_device_compose(fs):
+        return fs
+    return DeviceFrameSwapper(fs)

@@ -27,6 +27,7 @@ class SwapJob:
     landmarks: np.ndarray  # target mesh points in crop coordinates
     M: np.ndarray  # 2x3 frame -> crop
     result: SwapResult | None = None
+    device_frame: Any = None  # on-device compose: the frame's tensor, uploaded once, shared by its jobs
 
 
 class FrameSwapper:
@@ -47,11 +48,14 @@ class FrameSwapper:
         self.embed = embed
         self.blend_levels = blend_levels
 
+    def selected(self, frame: np.ndarray, faces: list[Face]) -> list[tuple[Face, int]]:
+        """(face, source index) for every face to swap; an index past the sources falls back to the first."""
+        n = len(self.sources)
+        return [(face, idx if idx < n else 0) for face, idx in self.selector.select(frame, faces, self.embed)]
+
     def plan(self, frame: np.ndarray, faces: list[Face]) -> list[SwapJob]:
         jobs = []
-        for face, idx in self.selector.select(frame, faces, self.embed):
-            if idx >= len(self.sources):
-                idx = 0
+        for face, idx in self.selected(frame, faces):
             crop, M = align_crop(frame, face.kps5, self.swapper.template)
             jobs.append(SwapJob(face, idx, crop, transform_points(face.landmarks, M), M))
         return jobs

@@ -140,3 +140,38 @@ class LearnedSwapper:
             SwapResult(img, paste_mask(hw, lm, self.keep_mouth, self.keep_eyes))
             for img, lm in zip(tensor_to_images(out, self.output_spec), landmarks)
         ]
+
+    def swap_batch_device(self, crops, landmarks: list[np.ndarray], sources: list[LearnedSource]):
+        """The device twin of `swap_batch`, for backends with `run_device` (torch, TensorRT).
+
+        crops: (N, 3, S, S) float torch tensor, RGB 0..255, on the backend's device.
+        Returns (swapped crops in the same form, masks (N, S, S) float32 numpy): the masks
+        come from landmarks with OpenCV on the host, tiny next to the frame.
+        """
+        identity = np.stack([s.identity for s in sources]).astype(np.dtype(self.identity_spec.dtype))
+        feeds = {
+            self.target_spec.name: tensor_from_crops(crops, self.target_spec),
+            self.identity_spec.name: crops.new_tensor(identity),  # same device, no torch import here
+        }
+        out = self.backend.run_device(feeds)[self.output_spec.name]
+        hw = tuple(crops.shape[-2:])
+        masks = np.stack([paste_mask(hw, lm, self.keep_mouth, self.keep_eyes) for lm in landmarks])
+        return crops_from_tensor(out, self.output_spec), masks
+
+
+def tensor_from_crops(crops, spec: TensorSpec):
+    """(N,3,S,S) float tensor, RGB 0..255 -> the spec's value range and channel order (torch ops only)."""
+    x = crops / 255.0
+    if spec.channel_order == "BGR":
+        x = x.flip(1)
+    lo, hi = spec.value_range or (0.0, 1.0)
+    return lo + x * (hi - lo)
+
+
+def crops_from_tensor(x, spec: TensorSpec):
+    """The network's output in the spec's range and order -> (N,3,S,S) float RGB 0..255, clipped."""
+    lo, hi = spec.value_range or (0.0, 1.0)
+    x = (x.float() - lo) * (255.0 / (hi - lo))
+    if spec.channel_order == "BGR":
+        x = x.flip(1)
+    return x.clamp(0.0, 255.0)

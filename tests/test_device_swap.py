@@ -1,0 +1,158 @@
+"""On-device compose (crop, generator, paste-back as tensors; one upload and one download per
+frame) against the host path (OpenCV warps, numpy I/O), with the learned swapper on the torch
+backend. The tests run the 'device' on the CPU; the CUDA ones are skipped without a GPU."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from realtime.backends import open_backend  # noqa: E402
+from realtime.device_swap import DeviceFrameSwapper  # noqa: E402
+from realtime.swap_options import place_compose  # noqa: E402
+from rswap.errors import RswapError  # noqa: E402
+from rswap.face.select import FaceSelector  # noqa: E402
+from rswap.face.types import Face  # noqa: E402
+from rswap.swap.frame import FrameSwapper  # noqa: E402
+from rswap.swap.learned import LearnedSource, LearnedSwapper  # noqa: E402
+
+
+def _source(seed: int) -> LearnedSource:
+    v = np.random.default_rng(seed).standard_normal(128).astype(np.float32)
+    return LearnedSource(v / np.linalg.norm(v))
+
+
+def _swapper(model_dir, device: str = "cpu", **options) -> LearnedSwapper:
+    quiet = lambda _: None  # noqa: E731
+    return LearnedSwapper(model_dir, open_backend=lambda m: open_backend(m, name="torch", device=device, log=quiet, **options))
+
+
+def _shifted(face: Face, dx: float) -> Face:
+    d = np.array([dx, 0], np.float32)
+    return Face(bbox=face.bbox + np.array([dx, 0, dx, 0], np.float32), kps5=face.kps5 + d,
+                landmarks=face.landmarks + d, score=face.score)
+
+
+@pytest.fixture(scope="module")
+def two_face_frame(astronaut, astronaut_face):
+    """The astronaut and a copy of her head 260 px to the right, in one wider frame."""
+    h, w = astronaut.shape[:2]
+    frame = np.zeros((h, w + 260, 3), np.uint8)
+    frame[:, :w] = astronaut
+    x0, y0, x1, y1 = astronaut_face.bbox.astype(int)
+    pad = (x1 - x0) // 2
+    ys, xs = slice(max(0, y0 - pad), y1 + pad), slice(max(0, x0 - pad), x1 + pad)
+    frame[ys, xs.start + 260 : xs.stop + 260] = astronaut[ys, xs]
+    return frame, [astronaut_face, _shifted(astronaut_face, 260)]
+
+
+def test_device_compose_matches_the_host_path(model_dir, astronaut, astronaut_face):
+    sw = _swapper(model_dir)
+    sources = [_source(0)]
+    host = FrameSwapper(sw, sources).process(astronaut, [astronaut_face])
+    device = DeviceFrameSwapper(FrameSwapper(sw, sources)).process(astronaut, [astronaut_face])
+    assert device.shape == astronaut.shape and device.dtype == np.uint8
+    diff = np.abs(device.astype(int) - host)
+    changed = np.abs(host.astype(int) - astronaut).sum(-1) > 0
+    assert changed.sum() > 2000  # the generator's face went in
+    assert diff.mean() < 0.2 and diff[changed].mean() < 2.0  # grid_sample vs OpenCV: sub-grey-level
+    # away from the face the frame is bit-identical, as on the host path
+    x0, y0, x1, y1 = astronaut_face.bbox.astype(int)
+    pad = x1 - x0
+    far = np.ones(astronaut.shape[:2], bool)
+    far[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad] = False
+    np.testing.assert_array_equal(device[far], astronaut[far])
+
+
+def test_every_face_of_a_frame_is_one_generator_call(model_dir, two_face_frame):
+    frame, faces = two_face_frame
+    sw = _swapper(model_dir)
+    calls = []
+    run_device = sw.backend.run_device
+    sw.backend.run_device = lambda feeds: calls.append(feeds["target"].shape[0]) or run_device(feeds)
+    fs = DeviceFrameSwapper(FrameSwapper(sw, [_source(1)], FaceSelector("all")))
+    out = fs.process(frame, faces)
+    assert calls == [2]
+    host = FrameSwapper(sw, [_source(1)], fs.selector).process(frame, faces)
+    for face in faces:  # both faces swapped, each like the host path does it
+        x0, y0, x1, y1 = face.bbox.astype(int)
+        region = (slice(y0, y1), slice(x0, x1))
+        assert np.abs(out[region].astype(int) - frame[region]).mean() > 2
+        assert np.abs(out[region].astype(int) - host[region]).mean() < 1.5
+
+
+def test_no_face_returns_the_frame_untouched(model_dir, astronaut):
+    fs = DeviceFrameSwapper(FrameSwapper(_swapper(model_dir), [_source(0)]))
+    assert fs.process(astronaut, []) is astronaut
+
+
+def test_where_compose_runs(model_dir, source_png):
+    cpu_torch = FrameSwapper(_swapper(model_dir), [_source(0)])
+    assert place_compose(cpu_torch, "auto") is cpu_torch  # auto: the device path only on a GPU
+    assert place_compose(cpu_torch, "host") is cpu_torch
+    assert isinstance(place_compose(cpu_torch, "device"), DeviceFrameSwapper)
+    ort = FrameSwapper(LearnedSwapper(model_dir), [_source(0)])  # onnxruntime: host arrays only
+    assert place_compose(ort, "auto") is ort
+    with pytest.raises(RswapError, match="torch or tensorrt"):
+        place_compose(ort, "device")
+    laplacian = FrameSwapper(cpu_torch.swapper, [_source(0)], blend_levels=4)
+    with pytest.raises(RswapError, match="blend-levels"):
+        place_compose(laplacian, "device")
+
+
+def test_convert_cli_on_the_device_path(model_dir, source_png, clip_no_audio, tmp_path):
+    """The whole convert pipeline (track -> swap -> paste -> encode) with --compose-on device,
+    against the same command on the host path: same frames within a grey level or two."""
+    from rswap.media.video import VideoReader
+    from realtime import convert_cli
+
+    outs = {}
+    for where in ("host", "device"):
+        parser = argparse.ArgumentParser()
+        convert_cli.add_arguments(parser)
+        out = tmp_path / f"{where}.mp4"
+        args = parser.parse_args(["-s", source_png, "-t", clip_no_audio, "-o", str(out), "--model", str(model_dir),
+                                  "--backend", "torch", "--compose-on", where, "--crf", "0"])
+        assert convert_cli.run(args) == 0
+        with VideoReader(out) as reader:
+            outs[where] = np.stack([f.image for f in reader])
+    with VideoReader(clip_no_audio) as reader:
+        original = np.stack([f.image for f in reader])
+    assert outs["host"].shape == outs["device"].shape == original.shape
+    assert np.abs(outs["host"].astype(int) - original).mean() > 0.5  # faces were swapped
+    assert np.abs(outs["device"].astype(int) - outs["host"]).mean() < 0.3
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@cuda
+def test_cuda_device_compose_matches_cpu(model_dir, two_face_frame):
+    frame, faces = two_face_frame
+    outs = [
+        DeviceFrameSwapper(FrameSwapper(_swapper(model_dir, device), [_source(2)], FaceSelector("all"))).process(frame, faces)
+        for device in ("cpu", "cuda")
+    ]
+    assert np.abs(outs[0].astype(int) - outs[1]).max() <= 2
+
+
+@cuda
+def test_cuda_graph_replay_equals_plain_execution(model_dir):
+    from rswap.artifacts import load_manifest
+
+    manifest = load_manifest(model_dir)
+    quiet = lambda _: None  # noqa: E731
+    plain = open_backend(manifest, name="torch", device="cuda", log=quiet)
+    graphs = open_backend(manifest, name="torch", device="cuda", log=quiet, cuda_graphs=True)
+    for batch in (1, 3, 1):  # a second shape, then back to the first graph
+        rng = np.random.default_rng(batch)
+        ident = rng.standard_normal((batch, 128)).astype(np.float32)
+        feeds = {"target": rng.uniform(-1, 1, (batch, 3, 64, 64)).astype(np.float32),
+                 "identity": ident / np.linalg.norm(ident, axis=1, keepdims=True)}
+        want = plain.run(feeds)["swapped"]
+        for _ in range(2):  # capture, then replay
+            np.testing.assert_array_equal(graphs.run(feeds)["swapped"], want)
