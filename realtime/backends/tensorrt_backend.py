@@ -15,6 +15,7 @@ execute_async_v3); not runnable on machines without tensorrt, cuda-python and a 
 from __future__ import annotations
 
 import ctypes
+import threading
 
 import numpy as np
 
@@ -56,19 +57,21 @@ class TensorRTBackend:
             self.context.set_tensor_address(n, int(self._device_ptr[n]))
         self.cuda_graphs = cuda_graphs
         self._graphs: dict[tuple, object] = {}  # input shapes -> instantiated graph
+        self._lock = threading.Lock()  # one execution context: one call at a time (--swap-workers > 1)
 
     # -- host arrays in and out ------------------------------------------------------
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        shapes = self._set_shapes({n: inputs[n].shape for n in self.input_names})
-        for n in self.input_names:
-            arr = np.asarray(inputs[n], self.dtypes[n])
-            self._host[n][1].reshape(-1)[: arr.size] = arr.reshape(-1)
-        if self.cuda_graphs:
-            self._launch_graph(shapes)
-        else:
-            self._enqueue_with_copies(shapes)
-        cuda_check(self._cudart.cudaStreamSynchronize(self.stream))
-        return {n: self._host[n][1].reshape(-1)[: int(np.prod(shapes[n]))].reshape(shapes[n]).copy() for n in self.output_names}
+        with self._lock:
+            shapes = self._set_shapes({n: inputs[n].shape for n in self.input_names})
+            for n in self.input_names:
+                arr = np.asarray(inputs[n], self.dtypes[n])
+                self._host[n][1].reshape(-1)[: arr.size] = arr.reshape(-1)
+            if self.cuda_graphs:
+                self._launch_graph(shapes)
+            else:
+                self._enqueue_with_copies(shapes)
+            cuda_check(self._cudart.cudaStreamSynchronize(self.stream))
+            return {n: self._host[n][1].reshape(-1)[: int(np.prod(shapes[n]))].reshape(shapes[n]).copy() for n in self.output_names}
 
     def _set_shapes(self, input_shapes: dict[str, tuple]) -> dict[str, tuple]:
         for n, shape in input_shapes.items():
@@ -106,22 +109,23 @@ class TensorRTBackend:
 
     # -- torch CUDA tensors in and out (no host copies) ----------------------------------
     def run_device(self, inputs: dict) -> dict:
-        import torch
+        with self._lock:
+            import torch
 
-        torch_dtype = {np.dtype("float32"): torch.float32, np.dtype("float16"): torch.float16}
-        shapes = self._set_shapes({n: tuple(inputs[n].shape) for n in self.input_names})
-        bound = {n: inputs[n].to(dtype=torch_dtype[self.dtypes[n]]).contiguous() for n in self.input_names}
-        for n in self.output_names:
-            bound[n] = torch.empty(shapes[n], dtype=torch_dtype[self.dtypes[n]], device=bound[self.input_names[0]].device)
-        try:
-            for n, t in bound.items():
-                self.context.set_tensor_address(n, t.data_ptr())
-            if not self.context.execute_async_v3(torch.cuda.current_stream().cuda_stream):
-                raise RswapError("TensorRT execute_async_v3 failed")
-        finally:  # rebind our own buffers so run() and its captured graphs stay valid
-            for n in bound:
-                self.context.set_tensor_address(n, int(self._device_ptr[n]))
-        return {n: bound[n] for n in self.output_names}
+            torch_dtype = {np.dtype("float32"): torch.float32, np.dtype("float16"): torch.float16}
+            shapes = self._set_shapes({n: tuple(inputs[n].shape) for n in self.input_names})
+            bound = {n: inputs[n].to(dtype=torch_dtype[self.dtypes[n]]).contiguous() for n in self.input_names}
+            for n in self.output_names:
+                bound[n] = torch.empty(shapes[n], dtype=torch_dtype[self.dtypes[n]], device=bound[self.input_names[0]].device)
+            try:
+                for n, t in bound.items():
+                    self.context.set_tensor_address(n, t.data_ptr())
+                if not self.context.execute_async_v3(torch.cuda.current_stream().cuda_stream):
+                    raise RswapError("TensorRT execute_async_v3 failed")
+            finally:  # rebind our own buffers so run() and its captured graphs stay valid
+                for n in bound:
+                    self.context.set_tensor_address(n, int(self._device_ptr[n]))
+            return {n: bound[n] for n in self.output_names}
 
     def close(self) -> None:
         cudart = self._cudart

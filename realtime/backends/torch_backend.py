@@ -8,6 +8,8 @@ This module is imported only when the torch backend is chosen.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 
@@ -45,6 +47,7 @@ class TorchBackend:
         self.forward = torch.compile(self.module, mode="max-autotune-no-cudagraphs") if compile else self.module
         self.cuda_graphs = cuda_graphs
         self._graphs: dict[tuple, tuple] = {}  # input shapes -> (graph, static inputs, static output)
+        self._graph_lock = threading.Lock()  # static buffers: one replay at a time (--swap-workers > 1)
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
@@ -63,23 +66,28 @@ class TorchBackend:
 
     def _replay(self, args: list[torch.Tensor]) -> torch.Tensor:
         key = tuple(tuple(a.shape) for a in args)
-        if key not in self._graphs:
-            static = [a.clone() for a in args]
-            stream = torch.cuda.Stream()
-            stream.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(stream):
-                for _ in range(2):  # warm up outside the capture (allocator, cuDNN autotune)
-                    self.forward(*static)
-            torch.cuda.current_stream().wait_stream(stream)
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                out = self.forward(*static)
-            self._graphs[key] = (graph, static, out)
-        graph, static, out = self._graphs[key]
-        for s, a in zip(static, args):
-            s.copy_(a)
-        graph.replay()
-        return out.clone()
+        with self._graph_lock:
+            if key not in self._graphs:
+                self._graphs[key] = self._capture(args)
+            graph, static, out = self._graphs[key]
+            for s, a in zip(static, args):
+                s.copy_(a)
+            graph.replay()
+            return out.clone()
+
+    def _capture(self, args: list[torch.Tensor]) -> tuple:
+        """One CUDA graph for these input shapes: (graph, its static inputs, its static output)."""
+        static = [a.clone() for a in args]
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(2):  # warm up outside the capture (allocator, cuDNN autotune)
+                self.forward(*static)
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = self.forward(*static)
+        return graph, static, out
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = self.run_device({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in inputs.items()})
