@@ -85,6 +85,7 @@ def _pipeline_rows(args, model_dir: Path) -> list[dict]:
 
     from benchmarks.latency import SIZES, run_threaded
     from realtime.backends import open_backend as app_backends
+    from realtime.swap_options import place_compose
     from rswap.media.images import write_image
     from rswap.swap.factory import SwapperOptions
     from rswap.swap.loader import load_frame_swapper
@@ -99,11 +100,15 @@ def _pipeline_rows(args, model_dir: Path) -> list[dict]:
             print(f"skip pipeline on {name}: {e}")
             continue
         options = SwapperOptions(backend=name, open_backend=lambda *a, **k: app_backends(*a, log=lambda _: None, **k))
-        fs = load_frame_swapper([str(source)], str(model_dir), options=options)
-        for size_name in args.sizes:
-            s = run_threaded(fs, SIZES[size_name], 120.0, args.pipeline_seconds).summary()
-            rows.append({"backend": name, "size": size_name, "fps": s["delivered_fps"],
-                         "e2e_p95_ms": s["e2e_latency_ms"]["p95"], "swap_p50_ms": s["stages_ms"]["swap"]["p50"]})
+        host = load_frame_swapper([str(source)], str(model_dir), options=options)
+        # torch and TensorRT take device tensors: compare crop/paste on the host with on the device
+        for where in ("host", "device") if name in ("torch", "tensorrt") else ("host",):
+            fs = place_compose(host, where)
+            for size_name in args.sizes:
+                s = run_threaded(fs, SIZES[size_name], 120.0, args.pipeline_seconds).summary()
+                rows.append({"backend": name, "compose": where, "size": size_name, "fps": s["delivered_fps"],
+                             "e2e_p95_ms": s["e2e_latency_ms"]["p95"], "swap_p50_ms": s["stages_ms"]["swap"]["p50"],
+                             "paste_p50_ms": s["stages_ms"]["paste"]["p50"]})
     return rows
 
 
@@ -146,9 +151,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r['backend']:<12}{r['precision']:<6}{r['batch']:>6}{rel:>9.2f}{rel / r['batch']:>9.2f}")
     if pipeline:
         print(f"\nlive pipeline, learned swapper (fp32), source 120 fps, {args.pipeline_seconds:g} s per run, null sink")
-        print(f"{'backend':<12}{'size':<7}{'fps':>7}{'e2e p95 ms':>12}{'swap p50 ms':>13}")
+        print(f"{'backend':<12}{'compose':<9}{'size':<7}{'fps':>7}{'e2e p95 ms':>12}{'swap p50 ms':>13}{'paste p50 ms':>14}")
         for r in pipeline:
-            print(f"{r['backend']:<12}{r['size']:<7}{r['fps'] or 0:>7.1f}{r['e2e_p95_ms']:>12.1f}{r['swap_p50_ms']:>13.1f}")
+            print(f"{r['backend']:<12}{r['compose']:<9}{r['size']:<7}{r['fps'] or 0:>7.1f}{r['e2e_p95_ms']:>12.1f}"
+                  f"{r['swap_p50_ms']:>13.1f}{r['paste_p50_ms']:>14.1f}")
     if args.json:
         with atomic_path(args.json, make_parents=True) as tmp:
             tmp.write_text(json.dumps({"gpu": gpu, "rows": rows, "pipeline": pipeline}, indent=2))

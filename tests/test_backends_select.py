@@ -85,10 +85,13 @@ def test_bench_backends_runs_generator_and_pipeline(tmp_path):
 
     out = tmp_path / "bench.json"
     argv = ["bench", "backends", "--preset", "tiny", "--iters", "2", "--warmup", "1", "--batches", "1", "2",
-            "--backends", "onnxruntime", "--pipeline-seconds", "1.5", "--sizes", "720p", "--json", str(out)]
+            "--backends", "onnxruntime", "torch", "--pipeline-seconds", "1.5", "--sizes", "720p", "--json", str(out)]
     assert main(argv) == 0
     report = json.loads(out.read_text())
-    assert {(r["precision"], r["batch"]) for r in report["rows"]} == {("fp32", 1), ("fp32", 2), ("fp16", 1), ("fp16", 2)}
+    ort = {(r["precision"], r["batch"]) for r in report["rows"] if r["backend"] == "onnxruntime"}
+    assert ort == {("fp32", 1), ("fp32", 2), ("fp16", 1), ("fp16", 2)}
     assert all(r["median_ms"] > 0 for r in report["rows"])
-    [pipe] = report["pipeline"]
-    assert pipe["backend"] == "onnxruntime" and pipe["fps"] > 1
+    # the torch backend runs the pipeline twice: crop/paste on the host, and on its device
+    assert [(p["backend"], p["compose"]) for p in report["pipeline"]] == [
+        ("onnxruntime", "host"), ("torch", "host"), ("torch", "device")]
+    assert all(p["fps"] > 1 and p["paste_p50_ms"] > 0 for p in report["pipeline"])
