@@ -6,10 +6,15 @@ mediapipe's face mesh finds faces with its *short-range* detector, which misses 
 smaller than about a fifth of the frame. So the analyser works in two passes:
 1. the mesh on the whole frame (in "video" mode the mesh graph tracks faces from
    frame to frame, re-detecting only when tracking is lost: what live use wants);
-2. for faces that pass missed, the *full-range* detector finds them at any size and
-   the mesh runs on a square region of interest around each, scaled to ROI_SIZE.
+2. for faces that pass missed, a box detector finds them and the mesh runs on a square
+   region of interest around each box, scaled to ROI_SIZE. The detector is mediapipe's
+   *full-range* one unless another is given (e.g. SCRFD from a user's insightface pack,
+   rswap.face.scrfd, which finds smaller faces: mediapipe's sees a 192x192 downscale).
    In video mode the second pass runs only when the first found nothing, and it
    follows its faces from the previous frame's landmarks instead of re-detecting.
+A box the mesh cannot confirm in its ROI (a face too small or blurred for the mesh, or a
+false detection) is dropped: every swapper needs the mesh's landmarks, so a face without
+them could not be swapped anyway.
 One analyser is not thread-safe: make one per thread.
 """
 
@@ -22,11 +27,40 @@ from rswap.face.landmarks import kps5_from_mesh
 from rswap.face.types import Face, box_iou
 
 ROI_SIZE = 256  # the mesh sees small faces at this size
-ROI_SCALE = 1.9  # ROI side / detector box side: the detector's box is tight (brows to mouth)
+
+
+class MediapipeBoxDetector:
+    """mediapipe's full-range face detector (embedded in its wheel): the default box detector.
+
+    A box detector has `detect(image) -> list[(4,) float32 box]`, `roi_scale` (the side of
+    the mesh's ROI over the box's longer side: it depends on how much of the head the
+    detector's boxes cover) and `close()`."""
+
+    roi_scale = 1.9  # this detector's box is tight (brows to mouth)
+
+    def __init__(self, min_confidence: float = 0.5):
+        import mediapipe as mp
+
+        self._graph = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
+
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        h, w = image.shape[:2]
+        boxes = []
+        for d in self._graph.process(image).detections or []:
+            r = d.location_data.relative_bounding_box
+            boxes.append(np.array([r.xmin * w, r.ymin * h, (r.xmin + r.width) * w, (r.ymin + r.height) * h], np.float32))
+        return boxes
+
+    def close(self) -> None:
+        self._graph.close()
 
 
 class MediapipeFaceAnalyser:
-    def __init__(self, max_faces: int = 4, video: bool = False, min_confidence: float = 0.5, iris: bool = True):
+    def __init__(self, max_faces: int = 4, video: bool = False, min_confidence: float = 0.5, iris: bool = True,
+                 detector=None):
+        """`detector`: the box detector for pass 2 (default mediapipe's full-range one). A
+        detector passed in stays the caller's: `close()` does not close it, so one may serve
+        several analysers when it is thread-safe (SCRFDDetector is)."""
         import mediapipe as mp  # imported here: loading it costs ~1 s
 
         self.video = video
@@ -41,9 +75,8 @@ class MediapipeFaceAnalyser:
         self._roi_mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=1, refine_landmarks=iris, min_detection_confidence=min_confidence
         )
-        self._detector = mp.solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=min_confidence
-        )
+        self._own_detector = detector is None
+        self._detector = MediapipeBoxDetector(min_confidence) if detector is None else detector
         self._roi_boxes: list[np.ndarray] = []  # video mode: small faces followed by pass 2
 
     def analyse(self, image: np.ndarray) -> list[Face]:
@@ -58,28 +91,22 @@ class MediapipeFaceAnalyser:
         return faces[: self.max_faces]
 
     def _small_faces(self, image: np.ndarray, found: list[Face]) -> list[Face]:
-        boxes = self._roi_boxes if self.video and self._roi_boxes else self._detect(image)
+        boxes = self._roi_boxes if self.video and self._roi_boxes else self._detector.detect(image)
         faces = []
         for box in boxes:
             if any(box_iou(box, f.bbox) > 0.3 for f in found + faces):
                 continue
-            face = self._mesh_in_roi(image, box)
+            # A followed box is the previous mesh's bbox, not a detector box (0.8-1x its side);
+            # the ROI mesh works over a wide range of ROI sizes (measured 0.9-3.5x), so one scale serves both.
+            face = self._mesh_in_roi(image, box, self._detector.roi_scale)
             if face is not None:
                 faces.append(face)
         if self.video:
             self._roi_boxes = [f.bbox for f in faces]
         return faces
 
-    def _detect(self, image: np.ndarray) -> list[np.ndarray]:
-        h, w = image.shape[:2]
-        boxes = []
-        for d in self._detector.process(image).detections or []:
-            r = d.location_data.relative_bounding_box
-            boxes.append(np.array([r.xmin * w, r.ymin * h, (r.xmin + r.width) * w, (r.ymin + r.height) * h], np.float32))
-        return boxes
-
-    def _mesh_in_roi(self, image: np.ndarray, box: np.ndarray) -> Face | None:
-        side = ROI_SCALE * max(box[2] - box[0], box[3] - box[1])
+    def _mesh_in_roi(self, image: np.ndarray, box: np.ndarray, roi_scale: float) -> Face | None:
+        side = roi_scale * max(box[2] - box[0], box[3] - box[1])
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         s = ROI_SIZE / side
         M = np.array([[s, 0, ROI_SIZE / 2 - s * cx], [0, s, ROI_SIZE / 2 - s * cy]], np.float32)
@@ -112,8 +139,10 @@ class MediapipeFaceAnalyser:
         self._roi_boxes = []
 
     def close(self) -> None:
-        for graph in (self._mesh, self._roi_mesh, self._detector):
-            graph.close()
+        self._mesh.close()
+        self._roi_mesh.close()
+        if self._own_detector:
+            self._detector.close()
 
     def __enter__(self):
         return self
