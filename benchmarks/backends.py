@@ -33,7 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backends", nargs="+", default=["onnxruntime", "torch", "tensorrt"])
     parser.add_argument("--iters", type=int, default=20, help="timed calls per measurement")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--cuda-graphs", action="store_true", help="torch/tensorrt: replay CUDA graphs")
+    parser.add_argument("--no-cuda-graphs", action="store_true",
+                        help="on a GPU, skip the CUDA-graph runs of torch/tensorrt (by default each is timed with and without)")
+    parser.add_argument("--source-fps", type=float, default=120.0,
+                        help="frame rate of the generated stream in the pipeline runs (set it above what you expect to deliver)")
     parser.add_argument("--pipeline-seconds", type=float, default=0.0, metavar="S",
                         help="also run the whole live pipeline with each backend (fp32) for S seconds per size (0: skip)")
     parser.add_argument("--sizes", nargs="+", default=["720p", "1080p"], choices=["720p", "1080p"],
@@ -105,7 +108,7 @@ def _pipeline_rows(args, model_dir: Path) -> list[dict]:
         for where in ("host", "device") if name in ("torch", "tensorrt") else ("host",):
             fs = place_compose(host, where)
             for size_name in args.sizes:
-                s = run_threaded(fs, SIZES[size_name], 120.0, args.pipeline_seconds).summary()
+                s = run_threaded(fs, SIZES[size_name], args.source_fps, args.pipeline_seconds).summary()
                 rows.append({"backend": name, "compose": where, "size": size_name, "fps": s["delivered_fps"],
                              "e2e_p95_ms": s["e2e_latency_ms"]["p95"], "swap_p50_ms": s["stages_ms"]["swap"]["p50"],
                              "paste_p50_ms": s["stages_ms"]["paste"]["p50"]})
@@ -128,21 +131,21 @@ def run(args: argparse.Namespace) -> int:
                 continue
             graph = "fp16" if precision == "fp16" else "fp32"
             manifest = load_manifest(dirs[graph])
-            options = {"cuda_graphs": True} if args.cuda_graphs and gpu and name != "onnxruntime" else {}
-            backend = open_backend(manifest, name=name, precision=precision, log=lambda _: None, **options)
-            for batch in args.batches:
-                t = _time(backend, _feeds(manifest, batch), args.iters, args.warmup)
-                rows.append({"backend": name, "device": str(backend.device), "precision": precision, "batch": batch,
-                             "median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95))})
+            for graphs in (False, True) if gpu and name != "onnxruntime" and not args.no_cuda_graphs else (False,):
+                backend = open_backend(manifest, name=name, precision=precision, log=lambda _: None, cuda_graphs=graphs)
+                for batch in args.batches:
+                    t = _time(backend, _feeds(manifest, batch), args.iters, args.warmup)
+                    rows.append({"backend": name, "device": str(backend.device), "precision": precision, "graphs": graphs,
+                                 "batch": batch, "median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95))})
         if args.pipeline_seconds > 0:
             pipeline = _pipeline_rows(args, dirs["fp32"])
     base = next((r["median_ms"] for r in rows if (r["backend"], r["precision"], r["batch"]) == ("onnxruntime", "fp32", 1)), None)
     print(f"\ngenerator {args.checkpoint or 'preset ' + args.preset}, {args.iters} calls each, on {'GPU' if gpu else 'CPU'}")
     if gpu:
-        print(f"{'backend':<12}{'device':<26}{'prec':<6}{'batch':>6}{'ms/call':>10}{'p95':>9}{'ms/face':>10}")
+        print(f"{'backend':<12}{'device':<26}{'prec':<6}{'graphs':<8}{'batch':>6}{'ms/call':>10}{'p95':>9}{'ms/face':>10}")
         for r in rows:
-            print(f"{r['backend']:<12}{r['device'][:25]:<26}{r['precision']:<6}{r['batch']:>6}"
-                  f"{r['median_ms']:>10.2f}{r['p95_ms']:>9.2f}{r['median_ms'] / r['batch']:>10.2f}")
+            print(f"{r['backend']:<12}{r['device'][:25]:<26}{r['precision']:<6}{'yes' if r['graphs'] else 'no':<8}"
+                  f"{r['batch']:>6}{r['median_ms']:>10.2f}{r['p95_ms']:>9.2f}{r['median_ms'] / r['batch']:>10.2f}")
     else:
         print("CPU: times relative to onnxruntime fp32 batch 1 (per call; per face)")
         print(f"{'backend':<12}{'prec':<6}{'batch':>6}{'x/call':>9}{'x/face':>9}")
@@ -150,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
             rel = r["median_ms"] / base if base else float("nan")
             print(f"{r['backend']:<12}{r['precision']:<6}{r['batch']:>6}{rel:>9.2f}{rel / r['batch']:>9.2f}")
     if pipeline:
-        print(f"\nlive pipeline, learned swapper (fp32), source 120 fps, {args.pipeline_seconds:g} s per run, null sink")
+        print(f"\nlive pipeline, learned swapper (fp32), source {args.source_fps:g} fps, {args.pipeline_seconds:g} s per run, null sink")
         print(f"{'backend':<12}{'compose':<9}{'size':<7}{'fps':>7}{'e2e p95 ms':>12}{'swap p50 ms':>13}{'paste p50 ms':>14}")
         for r in pipeline:
             print(f"{r['backend']:<12}{r['compose']:<9}{r['size']:<7}{r['fps'] or 0:>7.1f}{r['e2e_p95_ms']:>12.1f}"
