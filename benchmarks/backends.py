@@ -104,8 +104,8 @@ def _pipeline_rows(args, model_dir: Path) -> list[dict]:
             continue
         options = SwapperOptions(backend=name, open_backend=lambda *a, **k: app_backends(*a, log=lambda _: None, **k))
         host = load_frame_swapper([str(source)], str(model_dir), options=options)
-        # torch and TensorRT take device tensors: compare crop/paste on the host with on the device
-        for where in ("host", "device") if name in ("torch", "tensorrt") else ("host",):
+        # every backend takes device tensors too: compare crop/paste on the host with on the device
+        for where in ("host", "device"):
             fs = place_compose(host, where)
             for size_name in args.sizes:
                 s = run_threaded(fs, SIZES[size_name], args.source_fps, args.pipeline_seconds).summary()

@@ -2,7 +2,8 @@
 
 The host path (rswap.swap.frame.FrameSwapper) warps each crop out of the frame with
 OpenCV, sends it to the network, brings the output back and warps it into the frame on
-the CPU. Here, for learned models on a backend with `run_device` (torch, TensorRT):
+the CPU. Here, for learned models on a backend with `run_device` (torch, TensorRT,
+onnxruntime through its I/O binding):
 - `plan` (swap stage): select the faces and fit their 2x3 matrices on the host (cheap),
   upload the frame once and cut every face out of it with one grid_sample;
 - `swap` (swap stage): run the generator on those tensors (LearnedSwapper.swap_batch_device);
@@ -31,18 +32,18 @@ from rswap.swap.frame import FrameSwapper, SwapJob
 def supports_device_compose(frame_swapper: FrameSwapper) -> bool:
     """A learned swapper whose backend can take and give device tensors."""
     backend = getattr(frame_swapper.swapper, "backend", None)
-    return hasattr(frame_swapper.swapper, "swap_batch_device") and hasattr(backend, "run_device")
+    return hasattr(frame_swapper.swapper, "swap_batch_device") and hasattr(backend, "tensor_device")
 
 
 class DeviceFrameSwapper(FrameSwapper):
     def __init__(self, host: FrameSwapper):
         """Takes over a ready host FrameSwapper: same swapper, sources and face selection."""
         if not supports_device_compose(host):
-            raise RswapError("on-device compose needs a learned model on the torch or tensorrt backend")
+            raise RswapError("on-device compose needs a learned model (rswap build) on an app backend (torch, tensorrt, onnxruntime)")
         if host.blend_levels:
             raise RswapError("--blend-levels is a host-side blend; it cannot be used with on-device compose")
         super().__init__(host.swapper, host.sources, host.selector, host.embed)
-        self.device = torch.device(host.swapper.backend.device)
+        self.device = torch.device(host.swapper.backend.tensor_device)
 
     def plan(self, frame: np.ndarray, faces: list[Face]) -> list[SwapJob]:
         selected = self.selected(frame, faces)

@@ -56,8 +56,7 @@ def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bo
 def place_compose(fs: FrameSwapper, where: str) -> FrameSwapper:
     """`fs`, or its on-device twin: 'device' insists, 'auto' takes it when the backend runs on a GPU
     and nothing needs the host (the Laplacian blend)."""
-    backend = getattr(fs.swapper, "backend", None)
-    on_gpu = str(getattr(backend, "device", "")).startswith("cuda")
+    on_gpu = str(getattr(getattr(fs.swapper, "backend", None), "tensor_device", "")).startswith("cuda")
     if where == "host" or (where == "auto" and not (on_gpu and fs.blend_levels == 0)):
         return fs
     from realtime.device_swap import DeviceFrameSwapper, supports_device_compose  # imports torch

@@ -91,7 +91,7 @@ def test_bench_backends_runs_generator_and_pipeline(tmp_path):
     ort = {(r["precision"], r["batch"]) for r in report["rows"] if r["backend"] == "onnxruntime"}
     assert ort == {("fp32", 1), ("fp32", 2), ("fp16", 1), ("fp16", 2)}
     assert all(r["median_ms"] > 0 for r in report["rows"])
-    # the torch backend runs the pipeline twice: crop/paste on the host, and on its device
+    # each backend runs the pipeline twice: crop/paste on the host, and on its device
     assert [(p["backend"], p["compose"]) for p in report["pipeline"]] == [
-        ("onnxruntime", "host"), ("torch", "host"), ("torch", "device")]
+        ("onnxruntime", "host"), ("onnxruntime", "device"), ("torch", "host"), ("torch", "device")]
     assert all(p["fps"] > 1 and p["paste_p50_ms"] > 0 for p in report["pipeline"])

@@ -26,9 +26,11 @@ def _source(seed: int) -> LearnedSource:
     return LearnedSource(v / np.linalg.norm(v))
 
 
-def _swapper(model_dir, device: str = "cpu", **options) -> LearnedSwapper:
+def _swapper(model_dir, device: str = "cpu", backend: str = "torch", **options) -> LearnedSwapper:
     quiet = lambda _: None  # noqa: E731
-    return LearnedSwapper(model_dir, open_backend=lambda m: open_backend(m, name="torch", device=device, log=quiet, **options))
+    if backend == "torch":
+        options["device"] = device
+    return LearnedSwapper(model_dir, open_backend=lambda m: open_backend(m, name=backend, log=quiet, **options))
 
 
 def _shifted(face: Face, dx: float) -> Face:
@@ -50,8 +52,9 @@ def two_face_frame(astronaut, astronaut_face):
     return frame, [astronaut_face, _shifted(astronaut_face, 260)]
 
 
-def test_device_compose_matches_the_host_path(model_dir, astronaut, astronaut_face):
-    sw = _swapper(model_dir)
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_device_compose_matches_the_host_path(model_dir, astronaut, astronaut_face, backend):
+    sw = _swapper(model_dir, backend=backend)
     sources = [_source(0)]
     host = FrameSwapper(sw, sources).process(astronaut, [astronaut_face])
     device = DeviceFrameSwapper(FrameSwapper(sw, sources)).process(astronaut, [astronaut_face])
@@ -95,10 +98,12 @@ def test_where_compose_runs(model_dir, source_png):
     assert place_compose(cpu_torch, "auto") is cpu_torch  # auto: the device path only on a GPU
     assert place_compose(cpu_torch, "host") is cpu_torch
     assert isinstance(place_compose(cpu_torch, "device"), DeviceFrameSwapper)
-    ort = FrameSwapper(LearnedSwapper(model_dir), [_source(0)])  # onnxruntime: host arrays only
+    ort = FrameSwapper(_swapper(model_dir, backend="onnxruntime"), [_source(0)])  # on the CPU provider
     assert place_compose(ort, "auto") is ort
-    with pytest.raises(RswapError, match="torch or tensorrt"):
-        place_compose(ort, "device")
+    assert isinstance(place_compose(ort, "device"), DeviceFrameSwapper)
+    core = FrameSwapper(LearnedSwapper(model_dir), [_source(0)])  # the core's own runner: host arrays only
+    with pytest.raises(RswapError, match="app backend"):
+        place_compose(core, "device")
     laplacian = FrameSwapper(cpu_torch.swapper, [_source(0)], blend_levels=4)
     with pytest.raises(RswapError, match="blend-levels"):
         place_compose(laplacian, "device")
@@ -125,6 +130,22 @@ def test_convert_cli_on_the_device_path(model_dir, source_png, clip_no_audio, tm
     assert outs["host"].shape == outs["device"].shape == original.shape
     assert np.abs(outs["host"].astype(int) - original).mean() > 0.5  # faces were swapped
     assert np.abs(outs["device"].astype(int) - outs["host"]).mean() < 0.3
+
+
+def test_onnxruntime_run_device_equals_run(model_dir):
+    from rswap.artifacts import load_manifest
+
+    backend = open_backend(load_manifest(model_dir), name="onnxruntime", log=lambda _: None)
+    assert backend.tensor_device == "cpu"
+    rng = np.random.default_rng(3)
+    feeds = {"target": rng.uniform(-1, 1, (3, 3, 64, 64)).astype(np.float32),
+             "identity": rng.standard_normal((3, 128)).astype(np.float32)}
+    want = backend.run(feeds)["swapped"]
+    # a non-contiguous input view and float64 identities: run_device makes what onnxruntime needs
+    target = torch.from_numpy(feeds["target"]).permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+    got = backend.run_device({"target": target, "identity": torch.from_numpy(feeds["identity"]).double()})["swapped"]
+    assert isinstance(got, torch.Tensor) and got.shape == (3, 3, 64, 64)
+    np.testing.assert_allclose(got.numpy(), want, atol=1e-5)
 
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

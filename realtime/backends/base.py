@@ -1,8 +1,9 @@
 """The one inference interface every backend implements.
 
 `run({input name: array}) -> {output name: array}`: host numpy arrays in and out,
-batch on axis 0, dtypes and shapes as the model manifest states. Backends that can keep
-data on the GPU also offer `run_device` with torch tensors (see each backend).
+batch on axis 0, dtypes and shapes as the model manifest states. All three backends also
+offer `run_device` (DeviceBackend): torch tensors in and out on the device they compute
+on, which on-device compose (realtime.device_swap) uses.
 """
 
 from __future__ import annotations
@@ -17,3 +18,11 @@ class Backend(Protocol):
     device: str  # what it runs on, in words ("cpu", "cuda:0", "CUDAExecutionProvider", ...)
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+
+class DeviceBackend(Backend, Protocol):
+    """A backend that also takes and gives torch tensors where it computes (all three do)."""
+
+    tensor_device: str  # the torch device of run_device's tensors: "cuda:0", "cpu"
+
+    def run_device(self, inputs: dict) -> dict: ...

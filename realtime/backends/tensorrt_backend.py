@@ -36,7 +36,7 @@ class TensorRTBackend:
             raise RswapError("TensorRT could not deserialize the engine (built for another TensorRT or GPU?)")
         self.context = self.engine.create_execution_context()
         self.stream = cuda_check(cudart.cudaStreamCreate())
-        self.device = "cuda:0"
+        self.device = self.tensor_device = "cuda:0"  # tensor_device: where `run_device` wants its tensors
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         is_input = {n: self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT for n in names}
         self.input_names = [n for n in names if is_input[n]]

@@ -49,6 +49,11 @@ class TorchBackend:
         self._graphs: dict[tuple, tuple] = {}  # input shapes -> (graph, static inputs, static output)
         self._graph_lock = threading.Lock()  # static buffers: one replay at a time (--swap-workers > 1)
 
+    @property
+    def tensor_device(self) -> str:
+        """Where `run_device` wants its tensors."""
+        return self.device
+
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
         x = x.to(self.dtype) if x.is_floating_point() else x
