@@ -7,7 +7,9 @@ states everything a runtime needs to use them and nothing is guessed:
 - per network: file, input/output names, shapes (batch axis named), dtypes, value
   ranges, channel order and layout, precision;
 - the alignment template and crop size the crops must be made with;
-- the identity encoder that makes the generator's identity input, and its size;
+- the identity encoder that makes the generator's identity input, and its size; the
+  "identity_encoder" network, when present, is that whole function (aligned crop ->
+  identity vector), its input stating the template it expects;
 - for TensorRT plans: TensorRT version, GPU compute capability, precision, profiles;
 - the build options.
 
@@ -56,6 +58,7 @@ class TensorSpec:
     channel_order: str = "none"  # RGB/BGR for images
     layout: str = ""  # "NCHW" for images, "NC" for vectors
     normalized: str = ""  # "l2" for unit vectors
+    template: str = ""  # for aligned face crops: the rswap.face.align template they are aligned with
 
     def __post_init__(self):
         if self.dtype not in DTYPES:

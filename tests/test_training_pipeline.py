@@ -221,6 +221,14 @@ def test_fixernet_trains_and_extends_the_identity_vector(datasets, tmp_path):
     assert "fixer" in result and np.isfinite(result["fixer"])
     _, config = load_generator(tmp_path / "run" / "generator_ema.safetensors")
     assert (config.id_dim, config.fixer_dim) == (128 + 32, 32)
+    # the FixerNet travels in the generator file, so `rswap build` exports the identity training used
+    from rswap.models.checkpoint import load_identity_parts
+    from rswap.models.identity import load_fixernet
+
+    stored, digest = load_identity_parts(tmp_path / "run" / "generator_ema.safetensors")
+    trained = load_fixernet(tmp_path / "fixer.safetensors")
+    assert digest == "" and stored.state_dict().keys() == trained.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(stored.state_dict().values(), trained.state_dict().values()))
 
 
 def test_prepare_video_dedups_frames_and_clusters_people(tmp_path):

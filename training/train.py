@@ -23,7 +23,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader, DistributedSampler
 
-from rswap.artifacts import write_json_atomic
+from rswap.artifacts import sha256_file, write_json_atomic
 from rswap.errors import RswapError
 from rswap.models.checkpoint import load_state, read_tensors, save_generator, save_tensors_atomic
 from rswap.models.discriminator import DiscriminatorConfig, MultiScaleDiscriminator, hinge_d_loss
@@ -80,7 +80,8 @@ def load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict, info:
     opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
 
 
-def save_checkpoint(path: Path, step: int, cfg: TrainConfig, gcfg, G, D, G_ema, opt_g, opt_d, scaler) -> None:
+def save_checkpoint(path: Path, step: int, cfg: TrainConfig, gcfg, G, D, G_ema, opt_g, opt_d, scaler,
+                    fixer=None, identity_weights_sha256: str = "") -> None:
     tensors = {f"G.{k}": v for k, v in G.state_dict().items()}
     tensors |= {f"D.{k}": v for k, v in D.state_dict().items()}
     tensors |= {f"G_ema.{k}": v for k, v in G_ema.state_dict().items()}
@@ -90,7 +91,8 @@ def save_checkpoint(path: Path, step: int, cfg: TrainConfig, gcfg, G, D, G_ema, 
             "generator": json.dumps(gcfg.to_dict()), "opt_g": json.dumps(ig), "opt_d": json.dumps(id_),
             "scaler": json.dumps(scaler.state_dict() if scaler is not None else {})}
     save_tensors_atomic(path, tensors | tg | td, meta)
-    save_generator(path.parent / "generator_ema.safetensors", G_ema, gcfg)
+    # the FixerNet travels with the generator: `rswap build` exports the identity function from this file
+    save_generator(path.parent / "generator_ema.safetensors", G_ema, gcfg, fixer, identity_weights_sha256)
 
 
 def load_checkpoint(path: Path, gcfg, G, D, G_ema, opt_g, opt_d, scaler) -> int:
@@ -133,6 +135,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict:
     out = Path(cfg.out)
 
     G, D, G_ema, encoder, fixer, gcfg = build_models(cfg, device)
+    weights_digest = sha256_file(cfg.identity_weights) if cfg.identity_weights else ""
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
     scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
@@ -232,7 +235,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict:
                     writer.add_images("samples/source|target|swap|pixel_target", (grid[:8].clamp(-1, 1) + 1) / 2, step)
                 if main and (step % cfg.ckpt_every == 0 or step == end):
                     save_checkpoint(out / CHECKPOINT, step, cfg, gcfg, G_plain, D_plain,
-                                    G_ema, opt_g, opt_d, scaler)
+                                    G_ema, opt_g, opt_d, scaler, fixer, weights_digest)
                 if step >= end:
                     break
     finally:  # also when a loss goes non-finite: flush what was logged

@@ -1,7 +1,12 @@
 """Generator files: safetensors weights with the GeneratorConfig embedded in the header metadata.
 
 One file carries everything needed to rebuild the network, so a generator cannot be
-loaded with the wrong architecture. Writes go to a temporary file in the same
+loaded with the wrong architecture. A generator trained with a FixerNet also carries that
+FixerNet's weights (tensors prefixed "fixer."): its identity input is made partly by that
+exact network, so `rswap build` must export the same one, and a separate file could be
+swapped or lost. Third-party encoder weights (ArcFace backbones: large, and under their
+own licence) are not copied; their sha256 is recorded so a build can check it was given
+the same file. Writes go to a temporary file in the same
 directory and are renamed into place, so a crash never leaves a half-written file.
 Nothing here unpickles: safetensors holds plain tensors only.
 """
@@ -22,6 +27,7 @@ from rswap.errors import RswapError
 from rswap.models.generator import Generator, GeneratorConfig
 
 FORMAT = "rswap-generator-v1"
+FIXER_PREFIX = "fixer."
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -54,9 +60,25 @@ def read_tensors(path: str | os.PathLike, what: str = "checkpoint") -> tuple[dic
     return tensors, metadata
 
 
-def save_generator(path: str | os.PathLike, model: torch.nn.Module, config: GeneratorConfig) -> None:
-    state = unwrap(model).state_dict()
-    save_tensors_atomic(path, state, {"format": FORMAT, "config": json.dumps(config.to_dict(), sort_keys=True)})
+def save_generator(
+    path: str | os.PathLike,
+    model: torch.nn.Module,
+    config: GeneratorConfig,
+    fixer: torch.nn.Module | None = None,
+    identity_weights_sha256: str = "",
+) -> None:
+    """`fixer`: the FixerNet the identity vectors were made with (config.fixer_dim > 0);
+    `identity_weights_sha256`: of the encoder weights file training loaded, if any."""
+    state = dict(unwrap(model).state_dict())
+    if fixer is not None:
+        fixer = unwrap(fixer)
+        if fixer.dim != config.fixer_dim:
+            raise RswapError(f"FixerNet of {fixer.dim} dims for a generator with fixer_dim {config.fixer_dim}")
+        state |= {FIXER_PREFIX + k: v for k, v in fixer.net.state_dict().items()}
+    metadata = {"format": FORMAT, "config": json.dumps(config.to_dict(), sort_keys=True)}
+    if identity_weights_sha256:
+        metadata["identity_weights_sha256"] = identity_weights_sha256
+    save_tensors_atomic(path, state, metadata)
 
 
 def config_from_metadata(metadata: dict[str, str], path: str | os.PathLike) -> GeneratorConfig:
@@ -82,8 +104,23 @@ def load_generator(
         detail = ", ".join(f"{k}: file {a!r} vs expected {b!r}" for k, (a, b) in diff.items())
         raise RswapError(f"{path} was trained with another generator config ({detail})")
     model = Generator(config)
-    load_state(model, tensors, path)
+    load_state(model, {k: v for k, v in tensors.items() if not k.startswith(FIXER_PREFIX)}, path)
     return model.to(device).eval(), config
+
+
+def load_identity_parts(path: str | os.PathLike) -> tuple[torch.nn.Module | None, str]:
+    """(the FixerNet stored with the generator, or None; sha256 of the encoder weights training used, or "")."""
+    from rswap.models.identity import FixerNet
+
+    tensors, metadata = read_tensors(path, "generator file")
+    config = config_from_metadata(metadata, path)
+    fixer_state = {k[len(FIXER_PREFIX) :]: v for k, v in tensors.items() if k.startswith(FIXER_PREFIX)}
+    fixer = None
+    if fixer_state:
+        fixer = FixerNet(config.fixer_dim)
+        load_state(fixer.net, fixer_state, path)
+        fixer = fixer.eval().requires_grad_(False)
+    return fixer, metadata.get("identity_weights_sha256", "")
 
 
 def load_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
@@ -101,4 +138,4 @@ def load_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: s
     model.load_state_dict(tensors, strict=True)
 
 
-__all__ = ["save_generator", "load_generator", "save_tensors_atomic", "read_tensors", "load_state", "unwrap"]
+__all__ = ["load_generator", "load_identity_parts", "load_state", "read_tensors", "save_generator", "save_tensors_atomic", "unwrap"]

@@ -68,7 +68,8 @@ class IdentityEncoder(nn.Module):
         A[:, 2] = (A[:, 2] + 0.5) * size / 256 - 0.5  # pixel-centre scaling of 256-space to S-space
         A[:, :2] *= size / 256
         theta = _chip_grid(A, size, self.chip_size).to(crops.device, crops.dtype)
-        grid = F.affine_grid(theta.expand(len(crops), 2, 3), [len(crops), 3, self.chip_size, self.chip_size], False)
+        n = crops.shape[0]  # not len(crops): len() would fix the batch size of an exported graph
+        grid = F.affine_grid(theta.expand(n, 2, 3), [n, 3, self.chip_size, self.chip_size], False)
         return F.grid_sample(crops, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
