@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from engine_build.check import max_abs_error, require_close
 from engine_build.export import OPSET, HalfInside, export_onnx, io_dtypes
+from engine_build.identity import export_identity, load_identity_function
 from rswap.artifacts import MANIFEST_NAME, EngineSpec, Manifest, NetworkSpec, TensorSpec, save_manifest
 from rswap.atomic import atomic_path
 from rswap.errors import RswapError
@@ -32,7 +33,9 @@ TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
 class BuildOptions:
     precision: str = "fp32"  # fp32 | fp16 (fp16 inside the graph, fp32 I/O)
     max_batch: int = 8  # dynamic batch range 1..max_batch (ONNX and TensorRT profile)
-    encoder: bool = True  # also export the torch port of dlib's identity encoder
+    encoder: bool = True  # also export the identity function (aligned crop -> identity vector)
+    identity_weights: str = ""  # encoder weights file, for encoders whose weights training loaded from a file
+    fixer: str = ""  # FixerNet file, only for generator files written before they carried their FixerNet
     engine: bool = False  # also build a TensorRT plan (needs tensorrt + a GPU)
     opt_level: int = 3  # TensorRT builder_optimization_level (0..5)
     workspace_gib: float = 4.0
@@ -76,29 +79,6 @@ def export_generator(model: Generator, config: GeneratorConfig, out_dir: Path, o
         raise RswapError(f"{path}: inputs/outputs must stay float32, got {io_dtypes(proto)}")
     require_close(path, max_abs_error(path, model, make), TOLERANCE[options.precision])
     return generator_network(config, file, options.precision)
-
-
-def export_encoder(out_dir: Path, options: BuildOptions) -> NetworkSpec:
-    """dlib's ResNet as ONNX (fp32 always: it runs once per source face, accuracy first)."""
-    from rswap.face.identity import model_file
-    from rswap.models.dlib_resnet import CHIP_SIZE, DlibResNet
-
-    model = DlibResNet.from_dat(model_file("dlib_face_recognition_resnet_model_v1.dat"))
-
-    def make(batch: int) -> dict[str, torch.Tensor]:
-        g = torch.Generator().manual_seed(batch)
-        return {"chip": torch.rand(batch, 3, CHIP_SIZE, CHIP_SIZE, generator=g) * 255}
-
-    file = "identity_encoder.onnx"
-    export_onnx(model, tuple(make(2).values()), ["chip"], ["embedding"], out_dir / file, options.max_batch)
-    require_close(out_dir / file, max_abs_error(out_dir / file, model, make), 1e-3)
-    return NetworkSpec(
-        file=file,
-        inputs=[TensorSpec("chip", ["batch", 3, CHIP_SIZE, CHIP_SIZE], value_range=(0.0, 255.0), channel_order="RGB", layout="NCHW")],
-        outputs=[TensorSpec("embedding", ["batch", 128], layout="NC")],  # not normalised: divide by its norm
-        precision="fp32",
-        opset=OPSET,
-    )
 
 
 def build_engine(out_dir: Path, network_key: str, network: NetworkSpec, options: BuildOptions) -> EngineSpec:
@@ -179,11 +159,14 @@ def _replace_dir(new: Path, dest: Path) -> None:
 
 def _build(model: Generator, config: GeneratorConfig, checkpoint: Path, out_dir: Path, options: BuildOptions,
            log: Callable[[str], None]) -> None:
+    identity = None
+    if options.encoder:  # first, so a missing or wrong encoder/FixerNet file fails before the slow exports
+        identity = load_identity_function(checkpoint, config, options.identity_weights, options.fixer)
     log(f"exporting generator {config.name!r} ({config.size}px, {options.precision}) ...")
     networks = {"generator": export_generator(model, config, out_dir, options)}
-    if options.encoder:
-        log("exporting identity encoder (dlib ResNet, torch port) ...")
-        networks["identity_encoder"] = export_encoder(out_dir, options)
+    if identity is not None:
+        log(f"exporting identity function ({config.identity_encoder}{' + FixerNet' if config.fixer_dim else ''}) ...")
+        networks["identity_encoder"] = export_identity(identity, config, out_dir, options.max_batch)
     # The weights themselves, so the torch backend can run this directory too (hash-checked like the rest).
     with atomic_path(out_dir / "generator.safetensors") as tmp:
         shutil.copyfile(checkpoint, tmp)

@@ -16,6 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fp16: half-precision graph with fp32 inputs/outputs and fp32 normalisations")
     parser.add_argument("--max-batch", type=int, default=8, help="largest batch (faces per call) the graph/engine accepts")
     parser.add_argument("--no-encoder", action="store_true", help="skip exporting the identity encoder")
+    parser.add_argument("--identity-weights", default="", metavar="PATH",
+                        help="the encoder weights file training used (ArcFace backbones); checked by sha256")
+    parser.add_argument("--fixer", default="", metavar="PATH",
+                        help="FixerNet file, only for generator files that do not carry their FixerNet")
     parser.add_argument("--engine", action="store_true", help="also build a TensorRT plan (needs tensorrt and a GPU)")
     parser.add_argument("--opt-level", type=int, default=3, choices=range(6), help="TensorRT builder optimisation level")
     parser.add_argument("--workspace-gib", type=float, default=4.0, help="TensorRT builder workspace limit")
@@ -26,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         max_batch=args.max_batch,
         encoder=not args.no_encoder,
+        identity_weights=args.identity_weights,
+        fixer=args.fixer,
         engine=args.engine,
         opt_level=args.opt_level,
         workspace_gib=args.workspace_gib,

@@ -50,8 +50,12 @@ def export_onnx(
     output_names: list[str],
     path: str | os.PathLike,
     max_batch: int = 64,
+    tensorrt: bool = True,
 ) -> onnx.ModelProto:
-    """Export `model` with axis 0 of every input dynamic (1..max_batch); write `path` atomically."""
+    """Export `model` with axis 0 of every input dynamic (1..max_batch); write `path` atomically.
+
+    `tensorrt`: the graph must parse in TensorRT (op allowlist and opset checked). Only a
+    graph that is never built into an engine may say False."""
     model = model.eval()
     batch = torch.export.Dim("batch", min=1, max=max_batch)
     noise = io.StringIO()
@@ -75,7 +79,8 @@ def export_onnx(
     except Exception as e:  # the exporter raises many types; the user needs the first line
         raise RswapError(f"ONNX export failed: {type(e).__name__}: {str(e).splitlines()[0]}") from None
     proto = program.model_proto
-    check_tensorrt_ops(proto, "exported graph")
+    if tensorrt:
+        check_tensorrt_ops(proto, "exported graph")
     onnx.checker.check_model(proto, full_check=True)
     _save_atomic(proto, Path(path))
     return proto

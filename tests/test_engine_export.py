@@ -114,16 +114,6 @@ def test_build_errors_are_one_line(tmp_path):
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
-def test_identity_encoder_exports(tmp_path):
-    """The torch port of dlib's ResNet exports within TensorRT's op set and matches torch (checked inside)."""
-    from engine_build.build import BuildOptions, export_encoder
-
-    spec = export_encoder(tmp_path, BuildOptions(max_batch=2))
-    proto = onnx.load(str(tmp_path / spec.file))
-    assert {op for _, op in graph_ops(proto)} <= TENSORRT_OPS
-    assert spec.inputs[0].shape == ["batch", 3, 150, 150] and spec.outputs[0].shape == ["batch", 128]
-
-
 def test_max_batch_below_two_is_one_line(checkpoint, tmp_path, capsys):
     for value in ("0", "1"):
         assert main(["build", "--checkpoint", str(checkpoint), "-o", str(tmp_path / "m"), "--no-encoder", "--max-batch", value]) == 2
