@@ -27,6 +27,12 @@ def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
                    help="classical swapper: colour transfer to the target's skin tone")
     g.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "torch", "tensorrt"),
                    help="learned models: inference backend (default auto: the fastest available)")
+    g.add_argument("--precision", choices=("fp32", "fp16", "bf16"),
+                   help="learned models on --backend torch: cast the generator (default: the precision it was built with)")
+    g.add_argument("--cuda-graphs", choices=("auto", "on", "off"), default="auto",
+                   help="torch/tensorrt: replay each batch size's GPU work as one CUDA graph (auto: on when on a GPU)")
+    g.add_argument("--torch-compile", action="store_true",
+                   help="torch backend: torch.compile the generator (slow first frames, faster after)")
     g.add_argument("--arcface", metavar="PATH",
                    help="inswapper models: ArcFace w600k .onnx, or the insightface models folder (default ~/.insightface/models)")
     g.add_argument("--blend-levels", type=int, default=0, choices=range(0, 9), metavar="0..8",
@@ -36,7 +42,7 @@ def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
                         "one upload and one download per frame (auto: device when the backend runs on a GPU)")
 
 
-def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bool = False) -> FrameSwapper:
+def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bool = False, detector=None) -> FrameSwapper:
     from rswap.swap.loader import load_frame_swapper
 
     from realtime.backends import open_backend
@@ -44,11 +50,13 @@ def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bo
     options = SwapperOptions(
         keep_mouth=args.keep_mouth, keep_eyes=args.keep_eyes, reshape=args.reshape, color=args.color, backend=args.backend,
         insightface_root=args.arcface,
+        backend_options={"precision": args.precision, "compile": args.torch_compile,
+                         "cuda_graphs": {"auto": None, "on": True, "off": False}[args.cuda_graphs]},
         open_backend=open_backend,  # learned models run on the app's backends (TensorRT, torch, onnxruntime)
     )
     fs = load_frame_swapper(
         args.source, args.model, args.face_select, args.reference, options, blend_levels=args.blend_levels,
-        one_identity_per_photo=one_identity_per_photo,
+        one_identity_per_photo=one_identity_per_photo, detector=detector,
     )
     return place_compose(fs, args.compose_on)
 

@@ -95,3 +95,26 @@ def test_bench_backends_runs_generator_and_pipeline(tmp_path):
     assert [(p["backend"], p["compose"]) for p in report["pipeline"]] == [
         ("onnxruntime", "host"), ("onnxruntime", "device"), ("torch", "host"), ("torch", "device")]
     assert all(p["fps"] > 1 and p["paste_p50_ms"] > 0 for p in report["pipeline"])
+
+
+def test_swap_flags_reach_the_backend(model_dir, source_png):
+    """--backend/--precision/--cuda-graphs from the command line to the backend that runs the model."""
+    import argparse
+
+    import torch
+
+    from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
+
+    parser = argparse.ArgumentParser()
+    add_swap_arguments(parser)
+
+    def swapper(*flags):
+        return frame_swapper_from_args(parser.parse_args(["-s", source_png, "--model", str(model_dir), *flags])).swapper
+
+    bf16 = swapper("--backend", "torch", "--precision", "bf16")
+    assert bf16.backend.dtype == torch.bfloat16 and not bf16.backend.cuda_graphs  # auto: no graphs on a CPU
+    with pytest.raises(RswapError, match="rebuild it with `rswap build --precision fp16`"):
+        swapper("--backend", "onnxruntime", "--precision", "fp16")  # an ONNX graph has its precision built in
+    if not cuda_device_count():
+        with pytest.raises(RswapError, match="CUDA graphs need a CUDA device"):
+            swapper("--backend", "torch", "--cuda-graphs", "on")

@@ -93,10 +93,15 @@ def open_backend(
     **options,
 ) -> Backend:
     """The manifest's `network` on backend `name`. `options` go to the backend
-    (torch: device, channels_last, cuda_graphs, compile; tensorrt: cuda_graphs)."""
+    (torch: device, channels_last, cuda_graphs, compile; tensorrt: cuda_graphs).
+    `precision` other than the graph's is for torch only (it casts the weights); ONNX
+    graphs and TensorRT plans have theirs built in. cuda_graphs None: on wherever a GPU runs."""
     log = log or _stderr
     chosen, reason = select_backend(name)
     spec = manifest.network(network)
+    if precision not in (None, spec.precision) and chosen != "torch":
+        raise RswapError(f"model {manifest.name!r} was built {spec.precision}; for {precision} on {chosen}, "
+                         f"rebuild it with `rswap build --precision {precision}` (or use --backend torch)")
     if chosen == "tensorrt":
         backend = _open_tensorrt(manifest, network, log, **options)
     elif chosen == "onnxruntime":
@@ -110,9 +115,11 @@ def open_backend(
     return backend
 
 
-def _open_tensorrt(manifest: Manifest, network: str, log, cuda_graphs: bool = True, **_) -> Backend:
+def _open_tensorrt(manifest: Manifest, network: str, log, cuda_graphs: bool | None = None, **_) -> Backend:
     from realtime.backends.tensorrt_backend import TensorRTBackend
     from rswap import engines
+
+    cuda_graphs = True if cuda_graphs is None else cuda_graphs
 
     spec = manifest.network(network)
     onnx_path = manifest.path(spec.file)
@@ -132,7 +139,8 @@ def _open_tensorrt(manifest: Manifest, network: str, log, cuda_graphs: bool = Tr
     return TensorRTBackend(plan, cuda_graphs=cuda_graphs)
 
 
-def _open_torch(manifest: Manifest, network: str, precision: str, device: str | None = None, **options) -> Backend:
+def _open_torch(manifest: Manifest, network: str, precision: str, device: str | None = None,
+                cuda_graphs: bool | None = None, **options) -> Backend:
     if network != "generator" or "torch_checkpoint" not in manifest.build:
         raise RswapError(f"model {manifest.name!r} has no torch weights for {network!r}; use onnxruntime or tensorrt")
     from realtime.backends.torch_backend import TorchBackend
@@ -143,8 +151,10 @@ def _open_torch(manifest: Manifest, network: str, precision: str, device: str | 
     model, _ = load_generator(manifest.path(manifest.build["torch_checkpoint"]))
     spec = manifest.network(network)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    cuda_graphs = device.startswith("cuda") if cuda_graphs is None else cuda_graphs
     return TorchBackend(
-        model, [t.name for t in spec.inputs], [t.name for t in spec.outputs], device=device, precision=precision, **options
+        model, [t.name for t in spec.inputs], [t.name for t in spec.outputs], device=device, precision=precision,
+        cuda_graphs=cuda_graphs, **options,
     )
 
 

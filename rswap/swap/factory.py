@@ -27,6 +27,7 @@ class SwapperOptions:
     reshape: float = 0.6  # classical: how far the target's face contour moves toward the source's (0..1)
     color: str = "reinhard"  # classical: colour transfer method
     backend: str = "auto"  # learned models: inference backend
+    backend_options: dict | None = None  # learned models: passed to open_backend (precision, cuda_graphs, compile)
     # learned models: (manifest, backend name) -> runner; realtime.backends.open_backend fits
     open_backend: Callable[..., Any] | None = None
     insightface_root: str | None = None  # inswapper: where the ArcFace pack lives (default ~/.insightface)
@@ -63,7 +64,7 @@ def make_swapper(spec: str = "classical", options: SwapperOptions | None = None)
 
 def _backend_opener(options: SwapperOptions):
     if options.open_backend is not None:
-        return lambda manifest: options.open_backend(manifest, name=options.backend)
+        return lambda manifest: options.open_backend(manifest, name=options.backend, **(options.backend_options or {}))
     if options.backend not in ("auto", "onnxruntime"):
         raise RswapError(f"backend {options.backend!r} is available through `rswap live` / `rswap convert` only")
     return None
