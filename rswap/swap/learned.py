@@ -18,10 +18,10 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from rswap.artifacts import Manifest, TensorSpec, load_manifest
+from rswap.artifacts import Manifest, NetworkSpec, TensorSpec, load_manifest
 from rswap.compose.masks import region_mask
 from rswap.errors import RswapError
-from rswap.face.align import get_template
+from rswap.face.align import align_crop, get_template
 from rswap.face.types import Face
 from rswap.swap.base import SwapResult
 
@@ -51,6 +51,21 @@ def tensor_to_images(x: np.ndarray, spec: TensorSpec) -> list[np.ndarray]:
     if spec.channel_order == "BGR":
         x = x[..., ::-1]
     return [np.ascontiguousarray(np.clip(np.rint(i * 255.0), 0, 255).astype(np.uint8)) for i in x]
+
+
+def _is_identity_function(net: NetworkSpec, manifest: Manifest) -> bool:
+    """The build's aligned crop -> identity vector network (older builds exported dlib's bare
+    150x150-chip ResNet under the same key: that one is not the generator's identity)."""
+    if len(net.inputs) != 1 or len(net.outputs) != 1:
+        return False
+    spec, out = net.inputs[0], net.outputs[0]
+    return (
+        bool(spec.template)
+        and len(spec.shape) == 4
+        and spec.channel_order in ("RGB", "BGR")
+        and spec.value_range is not None
+        and list(out.shape[1:]) == [manifest.identity_size]
+    )
 
 
 def paste_mask(crop_hw: tuple[int, int], landmarks: np.ndarray, keep_mouth: bool, keep_eyes: bool) -> np.ndarray:
@@ -98,29 +113,54 @@ class LearnedSwapper:
         self.backend = backend
         self._embedder = None
 
-    def _identity_encoder(self):
-        """The encoder the manifest names, created on first use (dlib loads ~100 MB of weights)."""
+    def _identity_encoder(self) -> Callable[[list[np.ndarray], list[Face]], np.ndarray]:
+        """photos + faces -> (N, identity_size) unit vectors, made the way the manifest says; created
+        on first use (the network or dlib loads ~100 MB of weights)."""
         if self._embedder is None:
-            enc = self.manifest.identity_encoder
-            if enc != "dlib_resnet128":
-                raise RswapError(f"model {self.manifest.name!r} needs identity encoder {enc!r}, which rswap cannot run yet")
-            from rswap.face.identity import DlibEmbedder
-
-            self._embedder = DlibEmbedder()
-            fixer = int(self.manifest.build.get("generator_config", {}).get("fixer_dim", 0))
-            if fixer or self.manifest.identity_size != self._embedder.dim:
-                raise RswapError(
-                    f"model {self.manifest.name!r}: identity size {self.manifest.identity_size} "
-                    f"(fixer {fixer}) is not the {self._embedder.dim}-D dlib embedding alone"
-                )
+            net = self.manifest.networks.get("identity_encoder")
+            if net is not None and _is_identity_function(net, self.manifest):
+                self._embedder = self._network_embedder(net)
+            else:
+                self._embedder = self._dlib_embedder()
         return self._embedder
 
+    def _network_embedder(self, net: NetworkSpec) -> Callable[[list[np.ndarray], list[Face]], np.ndarray]:
+        """The build's identity function: the photo aligned like a target crop -> the generator's
+        identity vector, exactly as training computed it. onnxruntime on the CPU: once per source."""
+        from rswap.onnx_runner import OnnxRunner
+
+        runner = OnnxRunner(self.manifest.path(net.file))
+        spec, out = net.inputs[0], net.outputs[0].name
+        template = get_template(spec.template, spec.shape[-1])
+
+        def embed(images: list[np.ndarray], faces: list[Face]) -> np.ndarray:
+            crops = [align_crop(img, face.kps5, template)[0] for img, face in zip(images, faces)]
+            return runner.run({spec.name: image_to_tensor(crops, spec)})[out]  # all photos in one call
+
+        return embed
+
+    def _dlib_embedder(self) -> Callable[[list[np.ndarray], list[Face]], np.ndarray]:
+        """Models built before the identity function was exported: dlib's own pipeline, which is
+        only right for a generator conditioned on the bare dlib embedding."""
+        m = self.manifest
+        fixer = int(m.build.get("generator_config", {}).get("fixer_dim", 0))
+        if m.identity_encoder != "dlib_resnet128" or fixer or m.identity_size != 128:
+            raise RswapError(
+                f"model {m.name!r} ({m.identity_encoder}{' + FixerNet' if fixer else ''}, {m.identity_size}-D identity) "
+                f"has no identity encoder network; rebuild it with `rswap build`"
+            )
+        from rswap.face.identity import DlibEmbedder
+
+        dlib = DlibEmbedder()
+        return lambda images, faces: np.stack([dlib.embed(img, face) for img, face in zip(images, faces)])
+
     def encode_source(self, images: list[np.ndarray], faces: list[Face]) -> LearnedSource:
-        """Mean of the unit embeddings of every photo, renormalised: several photos, one steadier identity."""
+        """Mean of the unit identities of every photo, renormalised: several photos, one steadier identity."""
         if not images:
             raise RswapError("no source face to encode")
-        encoder = self._identity_encoder()
-        v = np.mean([encoder.embed(img, face) for img, face in zip(images, faces)], axis=0)
+        vectors = np.asarray(self._identity_encoder()(images, faces), np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+        v = vectors.mean(axis=0)
         return LearnedSource((v / (np.linalg.norm(v) + 1e-12)).astype(np.float32))
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: LearnedSource) -> SwapResult:
