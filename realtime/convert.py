@@ -78,9 +78,9 @@ class _WriterSink:
         self.bar.close()
 
 
-def convert_image(swapper: FrameSwapper, target, output) -> None:
+def convert_image(swapper: FrameSwapper, target, output, detector=None) -> None:
     image = read_image(target, "target")
-    with MediapipeFaceAnalyser(max_faces=8, video=False) as analyser:
+    with MediapipeFaceAnalyser(max_faces=8, video=False, detector=detector) as analyser:
         faces = analyser.analyse(image)
     if not faces:
         raise NoFaceError(f"no face found in target image {target}")
@@ -89,7 +89,7 @@ def convert_image(swapper: FrameSwapper, target, output) -> None:
 
 def convert_video(
     swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = 18, preset: str = "medium",
-    progress: bool = True,
+    progress: bool = True, detector=None,
 ) -> ConvertStats:
     from realtime.pipeline import Pipeline
     from realtime.swap_stages import swap_conveyor
@@ -104,7 +104,7 @@ def convert_video(
         ) as writer:
             sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"))
             # Detection every 10 frames: offline, finding a face that enters late matters more than 1 ms.
-            stages, closers = swap_conveyor(swapper, face_select, detect_every=10, smooth=True)
+            stages, closers = swap_conveyor(swapper, face_select, detect_every=10, smooth=True, detector=detector)
             try:
                 Pipeline(source, stages, sink, live=False).run()
             finally:

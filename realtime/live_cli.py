@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from realtime.detector_options import add_detector_arguments, detector_from_args
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
 
 
@@ -23,6 +24,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_swap_arguments(parser)
+    add_detector_arguments(parser)
     g = parser.add_argument_group("live")
     g.add_argument("-t", "--target", default="0",
                    help="camera index (0), /dev/videoN, or a video file played at its own frame rate (default 0)")
@@ -45,9 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
 
 
-def build_frame_swapper(args: argparse.Namespace):
+def build_frame_swapper(args: argparse.Namespace, detector=None):
     """The one place live turns flags into a FrameSwapper (rswap.swap.loader does the work)."""
-    return frame_swapper_from_args(args, one_identity_per_photo=args.cycle)
+    return frame_swapper_from_args(args, one_identity_per_photo=args.cycle, detector=detector)
 
 
 def make_source(args: argparse.Namespace):
@@ -104,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
     from realtime.swap_stages import swap_conveyor
 
     check_arguments(args)
-    fs = build_frame_swapper(args)
+    detector = detector_from_args(args)
+    fs = build_frame_swapper(args, detector)
     controls = Controls()
     source = make_source(args)
     source.open()
@@ -114,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         raise
     stages, closers = swap_conveyor(fs, args.face_select, args.max_faces, args.detect_every, args.smooth,
-                                    controls, args.swap_workers)
+                                    controls, args.swap_workers, detector)
     pipeline = Pipeline(source, stages, sink, live=True, duration=args.duration)
     try:
         stats = pipeline.run()

@@ -11,11 +11,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from cli.main import main
 from rswap.errors import RswapError
 from rswap.face.insightface_pack import find_scrfd
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.face.scrfd import SCRFDDetector
 from rswap.face.types import box_iou
+from rswap.media.images import read_image, write_image
 
 STRIDES = (8, 16, 32)
 # keypoints of the marker "face", relative to its centre, in units of its side (insightface order)
@@ -269,12 +271,17 @@ def _wider_box(face) -> np.ndarray:
     return np.array([face.landmarks[:, 0].min(), ey - 1.25 * em, face.landmarks[:, 0].max(), my + 0.64 * em], np.float32)
 
 
-def test_analyser_meshes_the_small_face_the_detector_boxes(astronaut, astronaut_face, tmp_path):
+def small_face_scene(astronaut, astronaut_face, tmp_path: Path, face_px: int):
+    """A 1280x720 frame with the astronaut's face pasted at about `face_px` pixels, its
+    WIDER-style box, and an SCRFD-format model that reports that box (score 0.92) plus a
+    false detection on the empty background (score 0.8)."""
     frame = np.full((720, 1280, 3), 80, np.uint8)
-    k = 360 / 512  # the astronaut's ~130 px face becomes ~90 px
-    frame[320:680, 820:1180] = cv2.resize(astronaut, (360, 360), interpolation=cv2.INTER_AREA)
-    box = _wider_box(astronaut_face) * k + np.array([820, 320, 820, 320], np.float32)
-    empty = np.array([100, 100, 190, 210], np.float32)  # a false detection on the plain background
+    k = face_px / (astronaut_face.bbox[3] - astronaut_face.bbox[1])
+    side = round(512 * k)
+    frame[660 - side : 660, 1180 - side : 1180] = cv2.resize(astronaut, (side, side), interpolation=cv2.INTER_AREA)
+    offset = np.array([1180 - side, 660 - side], np.float32)
+    box = _wider_box(astronaut_face) * k + np.tile(offset, 2)
+    empty = np.array([100, 100, 190, 210], np.float32)
     to_input = 0.5  # 1280x720 -> 640x360
     cands = []
     for b, score in ((box, 0.92), (empty, 0.8)):
@@ -282,7 +289,13 @@ def test_analyser_meshes_the_small_face_the_detector_boxes(astronaut, astronaut_
         cx, cy = (bi[:2] + bi[2:]) / 2
         kps = np.array([cx, cy]) + (bi[2] - bi[0]) * KFRAC
         cands.append((8, int(cx // 8), int(cy // 8), 0, score, bi, kps))
-    det = SCRFDDetector(constant_scrfd(tmp_path / "face.onnx", cands))
+    model = constant_scrfd(tmp_path / "buffalo_l" / "det_10g.onnx", cands)
+    return frame, box, astronaut_face.landmarks * k + offset, model
+
+
+def test_analyser_meshes_the_small_face_the_detector_boxes(astronaut, astronaut_face, tmp_path):
+    frame, box, expected, model = small_face_scene(astronaut, astronaut_face, tmp_path, 90)
+    det = SCRFDDetector(model)
     np.testing.assert_allclose(det.detections(frame).boxes[0], box, atol=1e-2)
 
     with MediapipeFaceAnalyser(max_faces=2, detector=det) as analyser:
@@ -291,7 +304,40 @@ def test_analyser_meshes_the_small_face_the_detector_boxes(astronaut, astronaut_
     assert len(faces) == 1  # the empty box has no mesh: dropped
     face = faces[0]
     assert face.landmarks.shape == (478, 2)
-    expected = astronaut_face.landmarks * k + np.array([820, 320])
     eyes = np.linalg.norm(expected[33] - expected[263])
     assert np.linalg.norm(face.landmarks - expected, axis=1).mean() < 0.1 * eyes
     assert box_iou(face.bbox, box) > 0.6
+
+
+def test_convert_with_detector_scrfd_swaps_a_face_mediapipe_misses(astronaut, astronaut_face, source_png, tmp_path, capsys):
+    frame, box, _, _ = small_face_scene(astronaut, astronaut_face, tmp_path, 45)
+    target, out = tmp_path / "target.png", tmp_path / "out.png"
+    write_image(target, frame)
+    assert main(["convert", "-s", source_png, "-t", str(target), "-o", str(out)]) == 2  # mediapipe: too small
+    assert "no face found" in capsys.readouterr().err
+    # the pack folder is found the usual way: <root>/buffalo_l/det_10g.onnx
+    args = ["convert", "-s", source_png, "-t", str(target), "-o", str(out), "--detector", "scrfd", "--detector-model", str(tmp_path)]
+    assert main(args) == 0
+    diff = np.abs(read_image(out).astype(int) - frame.astype(int)).max(-1)
+    x0, y0, x1, y1 = box.astype(int)
+    face = diff[y0:y1, x0:x1]  # the astronaut swapped onto herself: a real but modest change
+    assert face.mean() > 3 and (face > 10).sum() > 200
+    diff[y0 - 20 : y1 + 20, x0 - 20 : x1 + 20] = 0
+    assert diff.max() == 0  # nothing else did
+
+
+def test_detector_flag_errors_are_one_line(source_png, tmp_path, capsys):
+    def fails(args, words):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0], err
+
+    live = ["live", "-s", source_png, "-t", "/dev/video99", "-o", "null", "--duration", "1"]
+    fails([*live, "--detector", "scrfd", "--detector-model", str(tmp_path / "none")], "needs an SCRFD model")
+    fails([*live, "--detector-model", str(tmp_path)], "--detector-model needs --detector scrfd")
+    not_scrfd = _save([helper.make_node("ReduceMean", ["input.1"], ["y"])], [],
+                      [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, 640, 640])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 1, 1])], tmp_path / "det.onnx")
+    out = str(tmp_path / "o.png")
+    fails(["convert", "-s", source_png, "-t", source_png, "-o", out, "--detector", "scrfd", "--detector-model", str(not_scrfd)],
+          "not an SCRFD detector")

@@ -35,16 +35,18 @@ def load_frame_swapper(
     options: SwapperOptions | None = None,
     blend_levels: int = 0,
     one_identity_per_photo: bool = False,
+    detector=None,
 ) -> FrameSwapper:
     """All `source_paths` are photos of ONE person (several photos give a better identity),
     unless `face_select == "reference"`: then each source photo is a different person,
     swapped onto the target faces that match the reference photo at the same position.
     `one_identity_per_photo` makes each photo its own source without reference matching
-    (live's --cycle: a hotkey switches between them)."""
+    (live's --cycle: a hotkey switches between them). `detector`: the analyser's box detector
+    for small faces (default mediapipe's; see MediapipeFaceAnalyser)."""
     if not source_paths:
         raise RswapError("no source image given (-s/--source)")
     sw = make_swapper(swapper, options)
-    with MediapipeFaceAnalyser(max_faces=1, video=False) as analyser:
+    with MediapipeFaceAnalyser(max_faces=1, video=False, detector=detector) as analyser:
         pairs = load_source_faces(source_paths, analyser)
         embedder = None
         if face_select == "reference":
