@@ -97,7 +97,7 @@ class MediapipeFaceAnalyser:
             if any(box_iou(box, f.bbox) > 0.3 for f in found + faces):
                 continue
             # A followed box is the previous mesh's bbox, not a detector box (0.8-1x its side);
-            # the ROI mesh works over a wide range of ROI sizes (measured 0.9-3.5x), so one scale serves both.
+            # the ROI mesh works over a wide range of ROI sizes (measured 1.2-3.5x), so one scale serves both.
             face = self._mesh_in_roi(image, box, self._detector.roi_scale)
             if face is not None:
                 faces.append(face)

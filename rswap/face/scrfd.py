@@ -51,11 +51,12 @@ class SCRFDDetector:
     sessions may be run from several threads, so one detector can serve several analysers."""
 
     # ROI side / box's longer side for the face mesh (see MediapipeFaceAnalyser). SCRFD's box
-    # (WIDER FACE's convention) runs from the upper forehead to just below the chin. Measured on
-    # 9 photos pasted with 40 and 90 px faces, with a WIDER-style box made from each face's mesh:
-    # the ROI mesh finds every face for any scale from 0.9 to 3.5 (it re-detects inside the ROI),
-    # and that box's longer side is ~1.2x mediapipe's full-range box. So 1.6 gives the same ROI
-    # as mediapipe's 1.9, well inside the working range. Not yet checked with a real det_10g.onnx.
+    # (WIDER FACE's convention) runs from the upper forehead to just below the chin. Measured
+    # with benchmarks/roi_scale.py (21 photos, faces pasted 16-90 px tall, WIDER-style boxes made
+    # from each face's 5 points): the ROI mesh finds every face for scales 1.2 to 3.5 (it
+    # re-detects inside the ROI), errors are lowest around 1.2-1.9, and that box's longer side
+    # is 1.21x (median) mediapipe's full-range box, so 1.6 gives the same ROI as mediapipe's 1.9.
+    # Not yet checked with a real det_10g.onnx's boxes.
     roi_scale = 1.6
 
     def __init__(self, path: str | Path, sha256: str | None = None, score_threshold: float = 0.5,
