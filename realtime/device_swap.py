@@ -18,14 +18,16 @@ Imports torch: only loaded when on-device compose is chosen (realtime.swap_optio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
+from rswap.compose.paste import paste_region
 from rswap.errors import RswapError
 from rswap.face.align import similarity_matrix, transform_points
 from rswap.face.types import Face
 from rswap.models.device_warp import crop_faces, paste_faces
-from rswap.swap.base import SwapResult
 from rswap.swap.frame import FrameSwapper, SwapJob
 
 
@@ -64,9 +66,11 @@ class DeviceFrameSwapper(FrameSwapper):
         crops, masks = self.swapper.swap_batch_device(
             torch.stack([j.crop for j in jobs]), [j.landmarks for j in jobs], [self.sources[j.source_index] for j in jobs]
         )
-        masks = torch.from_numpy(masks).to(crops.device, non_blocking=True)
+        frame_hw = tuple(jobs[0].device_frame.shape[:2])
+        masks_dev = torch.from_numpy(masks).to(crops.device, non_blocking=True)
         for i, job in enumerate(jobs):
-            job.result = SwapResult(crops[i], masks[i])
+            # where the mask is non-zero, in frame pixels: the paste touches only that
+            job.result = DeviceSwapResult(crops[i], masks_dev[i], paste_region(frame_hw, masks[i], job.M))
         return jobs
 
     def paste(self, frame: np.ndarray, jobs: list[SwapJob]) -> np.ndarray:
@@ -77,5 +81,13 @@ class DeviceFrameSwapper(FrameSwapper):
             torch.stack([j.result.crop for j in jobs]),
             torch.stack([j.result.mask for j in jobs])[:, None],
             np.stack([j.M for j in jobs]),
+            regions=[j.result.region for j in jobs],
         )
         return out.cpu().numpy()
+
+
+@dataclass
+class DeviceSwapResult:
+    crop: torch.Tensor  # (3, S, S) float32 RGB 0..255 on the device
+    mask: torch.Tensor  # (S, S) float32 in [0, 1] on the device
+    region: tuple[int, int, int, int] | None  # frame pixels the mask reaches (None: nothing to paste)

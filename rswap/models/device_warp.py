@@ -113,13 +113,16 @@ def _footprint(M: np.ndarray, size: int, frame_hw: tuple[int, int]) -> tuple[int
     return int(x0), int(y0), int(x1), int(y1)
 
 
-def paste_faces(frame: torch.Tensor, crops: torch.Tensor, masks: torch.Tensor, Ms) -> torch.Tensor:
+def paste_faces(frame: torch.Tensor, crops: torch.Tensor, masks: torch.Tensor, Ms, regions=None) -> torch.Tensor:
     """Alpha-blend each crop (N, 3, S, S) back into a copy of `frame` where its mask (N, 1, S, S) in [0, 1] says.
 
     Faces are pasted in order, each over the result of the previous one, like
     FrameSwapper.paste. Only each crop's footprint in the frame is read and written;
-    everything else is bit-identical. Returns the frame in its own layout and dtype
-    (uint8 (H, W, 3) is rounded and clipped, as paste_back does).
+    everything else is bit-identical. `regions`, when the caller knows them (the host
+    drew the masks: rswap.compose.paste.paste_region), narrow each footprint to where
+    its mask is non-zero, (x0, y0, x1, y1) or None for nothing to paste. Returns the
+    frame in its own layout and dtype (uint8 (H, W, 3) is rounded and clipped, as
+    paste_back does).
     """
     M = _host_matrices(Ms)
     if crops.shape[0] != M.shape[0] or masks.shape[0] != M.shape[0]:
@@ -128,7 +131,7 @@ def paste_faces(frame: torch.Tensor, crops: torch.Tensor, masks: torch.Tensor, M
     hwc = frame.dtype == torch.uint8
     out = frame.clone()
     for i in range(M.shape[0]):
-        box = _footprint(M[i], size, _frame_hw(frame))
+        box = _footprint(M[i], size, _frame_hw(frame)) if regions is None else regions[i]
         if box is None:
             continue
         x0, y0, x1, y1 = box
