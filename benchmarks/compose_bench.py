@@ -80,13 +80,37 @@ def main() -> None:
         "reshape_warp (36 controls, 8 anchors)": lambda: reshape_warp(crop, pts[FACE_OVAL], slimmer, 1.0, anchors),
         "paste_back 720p, alpha": lambda: paste_back(frame, other, mask, M, levels=0),
         "paste_back 720p, laplacian 5": lambda: paste_back(frame, other, mask, M, levels=5),
+        "align_crop 720p (host crop)": lambda: align_crop(frame, face.kps5, template),
     }
+    ops.update(_device_ops(frame, other, mask, M, template.size, args.threads))
     print(f"crop {template.size}x{template.size}, frame {frame.shape[1]}x{frame.shape[0]}, "
           f"OpenCV threads {cv2.getNumThreads()}, {args.repeats} repeats")
     print(f"{'op':42s} {'wall median':>11s} {'wall p90':>9s} {'cpu median':>10s}  (ms)")
     for name, fn in ops.items():
         med, p90, cpu = _time(fn, args.repeats)
         print(f"{name:42s} {med:11.2f} {p90:9.2f} {cpu:10.2f}")
+
+
+def _device_ops(frame, crop, mask, M, size, threads) -> dict:
+    """The on-device twins of crop and paste (rswap.models.device_warp), here on CPU tensors:
+    what `--compose-on device` costs where there is no GPU. Skipped without torch."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    from rswap.compose.paste import paste_region
+    from rswap.models.device_warp import crop_faces, paste_faces
+
+    if threads:
+        torch.set_num_threads(threads)
+    t_frame = torch.from_numpy(frame)
+    t_crop = torch.from_numpy(crop).permute(2, 0, 1)[None].float()
+    t_mask = torch.from_numpy(mask)[None, None]
+    region = [paste_region(frame.shape[:2], mask, M)]
+    return {
+        "crop_faces 720p (torch CPU)": lambda: crop_faces(t_frame, M[None], size),
+        "paste_faces 720p, alpha (torch CPU)": lambda: paste_faces(t_frame, t_crop, t_mask, M[None], regions=region),
+    }
 
 
 if __name__ == "__main__":
