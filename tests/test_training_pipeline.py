@@ -123,13 +123,9 @@ def test_resume_refuses_checkpoint_of_another_config(datasets, tmp_path):
 
 def test_ddp_two_gloo_processes_keep_replicas_identical(datasets, tmp_path):
     _, faces, triplets, _, _ = datasets
-    import socket
-
-    with socket.socket() as s:  # a free port for the rendezvous
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     env = os.environ | {"OMP_NUM_THREADS": "1", "GLOG_minloglevel": "2"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(port),
+    # --standalone: torchrun finds its own free rendezvous port (no probe-then-bind race)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "training", "--faces", str(faces), "--triplets", str(triplets), "--out", str(tmp_path / "ddp"),
            "--generator", "tiny", "--batch-size", "2", "--steps", "3", "--workers", "0", "--precision", "fp32",
            "--d-width", "16", "--device", "cpu", "--rate-cycle", "0.4"]
