@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rswap.face.select import MODES
 from rswap.swap.factory import SwapperOptions
@@ -58,7 +59,10 @@ def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bo
         args.source, args.model, args.face_select, args.reference, options, blend_levels=args.blend_levels,
         one_identity_per_photo=one_identity_per_photo, detector=detector,
     )
-    return place_compose(fs, args.compose_on)
+    placed = place_compose(fs, args.compose_on)
+    if placed is not fs:  # a status line like the backend's, on stderr
+        print(f"face crop and paste-back: on {placed.device} (one upload, one download per frame)", file=sys.stderr)
+    return placed
 
 
 def place_compose(fs: FrameSwapper, where: str) -> FrameSwapper:
