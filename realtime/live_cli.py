@@ -13,6 +13,10 @@ import sys
 from realtime.detector_options import add_detector_arguments, detector_from_args
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
 
+# While no face is in view the small-face detector searches at most this share of the time,
+# so a slow one (SCRFD det_10g on a CPU) cannot stall the stream when nothing is there.
+LIVE_SEARCH_DUTY = 0.25
+
 
 def _size(text: str) -> tuple[int, int]:
     try:
@@ -117,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         raise
     stages, closers = swap_conveyor(fs, args.face_select, args.max_faces, args.detect_every, args.smooth,
-                                    controls, args.swap_workers, detector)
+                                    controls, args.swap_workers, detector, search_duty=LIVE_SEARCH_DUTY)
     pipeline = Pipeline(source, stages, sink, live=True, duration=args.duration)
     try:
         stats = pipeline.run()

@@ -47,16 +47,19 @@ class PasteStage:
 
 def swap_conveyor(frame_swapper, face_select: str, max_faces: int | None = None, detect_every: int = 30,
                   smooth: bool = True, controls: Controls | None = None, swap_workers: int = 1,
-                  detector=None):
+                  detector=None, search_duty: float | None = None):
     """The track -> swap -> paste stages shared by `live` and `convert`, and the objects to
     close when the pipeline ends (the tracker's mediapipe graphs, the identity worker).
-    `detector`: the tracker's box detector for small faces (default mediapipe's)."""
+    `detector`: the tracker's box detector for small faces (default mediapipe's);
+    `search_duty`: live's cap on its share of the time while no face is in view
+    (MediapipeFaceAnalyser), None for offline conversion, which searches every frame."""
     from realtime.tracking import FaceTracker
 
     # "largest" needs one tracked face (the analyser returns the largest first); "center"
     # must see several to pick the one nearest the middle.
     max_faces = max_faces or (1 if face_select == "largest" else 4)
-    tracker = FaceTracker(max_faces=max_faces, detect_every=detect_every, smooth=smooth, detector=detector)
+    tracker = FaceTracker(max_faces=max_faces, detect_every=detect_every, smooth=smooth, detector=detector,
+                          search_duty=search_duty)
     identities = TrackIdentityCache(frame_swapper.embed) if face_select == "reference" else None
     stages = [
         Stage("track", tracker),

@@ -26,7 +26,7 @@ class FaceTracker:
 
     def __init__(self, max_faces: int = 1, detect_every: int = 30, smooth: bool = True,
                  min_cutoff: float = 1.0, beta: float = 20.0, analyser=None, min_iou: float = 0.3,
-                 detector=None):
+                 detector=None, search_duty: float | None = None):
         from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 
         self.max_faces = max_faces
@@ -34,7 +34,9 @@ class FaceTracker:
         self.smooth = smooth
         self.filter_args = (min_cutoff, beta)
         self.min_iou = min_iou
-        self.analyser = analyser or MediapipeFaceAnalyser(max_faces=max_faces, video=True, detector=detector)
+        self.analyser = analyser or MediapipeFaceAnalyser(
+            max_faces=max_faces, video=True, detector=detector, search_duty=search_duty
+        )
         self.forced_detections = 0
         self._tracks: dict[int, tuple[np.ndarray, OneEuroFilter]] = {}  # id -> (last bbox, filter)
         self._next_id = 0

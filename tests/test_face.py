@@ -87,3 +87,52 @@ def test_selection_modes(astronaut, astronaut_face):
     sel = FaceSelector("reference", [ref, -ref], min_cosine=0.5)
     embed = lambda image, face: ref if face is astronaut_face else -ref  # noqa: E731
     assert sel.select(astronaut, faces, embed) == [(small, 1), (astronaut_face, 0)]
+
+
+class _SlowBoxDetector:
+    """A box detector that takes 40 ms and finds the small face at a known box."""
+
+    roi_scale = 1.9
+
+    def __init__(self, box):
+        self.box, self.calls = box, 0
+
+    def detect(self, image):
+        import time
+
+        self.calls += 1
+        time.sleep(0.04)
+        return [self.box] if image.mean() > 1 else []  # nothing on a black frame
+
+    def close(self):
+        pass
+
+
+def test_live_search_duty_limits_a_slow_detector_while_no_face_is_in_view(astronaut):
+    """Video mode with search_duty 0.25: on empty frames a 40 ms detector runs about once per
+    160 ms, not every frame; when the face appears it is still found, then followed without searching."""
+    import time
+
+    empty = np.zeros((720, 1280, 3), np.uint8)
+    frame = np.full((720, 1280, 3), 80, np.uint8)
+    frame[300:700, 800:1200] = cv2.resize(astronaut, (400, 400), interpolation=cv2.INTER_AREA)
+    box = np.array([930, 370, 1030, 480], np.float32)  # about where that face is (mediapipe's tight box)
+    detector = _SlowBoxDetector(box)
+    with MediapipeFaceAnalyser(max_faces=1, video=True, detector=detector, search_duty=0.25) as analyser:
+        start, frames = time.perf_counter(), 0
+        while time.perf_counter() - start < 0.8:
+            assert analyser.analyse(empty) == []
+            frames += 1
+        assert frames >= 2 * detector.calls  # skipped frames cost nothing: most frames do not search
+        assert detector.calls <= 0.8 / 0.16 + 1
+        time.sleep(0.2)  # the wait after the last search is over
+        faces = analyser.analyse(frame)
+        assert len(faces) == 1 and 900 < faces[0].bbox[0] < faces[0].bbox[2] < 1100
+        calls = detector.calls
+        for _ in range(3):
+            assert len(analyser.analyse(frame)) == 1  # followed from its last landmarks
+        assert detector.calls == calls
+    with MediapipeFaceAnalyser(max_faces=1, video=True, detector=_SlowBoxDetector(box)) as offline:
+        for _ in range(3):
+            offline.analyse(empty)
+        assert offline._detector.calls == 3  # no duty (convert): every frame is searched

@@ -20,6 +20,8 @@ One analyser is not thread-safe: make one per thread.
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 
@@ -57,10 +59,16 @@ class MediapipeBoxDetector:
 
 class MediapipeFaceAnalyser:
     def __init__(self, max_faces: int = 4, video: bool = False, min_confidence: float = 0.5, iris: bool = True,
-                 detector=None):
+                 detector=None, search_duty: float | None = None):
         """`detector`: the box detector for pass 2 (default mediapipe's full-range one). A
         detector passed in stays the caller's: `close()` does not close it, so one may serve
-        several analysers when it is thread-safe (SCRFDDetector is)."""
+        several analysers when it is thread-safe (SCRFDDetector is).
+
+        `search_duty` (video mode, live use): while no face is in view pass 2 searches every
+        frame, and a slow detector (SCRFD det_10g on a CPU: tens of ms) would then stall the
+        stream exactly when nothing is there. With a duty d, after a search that took t
+        seconds the next waits until t / d has passed, so searching takes at most that share
+        of the time; a fast detector still runs every frame. None: every frame (offline)."""
         import mediapipe as mp  # imported here: loading it costs ~1 s
 
         self.video = video
@@ -78,6 +86,8 @@ class MediapipeFaceAnalyser:
         self._own_detector = detector is None
         self._detector = MediapipeBoxDetector(min_confidence) if detector is None else detector
         self._roi_boxes: list[np.ndarray] = []  # video mode: small faces followed by pass 2
+        self.search_duty = search_duty
+        self._next_search = 0.0  # perf_counter time before which a duty-limited search is skipped
 
     def analyse(self, image: np.ndarray) -> list[Face]:
         """All faces in an RGB uint8 image, largest first."""
@@ -91,7 +101,7 @@ class MediapipeFaceAnalyser:
         return faces[: self.max_faces]
 
     def _small_faces(self, image: np.ndarray, found: list[Face]) -> list[Face]:
-        boxes = self._roi_boxes if self.video and self._roi_boxes else self._detector.detect(image)
+        boxes = self._roi_boxes if self.video and self._roi_boxes else self._search(image)
         faces = []
         for box in boxes:
             if any(box_iou(box, f.bbox) > 0.3 for f in found + faces):
@@ -104,6 +114,17 @@ class MediapipeFaceAnalyser:
         if self.video:
             self._roi_boxes = [f.bbox for f in faces]
         return faces
+
+    def _search(self, image: np.ndarray) -> list[np.ndarray]:
+        """The box detector's boxes, unless the search duty says to wait (then none)."""
+        start = time.perf_counter()
+        if not (self.video and self.search_duty):
+            return self._detector.detect(image)
+        if start < self._next_search:
+            return []
+        boxes = self._detector.detect(image)
+        self._next_search = start + (time.perf_counter() - start) / self.search_duty
+        return boxes
 
     def _mesh_in_roi(self, image: np.ndarray, box: np.ndarray, roi_scale: float) -> Face | None:
         side = roi_scale * max(box[2] - box[0], box[3] - box[1])
