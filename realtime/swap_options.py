@@ -46,7 +46,7 @@ def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
 def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bool = False, detector=None) -> FrameSwapper:
     from rswap.swap.loader import load_frame_swapper
 
-    from realtime.backends import open_backend
+    from realtime.backends import open_backend, open_onnx
 
     options = SwapperOptions(
         keep_mouth=args.keep_mouth, keep_eyes=args.keep_eyes, reshape=args.reshape, color=args.color, backend=args.backend,
@@ -54,6 +54,7 @@ def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bo
         backend_options={"precision": args.precision, "compile": args.torch_compile,
                          "cuda_graphs": {"auto": None, "on": True, "off": False}[args.cuda_graphs]},
         open_backend=open_backend,  # learned models run on the app's backends (TensorRT, torch, onnxruntime)
+        open_onnx=open_onnx,  # and bring-your-own .onnx files on its onnxruntime (GPU providers, device tensors)
     )
     fs = load_frame_swapper(
         args.source, args.model, args.face_select, args.reference, options, blend_levels=args.blend_levels,

@@ -129,3 +129,33 @@ def test_refusals(files, tmp_path):
         sw.encode_source([np.zeros((8, 8, 3), np.uint8)], [None])
     with pytest.raises(RswapError, match="not found"):
         make_swapper(str(tmp_path / "missing.onnx"))
+
+
+def test_inswapper_on_the_app_backend_and_on_the_device(files, astronaut, astronaut_face, tmp_path):
+    """Through live/convert's flags the inswapper runs on the app's onnxruntime backend (GPU
+    providers where installed), and its faces can be cropped and pasted on the device."""
+    import argparse
+
+    from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
+    from rswap.media.images import write_image
+
+    source = tmp_path / "source.png"
+    write_image(source, astronaut)
+    parser = argparse.ArgumentParser()
+    add_swap_arguments(parser)
+
+    def frame_swapper(*flags):
+        args = parser.parse_args(["-s", str(source), "--model", str(files["swapper"]), "--arcface", str(files["arcface"]), *flags])
+        return frame_swapper_from_args(args)
+
+    host = frame_swapper()
+    assert host.swapper.backend.tensor_device == "cpu"  # the app's backend, not the core's bare runner
+    device = frame_swapper("--compose-on", "device")
+    assert type(device).__name__ == "DeviceFrameSwapper"
+    a = host.process(astronaut, [astronaut_face])
+    b = device.process(astronaut, [astronaut_face])
+    changed = np.abs(a.astype(int) - astronaut).sum(-1) > 0
+    assert changed.sum() > 2000
+    assert np.abs(b.astype(int) - a)[changed].mean() < 2.0
+    with pytest.raises(RswapError, match="runs on onnxruntime"):
+        frame_swapper("--backend", "torch")

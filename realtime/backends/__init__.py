@@ -105,14 +105,31 @@ def open_backend(
     if chosen == "tensorrt":
         backend = _open_tensorrt(manifest, network, log, **options)
     elif chosen == "onnxruntime":
-        from realtime.backends.ort_backend import GPU_PROVIDERS, OnnxRuntimeBackend, available_providers
-
-        gpu = [p for p in GPU_PROVIDERS if p in available_providers()] if cuda_device_count() else []
-        backend = OnnxRuntimeBackend(manifest.path(spec.file), providers=gpu + ["CPUExecutionProvider"])
+        backend = _open_onnxruntime(manifest.path(spec.file))
     else:
         backend = _open_torch(manifest, network, precision or spec.precision, **options)
     log(f"inference backend: {chosen} on {backend.device} ({reason})")
     return backend
+
+
+def open_onnx(path: Path, name: str = "auto", log=None) -> Backend:
+    """A bare .onnx file (bring-your-own models such as inswapper_128) on onnxruntime, with
+    its GPU providers where installed. Such files have no manifest and no torch weights, and
+    TensorRT plans are built only from rswap's own verified exports, so onnxruntime it is."""
+    if name not in ("auto", "onnxruntime"):
+        raise RswapError(f"{Path(path).name} runs on onnxruntime (with its GPU providers when installed), "
+                         f"not --backend {name}")
+    select_backend("onnxruntime")  # one clear line when onnxruntime is missing
+    backend = _open_onnxruntime(Path(path))
+    (log or _stderr)(f"inference backend: onnxruntime on {backend.device} for {Path(path).name}")
+    return backend
+
+
+def _open_onnxruntime(path: Path) -> Backend:
+    from realtime.backends.ort_backend import GPU_PROVIDERS, OnnxRuntimeBackend, available_providers
+
+    gpu = [p for p in GPU_PROVIDERS if p in available_providers()] if cuda_device_count() else []
+    return OnnxRuntimeBackend(path, providers=gpu + ["CPUExecutionProvider"])
 
 
 def _open_tensorrt(manifest: Manifest, network: str, log, cuda_graphs: bool | None = None, **_) -> Backend:
@@ -158,4 +175,4 @@ def _open_torch(manifest: Manifest, network: str, precision: str, device: str | 
     )
 
 
-__all__ = ["Backend", "select_backend", "open_backend", "cuda_device_count", "NAMES"]
+__all__ = ["NAMES", "Backend", "cuda_device_count", "open_backend", "open_onnx", "select_backend"]

@@ -30,6 +30,8 @@ class SwapperOptions:
     backend_options: dict | None = None  # learned models: passed to open_backend (precision, cuda_graphs, compile)
     # learned models: (manifest, backend name) -> runner; realtime.backends.open_backend fits
     open_backend: Callable[..., Any] | None = None
+    # bring-your-own .onnx files (inswapper): (path, backend name) -> runner; realtime.backends.open_onnx fits
+    open_onnx: Callable[..., Any] | None = None
     insightface_root: str | None = None  # inswapper: where the ArcFace pack lives (default ~/.insightface)
 
 
@@ -58,7 +60,9 @@ def make_swapper(spec: str = "classical", options: SwapperOptions | None = None)
             raise RswapError(f"{path} belongs to an rswap model: pass its directory {path.parent} instead")
         from rswap.swap.inswapper import InSwapper
 
-        return InSwapper(path, arcface_root=options.insightface_root, keep_mouth=options.keep_mouth, keep_eyes=options.keep_eyes)
+        opener = (lambda p: options.open_onnx(p, name=options.backend)) if options.open_onnx else None
+        return InSwapper(path, arcface_root=options.insightface_root, keep_mouth=options.keep_mouth,
+                         keep_eyes=options.keep_eyes, open_runner=opener)
     raise RswapError(f"{spec} is neither a model directory (with {MANIFEST_NAME}) nor an .onnx file")
 
 

@@ -88,14 +88,17 @@ class InSwapper:
         sha256: str | None = None,
         keep_mouth: bool = False,
         keep_eyes: bool = False,
+        open_runner=None,
     ):
+        """`open_runner(path)`: an onnxruntime runner from the app (GPU providers, `run_device`);
+        default onnxruntime on the CPU."""
         path = Path(model_path)
         if not path.is_file():
             raise RswapError(f"inswapper model not found: {path}")
         verify_hash(path, sha256)
         self.emap = read_emap(path)
-        self.runner = OnnxRunner(path)
-        inputs = self.runner.session.get_inputs()
+        self.backend = (open_runner or OnnxRunner)(path)
+        inputs = self.backend.session.get_inputs()
         image = [i for i in inputs if len(i.shape) == 4]
         latent = [i for i in inputs if len(i.shape) == 2]
         if len(image) != 1 or len(latent) != 1 or len(inputs) != 2:
@@ -117,7 +120,24 @@ class InSwapper:
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: InSwapperSource) -> SwapResult:
         x = (crop.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
-        out = self.runner.run({self.image_name: np.ascontiguousarray(x), self.latent_name: source.latent[None]})
+        out = self.backend.run({self.image_name: np.ascontiguousarray(x), self.latent_name: source.latent[None]})
         y = next(iter(out.values()))[0].transpose(1, 2, 0)
         img = np.ascontiguousarray(np.clip(np.rint(y * 255.0), 0, 255).astype(np.uint8))
         return SwapResult(img, paste_mask(crop.shape[:2], landmarks, self.keep_mouth, self.keep_eyes))
+
+    def swap_batch_device(self, crops, landmarks: list[np.ndarray], sources: list[InSwapperSource]):
+        """On-device compose (see LearnedSwapper.swap_batch_device): crops (N,3,S,S) float
+        tensor, RGB 0..255, on the backend's device -> (swapped crops alike, masks (N,S,S)).
+        The file's batch axis is fixed at 1, so faces go one call each."""
+        import torch  # only reached with torch tensors in hand
+
+        outs = [
+            next(iter(self.backend.run_device({
+                self.image_name: crops[i : i + 1] / 255.0,
+                self.latent_name: crops.new_tensor(source.latent[None]),
+            }).values()))
+            for i, source in enumerate(sources)
+        ]
+        hw = tuple(crops.shape[-2:])
+        masks = np.stack([paste_mask(hw, lm, self.keep_mouth, self.keep_eyes) for lm in landmarks])
+        return (torch.cat(outs) * 255.0).clamp(0.0, 255.0), masks
