@@ -182,7 +182,7 @@ class LearnedSwapper:
         ]
 
     def swap_batch_device(self, crops, landmarks: list[np.ndarray], sources: list[LearnedSource]):
-        """The device twin of `swap_batch`, for backends with `run_device` (torch, TensorRT).
+        """The device twin of `swap_batch`, for the app backends' `run_device` (torch, TensorRT, onnxruntime).
 
         crops: (N, 3, S, S) float torch tensor, RGB 0..255, on the backend's device.
         Returns (swapped crops in the same form, masks (N, S, S) float32 numpy): the masks
