@@ -49,6 +49,26 @@ def test_prepare_groups_faces_by_folder_identity(datasets):
     assert data.meta("landmarks").shape[1:] == (478, 2)
 
 
+def test_every_shard_row_is_the_face_its_file_gave(datasets):
+    """pack reads each shard's rows back from the per-file results (memory: one shard); every
+    row must be the crop, landmarks and embedding of the file it names, grouped by identity."""
+    from training.prepare import PrepareOptions, list_jobs
+    from training.shards import ShardSet
+
+    root, faces, _, _, _ = datasets
+    data = ShardSet(faces, "faces")
+    ident, sources = data.meta("identity"), data.meta("source")
+    assert list(ident) == sorted(ident)  # identities in order, across shard borders
+    [work] = list((faces / "work").iterdir())
+    results = {job.path: job.out for job in list_jobs(root / "raw", work)}
+    assert PrepareOptions().max_faces_per_image == 1  # so each photo gives at most one row
+    for row, source in enumerate(sources):
+        with np.load(results[str(source)]) as z:
+            np.testing.assert_array_equal(data.images(row), z["crops"][0])
+            np.testing.assert_array_equal(data.meta("landmarks")[row], z["landmarks"][0])
+            np.testing.assert_array_equal(data.meta("embeddings")[row], z["embeddings"][0])
+
+
 def test_prepare_resumes_without_redoing_work(datasets):
     from training.prepare import PrepareOptions, prepare
 

@@ -183,21 +183,27 @@ def cluster(embeddings: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def pack(jobs: list[Job], out: Path, opts: PrepareOptions) -> dict:
-    groups: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, str]]] = {}
-    for job in jobs:
+    """Group the per-file results by identity and write the shards. Only labels are held for
+    the whole dataset: each shard's crops, landmarks and embeddings are read back from the
+    per-file results when that shard is written, so memory stays at about one shard (a
+    dataset of a million 256² faces is ~200 GB of crops)."""
+    groups: dict[str, list[tuple[int, int]]] = {}  # identity -> [(job number, row in its file)]
+    n_points = 0
+    for j, job in enumerate(jobs):
         with np.load(job.out) as z:
-            crops, lms, embs = z["crops"], z["landmarks"], z["embeddings"]
-        if not len(crops):
+            embs, lms = z["embeddings"], z["landmarks"]
+        if not len(embs):
             continue
+        n_points = max(n_points, lms.shape[1])
         name = Path(job.path).stem
         if job.identity is not None:
-            labels = [job.identity] * len(crops)
+            labels = [job.identity] * len(embs)
         elif is_video_path(job.path):
             labels = [f"{name}#{k}" for k in cluster(embs, opts.cluster_threshold)]
         else:
-            labels = [name] * len(crops)
-        for crop, lm, emb, label in zip(crops, lms, embs, labels):
-            groups.setdefault(label, []).append((crop, lm, emb, job.path))
+            labels = [name] * len(embs)
+        for r, label in enumerate(labels):
+            groups.setdefault(label, []).append((j, r))
     n_faces = sum(len(v) for v in groups.values())
     groups = {k: v for k, v in sorted(groups.items()) if len(v) >= opts.min_per_identity}
     if not groups:
@@ -206,18 +212,18 @@ def pack(jobs: list[Job], out: Path, opts: PrepareOptions) -> dict:
             f"but no identity has {opts.min_per_identity} of them (see --min-per-identity, --min-face, --min-sharpness)"
         )
     names = list(groups)
-    rows = [(i, *row) for i, name in enumerate(names) for row in groups[name]]
-    n_points = max(r[2].shape[0] for r in rows)
+    rows = [(i, j, r) for i, name in enumerate(names) for j, r in groups[name]]
     shards = []
     for start in range(0, len(rows), opts.shard_size):
         chunk = rows[start : start + opts.shard_size]
+        crops, lms, embs = _read_rows(jobs, [(j, r) for _, j, r in chunk])
         meta = {
-            "identity": np.array([r[0] for r in chunk], np.int32),
-            "landmarks": np.stack([np.pad(r[2], ((0, n_points - len(r[2])), (0, 0))) for r in chunk]),
-            "embeddings": np.stack([r[3] for r in chunk]),
-            "source": np.array([r[4] for r in chunk]),
+            "identity": np.array([i for i, _, _ in chunk], np.int32),
+            "landmarks": np.stack([np.pad(lm, ((0, n_points - len(lm)), (0, 0))) for lm in lms]),
+            "embeddings": np.stack(embs),
+            "source": np.array([jobs[j].path for _, j, _ in chunk]),
         }
-        shards.append(write_shard(out, f"faces_{len(shards):05d}", np.stack([r[1] for r in chunk]), meta))
+        shards.append(write_shard(out, f"faces_{len(shards):05d}", np.stack(crops), meta))
     index = {
         "format": "rswap-faces-v1",
         "size": opts.size,
@@ -230,6 +236,20 @@ def pack(jobs: list[Job], out: Path, opts: PrepareOptions) -> dict:
     }
     write_index(out, index)
     return index
+
+
+def _read_rows(jobs: list[Job], refs: list[tuple[int, int]]) -> tuple[list, list, list]:
+    """Crops, landmarks and embeddings of rows (job number, row), in order; each file read once."""
+    by_job: dict[int, list[tuple[int, int]]] = {}
+    for k, (j, r) in enumerate(refs):
+        by_job.setdefault(j, []).append((k, r))
+    crops, lms, embs = [None] * len(refs), [None] * len(refs), [None] * len(refs)
+    for j, items in by_job.items():
+        with np.load(jobs[j].out) as z:
+            c, lm, e = z["crops"], z["landmarks"], z["embeddings"]
+        for k, r in items:
+            crops[k], lms[k], embs[k] = c[r], lm[r], e[r]
+    return crops, lms, embs
 
 
 def prepare(inputs: list[Path], out: Path, opts: PrepareOptions, workers: int, progress: bool = True) -> dict:
