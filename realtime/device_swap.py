@@ -6,7 +6,8 @@ the CPU. Here, for learned models on a backend with `run_device` (torch, TensorR
 onnxruntime through its I/O binding):
 - `plan` (swap stage): select the faces and fit their 2x3 matrices on the host (cheap),
   upload the frame once and cut every face out of it with one grid_sample;
-- `swap` (swap stage): run the generator on those tensors (LearnedSwapper.swap_batch_device);
+- `swap` (swap stage): run the network on those tensors (the swapper's swap_batch_device:
+  LearnedSwapper, InSwapper);
   the masks are drawn from landmarks on the host (S² floats) and uploaded;
 - `paste` (paste stage): alpha-blend every face back with grid_sample, then download
   the finished frame, so the download of frame n overlaps the swap of frame n+1.
@@ -32,7 +33,7 @@ from rswap.swap.frame import FrameSwapper, SwapJob
 
 
 def supports_device_compose(frame_swapper: FrameSwapper) -> bool:
-    """A learned swapper whose backend can take and give device tensors."""
+    """A network swapper (learned model, inswapper) whose backend takes and gives device tensors."""
     backend = getattr(frame_swapper.swapper, "backend", None)
     return hasattr(frame_swapper.swapper, "swap_batch_device") and hasattr(backend, "tensor_device")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rswap.errors import RswapError
 from rswap.face.select import MODES
 from rswap.swap.factory import SwapperOptions
 from rswap.swap.frame import FrameSwapper
@@ -72,8 +73,21 @@ def place_compose(fs: FrameSwapper, where: str) -> FrameSwapper:
     on_gpu = str(getattr(getattr(fs.swapper, "backend", None), "tensor_device", "")).startswith("cuda")
     if where == "host" or (where == "auto" and not (on_gpu and fs.blend_levels == 0)):
         return fs
+    # the device path holds frames in torch tensors: onnxruntime-gpu alone is not enough
+    if on_gpu and not _torch_sees_a_gpu():
+        if where == "auto":
+            return fs
+        raise RswapError("--compose-on device on a GPU needs torch with CUDA installed")
     from realtime.device_swap import DeviceFrameSwapper, supports_device_compose  # imports torch
 
     if where == "auto" and not supports_device_compose(fs):
         return fs
     return DeviceFrameSwapper(fs)
+
+
+def _torch_sees_a_gpu() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
