@@ -136,3 +136,69 @@ def test_live_search_duty_limits_a_slow_detector_while_no_face_is_in_view(astron
         for _ in range(3):
             offline.analyse(empty)
         assert offline._detector.calls == 3  # no duty (convert): every frame is searched
+
+
+# Tiled search (rswap/face/tiles.py): faces the full-range detector cannot box in a whole 720p frame.
+
+
+def _pasted_head(astronaut, astronaut_face, height, centre, background):
+    """The astronaut's head scaled to a face `height` px tall (the mesh's bbox), its face centred
+    at `centre` (x, y) of a copy of `background`; and its reference landmarks in that frame."""
+    x0, y0, x1, y1 = astronaut_face.bbox
+    side = 2.2 * (y1 - y0)
+    left, top = int((x0 + x1 - side) / 2), int(max(0, (y0 + y1 - side) / 2))
+    crop = astronaut[top : int(top + side), left : int(left + side)]
+    k = height / (y1 - y0)
+    small = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    ref = (astronaut_face.landmarks - np.array([left, top], np.float32)) * k
+    ox, oy = (np.asarray(centre) - ref.mean(0)).astype(int)
+    frame = background.copy()
+    frame[oy : oy + small.shape[0], ox : ox + small.shape[1]] = small
+    return frame, ref + np.array([ox, oy], np.float32)
+
+
+def _landmark_error(face, ref):
+    return np.linalg.norm(face.landmarks - ref, axis=1).mean() / np.linalg.norm(ref[33] - ref[263])
+
+
+@pytest.fixture(scope="module")
+def coffee_720p():
+    from skimage import data
+
+    return cv2.GaussianBlur(cv2.resize(data.coffee(), (1280, 720)), (0, 0), 2)  # a textured background
+
+
+def test_tiled_search_finds_a_45px_face_the_whole_frame_detector_misses(astronaut, astronaut_face, coffee_720p):
+    from rswap.face.mediapipe_analyser import MediapipeBoxDetector
+
+    frame, ref = _pasted_head(astronaut, astronaut_face, 45, (900, 200), coffee_720p)
+    untiled = MediapipeBoxDetector(tile=None)
+    with MediapipeFaceAnalyser(max_faces=2, detector=untiled) as analyser:
+        assert analyser.analyse(frame) == []  # the full-range detector's 192x192 view loses this face
+    untiled.close()
+    with MediapipeFaceAnalyser(max_faces=2) as analyser:
+        faces = analyser.analyse(frame)
+    assert len(faces) == 1 and faces[0].landmarks.shape == (478, 2)
+    assert _landmark_error(faces[0], ref) < 0.08  # in eye distances: each point where the face is
+
+
+def test_tiled_search_reports_no_face_on_textured_frames_without_one(coffee_720p):
+    from skimage import data
+
+    cat = cv2.resize(data.chelsea(), (1280, 720))
+    gravel = cv2.cvtColor(cv2.resize(data.gravel(), (1280, 720)), cv2.COLOR_GRAY2RGB)
+    with MediapipeFaceAnalyser(max_faces=2) as analyser:
+        for frame in (coffee_720p, cat, gravel):
+            assert analyser.analyse(np.ascontiguousarray(frame)) == []
+
+
+def test_a_face_on_a_tile_seam_is_found_once(astronaut, astronaut_face):
+    """Centred on the corner where four tiles meet: three of them cut it, one holds it whole."""
+    from rswap.face.mediapipe_analyser import TILE, TILE_OVERLAP
+    from rswap.face.tiles import tile_grid
+
+    assert (0, 0, TILE, TILE) in tile_grid(1280, 720, TILE, TILE_OVERLAP)  # so (TILE, TILE) is on two seams
+    frame, ref = _pasted_head(astronaut, astronaut_face, 45, (TILE, TILE), np.full((720, 1280, 3), 90, np.uint8))
+    with MediapipeFaceAnalyser(max_faces=4) as analyser:
+        faces = analyser.analyse(frame)
+    assert len(faces) == 1 and _landmark_error(faces[0], ref) < 0.08

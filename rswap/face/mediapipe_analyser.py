@@ -10,6 +10,9 @@ smaller than about a fifth of the frame. So the analyser works in two passes:
    region of interest around each box, scaled to ROI_SIZE. The detector is mediapipe's
    *full-range* one unless another is given (e.g. SCRFD from a user's insightface pack,
    rswap.face.scrfd, which finds smaller faces: mediapipe's sees a 192x192 downscale).
+   When the whole frame shows the box detector no face the mesh has not already found,
+   mediapipe's detector searches again on overlapping tiles (rswap.face.tiles), where a
+   small face is several times larger in its input: only then, as it costs ~9 detections.
    In video mode the second pass runs only when the first found nothing, and it
    follows its faces from the previous frame's landmarks instead of re-detecting.
 A box the mesh cannot confirm in its ROI (a face too small or blurred for the mesh, or a
@@ -26,9 +29,14 @@ import cv2
 import numpy as np
 
 from rswap.face.landmarks import kps5_from_mesh
+from rswap.face.tiles import detect_in_tiles, nms
 from rswap.face.types import Face, box_iou
 
 ROI_SIZE = 256  # the mesh sees small faces at this size
+# Tiles for mediapipe's full-range detector, measured with benchmarks/small_faces.py: on a
+# 416 px tile it finds faces down to ~25 px (whole 720p frame: ~90 px). The overlap keeps
+# any face the whole-frame pass misses (< ~90 px) whole in some tile; 720p takes 4 x 2 tiles.
+TILE, TILE_OVERLAP = 416, 112
 
 
 class MediapipeBoxDetector:
@@ -36,22 +44,40 @@ class MediapipeBoxDetector:
 
     A box detector has `detect(image) -> list[(4,) float32 box]`, `roi_scale` (the side of
     the mesh's ROI over the box's longer side: it depends on how much of the head the
-    detector's boxes cover) and `close()`."""
+    detector's boxes cover) and `close()`; optionally `detect_tiled(image)`, a slower and
+    finer search that the analyser runs only when `detect` found no new face.
+
+    `tile`: the tile side for `detect_tiled` (None: no tiled search)."""
 
     roi_scale = 1.9  # this detector's box is tight (brows to mouth)
 
-    def __init__(self, min_confidence: float = 0.5):
+    def __init__(self, min_confidence: float = 0.5, tile: int | None = TILE, overlap: int = TILE_OVERLAP):
         import mediapipe as mp
 
         self._graph = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
+        self.tile, self.overlap = tile, overlap
 
     def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        return list(self._scored(image)[0])
+
+    def detect_tiled(self, image: np.ndarray) -> list[np.ndarray]:
+        """Boxes found on overlapping tiles of the image, duplicates merged; none when the
+        image fits in one tile (the whole-frame pass already saw it at that scale)."""
         h, w = image.shape[:2]
-        boxes = []
+        if self.tile is None or max(h, w) <= self.tile:
+            return []
+        boxes, scores = detect_in_tiles(self._scored, image, self.tile, self.overlap)
+        return list(boxes[nms(boxes, scores, 0.3)])
+
+    def _scored(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 4) float32 boxes in image pixels and their (N,) scores."""
+        h, w = image.shape[:2]
+        boxes, scores = [], []
         for d in self._graph.process(image).detections or []:
             r = d.location_data.relative_bounding_box
-            boxes.append(np.array([r.xmin * w, r.ymin * h, (r.xmin + r.width) * w, (r.ymin + r.height) * h], np.float32))
-        return boxes
+            boxes.append([r.xmin * w, r.ymin * h, (r.xmin + r.width) * w, (r.ymin + r.height) * h])
+            scores.append(d.score[0])
+        return np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32)
 
     def close(self) -> None:
         self._graph.close()
@@ -101,29 +127,35 @@ class MediapipeFaceAnalyser:
         return faces[: self.max_faces]
 
     def _small_faces(self, image: np.ndarray, found: list[Face]) -> list[Face]:
-        boxes = self._roi_boxes if self.video and self._roi_boxes else self._search(image)
+        boxes = self._roi_boxes if self.video and self._roi_boxes else self._search(image, found)
         faces = []
         for box in boxes:
-            if any(box_iou(box, f.bbox) > 0.3 for f in found + faces):
+            if not _is_new(box, found + faces):
                 continue
             # A followed box is the previous mesh's bbox, not a detector box (0.8-1x its side);
             # the ROI mesh works over a wide range of ROI sizes (measured 1.2-3.5x), so one scale serves both.
             face = self._mesh_in_roi(image, box, self._detector.roi_scale)
-            if face is not None:
+            # The ROI mesh re-detects inside its ROI, so a stray box beside a face (say half
+            # a face from a tile's edge) may return that same face again: compare the meshes.
+            if face is not None and _is_new(face.bbox, found + faces):
                 faces.append(face)
         if self.video:
             self._roi_boxes = [f.bbox for f in faces]
         return faces
 
-    def _search(self, image: np.ndarray) -> list[np.ndarray]:
-        """The box detector's boxes, unless the search duty says to wait (then none)."""
+    def _search(self, image: np.ndarray, found: list[Face]) -> list[np.ndarray]:
+        """The box detector's boxes, unless the search duty says to wait (then none). The
+        tiled search, when the detector has one, runs only if the whole frame gave no new box."""
         start = time.perf_counter()
-        if not (self.video and self.search_duty):
-            return self._detector.detect(image)
-        if start < self._next_search:
+        duty = self.video and self.search_duty
+        if duty and start < self._next_search:
             return []
         boxes = self._detector.detect(image)
-        self._next_search = start + (time.perf_counter() - start) / self.search_duty
+        tiled = getattr(self._detector, "detect_tiled", None)
+        if tiled is not None and not any(_is_new(b, found) for b in boxes):
+            boxes = boxes + tiled(image)
+        if duty:
+            self._next_search = start + (time.perf_counter() - start) / self.search_duty
         return boxes
 
     def _mesh_in_roi(self, image: np.ndarray, box: np.ndarray, roi_scale: float) -> Face | None:
@@ -170,3 +202,8 @@ class MediapipeFaceAnalyser:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _is_new(box: np.ndarray, faces: list[Face]) -> bool:
+    """Whether a box is not (mostly) one of these faces' boxes."""
+    return not any(box_iou(box, f.bbox) > 0.3 for f in faces)
