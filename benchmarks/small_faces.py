@@ -25,7 +25,12 @@ import cv2
 import numpy as np
 from skimage import data
 
-from rswap.face.mediapipe_analyser import MediapipeBoxDetector, MediapipeFaceAnalyser
+from rswap.face.mediapipe_analyser import (
+    TILE,
+    TILE_OVERLAP,
+    MediapipeBoxDetector,
+    MediapipeFaceAnalyser,
+)
 from rswap.media.images import read_image
 
 W, H = 1280, 720
@@ -83,10 +88,12 @@ def main(argv=None) -> int:
                    help="face heights in pixels (the mesh's bbox)")
     p.add_argument("--tries", type=int, default=6, help="random placements per photo, size and background")
     p.add_argument("--max-faces", type=int, default=2)
+    p.add_argument("--tile", type=int, default=TILE, help="tile side of the tiled search")
+    p.add_argument("--overlap", type=int, default=TILE_OVERLAP, help="least overlap of neighbouring tiles")
     args = p.parse_args(argv)
 
     photos = [np.ascontiguousarray(data.astronaut())] + [read_image(f) for f in sorted(glob.glob(args.photos or ""))]
-    modes = {"untiled": MediapipeBoxDetector(tile=None), "tiled": MediapipeBoxDetector()}
+    modes = {"untiled": MediapipeBoxDetector(tile=None), "tiled": MediapipeBoxDetector(tile=args.tile, overlap=args.overlap)}
     analysers = {m: MediapipeFaceAnalyser(max_faces=args.max_faces, detector=d) for m, d in modes.items()}
     refs = []
     for im in photos:
@@ -95,7 +102,7 @@ def main(argv=None) -> int:
             crop, ref = head_crop(im, faces[0])
             refs.append((crop, ref, faces[0].bbox[3] - faces[0].bbox[1]))
     print(f"{len(refs)} photos with a face, {args.tries} placements each per size and background, "
-          f"max_faces={args.max_faces}; found/tries, mean landmark error (eye distances), false faces")
+          f"max_faces={args.max_faces}, tiles {args.tile} px overlapping >= {args.overlap} px; found/tries, mean landmark error (eye distances), false faces")
 
     for name, bg in backgrounds().items():
         print(f"background: {name}")

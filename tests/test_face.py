@@ -202,3 +202,27 @@ def test_a_face_on_a_tile_seam_is_found_once(astronaut, astronaut_face):
     with MediapipeFaceAnalyser(max_faces=4) as analyser:
         faces = analyser.analyse(frame)
     assert len(faces) == 1 and _landmark_error(faces[0], ref) < 0.08
+
+
+def test_live_search_duty_covers_the_tiled_search(coffee_720p):
+    """The tiled search (~30 ms at 720p) runs inside the duty-limited search: on a live stream
+    with no face it runs on a fraction of the frames, not on every one."""
+    import time
+
+    from rswap.face.mediapipe_analyser import MediapipeBoxDetector
+
+    class Counting(MediapipeBoxDetector):
+        tiled_calls = 0
+
+        def detect_tiled(self, image):
+            self.tiled_calls += 1
+            return super().detect_tiled(image)
+
+    detector = Counting()
+    with MediapipeFaceAnalyser(max_faces=1, video=True, detector=detector, search_duty=0.2) as analyser:
+        start, frames = time.perf_counter(), 0
+        while time.perf_counter() - start < 0.8:
+            assert analyser.analyse(coffee_720p) == []
+            frames += 1
+    detector.close()
+    assert 1 <= detector.tiled_calls and frames >= 3 * detector.tiled_calls
