@@ -29,8 +29,8 @@ import cv2
 import numpy as np
 
 from rswap.face.landmarks import kps5_from_mesh
-from rswap.face.tiles import detect_in_tiles, nms
-from rswap.face.types import Face, box_iou
+from rswap.face.tiles import detect_in_tiles
+from rswap.face.types import Face, box_iou, nms
 
 ROI_SIZE = 256  # the mesh sees small faces at this size
 # Tiles for mediapipe's full-range detector, measured with benchmarks/small_faces.py: on a

@@ -29,6 +29,7 @@ import numpy as np
 
 from rswap.errors import RswapError
 from rswap.face.insightface_pack import verify_hash
+from rswap.face.types import nms
 from rswap.onnx_runner import OnnxRunner
 
 DYNAMIC_INPUT = 640  # insightface's usual det_size when the graph leaves the size open
@@ -127,18 +128,11 @@ class SCRFDDetector:
         scores_all = np.concatenate(scores)
         boxes_all = np.concatenate(boxes) / scale
         kps_all = np.concatenate(kps) / scale if self.has_kps else None
-        order = self._nms(boxes_all, scores_all)
+        order = nms(boxes_all, scores_all, self.nms_threshold)
         return Detections(
             boxes_all[order].astype(np.float32), scores_all[order],
             kps_all[order].astype(np.float32) if kps_all is not None else None,
         )
-
-    def _nms(self, boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        if len(scores) == 0:
-            return np.zeros(0, np.int64)
-        xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
-        keep = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), self.score_threshold, self.nms_threshold)).reshape(-1)
-        return keep[np.argsort(-scores[keep], kind="stable")]
 
     def detect(self, image: np.ndarray) -> list[np.ndarray]:
         """The box-detector interface MediapipeFaceAnalyser takes: (4,) float32 boxes, best first."""

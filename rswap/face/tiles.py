@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import cv2
 import numpy as np
 
 EDGE_MARGIN = 2  # px: a box this close to an inner tile edge counts as cut by it
@@ -32,15 +31,6 @@ def tile_grid(width: int, height: int, tile: int, overlap: int) -> list[tuple[in
     """(x0, y0, x1, y1) of the tiles covering a width x height frame."""
     return [(x, y, min(x + tile, width), min(y + tile, height))
             for y in tile_starts(height, tile, overlap) for x in tile_starts(width, tile, overlap)]
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
-    """Indices of the boxes (N, 4) x0 y0 x1 y1 that survive non-maximum suppression, best first."""
-    if len(boxes) == 0:
-        return np.zeros(0, np.int64)
-    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
-    keep = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), 0.0, iou), np.int64).reshape(-1)
-    return keep[np.argsort(-scores[keep], kind="stable")]
 
 
 def detect_in_tiles(detect: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], image: np.ndarray,

@@ -24,6 +24,18 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Indices of the boxes (N, 4) x0 y0 x1 y1 that survive non-maximum suppression, best first
+    (OpenCV's NMSBoxes; boxes are expected to be score-filtered already)."""
+    import cv2
+
+    if len(boxes) == 0:
+        return np.zeros(0, np.int64)
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+    keep = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), 0.0, iou), np.int64).reshape(-1)
+    return keep[np.argsort(-scores[keep], kind="stable")]
+
+
 @dataclass
 class Face:
     bbox: np.ndarray  # (4,) float32: x0, y0, x1, y1 in pixels
