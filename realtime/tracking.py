@@ -35,7 +35,8 @@ class FaceTracker:
         self.filter_args = (min_cutoff, beta)
         self.min_iou = min_iou
         self.analyser = analyser or MediapipeFaceAnalyser(
-            max_faces=max_faces, video=True, detector=detector, search_duty=search_duty
+            max_faces=max_faces, video=True, detector=detector, search_duty=search_duty,
+            search_every=detect_every or None,  # the same cadence looks for small faces entering beside others
         )
         self.forced_detections = 0
         self._tracks: dict[int, tuple[np.ndarray, OneEuroFilter]] = {}  # id -> (last bbox, filter)

@@ -226,3 +226,22 @@ def test_live_search_duty_covers_the_tiled_search(coffee_720p):
             frames += 1
     detector.close()
     assert 1 <= detector.tiled_calls and frames >= 3 * detector.tiled_calls
+
+
+def test_video_finds_a_small_face_entering_beside_a_tracked_one(astronaut):
+    """Video mode: a big face is tracked by the mesh (pass 1); a small face beside it is found by
+    the periodic pass-2 search (search_every) and then followed every frame. Without the
+    periodic search, pass 2 never looks while another face is in view."""
+    frame = np.full((720, 1280, 3), 80, np.uint8)
+    frame[50:650, 50:650] = cv2.resize(astronaut[20:320, 80:380], (600, 600), interpolation=cv2.INTER_AREA)  # ~220 px
+    frame[400:600, 950:1150] = cv2.resize(astronaut, (200, 200), interpolation=cv2.INTER_AREA)  # face ~40 px
+    with MediapipeFaceAnalyser(max_faces=2) as analyser:
+        assert len(analyser._mesh_faces(analyser._mesh, frame)) == 1  # pass 1 sees only the big face
+
+    def counts(search_every):
+        with MediapipeFaceAnalyser(max_faces=2, video=True, search_every=search_every) as analyser:
+            return [len(analyser.analyse(frame)) for _ in range(6)]
+
+    assert counts(None) == [1] * 6
+    seen = counts(3)
+    assert seen[:2] == [1, 1] and seen[2:] == [2] * 4  # found on the 3rd frame, then followed

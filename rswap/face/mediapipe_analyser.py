@@ -10,11 +10,12 @@ smaller than about a fifth of the frame. So the analyser works in two passes:
    region of interest around each box, scaled to ROI_SIZE. The detector is mediapipe's
    *full-range* one unless another is given (e.g. SCRFD from a user's insightface pack,
    rswap.face.scrfd, which finds smaller faces: mediapipe's sees a 192x192 downscale).
-   When the whole frame shows the box detector no face the mesh has not already found,
-   mediapipe's detector searches again on overlapping tiles (rswap.face.tiles), where a
-   small face is several times larger in its input: only then, as it costs ~9 detections.
-   In video mode the second pass runs only when the first found nothing, and it
-   follows its faces from the previous frame's landmarks instead of re-detecting.
+   While the faces known are fewer than max_faces, mediapipe's detector searches again
+   on overlapping tiles (rswap.face.tiles), where a small face is several times larger
+   in its input (it costs ~9 detections at 720p, so only then).
+   In video mode the second pass follows the small faces it found from the previous
+   frame's landmarks instead of re-detecting, and searches for new ones only when no
+   face is in view (or every `search_every` frames, for faces entering beside others).
 A box the mesh cannot confirm in its ROI (a face too small or blurred for the mesh, or a
 false detection) is dropped: every swapper needs the mesh's landmarks, so a face without
 them could not be swapped anyway.
@@ -85,7 +86,7 @@ class MediapipeBoxDetector:
 
 class MediapipeFaceAnalyser:
     def __init__(self, max_faces: int = 4, video: bool = False, min_confidence: float = 0.5, iris: bool = True,
-                 detector=None, search_duty: float | None = None):
+                 detector=None, search_duty: float | None = None, search_every: int | None = None):
         """`detector`: the box detector for pass 2 (default mediapipe's full-range one). A
         detector passed in stays the caller's: `close()` does not close it, so one may serve
         several analysers when it is thread-safe (SCRFDDetector is).
@@ -94,7 +95,11 @@ class MediapipeFaceAnalyser:
         frame, and a slow detector (SCRFD det_10g on a CPU: tens of ms) would then stall the
         stream exactly when nothing is there. With a duty d, after a search that took t
         seconds the next waits until t / d has passed, so searching takes at most that share
-        of the time; a fast detector still runs every frame. None: every frame (offline)."""
+        of the time; a fast detector still runs every frame. None: every frame (offline).
+
+        `search_every` (video mode): small faces already found are followed frame to frame, and
+        pass 2 searches for new ones whenever no face is in view; with N, also every N frames
+        while other faces are (a small face entering beside a tracked one). None: only then."""
         import mediapipe as mp  # imported here: loading it costs ~1 s
 
         self.video = video
@@ -114,45 +119,61 @@ class MediapipeFaceAnalyser:
         self._roi_boxes: list[np.ndarray] = []  # video mode: small faces followed by pass 2
         self.search_duty = search_duty
         self._next_search = 0.0  # perf_counter time before which a duty-limited search is skipped
+        self.search_every = search_every
+        self._frames_since_search = 0
 
     def analyse(self, image: np.ndarray) -> list[Face]:
         """All faces in an RGB uint8 image, largest first."""
         image = np.ascontiguousarray(image)
         faces = self._mesh_faces(self._mesh, image)
-        if len(faces) < self.max_faces and not (self.video and faces):
+        if len(faces) < self.max_faces:
             faces += self._small_faces(image, faces)
         elif self.video:
-            self._roi_boxes = []  # pass 1 has the faces again: stop following old small-face boxes
+            self._roi_boxes = []  # pass 1 has all the faces it may: stop following small-face boxes
         faces.sort(key=lambda f: -f.area)
         return faces[: self.max_faces]
 
     def _small_faces(self, image: np.ndarray, found: list[Face]) -> list[Face]:
-        boxes = self._roi_boxes if self.video and self._roi_boxes else self._search(image, found)
+        boxes = list(self._roi_boxes) if self.video else []  # small faces followed from the last frame
+        if self._time_to_search(found):
+            boxes += self._search(image, [f.bbox for f in found] + boxes)
         faces = []
         for box in boxes:
-            if not _is_new(box, found + faces):
+            if not _is_new(box, [f.bbox for f in found + faces]):
                 continue
             # A followed box is the previous mesh's bbox, not a detector box (0.8-1x its side);
             # the ROI mesh works over a wide range of ROI sizes (measured 1.2-3.5x), so one scale serves both.
             face = self._mesh_in_roi(image, box, self._detector.roi_scale)
             # The ROI mesh re-detects inside its ROI, so a stray box beside a face (say half
             # a face from a tile's edge) may return that same face again: compare the meshes.
-            if face is not None and _is_new(face.bbox, found + faces):
+            if face is not None and _is_new(face.bbox, [f.bbox for f in found + faces]):
                 faces.append(face)
         if self.video:
             self._roi_boxes = [f.bbox for f in faces]
         return faces
 
-    def _search(self, image: np.ndarray, found: list[Face]) -> list[np.ndarray]:
+    def _time_to_search(self, found: list[Face]) -> bool:
+        """Images: always. Video: when no face at all is in view, or every `search_every` frames."""
+        if not self.video:
+            return True
+        self._frames_since_search += 1
+        if (found or self._roi_boxes) and not (self.search_every and self._frames_since_search >= self.search_every):
+            return False
+        self._frames_since_search = 0
+        return True
+
+    def _search(self, image: np.ndarray, known: list[np.ndarray]) -> list[np.ndarray]:
         """The box detector's boxes, unless the search duty says to wait (then none). The
-        tiled search, when the detector has one, runs only if the whole frame gave no new box."""
+        tiled search, when the detector has one, runs while the faces known (`known`: boxes
+        of faces found or followed) and the whole frame's new boxes are fewer than max_faces:
+        then there may be smaller faces than the whole-frame pass can see."""
         start = time.perf_counter()
         duty = self.video and self.search_duty
         if duty and start < self._next_search:
             return []
         boxes = self._detector.detect(image)
         tiled = getattr(self._detector, "detect_tiled", None)
-        if tiled is not None and not any(_is_new(b, found) for b in boxes):
+        if tiled is not None and len(known) + sum(_is_new(b, known) for b in boxes) < self.max_faces:
             boxes = boxes + tiled(image)
         if duty:
             self._next_search = start + (time.perf_counter() - start) / self.search_duty
@@ -204,6 +225,6 @@ class MediapipeFaceAnalyser:
         self.close()
 
 
-def _is_new(box: np.ndarray, faces: list[Face]) -> bool:
-    """Whether a box is not (mostly) one of these faces' boxes."""
-    return not any(box_iou(box, f.bbox) > 0.3 for f in faces)
+def _is_new(box: np.ndarray, boxes: list[np.ndarray]) -> bool:
+    """Whether a box is not (mostly) one of these boxes."""
+    return not any(box_iou(box, b) > 0.3 for b in boxes)
