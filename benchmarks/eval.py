@@ -6,7 +6,11 @@ face with FrameSwapper) and the result is analysed again. Per pair we measure:
   target (lower means less of the target's identity is left);
 - ID retrieval: is the source the nearest of all source embeddings to the result?
 - head-pose error (degrees) and expression error of the result against the target
-  (benchmarks.metrics; both ~0 for a swap that keeps the target's pose and expression).
+  (benchmarks.metrics; both ~0 for a swap that keeps the target's pose and expression);
+- skin tone error (CIELAB ΔE, `skin_tone_error`): how far the result's skin moved from
+  the target's own skin on the same pixels, as a whole (a paler or greyer patch) and
+  locally at a coarse scale (shading and seams); the target's skin is what its neck and
+  hairline match, so a pasted-on face shows up here.
 A "target as is" row (no swap) is the baseline that shows what the numbers are worth.
 
 Images are analysed and embedded once each; photos without a face are listed and
@@ -28,6 +32,7 @@ import numpy as np
 from benchmarks.metrics import expression_error, pose_error
 from rswap.errors import RswapError
 from rswap.face.identity import DlibEmbedder
+from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_EYE_LOOP
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.face.types import Face
 from rswap.media.images import read_image, write_image
@@ -72,6 +77,8 @@ class PairRecord:
     pose_axes_deg: dict | None = None  # pitch, yaw, roll differences
     expression: float | None = None
     expression_features: dict | None = None
+    tone_de: float | None = None  # ΔE of the mean skin colour, result vs target
+    local_de: float | None = None  # mean ΔE of the coarse-scale skin colour, result vs target
     swap_ms: float | None = None
     note: str = ""  # why the metrics are missing, when they are
 
@@ -121,6 +128,8 @@ def summarise(pairs: list[PairRecord]) -> dict:
         "pose_deg_mean": _mean(p.pose_deg for p in posed),
         "pose_deg_median": float(np.median([p.pose_deg for p in posed])) if posed else None,
         "expression_mean": _mean(p.expression for p in posed),
+        "tone_de_mean": _mean(p.tone_de for p in ok if p.tone_de is not None),
+        "local_de_mean": _mean(p.local_de for p in ok if p.local_de is not None),
         "swap_ms_mean": _mean(p.swap_ms for p in ok if p.swap_ms is not None),
     }
 
@@ -131,15 +140,16 @@ def markdown_table(report: EvalReport) -> str:
 
     rows = [
         "| swapper | pairs (evaluated) | cos → source ↑ | cos → target ↓ | closer to source | ID top-1 ↑ "
-        "| pose err ° mean / median ↓ | expression err ↓ | swap ms |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| pose err ° mean / median ↓ | expression err ↓ | skin ΔE mean / local ↓ | swap ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in report.summary().items():
         rows.append(
             f"| {name} | {s['pairs']} ({s['evaluated']}) | {f(s['cos_source'])} | {f(s['cos_target'])} "
             f"| {f(s['closer_to_source'], '{:.0%}')} | {f(s['id_top1'], '{:.0%}')} "
             f"| {f(s['pose_deg_mean'], '{:.2f}')} / {f(s['pose_deg_median'], '{:.2f}')} "
-            f"| {f(s['expression_mean'], '{:.4f}')} | {f(s['swap_ms_mean'], '{:.0f}')} |"
+            f"| {f(s['expression_mean'], '{:.4f}')} | {f(s['tone_de_mean'], '{:.1f}')} / {f(s['local_de_mean'], '{:.1f}')} "
+            f"| {f(s['swap_ms_mean'], '{:.0f}')} |"
         )
     for what, names in report.skipped.items():
         if names:
@@ -148,6 +158,46 @@ def markdown_table(report: EvalReport) -> str:
     if failed:
         rows.append(f"\n{len(failed)} pair(s) without metrics: " + "; ".join(f"{p.swapper}: {p.source} → {p.target}: {p.note}" for p in failed[:10]))
     return "\n".join(rows) + "\n"
+
+
+def skin_mask(hw: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
+    """bool (H, W): the face oval without eyes, brows and lips, shrunk by 3% of the face's
+    size so that hair, background and the features' rims stay out."""
+    pts = np.asarray(landmarks, np.float32)
+    mask = np.zeros(hw, np.uint8)
+    cv2.fillPoly(mask, [np.round(pts[FACE_OVAL]).astype(np.int32)], 255)
+    size = float(np.sqrt(np.count_nonzero(mask)))
+    for idx in (LEFT_EYE_LOOP, RIGHT_EYE_LOOP, LEFT_BROW, RIGHT_BROW, LIPS):
+        cv2.fillPoly(mask, [np.round(cv2.convexHull(pts[idx])[:, 0]).astype(np.int32)], 0)
+    r = max(1, round(0.03 * size))
+    return cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+
+
+def skin_tone_error(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) -> tuple[float, float] | None:
+    """(tone, local) CIELAB ΔE between the result's and the target's skin on the target's
+    skin pixels (`skin_mask` of the target's landmarks; a swap keeps the target's pose).
+
+    tone: distance of the two mean skin colours, i.e. how much paler, greyer or redder
+    the face became than the skin around it (the target's skin matches its own neck).
+    local: mean distance of the two images' skin smoothed at 8% of the face size (a
+    masked blur, so eyes, brows and background do not leak in): shading from another
+    light and steps such as a straight edge across the forehead count, pore-level
+    texture (identity) does not. Both are 0 for an untouched target; lower is better as
+    long as the identity metrics hold. None when the face has no skin pixels."""
+    skin = skin_mask(result.shape[:2], landmarks)
+    n = int(np.count_nonzero(skin))
+    if n == 0:
+        return None
+    sigma = 0.08 * np.sqrt(n)
+    w = skin.astype(np.float32)
+    w_blur = cv2.GaussianBlur(w, (0, 0), sigma)
+    labs = []
+    for img in (result, target):
+        lab = cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+        labs.append((lab[skin].mean(0), cv2.GaussianBlur(lab * w[..., None], (0, 0), sigma)[skin] / w_blur[skin][:, None]))
+    tone = float(np.linalg.norm(labs[0][0] - labs[1][0]))
+    local = float(np.linalg.norm(labs[0][1] - labs[1][1], axis=1).mean())
+    return tone, local
 
 
 def _nearest_face(faces: list[Face], to: Face) -> Face | None:
@@ -194,6 +244,9 @@ class Evaluator:
         record.pose_axes_deg = {"pitch": pe.pitch, "yaw": pe.yaw, "roll": pe.roll}
         record.expression = ee.mean
         record.expression_features = ee.per_feature
+        tone = skin_tone_error(result, target.image, target.face.landmarks)
+        if tone is not None:
+            record.tone_de, record.local_de = tone
 
 
 def evaluate(
@@ -234,7 +287,8 @@ def evaluate(
                 cos = bank @ tgt.embedding
                 nearest = sources[int(np.argmax(cos))].path.name
                 report.pairs.append(PairRecord(BASELINE, src.path.name, tgt.path.name, float(cos[i]), 1.0,
-                                               nearest == src.path.name, nearest, 0.0, None, 0.0))
+                                               nearest == src.path.name, nearest, 0.0, None, 0.0,
+                                               tone_de=0.0, local_de=0.0))
 
         identities = [[sw.encode_source([s.image], [s.face]) for s in sources] for _, sw in swappers]
         jobs = [(k, i, t) for k in range(len(swappers)) for i in range(len(sources)) for t in range(len(targets))]

@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks.metrics import EXPRESSION_FEATURES, expression_error, pose_error
 from rswap.errors import RswapError
+from rswap.face.landmarks import FACE_OVAL
 from rswap.media.images import write_image
 
 
@@ -78,6 +79,26 @@ def test_expression_error_is_small_for_the_same_expression_and_large_for_an_open
     assert pose_error(face, opened_face).total < 2.0
 
 
+def test_skin_tone_error_is_zero_for_the_target_and_sees_a_paler_patch(astronaut, analyse):
+    from benchmarks.eval import skin_tone_error
+
+    face = analyse(astronaut)
+    assert skin_tone_error(astronaut, astronaut, face.landmarks) == (0.0, 0.0)
+    # The face paled (toward grey) inside the oval only: a pasted-on look.
+    oval = np.zeros(astronaut.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(face.landmarks[FACE_OVAL]).astype(np.int32)], 1)
+    grey = astronaut.mean(2, keepdims=True)
+    paled = np.where(oval[..., None] > 0, 0.6 * astronaut + 0.4 * grey + 15, astronaut).clip(0, 255).astype(np.uint8)
+    tone, local = skin_tone_error(paled, astronaut, face.landmarks)
+    assert tone > 5 and local >= tone - 1e-3  # the mean moved; local sees at least as much
+    # Shading only (one half of the face darker, the other lighter, about the same mean):
+    # a small tone error, a larger local one.
+    shift = np.where(np.arange(astronaut.shape[1]) < face.landmarks[1, 0], -12, 12)[None, :, None]
+    lit = np.clip(astronaut.astype(np.int16) + shift, 0, 255).astype(np.uint8)
+    tone_lit, local_lit = skin_tone_error(lit, astronaut, face.landmarks)
+    assert local_lit > 2 * tone_lit
+
+
 def test_missing_or_empty_folders_are_one_clear_error(tmp_path):
     from benchmarks.eval import list_images
 
@@ -124,7 +145,7 @@ def test_eval_on_a_tiny_folder_pair_writes_table_json_and_sheet(tmp_path, astron
     summary = report["summary"]["classical"]
     assert summary["pairs"] == 2 and summary["evaluated"] == 2
     for key in ("cos_source", "cos_target", "closer_to_source", "id_top1", "pose_deg_mean", "pose_deg_median",
-                "expression_mean", "swap_ms_mean"):
+                "expression_mean", "swap_ms_mean", "tone_de_mean", "local_de_mean"):
         assert _finite(summary[key]), key
     # Same person everywhere: the result is still the astronaut, and keeps the target's pose.
     assert summary["cos_source"] > 0.8

@@ -87,3 +87,55 @@ def test_bad_options():
         ClassicalSwapper(color="sepia")
     with pytest.raises(RswapError):
         ClassicalSwapper().encode_source([], [])
+
+
+def _skin_lab_mean(img, landmarks, where=None):
+    """Mean CIELAB of the face's skin (oval without eyes, brows and mouth), optionally in a sub-window."""
+    import cv2
+
+    from rswap.compose.masks import region_mask
+
+    skin = region_mask(img.shape[:2], landmarks, exclude=("left_eye", "right_eye", "left_brow", "right_brow", "mouth_inner"), feather=0, erode=12) > 0
+    if where is not None:
+        keep = np.zeros_like(skin)
+        keep[where] = True
+        skin &= keep
+    return cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[skin].mean(0)
+
+
+@pytest.mark.parametrize("tint", [(0.55, 0.6, 0.75), (1.0, 0.8, 0.7)])
+def test_pasted_skin_takes_the_targets_tone(astronaut, astronaut_face, tint):
+    """The astronaut onto a darkened, tinted copy of herself: the pasted skin's mean colour
+    lands on the target skin's (< 0.4 ΔE). The earlier transfer, with source statistics
+    from the whole face (brows, eyes, lips included), was off by 0.85 ΔE on both tints."""
+    target = np.clip(astronaut * np.float32(tint), 0, 255).astype(np.uint8)
+    sw = ClassicalSwapper(reshape=0.0)
+    tf = _face(target)
+    crop, M = align_crop(target, tf.kps5, sw.template)
+    lm = transform_points(tf.landmarks, M)[:468]
+    src = sw.encode_source([astronaut], [astronaut_face])
+    res = sw.swap(crop, lm, src)
+    assert np.linalg.norm(_skin_lab_mean(res.crop, lm) - _skin_lab_mean(crop, lm)) < 0.4
+    # Without colour transfer the untinted source is far off: there is something to match.
+    raw = ClassicalSwapper(reshape=0.0, color="none").swap(crop, lm, src)
+    assert np.linalg.norm(_skin_lab_mean(raw.crop, lm) - _skin_lab_mean(crop, lm)) > 5
+
+
+def test_forehead_edge_follows_the_brows_and_fades_no_sharper_than_the_sides(astronaut, astronaut_face):
+    from rswap.face.landmarks import LEFT_BROW, RIGHT_BROW
+
+    sw = ClassicalSwapper()
+    crop, M = align_crop(astronaut, astronaut_face.kps5, sw.template)
+    lm = transform_points(astronaut_face.landmarks, M)[:468]
+    mask = sw._face_mask(crop.shape[:2], lm)
+    brows = lm[LEFT_BROW + RIGHT_BROW]
+    cols = np.arange(int(brows[:, 0].min()) + 2, int(brows[:, 0].max()) - 2)
+    top = (mask[:, cols] > 0.5).argmax(0)  # first row of the swapped face in each column
+    assert top.max() - top.min() >= 4  # a curve over the brows, not a straight row
+    assert top.max() < brows[:, 1].max()  # and it stays above the brows (they carry identity)
+    # The fade across the forehead (0.05 -> 0.95 down the middle column) is at least as wide
+    # as at the cheek (the same ramp across a row at the nose tip).
+    mid, row = int(lm[168, 0]), int(lm[1, 1])
+    ramp_top = np.count_nonzero((mask[:, mid] > 0.05) & (mask[:, mid] < 0.95) & (np.arange(mask.shape[0]) < lm[168, 1]))
+    ramp_side = np.count_nonzero((mask[row, :mid] > 0.05) & (mask[row, :mid] < 0.95))
+    assert ramp_top >= ramp_side, (ramp_top, ramp_side)

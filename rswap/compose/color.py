@@ -6,6 +6,10 @@ masked pixels only, weighting each pixel by the mask:
 - "lct": linear colour transform matching the full mean and covariance, so colour
   casts that mix channels are also corrected.
 Pixels where the mask is 0 are returned unchanged.
+
+`match_shading` then moves the colour locally: it adds the difference of the two
+images' coarse (heavily blurred) skin colour, so the source keeps its fine texture but
+takes the reference's light direction and any tone gradient across the face.
 """
 
 from __future__ import annotations
@@ -65,12 +69,19 @@ def transfer_color(
     src_mask: np.ndarray,
     ref_mask: np.ndarray | None = None,
     method: str = "reinhard",
+    spread: float = 1.0,
+    where: np.ndarray | None = None,
 ) -> np.ndarray:
     """`src` with its masked colour statistics moved to those of `ref` under `ref_mask`.
 
     Masks are float (H, W) in [0, 1] (any dtype; > 0 counts, values weight the
     statistics). `ref_mask` defaults to `src_mask` when `ref` has src's size, else to
     the whole of `ref`. Only pixels where src_mask > 0 change.
+    `spread` (reinhard only) is how much of the standard deviations to match: 1 fully,
+    0 not at all (a pure mean shift), in between a geometric mix. Matching it fully
+    flattens or exaggerates the source's texture when the two faces' contrast differs.
+    `where` (H, W): the pixels to change, when they are not the ones the statistics come
+    from (e.g. statistics from skin only, change applied to the whole face).
     """
     if method not in METHODS:
         raise RswapError(f"unknown colour transfer method {method!r}; choose one of {', '.join(METHODS)}")
@@ -85,14 +96,53 @@ def transfer_color(
     mu_r, cov_r = _weighted_stats(ref_lab, ref_w)
 
     if method == "reinhard":
-        gain = np.sqrt(np.maximum(np.diag(cov_r), _EPS) / np.maximum(np.diag(cov_s), _EPS))
+        gain = np.sqrt(np.maximum(np.diag(cov_r), _EPS) / np.maximum(np.diag(cov_s), _EPS)) ** spread
         A = np.diag(gain)
     else:
         # A = C_r^1/2 C_s^-1/2 satisfies A C_s A^T = C_r: output covariance equals the reference's.
         A = _sqrtm(cov_r) @ _sqrtm(cov_s, inverse=True)
     affine = np.hstack([A, (mu_r - A @ mu_s)[:, None]]).astype(np.float32)  # x -> A x + b
+    if where is not None:
+        where = np.asarray(where) > 0
+        box = _bbox(where)
+        if box is None:
+            return src.copy()
+        src_lab, src_w = _to_lab(src[box]), where[box]
     moved = _from_lab(cv2.transform(src_lab, affine))
 
     out = src.copy()
     np.copyto(out[box], moved, where=(src_w > 0)[..., None])
+    return out
+
+
+def _masked_blur(lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """Normalised convolution: the weighted local mean of `lab`, where only weighted pixels count."""
+    num = cv2.GaussianBlur(lab * weight[..., None], (0, 0), sigma)
+    den = cv2.GaussianBlur(weight, (0, 0), sigma)
+    return num / np.maximum(den, 1e-4)[..., None]
+
+
+def match_shading(
+    src: np.ndarray, ref: np.ndarray, src_weight: np.ndarray, ref_weight: np.ndarray, where: np.ndarray, sigma: float
+) -> np.ndarray:
+    """`src` plus (coarse colour of `ref` − coarse colour of `src`) in CIELAB, where `where` > 0.
+
+    Coarse colour is the weighted mean within a Gaussian of `sigma` pixels, each image
+    over its own weight (e.g. its skin without eyes, brows and lips, so features and hair
+    do not tint the estimate). src and ref are the same size and roughly aligned, as a
+    warped source face and its target are. A large sigma (a fifth of the face) moves
+    light and tone only; the source's features and texture stay."""
+    if src.shape != ref.shape:
+        raise ValueError(f"match_shading: shapes differ: {src.shape} vs {ref.shape}")
+    box = _bbox(np.asarray(where) > 0)
+    if box is None:
+        return src.copy()
+    src_w, ref_w = (np.asarray(w, np.float32) for w in (src_weight, ref_weight))
+    if not (src_w.any() and ref_w.any()):
+        return src.copy()
+    src_lab, ref_lab = _to_lab(src), _to_lab(ref)
+    shift = _masked_blur(ref_lab, ref_w, sigma) - _masked_blur(src_lab, src_w, sigma)
+    moved = _from_lab(src_lab[box] + shift[box])
+    out = src.copy()
+    np.copyto(out[box], moved, where=(np.asarray(where)[box] > 0)[..., None])
     return out

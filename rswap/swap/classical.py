@@ -20,12 +20,12 @@ import cv2
 import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
-from rswap.compose.color import transfer_color
+from rswap.compose.color import match_shading, transfer_color
 from rswap.compose.masks import region_mask
 from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template, similarity_matrix, transform_points
-from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, MESH_POINTS, RIGHT_BROW, mesh_triangles
+from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS, MESH_POINTS, RIGHT_BROW, mesh_triangles
 from rswap.face.types import Face
 from rswap.swap.base import SwapResult
 
@@ -34,6 +34,8 @@ from rswap.swap.base import SwapResult
 STABLE_POINTS = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1]
 COLOR_METHODS = ("reinhard", "lct", "none")
 MAX_RESHAPE = 0.05  # an outline point moves at most this fraction of the crop size
+COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (reinhard)
+SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
 
 @dataclass
@@ -76,6 +78,42 @@ def _lower_forehead(points: np.ndarray, keep: float = 0.45) -> np.ndarray:
     oval[above, 1] = brow_top - keep * (brow_top - oval[above, 1])
     out[FACE_OVAL] = oval
     return out
+
+
+def _brow_line(hw: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    """(W,) float32: the row of the brows' upper edge in every column of an upright crop,
+    gently smoothed; between the brows and beyond their ends it is interpolated."""
+    brows = np.zeros(hw, np.uint8)
+    for idx in (LEFT_BROW, RIGHT_BROW):
+        cv2.fillPoly(brows, [np.round(cv2.convexHull(points[idx])[:, 0]).astype(np.int32)], 255)
+    hit = brows.any(0)
+    cols = np.arange(hw[1], dtype=np.float32)
+    line = np.interp(cols, cols[hit], brows[:, hit].argmax(0).astype(np.float32)).astype(np.float32)
+    return cv2.GaussianBlur(line[None], (0, 0), 0.03 * hw[1])[0]
+
+
+def _forehead_fade(hw: tuple[int, int], points: np.ndarray, keep: float = 0.45) -> np.ndarray:
+    """float32 (H, W): 1 from the brows down, fading to 0 at `keep` of the forehead's height
+    above them, along the brows' own arc.
+
+    The mesh's oval reaches the upper forehead, where hair (fringes, hairlines) often is:
+    pasting the source there draws a band across the target's forehead, so the swap stops
+    part way up. A cut that is straight and sharp across even skin reads as a seam;
+    following the brows and fading over the whole lower forehead it does not."""
+    brow = _brow_line(hw, points)
+    lift = keep * (points[LEFT_BROW + RIGHT_BROW, 1].min() - points[FACE_OVAL, 1].min())
+    rows = np.arange(hw[0], dtype=np.float32)[:, None]
+    t = np.clip((rows - (brow - lift)[None]) / max(lift, 1.0), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _skin_mask(hw: tuple[int, int], points: np.ndarray, erode: float) -> np.ndarray:
+    """float32 0/1: the (lowered) face oval without eyes, brows and lips, shrunk by `erode`:
+    the pixels whose colour statistics describe the skin, on either face."""
+    mask = region_mask(hw, points, include=("face_oval",), exclude=("left_eye", "right_eye", "left_brow", "right_brow"), feather=0, erode=erode)
+    lips = cv2.convexHull(np.asarray(points, np.float32)[LIPS])[:, 0]
+    cv2.fillPoly(mask, [np.round(lips).astype(np.int32)], 0.0)
+    return mask
 
 
 class ClassicalSwapper:
@@ -137,11 +175,17 @@ class ClassicalSwapper:
         warped, valid = mesh_warp(source.texture, source.landmarks, shaped, hw, self._triangles)
 
         # 3. Where the source replaces the target, and its colour matched to the target's skin.
-        face_mask = region_mask(hw, _lower_forehead(shaped), include=("face_oval",), exclude=self.keep, feather=self._feather, erode=self._feather)
-        face_mask *= valid
+        lowered = _lower_forehead(shaped)
+        face_mask = self._face_mask(hw, shaped) * valid
         if self.color != "none":
-            skin = region_mask(hw, target, include=("face_oval",), exclude=("mouth_inner", "left_eye", "right_eye"), feather=0, erode=self._feather)
-            warped = transfer_color(warped, background, face_mask > 0.5, skin > 0.5, method=self.color)
+            # Statistics from skin only, on both faces: brows, eyes and lips would pull the
+            # mean toward grey or red. Both skins are taken on the reshaped landmarks,
+            # where the warped source and the reshaped target both lie.
+            src_skin = _skin_mask(hw, lowered, self._feather) * valid
+            dst_skin = _skin_mask(hw, lowered, self._feather)
+            if src_skin.any() and dst_skin.any():
+                warped = transfer_color(warped, background, src_skin, dst_skin, method=self.color, spread=COLOR_SPREAD, where=face_mask > 0)
+                warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0])
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
@@ -151,6 +195,12 @@ class ClassicalSwapper:
             kept = region_mask(hw, shaped, include=self.keep, feather=3, erode=-1)
             swapped = alpha_blend(background, swapped, kept)
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
+
+    def _face_mask(self, hw, shaped: np.ndarray) -> np.ndarray:
+        """Where the source replaces the target: the face oval minus the kept regions,
+        feathered, and across the forehead the curved wide fade of `_forehead_fade`."""
+        oval = region_mask(hw, shaped, include=("face_oval",), exclude=self.keep, feather=self._feather, erode=self._feather)
+        return oval * _forehead_fade(hw, shaped)
 
     def _paste_mask(self, hw, target: np.ndarray, shaped: np.ndarray) -> np.ndarray:
         """Both outlines (before and after reshaping), grown a little and feathered, so the
