@@ -116,10 +116,19 @@ def transfer_color(
 
 
 def _masked_blur(lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """Normalised convolution: the weighted local mean of `lab`, where only weighted pixels count."""
-    num = cv2.GaussianBlur(lab * weight[..., None], (0, 0), sigma)
-    den = cv2.GaussianBlur(weight, (0, 0), sigma)
-    return num / np.maximum(den, 1e-4)[..., None]
+    """Normalised convolution: the weighted local mean of `lab`, where only weighted pixels count.
+
+    A blur this wide keeps nothing finer than sigma, so it runs on a copy shrunk to about
+    sigma/4 pixels a step and is scaled back up: the same result at a fraction of the cost."""
+    h, w = weight.shape
+    step = max(1, int(sigma // 4))
+    small = (max(1, w // step), max(1, h // step))
+    num = cv2.resize(lab * weight[..., None], small, interpolation=cv2.INTER_AREA)
+    den = cv2.resize(weight, small, interpolation=cv2.INTER_AREA)
+    s = sigma * small[0] / w
+    num, den = cv2.GaussianBlur(num, (0, 0), s), cv2.GaussianBlur(den, (0, 0), s)
+    mean = num / np.maximum(den, 1e-4)[..., None]
+    return cv2.resize(mean, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def match_shading(
