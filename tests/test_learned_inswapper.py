@@ -5,12 +5,12 @@ ArcFace-format recogniser load from a user path and swap the astronaut's face.""
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from rswap.errors import RswapError
+from tests._onnx_files import save_graph
 from rswap.face.align import align_crop, get_template
 from rswap.swap.factory import SwapperOptions, make_swapper
 from rswap.swap.frame import FrameSwapper
@@ -20,12 +20,7 @@ RNG = np.random.default_rng(5)
 
 
 def _save(graph, path: Path) -> Path:
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return save_graph(graph, path)
 
 
 def make_inswapper(path: Path, emap: np.ndarray, last: np.ndarray | None = None) -> Path:

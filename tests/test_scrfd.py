@@ -7,12 +7,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from cli.main import main
 from rswap.errors import RswapError
+from tests._onnx_files import save_graph
 from rswap.face.insightface_pack import find_scrfd
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.face.scrfd import SCRFDDetector
@@ -26,13 +26,7 @@ RED = (255, 0, 0)
 
 
 def _save(nodes, inits, inputs, outputs, path: Path) -> Path:
-    graph = helper.make_graph(nodes, "scrfd", inputs, outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return save_graph(helper.make_graph(nodes, "scrfd", inputs, outputs, inits), path)
 
 
 def _centres(stride: int, size: int = 640, anchors: int = 2) -> np.ndarray:
