@@ -181,8 +181,8 @@ class ClassicalSwapper:
             # Statistics from skin only, on both faces: brows, eyes and lips would pull the
             # mean toward grey or red. Both skins are taken on the reshaped landmarks,
             # where the warped source and the reshaped target both lie.
-            src_skin = _skin_mask(hw, lowered, self._feather) * valid
             dst_skin = _skin_mask(hw, lowered, self._feather)
+            src_skin = dst_skin * valid  # the same skin, where the warped source has pixels
             if src_skin.any() and dst_skin.any():
                 warped = transfer_color(warped, background, src_skin, dst_skin, method=self.color, spread=COLOR_SPREAD, where=face_mask > 0)
                 warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0])
