@@ -6,7 +6,9 @@ Modules are imported only when their subcommand runs, so `rswap live` never pays
 for torch and `rswap train` never for the camera stack.
 
 Errors a user can cause are raised as `RswapError` anywhere below; they end here
-as one line on stderr and exit code 2. Anything else is a bug and keeps its traceback.
+as one line on stderr and exit code 2. Ctrl-C and SIGTERM raise `Interrupted` in the main
+thread (rswap/interrupts.py), unwind through every clean-up, and end here as one line saying
+what was kept, with exit code 130 or 143. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import sys
 
 from rswap.errors import RswapError
+from rswap.interrupts import describe, exit_code, signals_raise
 
 SUBCOMMANDS = {
     "live": ("realtime.live_cli", "swap faces live: camera or file -> virtual camera / preview / file"),
@@ -59,13 +62,14 @@ def _run_module(module_name: str, prog: str, help_text: str, argv: list[str]) ->
 
 def _guarded(fn, *a) -> int:
     try:
-        return fn(*a)
+        with signals_raise():
+            return fn(*a)
     except RswapError as e:
         print(f"rswap: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("rswap: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:  # Interrupted too (SIGTERM)
+        print(f"rswap: {describe(e)}", file=sys.stderr)
+        return exit_code(e)
 
 
 def main(argv: list[str] | None = None) -> int:

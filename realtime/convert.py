@@ -77,6 +77,9 @@ class _WriterSink:
     def close(self) -> None:
         self.bar.close()
 
+    def abort(self, error: BaseException) -> None:
+        self.bar.close()  # the VideoWriter's `with` block in convert_video discards the file
+
 
 def convert_image(swapper: FrameSwapper, target, output, detector=None) -> None:
     image = read_image(target, "target")

@@ -8,11 +8,11 @@ synthetic and appears only when complete. Frames without a face pass through unc
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from rswap.errors import RswapError
-from rswap.media.paths import is_image_path, is_video_path, require_input_file, require_output_path
+from rswap.interrupts import note_kept
+from rswap.media.paths import is_image_path, is_same_file, is_video_path, require_input_file, require_output_path
 
 from realtime.detector_options import add_detector_arguments, detector_from_args
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
@@ -34,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     target = require_input_file(args.target, "target")
     output = require_output_path(args.output)
-    if os.path.abspath(target) == os.path.abspath(output):
-        raise RswapError("output would overwrite the target; choose another output path")
+    if is_same_file(target, output):
+        raise RswapError(f"output {output} is the target file itself (same path, link or hard link); choose another output path")
     if not 0 <= args.crf <= 51:
         raise RswapError("--crf must be between 0 and 51")
     target_is_video = is_video_path(target) or not is_image_path(target)
@@ -48,6 +48,14 @@ def run(args: argparse.Namespace) -> int:
         from rswap.media.video import probe
 
         probe(target, "target")  # fail on a corrupt target before spending time on the sources
+    try:
+        return _convert(args, target, output, target_is_video)
+    except KeyboardInterrupt as e:  # Ctrl-C / SIGTERM: the writer has discarded its temporary file
+        note_kept(e, f"nothing written to {output}")
+        raise
+
+
+def _convert(args, target, output, target_is_video: bool) -> int:
     detector = detector_from_args(args)
     swapper = frame_swapper_from_args(args, detector=detector)
     if target_is_video:

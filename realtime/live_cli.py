@@ -106,8 +106,9 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from realtime.pipeline import Pipeline
-    from realtime.sinks import Controls
+    from realtime.sinks import Controls, FileSink
     from realtime.swap_stages import swap_conveyor
+    from rswap.interrupts import note_kept
 
     check_arguments(args)
     detector = detector_from_args(args)
@@ -123,11 +124,26 @@ def run(args: argparse.Namespace) -> int:
     stages, closers = swap_conveyor(fs, args.face_select, args.max_faces, args.detect_every, args.smooth,
                                     controls, args.swap_workers, detector, search_duty=LIVE_SEARCH_DUTY)
     pipeline = Pipeline(source, stages, sink, live=True, duration=args.duration)
+    interrupted = None
     try:
-        stats = pipeline.run()
+        pipeline.run()
+    except KeyboardInterrupt as e:  # Ctrl-C / SIGTERM: the usual end of a live run; report, then exit 130/143
+        interrupted = e
     finally:
         for c in closers:
             c.close()
+    _report(args, pipeline.stats)
+    if interrupted is not None:
+        if isinstance(sink, FileSink):
+            note_kept(interrupted, f"kept the {sink.kept} frames recorded in {args.output}" if sink.kept
+                      else f"nothing recorded; no file written at {args.output}")
+        else:
+            note_kept(interrupted, "live output stopped")
+        raise interrupted
+    return 0
+
+
+def _report(args: argparse.Namespace, stats) -> None:
     summary = stats.summary()
     if args.stats_json:
         stats.write_json(args.stats_json, {"mode": "live", "target": args.target, "output": args.output})
@@ -140,7 +156,6 @@ def run(args: argparse.Namespace) -> int:
         + f", {summary['dropped_frames']} stale frames dropped",
         file=sys.stderr,
     )
-    return 0
 
 
 def main(argv=None) -> int:  # python -m realtime.live_cli

@@ -12,9 +12,13 @@ live=True links keep only the newest frame (stale ones are dropped and counted);
 live=False links are bounded FIFOs: lossless and ordered, for file conversion.
 
 Shutdown, whatever its cause (end of file, duration reached, the sink asking to
-quit, Ctrl-C, a stage failing): the stop event is set, the source closes its link,
+quit, Ctrl-C/SIGTERM, a stage failing): the stop event is set, the source closes its link,
 END flows down through every stage, each thread exits and is joined, and the source
-and sink are closed (camera released, file finalized) before run() returns.
+is closed before run() returns. The sink is closed (file finalized) only when the stream
+ended as asked; after an interrupt or a failure it is aborted (`sink.abort(error)`): an
+interrupt is not the end of the stream, and a converter must not rename a file that
+holds part of its input into place. (A live recording may keep what it has: the sink
+decides, see FileSink.abort.) The interrupt itself propagates to the caller.
 """
 
 from __future__ import annotations
@@ -126,16 +130,24 @@ class Pipeline:
     # -- driver --------------------------------------------------------------
     def run(self) -> StatsRecorder:
         """Run until the stream ends or stop is requested; returns the stats. Closes source and sink."""
+        failure: BaseException | None = None
         try:
             self.source.open()
             self.sink.open(self.source.size, self.source.fps)
             self._start_threads()
             self._sink_loop()
+        except BaseException as e:  # Ctrl-C / SIGTERM in the sink's thread, or a sink failing
+            failure = e
+            raise
         finally:
             self.stop.set()
             self._join()
             self.source.close()
-            self.sink.close()
+            failure = failure or (self.errors[0] if self.errors else None)
+            if failure is None:
+                self.sink.close()
+            else:
+                self.sink.abort(failure)
             for link in self.links:
                 self.stats.dropped[link.name] = link.dropped
             for name, n in self._late.items():
@@ -158,23 +170,19 @@ class Pipeline:
     def _sink_loop(self) -> None:
         last = self.links[-1]
         deadline = None if self.duration is None else time.perf_counter() + self.duration
-        while True:
-            try:
-                item = last.get(timeout=0.05)
-                if item is END:
-                    return
-                if item is not None:
-                    t0 = time.perf_counter()
-                    keep_going = self.sink.write(item)
-                    now = time.perf_counter()
-                    item.timings["sink"] = now - t0
-                    self.stats.record(item, now)
-                    if keep_going is False:
-                        self.stop.set()
-                if deadline is not None and time.perf_counter() >= deadline:
+        while True:  # a KeyboardInterrupt here propagates: run() aborts the sink
+            item = last.get(timeout=0.05)
+            if item is END:
+                return
+            if item is not None:
+                t0 = time.perf_counter()
+                keep_going = self.sink.write(item)
+                now = time.perf_counter()
+                item.timings["sink"] = now - t0
+                self.stats.record(item, now)
+                if keep_going is False:
                     self.stop.set()
-            except KeyboardInterrupt:
-                # Finish cleanly: the source stops, frames in flight drain, the file sink is finalized.
+            if deadline is not None and time.perf_counter() >= deadline:
                 self.stop.set()
 
     def _join(self) -> None:

@@ -1,8 +1,10 @@
 """Where live frames go: a virtual camera, a preview window, a file, or nowhere.
 
 Every sink has `open(size, fps)`, `write(packet) -> bool` (False: the user asked to
-quit) and `close()`. `open` is idempotent so the CLI can open a sink early (to fall
-back when a virtual camera is missing) and hand it to the pipeline.
+quit), `close()` (the stream ended as asked: finish the output) and `abort(error)` (the
+run was interrupted or failed: release the device, and keep a file only if it is whole
+and playable). `open` is idempotent so the CLI can open a sink early (to fall back when a
+virtual camera is missing) and hand it to the pipeline.
 """
 
 from __future__ import annotations
@@ -34,12 +36,20 @@ class NullSink:
     def close(self) -> None:
         pass
 
+    def abort(self, error: BaseException) -> None:
+        self.close()
+
 
 class FileSink:
     """An H.264 file through rswap.media.VideoWriter; finalized (renamed into place) on close.
 
     Frames keep their source pts when they have them, otherwise their capture time,
     so a live recording plays back at the pace it was captured.
+
+    Ctrl-C or SIGTERM is how a live recording without --duration ends, so an interrupt
+    keeps what was recorded: the encoder is flushed and the file finalized like at the
+    end of a stream, which makes it whole and playable (`kept` says how many frames). A
+    failure (a stage or the disk) discards it: a recording cut by a bug is not kept.
     """
 
     def __init__(self, path: str, time_base: float = 1 / 1000):
@@ -48,6 +58,7 @@ class FileSink:
         self._writer = None
         self._t0 = None
         self._last_pts = -1
+        self.kept = 0  # frames in the finished file after an interrupt
 
     def open(self, size, fps) -> None:
         if self._writer is not None:
@@ -72,6 +83,16 @@ class FileSink:
         if self._writer is not None:
             writer, self._writer = self._writer, None
             writer.close()
+
+    def abort(self, error: BaseException) -> None:
+        if self._writer is None:
+            return
+        writer, self._writer = self._writer, None
+        if isinstance(error, KeyboardInterrupt) and writer.frames_written:
+            writer.close()
+            self.kept = writer.frames_written
+        else:
+            writer.abort()
 
 
 def virtual_camera_problem() -> str | None:
@@ -128,6 +149,9 @@ class VirtualCameraSink:
         if self._cam is not None:
             cam, self._cam = self._cam, None
             cam.close()
+
+    def abort(self, error: BaseException) -> None:
+        self.close()
 
 
 @dataclass
@@ -226,6 +250,14 @@ class PreviewSink:
     def close(self) -> None:
         if self.tee is not None:
             self.tee.close()
+        self._close_window()
+
+    def abort(self, error: BaseException) -> None:
+        if self.tee is not None:
+            self.tee.abort(error)
+        self._close_window()
+
+    def _close_window(self) -> None:
         if self._opened:
             self._opened = False
             cv2.destroyWindow(self.title)

@@ -52,6 +52,17 @@ def require_output_path(path: str | os.PathLike) -> Path:
     return p
 
 
+def is_same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when writing `b` would replace the file `a` reads: the same path after
+    resolving symlinks and `..`, or the same inode (a hard link, a bind mount)."""
+    if Path(a).resolve() == Path(b).resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): not the same file
+        return False
+
+
 def describe_os_error(e: OSError, path: str | os.PathLike) -> str:
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return f"disk full while writing {path}"
