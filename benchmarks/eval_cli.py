@@ -31,19 +31,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rswap.atomic import output_folder
+
+    if args.limit is not None and args.limit < 1:
+        raise RswapError("--limit must be at least 1")
+    out = Path(args.out) if args.out else None
+    if out is None:
+        return _run(args, None)
+    with output_folder(out):  # a failed run leaves no empty folder
+        return _run(args, out)
+
+
+def _run(args: argparse.Namespace, out: Path | None) -> int:
     from tqdm import tqdm
 
     from benchmarks.eval import ContactSheet, evaluate, markdown_table, save_sheet, swapper_name, write_json, write_text
     from rswap.swap.factory import SwapperOptions
 
-    if args.limit is not None and args.limit < 1:
-        raise RswapError("--limit must be at least 1")
-    out = Path(args.out) if args.out else None
-    if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise RswapError(f"cannot create output folder {out}: {e.strerror or e}") from e
     options = SwapperOptions(keep_mouth=args.keep_mouth, keep_eyes=args.keep_eyes, reshape=args.reshape, color=args.color)
     sheet = ContactSheet([swapper_name(s) for s in args.swapper]) if out else None
     report = evaluate(

@@ -20,7 +20,7 @@ from engine_build.check import max_abs_error, require_close
 from engine_build.export import OPSET, HalfInside, export_onnx, io_dtypes
 from engine_build.identity import export_identity, load_identity_function
 from rswap.artifacts import MANIFEST_NAME, EngineSpec, Manifest, NetworkSpec, TensorSpec, save_manifest
-from rswap.atomic import atomic_path
+from rswap.atomic import atomic_path, remove_stale_temps, temp_prefix
 from rswap.errors import RswapError
 from rswap.models.checkpoint import load_generator
 from rswap.models.generator import Generator, GeneratorConfig
@@ -123,7 +123,8 @@ def build_model_dir(checkpoint: Path, out_dir: Path, options: BuildOptions, log:
         raise RswapError(f"{out_dir} exists and is not a model directory; choose a new or empty folder")
     model, config = load_generator(checkpoint)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.with_name(f".{out_dir.name}.{uuid.uuid4().hex[:8]}.building")
+    remove_stale_temps(out_dir)  # a killed build's .building folder
+    staging = out_dir.with_name(f"{temp_prefix(out_dir)}{uuid.uuid4().hex[:8]}.building")
     staging.mkdir()
     try:
         if (out_dir / "engines").is_dir():  # keep cached TensorRT plans (minutes to rebuild); reused when still valid

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from engine_build.build import BuildOptions, build_model_dir
+from rswap.interrupts import note_kept
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,5 +37,9 @@ def run(args: argparse.Namespace) -> int:
         opt_level=args.opt_level,
         workspace_gib=args.workspace_gib,
     )
-    build_model_dir(Path(args.checkpoint), Path(args.output), options)
+    try:
+        build_model_dir(Path(args.checkpoint), Path(args.output), options)
+    except KeyboardInterrupt as e:  # build_model_dir removed its .building folder
+        note_kept(e, f"{args.output} left as it was")
+        raise
     return 0

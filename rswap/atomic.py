@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
+
+from rswap.errors import RswapError
 
 
 def _umask() -> int:
@@ -30,18 +33,84 @@ def finish(tmp: str | os.PathLike, dest: str | os.PathLike) -> None:
     os.replace(tmp, dest)
 
 
+def temp_prefix(dest: Path) -> str:
+    """Temporary files and folders for `dest` are named `.{dest.name}.{pid}.*`: hidden, next to
+    their destination (so the final rename stays on one file system), and stamped with the
+    process that writes them, so a later run can tell a dead run's leftovers from a live one's."""
+    return f".{dest.name}.{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temps(dest: str | os.PathLike) -> int:
+    """Remove the temporary files/folders for `dest` left by runs that were killed (SIGKILL,
+    a power cut: no clean-up could run). Only those whose writer process is gone; returns
+    how many were removed. Called by every writer before it makes its own."""
+    dest = Path(dest)
+    removed = 0
+    try:
+        candidates = [p for p in dest.parent.iterdir() if p.name.startswith(f".{dest.name}.")]
+    except OSError:
+        return 0
+    for p in candidates:
+        pid = p.name[len(dest.name) + 2:].split(".", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)) or not (".part" in p.name or p.name.endswith((".building", ".old"))):
+            continue
+        with contextlib.suppress(OSError):
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            removed += 1
+    return removed
+
+
+def make_temp_file(dest: Path, suffix: str = ".part") -> Path:
+    """An empty temporary file for `dest` in its folder (after clearing a dead run's leftovers)."""
+    remove_stale_temps(dest)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(dest), suffix=suffix, dir=dest.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, make_parents: bool = False):
     """Yield a temporary path in `path`'s directory; it replaces `path` if the block succeeds."""
     dest = Path(path)
     if make_parents:
         dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    os.close(fd)
+    tmp = make_temp_file(dest)
     try:
         yield Path(tmp)
         finish(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def output_folder(path: str | os.PathLike):
+    """Create the folder `path` (and missing parents) for a command's outputs. If the block
+    fails or is interrupted, the folders it created are removed again where they are still
+    empty, so a failed run leaves no empty output folder behind. Files in them (a resumable
+    run's finished work) are kept, and so is every folder that existed before."""
+    path = Path(path)
+    created = [p for p in (path, *path.parents) if not p.exists()]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RswapError(f"cannot create output folder {path}: {e.strerror or e}") from e
+    try:
+        yield path
+    except BaseException:
+        if created:  # created[-1] is the outermost folder this made; everything below it is new
+            for root, _, _ in sorted(os.walk(created[-1]), key=lambda w: -len(w[0])):  # deepest first
+                with contextlib.suppress(OSError):
+                    os.rmdir(root)  # only succeeds on an empty folder
         raise

@@ -41,7 +41,9 @@ def test_prepare_empty_and_non_image_folders(tmp_path, capsys):
     (notes / "alice").mkdir(parents=True)
     (notes / "alice" / "readme.txt").write_text("hello")
     _one_line_error(capsys, ["prepare", "-i", str(notes), "-o", str(tmp_path / "o2"), "-j", "1"], "no images or videos")
-    _one_line_error(capsys, ["prepare", "-i", str(tmp_path / "missing"), "-o", str(tmp_path / "o3")], "input folder not found")
+    _one_line_error(capsys, ["prepare", "-i", str(tmp_path / "missing"), "-o", str(tmp_path / "o3" / "deeper")],
+                    "input folder not found")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "notes"]  # no empty output folders left
 
 
 def test_prepare_corrupt_images_only(tmp_path, capsys):

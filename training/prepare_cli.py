@@ -7,6 +7,8 @@ import os
 from dataclasses import fields
 from pathlib import Path
 
+from rswap.atomic import output_folder
+from rswap.interrupts import note_kept
 from training.prepare import PrepareOptions, prepare
 
 
@@ -24,7 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     opts = PrepareOptions(**{f.name: getattr(args, f.name) for f in fields(PrepareOptions)})
-    index = prepare(args.input, args.output, opts, workers=args.workers, progress=not args.quiet)
+    try:
+        with output_folder(args.output):  # a failed first run leaves no empty folder
+            index = prepare(args.input, args.output, opts, workers=args.workers, progress=not args.quiet)
+    except KeyboardInterrupt as e:
+        note_kept(e, f"files finished so far are kept in {args.output}; the same command resumes")
+        raise
     stats = index.get("stats", {})
     print(f"{index['count']} faces of {len(index['identities'])} identities in {len(index['shards'])} shards "
           f"-> {args.output} (dropped: " + ", ".join(f"{k} {stats.get(k, 0)}" for k in ("small", "blurry", "pose", "duplicate", "unreadable")) + ")")

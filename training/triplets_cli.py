@@ -6,6 +6,8 @@ import argparse
 from dataclasses import fields
 from pathlib import Path
 
+from rswap.atomic import output_folder
+from rswap.interrupts import note_kept
 from training.triplets import TripletOptions, default_workers, make_triplets
 
 
@@ -22,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     opts = TripletOptions(**{f.name: getattr(args, f.name) for f in fields(TripletOptions)})
-    index = make_triplets(args.dataset, args.output, opts, workers=args.workers, progress=not args.quiet)
+    try:
+        with output_folder(args.output):  # a failed first run leaves no empty folder
+            index = make_triplets(args.dataset, args.output, opts, workers=args.workers, progress=not args.quiet)
+    except KeyboardInterrupt as e:
+        note_kept(e, f"chunks finished so far are kept in {args.output}; the same command resumes")
+        raise
     print(f"{index['count']} of {index['tried']} triplets kept -> {args.output}")
     return 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,7 +19,7 @@ import av
 import numpy as np
 
 from rswap import __version__
-from rswap.atomic import finish
+from rswap.atomic import finish, make_temp_file
 from rswap.errors import RswapError
 from rswap.media.paths import describe_os_error, require_input_file, require_output_path
 
@@ -172,12 +171,10 @@ class VideoWriter:
         width, height = size
         # yuv420p needs even dimensions; we encode the even-sized top-left part.
         self.width, self.height = width - width % 2, height - height % 2
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=f".part{self.path.suffix}", dir=self.path.parent)
+        try:  # the container format is guessed from the suffix, so the temporary file keeps it
+            self._tmp = make_temp_file(self.path, suffix=f".part{self.path.suffix}")
         except OSError as e:
             raise RswapError(describe_os_error(e, self.path)) from e
-        os.close(fd)
-        self._tmp = Path(tmp)
         self._frames = 0
         try:
             fmt = "mp4" if self.path.suffix.lower() in (".mp4", ".m4v", ".mov") else None

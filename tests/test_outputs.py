@@ -1,0 +1,80 @@
+"""Outputs never replace their own input, and leftovers of killed runs are cleared."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from cli.main import main as rswap
+from rswap.atomic import atomic_path, output_folder
+from rswap.errors import RswapError
+from rswap.media.video import VideoWriter
+
+
+def _one_line(capsys, argv, words):
+    assert rswap(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rswap: error:") and words in err[0], err
+
+
+def test_output_that_is_the_target_through_a_link_is_refused(tmp_path, capsys, source_png, clip_no_audio):
+    real = tmp_path / "real.mp4"
+    real.write_bytes(open(clip_no_audio, "rb").read())
+    before = real.read_bytes()
+    sym = tmp_path / "link.mp4"
+    sym.symlink_to(real)
+    hard = tmp_path / "hard.mp4"
+    os.link(real, hard)
+    for target, output in [(sym, real), (real, sym), (hard, real), (real, tmp_path / "sub" / ".." / "real.mp4")]:
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        _one_line(capsys, ["convert", "-s", source_png, "-t", str(target), "-o", str(output), "--no-progress"], "is the target file itself")
+    assert real.read_bytes() == before
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(proc.stdout)
+
+
+def test_leftovers_of_a_killed_run_are_removed_by_the_next(tmp_path):
+    dead = _dead_pid()
+    stale_video = tmp_path / f".out.mp4.{dead}.abc123.part.mp4"
+    stale_file = tmp_path / f".model.json.{dead}.xyz.part"
+    stale_build = tmp_path / f".model.{dead}.1234abcd.building"
+    live = tmp_path / f".out.mp4.{os.getpid()}.other.part.mp4"  # a writer still running: kept
+    unrelated = tmp_path / ".out.mp4.notes"  # not ours: kept
+    for p in (stale_video, stale_file, live, unrelated):
+        p.write_bytes(b"x")
+    stale_build.mkdir()
+    (stale_build / "generator.onnx").write_bytes(b"x")
+    with VideoWriter(tmp_path / "out.mp4", 25, (64, 64)) as w:
+        w.write(np.zeros((64, 64, 3), np.uint8))
+    with atomic_path(tmp_path / "model.json") as tmp:
+        tmp.write_text("{}")
+    from rswap.atomic import remove_stale_temps
+
+    assert remove_stale_temps(tmp_path / "model") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.mp4", "model.json", live.name, unrelated.name])
+
+
+def test_failed_run_leaves_no_empty_output_folder(tmp_path):
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    for folder in (tmp_path / "a" / "b", existing):
+        try:
+            with output_folder(folder) as out:
+                (out / "work" / "empty").mkdir(parents=True)
+                raise RswapError("failed")
+        except RswapError:
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]  # a folder that was there stays
+    try:
+        with output_folder(tmp_path / "kept") as out:
+            (out / "done.npz").write_bytes(b"finished work")
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert (tmp_path / "kept" / "done.npz").is_file()  # a resumable run's finished files stay
