@@ -16,7 +16,7 @@ from tqdm import tqdm
 from rswap.errors import NoFaceError
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.media.images import read_image, write_image
-from rswap.media.video import VideoReader, VideoWriter
+from rswap.media.video import Truncation, VideoReader, VideoWriter
 from rswap.swap.frame import FrameSwapper
 
 
@@ -25,13 +25,15 @@ class ConvertStats:
     frames: int
     with_face: int
     audio_copied: bool
+    truncated: Truncation | None = None  # the target was cut or damaged; only its readable part was converted
 
 
 class _ReaderSource:
     """A video file read as fast as the pipeline takes frames, keeping each frame's pts."""
 
-    def __init__(self, path):
+    def __init__(self, path, allow_truncated: bool = False):
         self.path = path
+        self.allow_truncated = allow_truncated
         self.pts: dict[int, int] = {}  # packet index -> original pts
         self.reader = None
         self._lock = threading.Lock()
@@ -39,7 +41,7 @@ class _ReaderSource:
     def open(self) -> None:
         if self.reader is not None:  # opened before the pipeline starts, to size the writer
             return
-        self.reader = VideoReader(self.path, "target")
+        self.reader = VideoReader(self.path, "target", self.allow_truncated)
         self.info = self.reader.info
         self.size, self.fps = (self.info.width, self.info.height), float(self.info.fps)
         self._frames = iter(self.reader)
@@ -92,12 +94,16 @@ def convert_image(swapper: FrameSwapper, target, output, detector=None) -> None:
 
 def convert_video(
     swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = 18, preset: str = "medium",
-    progress: bool = True, detector=None,
+    progress: bool = True, detector=None, allow_truncated: bool = False,
 ) -> ConvertStats:
+    """Swap faces in every frame of `target` into `output` (written atomically).
+    User errors raise RswapError; Ctrl-C/SIGTERM (KeyboardInterrupt) propagate after the
+    temporary file is removed. A cut or damaged target is an error unless `allow_truncated`,
+    which converts the readable part (ConvertStats.truncated says how much)."""
     from realtime.pipeline import Pipeline
     from realtime.swap_stages import swap_conveyor
 
-    source = _ReaderSource(target)
+    source = _ReaderSource(target, allow_truncated)
     source.open()
     info = source.info
     try:
@@ -115,4 +121,4 @@ def convert_video(
                     c.close()
     finally:
         source.close()
-    return ConvertStats(writer.frames_written, sink.with_face, info.has_audio)
+    return ConvertStats(writer.frames_written, sink.with_face, info.has_audio, source.reader.truncated)

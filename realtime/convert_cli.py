@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     q = parser.add_argument_group("video output")
     q.add_argument("--crf", type=int, default=18, help="H.264 quality: lower is better and larger (0-51, default 18)")
     q.add_argument("--preset", default="medium", choices=X264_PRESETS, help="x264 speed preset (default medium)")
+    parser.add_argument("--allow-truncated", action="store_true",
+                        help="convert the readable part of a cut or damaged target video instead of refusing it")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if target_is_video:
         from rswap.media.video import probe
 
-        probe(target, "target")  # fail on a corrupt target before spending time on the sources
+        probe(target, "target", args.allow_truncated)  # fail on a corrupt or cut target before loading the sources
     try:
         return _convert(args, target, output, target_is_video)
     except KeyboardInterrupt as e:  # Ctrl-C / SIGTERM: the writer has discarded its temporary file
@@ -63,10 +65,11 @@ def _convert(args, target, output, target_is_video: bool) -> int:
 
         stats = convert_video(
             swapper, target, output, args.face_select, crf=args.crf, preset=args.preset, progress=not args.no_progress,
-            detector=detector,
+            detector=detector, allow_truncated=args.allow_truncated,
         )
+        cut = f" (the target is truncated: {stats.truncated.describe()} were readable)" if stats.truncated else ""
         print(
-            f"wrote {output}: {stats.frames} frames ({stats.with_face} with a face), "
+            f"wrote {output}: {stats.frames} frames ({stats.with_face} with a face){cut}, "
             f"audio {'copied' if stats.audio_copied else 'none'}",
             file=sys.stderr,
         )

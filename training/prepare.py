@@ -103,7 +103,7 @@ def _frames(path: str, stride: int):
     if is_image_path(path):
         yield 0, read_image(path)
         return
-    with VideoReader(path) as reader:
+    with VideoReader(path, allow_truncated=True) as reader:  # a cut video's readable frames are good faces
         for frame in reader:
             if frame.index % stride == 0:
                 yield frame.index, frame.image

@@ -43,12 +43,14 @@ def write_clip(
     audio_seconds: float | None = None,
     tone_hz: float = 440.0,
     codec: str = "libx264",
+    container_options: dict[str, str] | None = None,
 ) -> None:
-    """Encode frames (and, optionally, an AAC sine tone of `audio_seconds`) to `path`."""
+    """Encode frames (and, optionally, an AAC sine tone of `audio_seconds`) to `path`.
+    `container_options` go to the muxer, e.g. {"movflags": "faststart"} (index first)."""
     frames = iter(frames)
     first = next(frames)
     h, w = first.shape[:2]
-    with av.open(str(path), mode="w") as out:
+    with av.open(str(path), mode="w", options=container_options or {}) as out:
         vs = out.add_stream(codec, rate=fps)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
         vs.options = {"crf": "20", "preset": "veryfast"} if codec == "libx264" else {}
