@@ -1,4 +1,5 @@
-"""Offline conversion of one file: every frame, in order, original timestamps, audio copied.
+"""Offline conversion of one file: every frame, in order, original timestamps, every other
+stream (audio, subtitles, data) copied.
 
 Video runs on the live conveyor's own stages (track -> swap -> paste) with ordered,
 lossless links: nothing is dropped, the source waits for the slowest stage, and the
@@ -9,7 +10,7 @@ input's time base) so the sink can write it back unchanged.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
@@ -26,6 +27,11 @@ class ConvertStats:
     with_face: int
     audio_copied: bool
     truncated: Truncation | None = None  # the target was cut or damaged; only its readable part was converted
+    copied: dict[str, int] = field(default_factory=dict)  # streams copied by kind: audio, subtitle, data
+
+    def describe_copied(self) -> str:
+        parts = [f"{n} {kind} stream{'s' if n > 1 else ''}" for kind, n in self.copied.items() if n]
+        return ", ".join(parts) + " copied" if parts else "no audio"
 
 
 class _ReaderSource:
@@ -109,7 +115,7 @@ def convert_video(
     try:
         with VideoWriter(
             output, info.fps, (info.width, info.height), info.time_base, crf=crf, preset=preset,
-            audio_from=target if info.has_audio else None,
+            copy_from=target,
         ) as writer:
             sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"))
             # Detection every 10 frames: offline, finding a face that enters late matters more than 1 ms.
@@ -121,4 +127,4 @@ def convert_video(
                     c.close()
     finally:
         source.close()
-    return ConvertStats(writer.frames_written, sink.with_face, info.has_audio, source.reader.truncated)
+    return ConvertStats(writer.frames_written, sink.with_face, info.has_audio, source.reader.truncated, writer.copied)

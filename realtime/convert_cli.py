@@ -1,7 +1,7 @@
 """`rswap convert -s SOURCE -t TARGET -o OUTPUT`: swap faces in a video or an image file.
 
 Offline and lossless: every frame is processed and written in order with its original
-timestamp, the audio stream is copied packet for packet, the output is tagged as
+timestamp, every audio, subtitle and data stream is copied packet for packet, the output is tagged as
 synthetic and appears only when complete. Frames without a face pass through unchanged.
 """
 
@@ -12,7 +12,9 @@ import sys
 
 from rswap.errors import RswapError
 from rswap.interrupts import note_kept
-from rswap.media.paths import is_image_path, is_same_file, is_video_path, require_input_file, require_output_path
+from rswap.media.paths import (
+    is_image_path, is_same_file, is_video_path, require_input_file, require_output_path, require_video_output,
+)
 
 from realtime.detector_options import add_detector_arguments, detector_from_args
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
@@ -43,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     target_is_video = is_video_path(target) or not is_image_path(target)
     if target_is_video and not is_video_path(output):
         raise RswapError(f"target is a video, so the output must be a video file (.mp4, .mkv, .mov): {output}")
+    if target_is_video:
+        require_video_output(output)
     if not target_is_video and not is_image_path(output):
         raise RswapError(f"target is an image, so the output must be an image file (.png, .jpg): {output}")
 
@@ -69,8 +73,7 @@ def _convert(args, target, output, target_is_video: bool) -> int:
         )
         cut = f" (the target is truncated: {stats.truncated.describe()} were readable)" if stats.truncated else ""
         print(
-            f"wrote {output}: {stats.frames} frames ({stats.with_face} with a face){cut}, "
-            f"audio {'copied' if stats.audio_copied else 'none'}",
+            f"wrote {output}: {stats.frames} frames ({stats.with_face} with a face){cut}, {stats.describe_copied()}",
             file=sys.stderr,
         )
     else:

@@ -86,7 +86,7 @@ def make_sink(args: argparse.Namespace, source, controls, n_sources: int):
 def check_arguments(args: argparse.Namespace) -> None:
     """Everything a user can get wrong in the flags, before a camera or model is opened."""
     from rswap.errors import RswapError
-    from rswap.media.paths import is_video_path, require_output_path
+    from rswap.media.paths import is_video_path, require_output_path, require_video_output
 
     if args.swap_workers < 1:
         raise RswapError("--swap-workers must be at least 1")
@@ -99,7 +99,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.output not in ("null", "preview", "virtualcam"):
         if not is_video_path(args.output):
             raise RswapError(f"-o takes virtualcam, preview, null or a video file (.mp4, .mkv, .mov), not {args.output!r}")
-        require_output_path(args.output)
+        require_video_output(args.output)
     if args.stats_json:
         require_output_path(args.stats_json)
 

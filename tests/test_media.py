@@ -21,7 +21,7 @@ def test_copy_keeps_frames_timestamps_and_audio(tmp_path, clip_with_audio):
     with VideoReader(clip_with_audio) as r:
         info = r.info
         pts_in = []
-        with VideoWriter(out, info.fps, (info.width, info.height), info.time_base, audio_from=clip_with_audio) as w:
+        with VideoWriter(out, info.fps, (info.width, info.height), info.time_base, copy_from=clip_with_audio) as w:
             for f in r:
                 pts_in.append(f.pts)
                 w.write(f.image, f.pts)

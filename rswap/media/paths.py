@@ -19,8 +19,25 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpe
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
+# What rswap writes video to: containers measured to keep every frame's pts exact and to hold
+# the synthetic-media tag. Of the others (all fine as inputs), .avi/.wmv/.flv shifted or
+# stretched the timeline, .ts started 80 ms late and .ts/.mpg hold no tag (MPEG streams carry
+# no free-text metadata), .webm cannot hold H.264.
+VIDEO_OUTPUT_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v")
+
+
 def is_video_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def require_video_output(path: str | os.PathLike) -> Path:
+    """`path` as a video output (see VIDEO_OUTPUT_SUFFIXES), or one line saying why not."""
+    p = Path(path)
+    if p.suffix.lower() not in VIDEO_OUTPUT_SUFFIXES:
+        why = "" if not is_video_path(p) else (
+            f"; {p.suffix} cannot keep exact frame timestamps and the synthetic-media tag with H.264")
+        raise RswapError(f"video output must be {', '.join(VIDEO_OUTPUT_SUFFIXES)}{why}: {p}")
+    return require_output_path(p)
 
 
 def is_image_path(path: str | os.PathLike) -> bool:

@@ -1,5 +1,6 @@
 """Video files through PyAV: decode RGB frames with their timestamps, encode H.264,
-copy the audio stream packet for packet (no re-encode), tag the output as synthetic.
+copy every other stream (audio, subtitles, data) packet for packet (no re-encode), tag the
+output as synthetic.
 
 The writer produces its file atomically (temporary file, renamed on close), keeps
 each frame's original pts and the input's time base, and interleaves the copied
@@ -9,6 +10,7 @@ audio with the video as it goes, so memory stays bounded on long files.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,7 +23,7 @@ import numpy as np
 from rswap import __version__
 from rswap.atomic import finish, make_temp_file
 from rswap.errors import RswapError
-from rswap.media.paths import describe_os_error, require_input_file, require_output_path
+from rswap.media.paths import describe_os_error, require_input_file, require_video_output
 
 SYNTHETIC_TAG = f"synthetic media: faces swapped by rswap {__version__}"
 
@@ -200,38 +202,103 @@ def probe(path: str | os.PathLike, what: str = "video", allow_truncated: bool = 
         return r.info
 
 
-class _AudioCopier:
-    """Copies the audio packets of one file into an output container, in step with the video."""
+def _describe(src) -> str:
+    lang = src.metadata.get("language", "")
+    codec = src.codec_context.name if src.codec_context is not None else src.metadata.get("handler_name", "data")
+    return f"{src.type} stream #{src.index} ({codec}{', ' + lang if lang and lang != 'und' else ''})"
 
-    def __init__(self, source: Path, out: av.container.OutputContainer):
+
+def _holds(fmt: str, streams) -> bool:
+    """Whether FFmpeg's `fmt` muxer accepts these streams for copying beside our H.264 video:
+    tried on a throwaway in-memory file up to its header (some refusals, e.g. data streams in
+    Matroska, only come when the header is written; a timecode track needs the video)."""
+    probe_out = av.open(io.BytesIO(), mode="w", format=fmt)
+    try:
+        vs = probe_out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 64, "yuv420p"
+        for src in streams:
+            probe_out.add_stream_from_template(src)
+        probe_out.start_encoding()
+        return True
+    except (av.FFmpegError, ValueError):
+        return False
+    finally:
+        with contextlib.suppress(av.FFmpegError, ValueError):  # an empty file's trailer may fail: irrelevant
+            probe_out.close()
+
+
+# Containers suggested when one cannot hold a stream, with their suffixes, most capable first.
+_SUGGEST = (("matroska", ".mkv"), ("mov", ".mov"), ("mp4", ".mp4"))
+
+
+class _StreamCopier:
+    """Copies every other stream of the input (all audio, subtitles, data such as timecodes)
+    into the output packet for packet, with its language, title and disposition, in step
+    with the video. A stream the output container cannot hold is a one-line error naming it
+    and a container that holds all of them. Further video streams are refused: they would
+    carry the original, unswapped faces."""
+
+    def __init__(self, source: Path, out: av.container.OutputContainer, dest: Path):
         self._in = av.open(str(source), mode="r")
-        src = self._in.streams.audio[0]
         try:
-            self._stream = out.add_stream_from_template(src)
-        except (av.FFmpegError, ValueError) as e:
+            self._open(out, dest)
+        except BaseException:
             self._in.close()
-            raise RswapError(f"cannot copy the {src.codec_context.name} audio into {out.format.name}; try an .mkv output") from e
-        self._tb = src.time_base
-        self._packets = (p for p in self._in.demux(src) if p.dts is not None)
+            raise
+
+    def _open(self, out, dest: Path) -> None:
+        first_video = self._in.streams.video[0]
+        others = [s for s in self._in.streams if s is not first_video]
+        extra_video = [s for s in others if s.type == "video"]
+        if extra_video:
+            raise RswapError(f"the target has {len(extra_video) + 1} video streams; rswap swaps the first and will not "
+                             f"copy {_describe(extra_video[0])} with the original faces: keep one video stream")
+        # A timecode track (tmcd) is not copied as packets (the mov muxer cannot finish such a
+        # copy: EINVAL at the trailer); its start time goes on our video stream, from which
+        # the mp4/mov muxers write a fresh timecode track and Matroska a TIMECODE tag.
+        timecodes = [s for s in others if s.type == "data" and "timecode" in s.metadata]
+        self.timecode = timecodes[0].metadata["timecode"] if timecodes else None
+        others = [s for s in others if s not in timecodes]
+        fmt = out.format.name
+        for src in others:
+            if not _holds(fmt, [src]):
+                fits = next((suffix for name, suffix in _SUGGEST if _holds(name, others)), None)
+                hint = f"; write a {fits} file instead" if fits else "; no container rswap writes holds all of its streams"
+                raise RswapError(f"a {dest.suffix} file cannot hold the target's {_describe(src)}{hint}")
+        self._map = {}
+        for src in others:
+            dst = out.add_stream_from_template(src)  # codec parameters
+            # language, title, handler...; not the input's DURATION: the muxer writes its own
+            dst.metadata.update({k: v for k, v in src.metadata.items() if k.upper() != "DURATION"})
+            dst.disposition = src.disposition  # default / forced / hearing impaired / ...
+            self._map[src.index] = dst
+        self._tb = {s.index: s.time_base for s in others}
+        self._packets = (p for p in self._in.demux(*others) if p.dts is not None or p.pts is not None) if others else iter(())
         self._pending = None
-        self.copied = 0
+        self.copied = {kind: sum(s.type == kind for s in others) for kind in ("audio", "subtitle", "data")}
+        self.copied["timecode"] = len(timecodes)
 
     def copy_until(self, t: float | None, out: av.container.OutputContainer) -> None:
-        """Mux audio packets that start before time t (seconds); all remaining when t is None."""
+        """Mux packets that start before time t (seconds); all remaining when t is None."""
         while True:
             if self._pending is None:
                 self._pending = next(self._packets, None)
                 if self._pending is None:
                     return
-            if t is not None and float(self._pending.dts * self._tb) > t:
+            p = self._pending
+            start = p.dts if p.dts is not None else p.pts
+            if t is not None and float(start * self._tb[p.stream.index]) > t:
                 return
-            self._pending.stream = self._stream
-            out.mux(self._pending)
+            p.stream = self._map[p.stream.index]
+            out.mux(p)
             self._pending = None
-            self.copied += 1
 
     def close(self) -> None:
         self._in.close()
+
+
+# FFmpeg muxer per output suffix (named, because the temporary file's suffix is .part...).
+_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 
 class VideoWriter:
@@ -251,10 +318,10 @@ class VideoWriter:
         time_base: Fraction | None = None,
         crf: int = 18,
         preset: str = "medium",
-        audio_from: str | os.PathLike | None = None,
+        copy_from: str | os.PathLike | None = None,
         metadata: dict[str, str] | None = None,
     ):
-        self.path = require_output_path(path)
+        self.path = require_video_output(path)
         fps = Fraction(fps).limit_denominator(100000)
         self.time_base = Fraction(time_base) if time_base else 1 / fps
         width, height = size
@@ -266,7 +333,7 @@ class VideoWriter:
             raise RswapError(describe_os_error(e, self.path)) from e
         self._frames = 0
         try:
-            fmt = "mp4" if self.path.suffix.lower() in (".mp4", ".m4v", ".mov") else None
+            fmt = _FORMATS[self.path.suffix.lower()]
             self._out = av.open(str(self._tmp), mode="w", format=fmt)
             self._out.metadata.update({"comment": SYNTHETIC_TAG, "description": SYNTHETIC_TAG, **(metadata or {})})
             vs = self._out.add_stream("libx264", rate=fps)
@@ -277,13 +344,18 @@ class VideoWriter:
             vs.options = {"crf": str(int(crf)), "preset": preset}
             vs.metadata["comment"] = SYNTHETIC_TAG
             self._video = vs
-            self._audio = _AudioCopier(Path(audio_from), self._out) if audio_from and _has_audio(audio_from) else None
+            self._copier = _StreamCopier(Path(copy_from), self._out, self.path) if copy_from else None
+            if self._copier is not None and self._copier.timecode:
+                vs.metadata["timecode"] = self._copier.timecode
         except OSError as e:
             self._discard()
             raise RswapError(describe_os_error(e, self.path)) from e
         except (av.FFmpegError, ValueError) as e:  # e.g. a container format FFmpeg cannot write
             self._discard()
             raise RswapError(f"cannot write a video to {self.path}: {e}") from e
+        except RswapError:
+            self._discard()
+            raise
         except BaseException:
             self._discard()
             raise
@@ -293,8 +365,8 @@ class VideoWriter:
         frame.pts = self._frames if pts is None else int(pts)
         frame.time_base = self.time_base
         self._frames += 1
-        if self._audio is not None:
-            self._audio.copy_until(float(frame.pts * self.time_base) + self.AUDIO_LEAD_S, self._out)
+        if self._copier is not None:
+            self._copier.copy_until(float(frame.pts * self.time_base) + self.AUDIO_LEAD_S, self._out)
         self._mux(self._video.encode(frame))
 
     def _mux(self, packets) -> None:
@@ -302,23 +374,33 @@ class VideoWriter:
             self._out.mux(packets)
         except OSError as e:
             raise RswapError(describe_os_error(e, self.path)) from e
+        except av.FFmpegError as e:  # a muxer refusing what it was given, e.g. at its header
+            raise RswapError(f"cannot write a video to {self.path}: {e}") from e
 
     @property
     def frames_written(self) -> int:
         return self._frames
 
+    @property
+    def copied(self) -> dict[str, int]:
+        """Streams copied from `copy_from`, by kind (audio, subtitle, data)."""
+        return self._copier.copied if self._copier is not None else {}
+
     def close(self) -> None:
         """Flush the encoder, copy the remaining audio, and move the file into place."""
         try:
             self._mux(self._video.encode(None))
-            if self._audio is not None:
-                self._audio.copy_until(None, self._out)
-                self._audio.close()
+            if self._copier is not None:
+                self._copier.copy_until(None, self._out)
+                self._copier.close()
             self._out.close()
             finish(self._tmp, self.path)
         except OSError as e:
             self._discard()
             raise RswapError(describe_os_error(e, self.path)) from e
+        except av.FFmpegError as e:  # the muxer refusing to finish (trailer)
+            self._discard()
+            raise RswapError(f"cannot finish writing {self.path}: {e}") from e
         except BaseException:
             self._discard()
             raise
@@ -327,7 +409,7 @@ class VideoWriter:
         self._discard()
 
     def _discard(self) -> None:
-        for closer in (getattr(self, "_audio", None), getattr(self, "_out", None)):
+        for closer in (getattr(self, "_copier", None), getattr(self, "_out", None)):
             with contextlib.suppress(Exception):
                 if closer is not None:
                     closer.close()
@@ -343,7 +425,3 @@ class VideoWriter:
         else:
             self.abort()
 
-
-def _has_audio(path: str | os.PathLike) -> bool:
-    with av.open(str(path), mode="r") as c:
-        return bool(c.streams.audio)
