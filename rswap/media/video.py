@@ -91,8 +91,27 @@ def _stated_duration(container, vs) -> float:
     return 0.0
 
 
+def _display_rotation(path: Path) -> int:
+    """The display-matrix rotation of a file's first video frame, in degrees counter-clockwise
+    (phone videos: -90 for portrait), rounded to a quarter turn; 0 when there is none. Read from
+    a decoded frame (PyAV exposes the matrix there), on a container of its own so the reader's
+    stays at its start; costs one keyframe decode."""
+    try:
+        with av.open(str(path), mode="r") as c:
+            for frame in c.decode(c.streams.video[0]):
+                return int(round((frame.rotation or 0) / 90)) * 90 % 360
+    except (av.FFmpegError, IndexError):
+        return 0  # the reader itself reports what is wrong with the file
+    return 0
+
+
 class VideoReader:
     """Iterate the frames of a video file as RGB arrays with their original timestamps.
+
+    Rotation is applied to the pixels: a phone video whose display matrix says "turn -90°"
+    is read as upright frames (width and height swapped in `info`), so faces are found and
+    swapped upright, and the output, written without a matrix, plays upright everywhere.
+    (Mirroring in a display matrix, and angles other than quarter turns, are not read.)
 
     A cut or damaged file is an error, not a shorter video: the decoder's errors end the
     read, and at the end the frames decoded are held against the frame count or duration
@@ -120,12 +139,14 @@ class VideoReader:
             raise RswapError(f"{what} has no video stream: {self.path}")
         vs = self._container.streams.video[0]
         vs.thread_type = "SLICE"  # keeps decoder errors visible (see above)
+        self.rotation = _display_rotation(self.path)  # degrees counter-clockwise, a multiple of 90
+        turned = self.rotation in (90, 270)
         fps = vs.average_rate or vs.guessed_rate or Fraction(30)
         duration = _stated_duration(self._container, vs)
         self._start = float(vs.start_time * vs.time_base) if vs.start_time is not None and vs.time_base else 0.0
         self.info = VideoInfo(
-            width=vs.codec_context.width,
-            height=vs.codec_context.height,
+            width=vs.codec_context.height if turned else vs.codec_context.width,
+            height=vs.codec_context.width if turned else vs.codec_context.height,
             fps=Fraction(fps),
             time_base=Fraction(vs.time_base) if vs.time_base else Fraction(1, 1000),
             frames=int(vs.frames or 0),
@@ -142,7 +163,10 @@ class VideoReader:
         try:
             for frame in self._container.decode(self._stream):
                 pts = frame.pts if frame.pts is not None else index * frame_ticks
-                yield VideoFrame(frame.to_ndarray(format="rgb24"), int(pts), tb, index)
+                image = frame.to_ndarray(format="rgb24")
+                if self.rotation:  # np.rot90 turns counter-clockwise, as the display matrix angle counts
+                    image = np.ascontiguousarray(np.rot90(image, self.rotation // 90))
+                yield VideoFrame(image, int(pts), tb, index)
                 index += 1
                 end = max(end, float(pts * tb) + 1 / float(self.info.fps))
         except av.FFmpegError as e:
