@@ -121,7 +121,7 @@ class Manifest:
     def path(self, rel: str) -> Path:
         if self.root is None:
             raise RswapError("manifest has no directory; load it with load_manifest")
-        return self.root / rel
+        return _inside(self.root, rel, str(self.root))
 
     def network(self, key: str) -> NetworkSpec:
         try:
@@ -182,13 +182,24 @@ def _safe_rel(rel: str, where: str) -> str:
     return rel
 
 
+def _inside(root: Path, rel: str, where: str) -> Path:
+    """`root/rel`, checked to be a file inside `root` once symlinks are resolved: the text of
+    the path is not enough, a link in the directory could point anywhere (the sha256 would
+    still hold, but the directory would no longer be the thing that was built and checked)."""
+    p = root / _safe_rel(rel, where)
+    real_root = root.resolve()
+    if not p.resolve().is_relative_to(real_root):
+        raise RswapError(f"{where}: {rel} is a link to {p.resolve()}, outside the model directory {real_root}")
+    return p
+
+
 def save_manifest(directory: str | os.PathLike, manifest: Manifest) -> Path:
     """Hash every file the manifest mentions (networks, engines, and any already in `files`), write manifest.json."""
     directory = Path(directory)
     rels = set(manifest.files) | {n.file for n in manifest.networks.values()} | {e.file for e in manifest.engines}
     files = {}
     for rel in sorted(rels):
-        p = directory / _safe_rel(rel, str(directory))
+        p = _inside(directory, rel, str(directory))
         if not p.is_file():
             raise RswapError(f"cannot write manifest: {p} does not exist")
         files[rel] = sha256_file(p)
@@ -219,7 +230,7 @@ def load_manifest(path: str | os.PathLike, verify: bool = True) -> Manifest:
             raise RswapError(f"{mpath}: {rel} has no sha256 in the manifest; rebuild the model")
     if verify:
         for rel, digest in manifest.files.items():
-            p = manifest.root / _safe_rel(rel, str(mpath))
+            p = _inside(manifest.root, rel, str(mpath))
             if not p.is_file():
                 raise RswapError(f"model file missing: {p} (listed in {mpath})")
             if sha256_file(p) != digest:

@@ -68,6 +68,20 @@ def test_paths_cannot_leave_the_directory(model_dir):
         load_manifest(model_dir)
 
 
+def test_files_linked_from_outside_the_directory_are_refused(model_dir, tmp_path_factory):
+    """Same bytes, same sha256, but the file lives elsewhere: a link out of the directory is refused;
+    the directory reached through a link of its own still loads."""
+    outside = tmp_path_factory.mktemp("elsewhere") / "g.onnx"
+    outside.write_bytes((model_dir / "g.onnx").read_bytes())
+    via_link = tmp_path_factory.mktemp("links") / "model"
+    via_link.symlink_to(model_dir)
+    assert load_manifest(via_link).files == load_manifest(model_dir).files
+    (model_dir / "g.onnx").unlink()
+    (model_dir / "g.onnx").symlink_to(outside)
+    with pytest.raises(RswapError, match="outside the model directory"):
+        load_manifest(model_dir)
+
+
 @pytest.mark.parametrize(
     "edit, message",
     [
