@@ -122,3 +122,22 @@ def test_live_to_file_interrupted_keeps_a_playable_recording(tmp_path, source_pn
     assert os.listdir(tmp_path) == ["rec.mp4"]
     with VideoReader(out) as r:
         assert len(list(r)) == int(kept.group(1)) > 0
+
+
+def test_sigterm_during_build_leaves_no_building_folder(tmp_path):
+    """`rswap build` stopped while it exports: the half-built sibling folder is removed, no model appears."""
+    import torch
+
+    from rswap.models.checkpoint import save_generator
+    from rswap.models.generator import Generator, preset
+
+    torch.manual_seed(0)
+    config = preset("tiny")
+    ckpt = tmp_path / "ckpt" / "tiny.safetensors"
+    ckpt.parent.mkdir()
+    save_generator(ckpt, Generator(config), config)
+    models = tmp_path / "models"
+    models.mkdir()
+    proc = _start(["build", "--checkpoint", str(ckpt), "-o", str(models / "m"), "--no-encoder", "--max-batch", "4"], tmp_path)
+    code, lines = _interrupt_when(proc, lambda err: any(p.name.endswith(".building") for p in models.iterdir()), signal.SIGTERM)
+    _assert_clean_interrupt(code, lines, signal.SIGTERM, models, f"{models / 'm'} left as it was")
