@@ -4,9 +4,9 @@ OpenCV decodes (it applies EXIF orientation, and it is what the rest of the code
 Pillow checks first: its full decode raises on a file cut short ("image file is
 truncated") for every format it reads, where OpenCV's answer depends on its version and
 codec (libjpeg-based decoders have filled the missing part with grey; 4.11 returns None
-for the cuts we tried). So the image is decoded twice: measured ~10 ms for a 512² PNG
-and ~150 ms for a 12-megapixel JPEG (OpenCV's own decode: ~12 / ~300 ms) on this loaded
-box, once per photo, never per video frame. Not caught by either: a JPEG cut and then
+for the cuts we tried). So the image is decoded twice: the check costs ~6 ms for a 512²
+PNG and ~70 ms for a 12-megapixel JPEG (OpenCV's own decode: ~8 / ~50 ms; RESULTS.md),
+once per photo, never per video frame. Not caught by either: a JPEG cut and then
 given a fresh end marker decodes grey without an error.
 An image over OpenCV's pixel limit (2^30, e.g. 40000x40000) is one line, not an assertion.
 """

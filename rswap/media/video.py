@@ -120,8 +120,9 @@ class VideoReader:
 
     Decoding is slice-threaded, not frame-threaded ("AUTO"): with frame threads FFmpeg drops
     a frame that fails to decode without a word (a file cut mid-stream decoded 29 frames and
-    no error; slice threads raise InvalidDataError there). Decoding is a few ms of a
-    convert's ~40 ms per frame, and the two differ by less than this box's noise (RESULTS.md).
+    no error; slice threads raise InvalidDataError there). Measured (benchmarks/decode_threads.py,
+    RESULTS.md): slice threads cost ~1 ms more per 720p frame and ~2 ms per 1080p frame than
+    "AUTO" (5.9 vs 4.8, 10.2 vs 8.2 ms), in the source thread, beside a swap of 16+ ms.
     """
 
     # A video this much shorter than stated is truncated (edit lists may trim a frame or two).
