@@ -141,3 +141,19 @@ def test_sigterm_during_build_leaves_no_building_folder(tmp_path):
     proc = _start(["build", "--checkpoint", str(ckpt), "-o", str(models / "m"), "--no-encoder", "--max-batch", "4"], tmp_path)
     code, lines = _interrupt_when(proc, lambda err: any(p.name.endswith(".building") for p in models.iterdir()), signal.SIGTERM)
     _assert_clean_interrupt(code, lines, signal.SIGTERM, models, f"{models / 'm'} left as it was")
+
+
+def test_sigterm_during_prepare_keeps_finished_files_and_no_temp_file(tmp_path):
+    """prepare stopped after its first files: exit 143, the finished per-file results stay
+    (the same command resumes), no temporary file anywhere under the output."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from _training_data import write_identity_folders
+
+    raw = write_identity_folders(tmp_path / "raw", identities=2, photos=10, size=320)
+    out = tmp_path / "faces"
+    proc = _start(["prepare", "-i", str(raw), "-o", str(out), "-j", "1", "--min-face", "40"], tmp_path)
+    code, lines = _interrupt_when(proc, lambda err: any(out.rglob("*.npz")), signal.SIGTERM)
+    assert code == 143 and "the same command resumes" in lines[-1], lines
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert files and all(p.suffix == ".npz" and ".part" not in p.name for p in files), files
+    assert not (out / "index.json").exists()

@@ -272,17 +272,19 @@ def prepare(inputs: list[Path], out: Path, opts: PrepareOptions, workers: int, p
             bar.update(1)
             bar.set_postfix(kept=totals.get("kept", 0))
 
-    if workers <= 1:
-        count(process_file(job, opts) for job in todo)
-    else:
-        # spawn, not fork: forking a process that already runs torch/mediapipe threads can deadlock
-        with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker) as pool:
-            try:
-                count(pool.map(_process, [(job, opts) for job in todo], chunksize=1))
-            except BaseException:  # a failed file or Ctrl-C: drop the queued files, don't process them
-                pool.shutdown(cancel_futures=True)
-                raise
-    bar.close()
+    try:  # the bar is closed before an error or interrupt line is printed, not redrawn after it
+        if workers <= 1:
+            count(process_file(job, opts) for job in todo)
+        else:
+            # spawn, not fork: forking a process that already runs torch/mediapipe threads can deadlock
+            with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker) as pool:
+                try:
+                    count(pool.map(_process, [(job, opts) for job in todo], chunksize=1))
+                except BaseException:  # a failed file or Ctrl-C: drop the queued files, don't process them
+                    pool.shutdown(cancel_futures=True)
+                    raise
+    finally:
+        bar.close()
     index = pack(jobs, out, opts)
     index["stats"] = totals
     return index

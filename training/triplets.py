@@ -139,20 +139,23 @@ def make_triplets(dataset: Path, out: Path, opts: TripletOptions, workers: int, 
 
     bar = tqdm(total=len(pairs), initial=len(pairs) - sum(len(c[0]) for c in todo), desc="triplets", unit="pair", disable=not progress)
     init_args = (str(dataset), faces.index["template"], opts)
-    if workers <= 1:
-        _init_worker(*init_args)
-        for c in todo:
-            bar.update(synthesize_chunk(*c)[0])
-    else:
-        # spawn, not fork: forking a process that already runs torch/mediapipe threads can deadlock
-        with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=init_args) as pool:
-            try:
-                for tried, _ in pool.map(_chunk_job, todo, chunksize=1):
-                    bar.update(tried)
-            except BaseException:  # a failed chunk or Ctrl-C: drop the queued chunks, don't run them
-                pool.shutdown(cancel_futures=True)
-                raise
-    bar.close()
+    try:  # the bar is closed before an error or interrupt line is printed, not redrawn after it
+        if workers <= 1:
+            _init_worker(*init_args)
+            for c in todo:
+                bar.update(synthesize_chunk(*c)[0])
+        else:
+            # spawn, not fork: forking a process that already runs torch/mediapipe threads can deadlock
+            with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker,
+                                     initargs=init_args) as pool:
+                try:
+                    for tried, _ in pool.map(_chunk_job, todo, chunksize=1):
+                        bar.update(tried)
+                except BaseException:  # a failed chunk or Ctrl-C: drop the queued chunks, don't run them
+                    pool.shutdown(cancel_futures=True)
+                    raise
+    finally:
+        bar.close()
     return pack(chunks, out, dataset, faces.index, identity)
 
 
