@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 import zlib
 
+import av
 import numpy as np
 import pytest
 
@@ -100,3 +101,47 @@ def test_cut_and_oversized_images_are_one_line_errors(tmp_path, capsys, source_p
     _one_line(capsys, ["convert", "-s", source_png, "-t", str(huge), "-o", str(tmp_path / "o.png")], "megapixels")
     assert not (tmp_path / "o.png").exists()
     assert read_image(whole_png).shape == astronaut.shape
+
+
+def _remux_from(src, dst, first_packet):
+    with av.open(str(src)) as i, av.open(str(dst), mode="w") as o:
+        s = o.add_stream_from_template(i.streams.video[0])
+        for k, p in enumerate(i.demux(i.streams.video[0])):
+            if p.dts is not None and k >= first_packet:
+                p.stream = s
+                o.mux(p)
+
+
+def test_a_cut_between_keyframes_is_not_flagged(tmp_path, astronaut):
+    """A stream-copied cut that starts between keyframes: its first packets cannot be decoded by
+    anyone (players drop them too); that is not truncation."""
+    whole = tmp_path / "gop.mp4"
+    with av.open(str(whole), mode="w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 160, 96, "yuv420p"
+        vs.options = {"g": "10", "bf": "0", "preset": "ultrafast"}
+        for f in moving_face_frames(astronaut, (160, 96), 30):
+            out.mux(vs.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        out.mux(vs.encode(None))
+    cut = tmp_path / "from_frame_4.mp4"
+    _remux_from(whole, cut, 4)
+    with VideoReader(cut) as r:
+        assert r.info.frames == 26 and len(list(r)) == 20 and r.truncated is None  # 6 before the keyframe at 10
+
+
+def test_damage_in_the_middle_is_an_error_and_allow_truncated_reads_past_it(tmp_path, cut_clip):
+    whole = cut_clip.with_name(cut_clip.name.replace("cut_", ""))
+    data = bytearray(whole.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 3000] = bytes(3000)
+    damaged = tmp_path / f"damaged{whole.suffix}"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(RswapError, match="truncated or damaged"):
+        with VideoReader(damaged) as r:
+            list(r)
+    with VideoReader(damaged, allow_truncated=True) as r:
+        frames = list(r)
+    assert r.truncated is not None and len(frames) < FRAMES
+    if whole.suffix == ".mp4":  # its index addresses every packet: the read goes on past the damage
+        assert frames[-1].time > 0.8 * FRAMES / 25
+    # (Matroska's demuxer resyncs only at the next cluster, and this short clip has one)

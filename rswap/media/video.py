@@ -74,6 +74,11 @@ def _open_input(path: str | os.PathLike, what: str) -> av.container.InputContain
         raise RswapError(f"{what} is not a readable video (corrupt, truncated or unsupported): {p}") from e
 
 
+# FFmpeg demuxers whose files state their video's frame count or duration in a header written
+# after the media (so a cut file still states the whole): ISO/QuickTime and Matroska/WebM.
+_STATES_LENGTH = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm")
+
+
 def _stated_duration(container, vs) -> float:
     """Seconds of video the container promises: the stream's own duration (mp4), else the
     DURATION tag FFmpeg's Matroska muxer writes per stream, else the container's duration
@@ -113,10 +118,13 @@ class VideoReader:
     swapped upright, and the output, written without a matrix, plays upright everywhere.
     (Mirroring in a display matrix, and angles other than quarter turns, are not read.)
 
-    A cut or damaged file is an error, not a shorter video: the decoder's errors end the
-    read, and at the end the frames decoded are held against the frame count or duration
-    the container states. With `allow_truncated`, both instead end the read quietly and
-    `truncated` says how much was read.
+    A cut or damaged file is an error, not a shorter video: packets the decoder refuses are
+    counted (decoding goes on at the next packet, as a player's would), and at the end the
+    frames decoded are held against the frame count or duration the container states
+    (packets before the first keyframe do not count: nobody can decode them). With
+    `allow_truncated` the read yields everything decodable and `truncated` says how much.
+    Only mp4/mov and Matroska files state what to hold them against; others are checked
+    by their decoder errors alone.
 
     Decoding is slice-threaded, not frame-threaded ("AUTO"): with frame threads FFmpeg drops
     a frame that fails to decode without a word (a file cut mid-stream decoded 29 frames and
@@ -155,34 +163,59 @@ class VideoReader:
             has_audio=bool(self._container.streams.audio),
         )
         self._stream = vs
+        # What to hold the read against: only containers whose header states it reliably.
+        # (Our own .avi stated 240 frames for 10; .wmv/.flv durations ran ~0.1 s long.)
+        trusted = self._container.format.name in _STATES_LENGTH
+        self._expect = (self.info.frames, self.info.duration) if trusted else (0, 0.0)
 
     def __iter__(self) -> Iterator[VideoFrame]:
         tb = self.info.time_base
         frame_ticks = max(1, round(1 / (self.info.fps * tb)))
         index, end = 0, 0.0
-        hint = "; --allow-truncated converts the readable part"
-        try:
-            for frame in self._container.decode(self._stream):
-                pts = frame.pts if frame.pts is not None else index * frame_ticks
-                image = frame.to_ndarray(format="rgb24")
-                if self.rotation:  # np.rot90 turns counter-clockwise, as the display matrix angle counts
-                    image = np.ascontiguousarray(np.rot90(image, self.rotation // 90))
-                yield VideoFrame(image, int(pts), tb, index)
-                index += 1
-                end = max(end, float(pts * tb) + 1 / float(self.info.fps))
-        except av.FFmpegError as e:
-            if not (self.allow_truncated and index):
-                raise RswapError(f"{self.what} is corrupt or truncated (decoding failed after {index} frames): {self.path}"
-                                 + (hint if index else "")) from e
-            self.truncated = Truncation(index, self.info.frames, end - self._start, self.info.duration)
-            return
+        for frame in self._decoded():
+            pts = frame.pts if frame.pts is not None else index * frame_ticks
+            image = frame.to_ndarray(format="rgb24")
+            if self.rotation:  # np.rot90 turns counter-clockwise, as the display matrix angle counts
+                image = np.ascontiguousarray(np.rot90(image, self.rotation // 90))
+            yield VideoFrame(image, int(pts), tb, index)
+            index += 1
+            end = max(end, float(pts * tb) + 1 / float(self.info.fps))
         if index == 0:
             raise RswapError(f"{self.what} contains no decodable frames: {self.path}")
-        cut = self._missing(index, end - self._start)
-        if cut is not None:
+        # packets before the first keyframe (a stream-copied cut that starts between keyframes)
+        # cannot be decoded by anyone; the decoder drops them, sometimes with an error: not a loss
+        cut = self._missing(index + self._before_key, end - self._start)
+        if self._refused or cut is not None:
+            found = cut or Truncation(index, self._expect[0], end - self._start, self._expect[1])
+            damaged = f"{self._refused} packets could not be decoded, " if self._refused else ""
             if not self.allow_truncated:
-                raise RswapError(f"{self.what} is truncated: only {cut.describe()} could be read: {self.path}{hint}")
-            self.truncated = cut
+                raise RswapError(f"{self.what} is truncated or damaged ({damaged}{found.describe()} readable): "
+                                 f"{self.path}; --allow-truncated converts the readable part")
+            self.truncated = found
+
+    def _decoded(self) -> Iterator[av.VideoFrame]:
+        """Frames decoded packet by packet, so that one packet the decoder refuses is counted
+        and the read goes on at the next one, as a player would, instead of ending there."""
+        self._before_key = self._refused = 0
+        keyed = False
+        packets = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(packets, None)
+            except av.FFmpegError:  # the demuxer itself failed: nothing more can be read
+                self._refused += 1
+                return
+            if packet is None:
+                return
+            keyed = keyed or packet.is_keyframe
+            if not keyed and packet.size:
+                self._before_key += 1
+            try:
+                frames = packet.decode()  # the last, empty packet flushes the decoder
+            except av.FFmpegError:
+                self._refused += keyed
+                continue
+            yield from frames
 
     def check_packets(self) -> None:
         """Raise if the file holds fewer video packets (or seconds) than its container states.
@@ -202,7 +235,7 @@ class VideoReader:
 
     def _missing(self, decoded: int, seconds: float) -> Truncation | None:
         """The shortfall against what the container states, if it is more than edit lists explain."""
-        frames, duration = self.info.frames, self.info.duration
+        frames, duration = self._expect
         short_frames = frames and frames - decoded > max(self.MISSING_FRAMES, self.MISSING_SHARE * frames)
         slack = max(self.MISSING_FRAMES / float(self.info.fps), self.MISSING_SHARE * duration)
         short_time = not frames and duration and duration - seconds > slack
