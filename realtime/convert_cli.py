@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     output = require_output_path(args.output)
     if is_same_file(target, output):
         raise RswapError(f"output {output} is the target file itself (same path, link or hard link); choose another output path")
+    for photo in [*args.source, *(args.reference or [])]:
+        if is_same_file(photo, output):
+            raise RswapError(f"output {output} is the photo {photo} itself; choose another output path")
     if not 0 <= args.crf <= 51:
         raise RswapError("--crf must be between 0 and 51")
     target_is_video = is_video_path(target) or not is_image_path(target)

@@ -86,7 +86,7 @@ def make_sink(args: argparse.Namespace, source, controls, n_sources: int):
 def check_arguments(args: argparse.Namespace) -> None:
     """Everything a user can get wrong in the flags, before a camera or model is opened."""
     from rswap.errors import RswapError
-    from rswap.media.paths import is_video_path, require_output_path, require_video_output
+    from rswap.media.paths import is_same_file, is_video_path, require_output_path, require_video_output
 
     if args.swap_workers < 1:
         raise RswapError("--swap-workers must be at least 1")
@@ -100,6 +100,8 @@ def check_arguments(args: argparse.Namespace) -> None:
         if not is_video_path(args.output):
             raise RswapError(f"-o takes virtualcam, preview, null or a video file (.mp4, .mkv, .mov), not {args.output!r}")
         require_video_output(args.output)
+        if is_same_file(args.target, args.output):
+            raise RswapError(f"output {args.output} is the target file itself; choose another output path")
     if args.stats_json:
         require_output_path(args.stats_json)
 
@@ -107,10 +109,15 @@ def check_arguments(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from realtime.pipeline import Pipeline
     from realtime.sinks import Controls, FileSink
+    from realtime.sources import is_camera
     from realtime.swap_stages import swap_conveyor
     from rswap.interrupts import note_kept
 
     check_arguments(args)
+    if not is_camera(args.target):
+        from rswap.media.video import probe
+
+        probe(args.target, "target")  # a corrupt or cut file fails here, not after it has played
     detector = detector_from_args(args)
     fs = build_frame_swapper(args, detector)
     controls = Controls()

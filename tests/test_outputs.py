@@ -78,3 +78,37 @@ def test_failed_run_leaves_no_empty_output_folder(tmp_path):
     except KeyboardInterrupt:
         pass
     assert (tmp_path / "kept" / "done.npz").is_file()  # a resumable run's finished files stay
+
+
+def test_output_that_is_a_source_photo_or_the_live_target_is_refused(tmp_path, capsys, source_png, clip_no_audio, astronaut):
+    from rswap.media.images import write_image
+
+    photo = tmp_path / "me.png"
+    write_image(photo, astronaut)
+    target = tmp_path / "t.png"
+    write_image(target, astronaut)
+    _one_line(capsys, ["convert", "-s", str(photo), "-t", str(target), "-o", str(photo)], "is the photo")
+    clip = tmp_path / "c.mp4"
+    clip.write_bytes(open(clip_no_audio, "rb").read())
+    _one_line(capsys, ["live", "-s", source_png, "-t", str(clip), "-o", str(tmp_path / "." / "c.mp4")], "is the target file itself")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "me.png", "t.png"]
+
+
+def test_video_outputs_keep_exact_timestamps_and_the_tag(tmp_path):
+    """Every container rswap writes: each frame's pts comes back exactly, and the synthetic tag is there."""
+    from fractions import Fraction
+
+    import av
+
+    from rswap.media.video import SYNTHETIC_TAG, VideoReader
+
+    pts = [0, 512, 1024, 2048, 2560, 3584]  # 1/12800 s ticks, with gaps (variable frame rate)
+    for suffix in (".mp4", ".mov", ".m4v", ".mkv"):
+        path = tmp_path / f"v{suffix}"
+        with VideoWriter(path, 25, (64, 48), Fraction(1, 12800)) as w:
+            for k, p in enumerate(pts):
+                w.write(np.full((48, 64, 3), 30 * k, np.uint8), p)
+        with VideoReader(path) as r:
+            assert [f.time for f in r] == [float(Fraction(p, 12800)) for p in pts], suffix
+        with av.open(str(path)) as c:
+            assert SYNTHETIC_TAG in {v for k, v in c.metadata.items() if k.lower() == "comment"}, suffix
