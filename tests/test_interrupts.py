@@ -2,8 +2,9 @@
 saying what was kept, nothing at the output path unless it is whole, no temporary file.
 
 Each test waits for an observable point of the run (the temporary file appearing, the
-progress bar's frame count, 100 % written) and only then sends the signal, so the signal
-lands where the test says it does; the exit code proves it landed before the run finished.
+progress bar's frame count, 100 % written), freezes the process, checks again and only
+then sends the signal, so the signal lands where the test says it does; the exit code
+proves it landed before the run finished.
 """
 
 from __future__ import annotations
@@ -43,14 +44,24 @@ def _start(args, cwd):
 
 
 def _interrupt_when(proc, ready, sig, timeout=120):
-    """Send `sig` once ready(stderr so far) is true; return (exit code, stderr lines)."""
+    """Send `sig` once ready(stderr so far) is true; return (exit code, stderr lines).
+
+    The process is frozen (SIGSTOP) while ready() is checked again and the signal is sent,
+    so a busy test machine cannot let the run move on between the check and the signal;
+    the signal is delivered the moment the process continues (SIGCONT)."""
     end = time.monotonic() + timeout
-    while not ready(b"".join(proc.err).decode(errors="replace")):
+    while True:
         if proc.poll() is not None or time.monotonic() > end:
             proc.kill()
             pytest.fail(f"the run ended (exit {proc.returncode}) before the point the test waits for: {b''.join(proc.err)[-500:]}")
+        if ready(b"".join(proc.err).decode(errors="replace")):
+            proc.send_signal(signal.SIGSTOP)
+            if ready(b"".join(proc.err).decode(errors="replace")) and proc.poll() is None:
+                proc.send_signal(sig)
+                proc.send_signal(signal.SIGCONT)
+                break
+            proc.send_signal(signal.SIGCONT)
         time.sleep(0.005)
-    proc.send_signal(sig)
     code = proc.wait(timeout=60)
     proc.reader.join(timeout=30)  # it ends at the pipe's end
     lines = [line for line in re.split(r"[\r\n]+", b"".join(proc.err).decode(errors="replace")) if line.strip()]
