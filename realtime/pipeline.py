@@ -140,9 +140,23 @@ class Pipeline:
             failure = e
             raise
         finally:
+            self._shut_down(failure)
+        if self.errors:
+            raise self.errors[0]
+        return self.stats
+
+    def _shut_down(self, failure: BaseException | None) -> None:
+        """Stop and join the threads, close the source, then finish or abort the sink. An
+        interrupt arriving in the middle (the stream had ended, the threads are being joined)
+        still reaches the sink, as an abort."""
+        try:
             self.stop.set()
             self._join()
             self.source.close()
+        except BaseException as e:
+            failure = failure or e
+            raise
+        finally:
             failure = failure or (self.errors[0] if self.errors else None)
             if failure is None:
                 self.sink.close()
@@ -153,9 +167,6 @@ class Pipeline:
             for name, n in self._late.items():
                 self.stats.dropped[f"{name} (late)"] = n
             self.stats.dropped.update(getattr(self.source, "dropped", {}) or {})
-        if self.errors:
-            raise self.errors[0]
-        return self.stats
 
     def _start_threads(self) -> None:
         self.threads.append(threading.Thread(target=self._source_loop, name="rswap-source", daemon=True))

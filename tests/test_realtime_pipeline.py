@@ -179,3 +179,50 @@ def test_parallel_workers_raise_throughput_and_keep_order():
     assert not _pipeline_threads()
     with pytest.raises(ValueError, match="ordered mode"):
         Pipeline(SyntheticSource((160, 120)), [Stage("slow", slow, workers=2)], NullSink(), live=False)
+
+
+def test_an_interrupt_aborts_the_sink_instead_of_finishing_it():
+    """Ctrl-C is not the end of the stream: the sink is aborted (a converter's file discarded),
+    never closed (renamed into place), and the interrupt reaches the caller."""
+    calls = []
+
+    class InterruptedAt5(RecordingSink):
+        def write(self, packet):
+            if len(self.packets) == 5:
+                raise KeyboardInterrupt  # what the signal handler raises in the sink's thread
+            return super().write(packet)
+
+        def close(self):
+            calls.append("close")
+
+        def abort(self, error):
+            calls.append(("abort", type(error).__name__))
+
+    p = Pipeline(SyntheticSource((160, 120), fps=None, frames=None), [Stage("a", lambda pk: pk)], InterruptedAt5(), live=False)
+    with pytest.raises(KeyboardInterrupt):
+        p.run()
+    assert calls == [("abort", "KeyboardInterrupt")] and not _pipeline_threads()
+
+
+@pytest.mark.parametrize("error, kept", [(KeyboardInterrupt, True), (ValueError, False)])
+def test_file_sink_keeps_a_recording_on_interrupt_and_discards_it_on_failure(tmp_path, error, kept):
+    from realtime.sinks import FileSink
+    from rswap.media.video import VideoReader
+
+    class StopsAt8(FileSink):
+        def write(self, packet):
+            if packet.index == 8:
+                raise error("stop")
+            return super().write(packet)
+
+    out = tmp_path / "rec.mp4"
+    sink = StopsAt8(str(out))
+    p = Pipeline(SyntheticSource((160, 120), fps=None, frames=None), [Stage("a", lambda pk: pk)], sink, live=False)
+    with pytest.raises(error):
+        p.run()
+    if kept:
+        with VideoReader(out) as r:  # whole and playable
+            assert len(list(r)) == sink.kept == 8
+        assert [x.name for x in tmp_path.iterdir()] == ["rec.mp4"]
+    else:
+        assert list(tmp_path.iterdir()) == []
