@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -55,14 +56,16 @@ def remove_stale_temps(dest: str | os.PathLike) -> int:
     a power cut: no clean-up could run). Only those whose writer process is gone; returns
     how many were removed. Called by every writer before it makes its own."""
     dest = Path(dest)
+    # exactly what temp_prefix + mkstemp (8 characters) / a build's uuid8 make, so that "a"
+    # never claims the files of "a.5"
+    ours = re.compile(rf"\.{re.escape(dest.name)}\.(\d+)\.[A-Za-z0-9_]{{8}}\.(part.*|building|old)")
     removed = 0
     try:
-        candidates = [p for p in dest.parent.iterdir() if p.name.startswith(f".{dest.name}.")]
+        candidates = [(p, ours.fullmatch(p.name)) for p in dest.parent.iterdir()]
     except OSError:
         return 0
-    for p in candidates:
-        pid = p.name[len(dest.name) + 2:].split(".", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)) or not (".part" in p.name or p.name.endswith((".building", ".old"))):
+    for p, match in candidates:
+        if match is None or _alive(int(match.group(1))):
             continue
         with contextlib.suppress(OSError):
             shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()

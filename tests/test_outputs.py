@@ -41,12 +41,13 @@ def _dead_pid() -> int:
 
 def test_leftovers_of_a_killed_run_are_removed_by_the_next(tmp_path):
     dead = _dead_pid()
-    stale_video = tmp_path / f".out.mp4.{dead}.abc123.part.mp4"
-    stale_file = tmp_path / f".model.json.{dead}.xyz.part"
+    stale_video = tmp_path / f".out.mp4.{dead}.abc123de.part.mp4"
+    stale_file = tmp_path / f".model.json.{dead}.xyz_1234.part"
     stale_build = tmp_path / f".model.{dead}.1234abcd.building"
-    live = tmp_path / f".out.mp4.{os.getpid()}.other.part.mp4"  # a writer still running: kept
+    live = tmp_path / f".out.mp4.{os.getpid()}.other123.part.mp4"  # a writer still running: kept
     unrelated = tmp_path / ".out.mp4.notes"  # not ours: kept
-    for p in (stale_video, stale_file, live, unrelated):
+    other_output = tmp_path / f".out.mp4.5.{os.getpid()}.abcdefgh.part.5"  # a running writer of "out.mp4.5"
+    for p in (stale_video, stale_file, live, unrelated, other_output):
         p.write_bytes(b"x")
     stale_build.mkdir()
     (stale_build / "generator.onnx").write_bytes(b"x")
@@ -57,7 +58,8 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next(tmp_path):
     from rswap.atomic import remove_stale_temps
 
     assert remove_stale_temps(tmp_path / "model") == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.mp4", "model.json", live.name, unrelated.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out.mp4", "model.json", live.name, unrelated.name,
+                                                                  other_output.name])
 
 
 def test_failed_run_leaves_no_empty_output_folder(tmp_path):
