@@ -27,7 +27,7 @@ class ConvertStats:
     with_face: int
     audio_copied: bool
     truncated: Truncation | None = None  # the target was cut or damaged; only its readable part was converted
-    copied: dict[str, int] = field(default_factory=dict)  # streams copied by kind: audio, subtitle, data
+    copied: dict[str, int] = field(default_factory=dict)  # streams copied by kind: audio, subtitle, data, ...
 
     def describe_copied(self) -> str:
         parts = [f"{n} {kind} stream{'s' if n > 1 else ''}" for kind, n in self.copied.items() if n]

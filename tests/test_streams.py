@@ -134,3 +134,20 @@ def test_output_containers_without_exact_timestamps_or_tag_are_refused(tmp_path,
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "video output must be .mp4, .mkv, .mov, .m4v" in err[0], err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_matroska_attachments_such_as_fonts_are_copied(tmp_path, capsys, source_png, face_frames):
+    target = tmp_path / "fonts.mkv"
+    with av.open(str(target), mode="w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 320, 180, "yuv420p"
+        out.add_attachment("subs.ttf", "application/x-truetype-font", b"not really a font" * 20)
+        for img in face_frames:
+            out.mux(vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")))
+        out.mux(vs.encode(None))
+    assert _convert(source_png, target, tmp_path / "o.mkv") == 0
+    assert "1 attachment stream copied" in capsys.readouterr().err
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        assert [(s.type, s.metadata.get("filename")) for s in c.streams][1:] == [("attachment", "subs.ttf")]
+    assert _convert(source_png, target, tmp_path / "o.mp4") == 2
+    assert "attachment stream #1 (subs.ttf); write a .mkv file instead" in capsys.readouterr().err

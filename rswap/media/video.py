@@ -262,7 +262,8 @@ def probe(path: str | os.PathLike, what: str = "video", allow_truncated: bool = 
 
 def _describe(src) -> str:
     lang = src.metadata.get("language", "")
-    codec = src.codec_context.name if src.codec_context is not None else src.metadata.get("handler_name", "data")
+    codec = (src.codec_context.name if src.codec_context is not None
+             else src.metadata.get("filename") or src.metadata.get("handler_name", "data"))
     return f"{src.type} stream #{src.index} ({codec}{', ' + lang if lang and lang != 'und' else ''})"
 
 
@@ -290,8 +291,8 @@ _SUGGEST = (("matroska", ".mkv"), ("mov", ".mov"), ("mp4", ".mp4"))
 
 
 class _StreamCopier:
-    """Copies every other stream of the input (all audio, subtitles, data such as timecodes)
-    into the output packet for packet, with its language, title and disposition, in step
+    """Copies every other stream of the input (all audio, subtitles, data such as timecodes,
+    Matroska attachments such as subtitle fonts) into the output packet for packet, with its language, title and disposition, in step
     with the video. A stream the output container cannot hold is a one-line error naming it
     and a container that holds all of them. Further video streams are refused: they would
     carry the original, unswapped faces."""
@@ -333,7 +334,7 @@ class _StreamCopier:
         self._tb = {s.index: s.time_base for s in others}
         self._packets = (p for p in self._in.demux(*others) if p.dts is not None or p.pts is not None) if others else iter(())
         self._pending = None
-        self.copied = {kind: sum(s.type == kind for s in others) for kind in ("audio", "subtitle", "data")}
+        self.copied = {kind: sum(s.type == kind for s in others) for kind in ("audio", "subtitle", "data", "attachment")}
         self.copied["timecode"] = len(timecodes)
 
     def copy_until(self, t: float | None, out: av.container.OutputContainer) -> None:
@@ -385,7 +386,7 @@ class VideoWriter:
         width, height = size
         # yuv420p needs even dimensions; we encode the even-sized top-left part.
         self.width, self.height = width - width % 2, height - height % 2
-        try:  # the container format is guessed from the suffix, so the temporary file keeps it
+        try:  # the temporary file keeps the suffix: a user who finds one knows what it is
             self._tmp = make_temp_file(self.path, suffix=f".part{self.path.suffix}")
         except OSError as e:
             raise RswapError(describe_os_error(e, self.path)) from e
