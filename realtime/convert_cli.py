@@ -57,14 +57,15 @@ def run(args: argparse.Namespace) -> int:
         from rswap.media.video import probe
 
         probe(target, "target", args.allow_truncated)  # fail on a corrupt or cut target before loading the sources
+    written: list[bool] = []  # set once the output is in place: an interrupt after that kept it whole
     try:
-        return _convert(args, target, output, target_is_video)
-    except KeyboardInterrupt as e:  # Ctrl-C / SIGTERM: the writer has discarded its temporary file
-        note_kept(e, f"nothing written to {output}")
+        return _convert(args, target, output, target_is_video, written)
+    except KeyboardInterrupt as e:  # Ctrl-C / SIGTERM: before `written`, the writer discarded its temporary file
+        note_kept(e, f"{output} was already complete" if written else f"nothing written to {output}")
         raise
 
 
-def _convert(args, target, output, target_is_video: bool) -> int:
+def _convert(args, target, output, target_is_video: bool, written: list[bool]) -> int:
     detector = detector_from_args(args)
     swapper = frame_swapper_from_args(args, detector=detector)
     if target_is_video:
@@ -74,6 +75,7 @@ def _convert(args, target, output, target_is_video: bool) -> int:
             swapper, target, output, args.face_select, crf=args.crf, preset=args.preset, progress=not args.no_progress,
             detector=detector, allow_truncated=args.allow_truncated,
         )
+        written.append(True)
         cut = f" (the target is truncated: {stats.truncated.describe()} were readable)" if stats.truncated else ""
         print(
             f"wrote {output}: {stats.frames} frames ({stats.with_face} with a face){cut}, {stats.describe_copied()}",
@@ -83,5 +85,6 @@ def _convert(args, target, output, target_is_video: bool) -> int:
         from realtime.convert import convert_image
 
         convert_image(swapper, target, output, detector)
+        written.append(True)
         print(f"wrote {output}", file=sys.stderr)
     return 0
