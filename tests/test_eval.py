@@ -114,10 +114,12 @@ def test_cli_reports_a_missing_folder_in_one_line(tmp_path, capsys):
     from cli.main import main
 
     (tmp_path / "t").mkdir()
-    code = main(["eval", "--sources", str(tmp_path / "missing"), "--targets", str(tmp_path / "t")])
+    code = main(["eval", "--sources", str(tmp_path / "missing"), "--targets", str(tmp_path / "t"),
+                 "--out", str(tmp_path / "out" / "run1")])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and "sources folder not found" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]  # no empty output folder left behind
 
 
 def _finite(x) -> bool:
