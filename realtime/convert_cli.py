@@ -54,9 +54,11 @@ def run(args: argparse.Namespace) -> int:
         raise RswapError(f"target is an image, so the output must be an image file (.png, .jpg): {output}")
 
     if target_is_video:
-        from rswap.media.video import probe
+        from rswap.media.video import check_streams, probe
 
-        probe(target, "target", args.allow_truncated)  # fail on a corrupt or cut target before loading the sources
+        # fail on a corrupt or cut target, or streams the output cannot hold, before loading the sources
+        probe(target, "target", args.allow_truncated)
+        check_streams(target, output)
     written: list[bool] = []  # set once the output is in place: an interrupt after that kept it whole
     try:
         return _convert(args, target, output, target_is_video, written)

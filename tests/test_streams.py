@@ -151,3 +151,22 @@ def test_matroska_attachments_such_as_fonts_are_copied(tmp_path, capsys, source_
         assert [(s.type, s.metadata.get("filename")) for s in c.streams][1:] == [("attachment", "subs.ttf")]
     assert _convert(source_png, target, tmp_path / "o.mp4") == 2
     assert "attachment stream #1 (subs.ttf); write a .mkv file instead" in capsys.readouterr().err
+
+
+def test_a_second_video_stream_is_refused_not_copied_with_the_original_faces(tmp_path, capsys, source_png, face_frames):
+    target = tmp_path / "two_videos.mkv"
+    with av.open(str(target), mode="w") as out:
+        streams = []
+        for _ in range(2):
+            vs = out.add_stream("libx264", rate=25)
+            vs.width, vs.height, vs.pix_fmt = 320, 180, "yuv420p"
+            streams.append(vs)
+        for img in face_frames:
+            for vs in streams:
+                out.mux(vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")))
+        for vs in streams:
+            out.mux(vs.encode(None))
+    assert _convert(source_png, target, tmp_path / "o.mkv") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "2 video streams" in err[0] and "video stream #1 (h264)" in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["two_videos.mkv"]

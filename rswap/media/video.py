@@ -360,6 +360,17 @@ class _StreamCopier:
 _FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 
+def check_streams(source: str | os.PathLike, output: str | os.PathLike) -> None:
+    """Raise the error VideoWriter(copy_from=source) would raise for `output`'s container
+    (a stream it cannot hold, a second video stream), now: before any model is loaded."""
+    out = av.open(io.BytesIO(), mode="w", format=_FORMATS[Path(output).suffix.lower()])
+    try:
+        _StreamCopier(Path(source), out, Path(output)).close()
+    finally:
+        with contextlib.suppress(av.FFmpegError, ValueError):
+            out.close()
+
+
 class VideoWriter:
     """H.264 file writer. Frames keep the pts they are given (in `time_base` units).
 
