@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -271,3 +272,29 @@ def test_prepare_video_dedups_frames_and_clusters_people(tmp_path):
     assert index["stats"]["duplicate"] >= 10  # 18 frames, 6 distinct shots
     assert index["identities"] == ["interview#0", "interview#1"]
     assert index["count"] <= 8
+
+
+def test_sigterm_during_training_keeps_the_last_checkpoint_whole(datasets, tmp_path):
+    """`rswap train` stopped by SIGTERM (what a scheduler sends): exit 143, one line saying the
+    checkpoints are kept, no temporary file in the run folder, the checkpoint whole (resuming
+    from one is test_resume_gives_bit_identical_next_step)."""
+    import signal
+
+    from rswap.models.checkpoint import read_tensors
+
+    _, faces, triplets, _, _ = datasets
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "cli", "train", "--faces", str(faces), "--triplets", str(triplets), "--out", str(run),
+           "--generator", "tiny", "--batch-size", "4", "--steps", "100000", "--ckpt-every", "1", "--workers", "0",
+           "--precision", "fp32", "--d-width", "16", "--device", "cpu"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (run / "checkpoint.safetensors").is_file():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()[-2000:] if proc.poll() else "timeout"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=120)[1].strip().splitlines()
+    assert proc.returncode == 143, err
+    assert err[-1].startswith("rswap: interrupted by SIGTERM") and "checkpoints saved so far are kept" in err[-1], err
+    assert not [p for p in run.rglob("*") if ".part" in p.name]
+    assert int(read_tensors(run / "checkpoint.safetensors")[1]["step"]) >= 1  # whole: what --resume reads
