@@ -103,8 +103,13 @@ def _display_rotation(path: Path) -> int:
     stays at its start; costs one keyframe decode."""
     try:
         with av.open(str(path), mode="r") as c:
-            for frame in c.decode(c.streams.video[0]):
-                return int(round((frame.rotation or 0) / 90)) * 90 % 360
+            for packet in c.demux(c.streams.video[0]):
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError:  # a packet before the first keyframe: try the next
+                    continue
+                for frame in frames:
+                    return int(round((frame.rotation or 0) / 90)) * 90 % 360
     except (av.FFmpegError, IndexError):
         return 0  # the reader itself reports what is wrong with the file
     return 0
