@@ -117,12 +117,13 @@ def convert_video(
             output, info.fps, (info.width, info.height), info.time_base, crf=crf, preset=preset,
             copy_from=target,
         ) as writer:
-            sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"))
             # Detection every 10 frames: offline, finding a face that enters late matters more than 1 ms.
             stages, closers = swap_conveyor(swapper, face_select, detect_every=10, smooth=True, detector=detector)
+            sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"))
             try:
                 Pipeline(source, stages, sink, live=False).run()
             finally:
+                sink.bar.close()  # also when the pipeline never started: not redrawn after the last line
                 for c in closers:
                     c.close()
     finally:
