@@ -135,6 +135,8 @@ class Detection:
     images: int  # how many images were tested
 
     def describe(self) -> str:
+        if self.images == 0:
+            return "pixels unreadable"
         return "watermark found" if self.found else "no watermark"
 
 
