@@ -78,18 +78,19 @@ class _WriterSink:
         self.bar.close()
 
 
-def convert_image(swapper: FrameSwapper, target, output, detector=None) -> None:
+def convert_image(swapper: FrameSwapper, target, output, detector=None, before_publish=None) -> None:
+    """`before_publish(tmp, dest)`: e.g. Content Credentials signing, on the finished file."""
     image = read_image(target, "target")
     with MediapipeFaceAnalyser(max_faces=8, video=False, detector=detector) as analyser:
         faces = analyser.analyse(image)
     if not faces:
         raise NoFaceError(f"no face found in target image {target}")
-    write_image(output, swapper.process(image, faces))
+    write_image(output, swapper.process(image, faces), before_publish=before_publish)
 
 
 def convert_video(
     swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = 18, preset: str = "medium",
-    progress: bool = True, detector=None,
+    progress: bool = True, detector=None, before_publish=None,
 ) -> ConvertStats:
     from realtime.pipeline import Pipeline
     from realtime.swap_stages import swap_conveyor
@@ -100,7 +101,7 @@ def convert_video(
     try:
         with VideoWriter(
             output, info.fps, (info.width, info.height), info.time_base, crf=crf, preset=preset,
-            audio_from=target if info.has_audio else None,
+            audio_from=target if info.has_audio else None, before_publish=before_publish,
         ) as writer:
             sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"))
             # Detection every 10 frames: offline, finding a face that enters late matters more than 1 ms.

@@ -15,6 +15,7 @@ from rswap.errors import RswapError
 from rswap.media.paths import is_image_path, is_video_path, require_input_file, require_output_path
 
 from realtime.detector_options import add_detector_arguments, detector_from_args
+from realtime.provenance_options import add_signing_arguments, credentials_from_args
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -23,6 +24,7 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_swap_arguments(parser)
     add_detector_arguments(parser)
+    add_signing_arguments(parser)
     parser.add_argument("-t", "--target", required=True, help="video or image to put the source face into")
     parser.add_argument("-o", "--output", required=True, help="output file (.mp4/.mkv/.mov for video, .png/.jpg for images)")
     q = parser.add_argument_group("video output")
@@ -48,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         from rswap.media.video import probe
 
         probe(target, "target")  # fail on a corrupt target before spending time on the sources
+    credentials = credentials_from_args(args, output, target, "rswap convert")
+    sign = credentials.sign_in_place if credentials else None
     detector = detector_from_args(args)
     swapper = frame_swapper_from_args(args, detector=detector)
     if target_is_video:
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
         stats = convert_video(
             swapper, target, output, args.face_select, crf=args.crf, preset=args.preset, progress=not args.no_progress,
-            detector=detector,
+            detector=detector, before_publish=sign,
         )
         print(
             f"wrote {output}: {stats.frames} frames ({stats.with_face} with a face), "
@@ -65,6 +69,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         from realtime.convert import convert_image
 
-        convert_image(swapper, target, output, detector)
+        convert_image(swapper, target, output, detector, before_publish=sign)
         print(f"wrote {output}", file=sys.stderr)
     return 0
