@@ -178,3 +178,12 @@ def test_cuda_graph_replay_equals_plain_execution(model_dir):
         want = plain.run(feeds)["swapped"]
         for _ in range(2):  # capture, then replay
             np.testing.assert_array_equal(graphs.run(feeds)["swapped"], want)
+
+
+def test_device_compose_frames_carry_the_watermark(model_dir, astronaut, astronaut_face):
+    from rswap.provenance.watermark import detect
+
+    sw = _swapper(model_dir)
+    marked = DeviceFrameSwapper(FrameSwapper(sw, [_source(0)])).process(astronaut, [astronaut_face])
+    plain = DeviceFrameSwapper(FrameSwapper(sw, [_source(0)], watermark=False)).process(astronaut, [astronaut_face])
+    assert detect([marked]).found and not detect([plain]).found

@@ -10,7 +10,7 @@ pixel (a 256x256 pattern is made once per frame size): measured ~0.2 ms per 720p
 on one core (benchmarks/RESULTS.md, "Provenance").
 
 - The pattern lives on a canonical 256x256 grid: ±1 signs on the DCT coefficients whose
-  radius is 16..96 (about 6000 of them), scaled to a std of 2.5 grey levels (PSNR ~40.6 dB),
+  radius is 16..96 (7112 of them), scaled to a std of 2.5 grey levels (PSNR ~40.6 dB),
   stretched to the frame size and added equally to R, G and B (a luma-only change).
   Frequencies are counted per frame, not per pixel, so a resized copy still carries it;
   the band is low enough to survive H.264 at CRF 28 and JPEG at quality 75 and high
