@@ -298,7 +298,8 @@ class ContentCredentials:
                     with self.identity.signer() as signer:
                         builder.sign(signer, mime, src, out)
         except c2pa.C2paError as e:
-            raise RswapError(f"cannot sign Content Credentials for {title} with {self.identity.subject!r}: {e}") from e
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise RswapError(f"cannot sign Content Credentials with the certificate of {self.identity.subject!r}: {reason}") from e
         except OSError as e:
             raise RswapError(f"cannot read {e.filename} for the Content Credentials: {e.strerror}") from e
 

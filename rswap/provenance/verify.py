@@ -127,13 +127,17 @@ def sample_images(path: Path, n: int = VIDEO_SAMPLES) -> list[np.ndarray]:
                 return []
             stream = container.streams.video[0]
             total = stream.frames or 0
-            if 0 < total <= 4 * n or not stream.duration:  # short (or unknown length): decode it all
+            if stream.duration:  # where to seek, in the unit seek() takes with and without a stream
+                start, span, seek_in = stream.start_time or 0, stream.duration, stream
+            else:  # e.g. Matroska states only the container's duration (microseconds)
+                start, span, seek_in = 0, container.duration or 0, None
+            if 0 < total <= 4 * n or not span:  # short (or of unknown length): decode it all
                 frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-                return [frames[i] for i in np.linspace(0, len(frames) - 1, min(n, len(frames))).round().astype(int)] if frames else []
+                picks = np.linspace(0, len(frames) - 1, min(n, len(frames))).round().astype(int) if frames else []
+                return [frames[i] for i in picks]
             out = []
-            start = stream.start_time or 0
-            for t in np.linspace(start, start + stream.duration, n, endpoint=False).astype(int):
-                container.seek(int(t), stream=stream)  # to the keyframe before t
+            for t in np.linspace(start, start + span, n, endpoint=False).astype(int):
+                container.seek(int(t), stream=seek_in)  # to the keyframe at or before t
                 frame = next(container.decode(stream), None)
                 if frame is not None:
                     out.append(frame.to_ndarray(format="rgb24"))
