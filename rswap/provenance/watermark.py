@@ -24,6 +24,9 @@ on one core (benchmarks/RESULTS.md, "Provenance").
   z = <s, y> / |y| is N(0, 1) over random keys for any image that was not marked, so
   the threshold of 6 bounds the false-alarm rate near 16 x 1e-9 per test. Several
   frames of a video are combined by averaging their whitened vectors (same null law).
+- Why not a library: invisible-watermark 0.2.0 requires `opencv-python` (beside our
+  opencv-contrib-python) and resolves to numpy 2; trustmark 0.9.2 needs torch, torchvision
+  and lightning and runs a neural encoder on every frame (far from 2 ms on a CPU).
 - Public by design: anyone can check (and so also remove) the mark; it says "made by
   rswap", it is not a secret. Cropping or mirroring breaks it (the frame grid moves).
 """
