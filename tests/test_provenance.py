@@ -212,6 +212,9 @@ def test_config_file_names_the_users_certificate(tmp_path, monkeypatch):
     assert configured_identity(None, None).subject == "Configured Signer"
     with pytest.raises(RswapError, match="go together"):
         configured_identity(str(cert), None)
+    (cfg / "config.toml").write_text("[credentials\ncert = ")
+    with pytest.raises(RswapError, match="not valid TOML"):
+        configured_identity(None, None)
 
 
 def test_live_to_file_frames_carry_the_watermark(tmp_path, source_png, clip_with_audio, capsys):

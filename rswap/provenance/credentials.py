@@ -27,12 +27,16 @@ import datetime
 import mimetypes
 import os
 import tempfile
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rswap import __version__
 from rswap.errors import RswapError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: c2pa-python brings the `toml` package
+    import toml as tomllib
 
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
 SOFTWARE = {"name": "rswap", "version": __version__}
@@ -214,7 +218,7 @@ def configured_identity(cert: str | None, key: str | None, config: Path | None =
     if path.is_file():
         try:
             table = tomllib.loads(path.read_text()).get("credentials", {})
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        except ValueError as e:  # both parsers' decode errors (and UnicodeDecodeError) are ValueErrors
             raise RswapError(f"{path} is not valid TOML: {e}") from None
         if table.get("cert") or table.get("key"):
             if not (table.get("cert") and table.get("key")):
