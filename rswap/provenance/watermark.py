@@ -26,9 +26,10 @@ on one core (benchmarks/RESULTS.md, "Provenance").
   frames of a video are combined by averaging their whitened vectors (same null law).
 - Why not a library: invisible-watermark 0.2.0 requires `opencv-python` (beside our
   opencv-contrib-python) and resolves to numpy 2; trustmark 0.9.2 needs torch, torchvision
-  and lightning and runs a neural encoder on every frame (far from 2 ms on a CPU).
+  and lightning and runs a neural network on every frame.
 - Public by design: anyone can check (and so also remove) the mark; it says "made by
-  rswap", it is not a secret. Cropping or mirroring breaks it (the frame grid moves).
+  rswap", it is not a secret. The detector assumes the frame's own grid, so a crop or a
+  mirror image is expected to lose it (not measured).
 """
 
 from __future__ import annotations
