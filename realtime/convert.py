@@ -89,18 +89,19 @@ class _WriterSink:
         self.bar.close()  # the VideoWriter's `with` block in convert_video discards the file
 
 
-def convert_image(swapper: FrameSwapper, target, output, detector=None) -> None:
+def convert_image(swapper: FrameSwapper, target, output, detector=None, before_publish=None) -> None:
+    """`before_publish(tmp, dest)`: e.g. Content Credentials signing, on the finished file."""
     image = read_image(target, "target")
     with MediapipeFaceAnalyser(max_faces=8, video=False, detector=detector) as analyser:
         faces = analyser.analyse(image)
     if not faces:
         raise NoFaceError(f"no face found in target image {target}")
-    write_image(output, swapper.process(image, faces))
+    write_image(output, swapper.process(image, faces), before_publish=before_publish)
 
 
 def convert_video(
     swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = 18, preset: str = "medium",
-    progress: bool = True, detector=None, allow_truncated: bool = False,
+    progress: bool = True, detector=None, allow_truncated: bool = False, before_publish=None,
 ) -> ConvertStats:
     """Swap faces in every frame of `target` into `output` (written atomically).
     User errors raise RswapError; Ctrl-C/SIGTERM (KeyboardInterrupt) propagate after the
@@ -115,7 +116,7 @@ def convert_video(
     try:
         with VideoWriter(
             output, info.fps, (info.width, info.height), info.time_base, crf=crf, preset=preset,
-            copy_from=target,
+            copy_from=target, before_publish=before_publish,
         ) as writer:
             # Detection every 10 frames: offline, finding a face that enters late matters more than 1 ms.
             stages, closers = swap_conveyor(swapper, face_select, detect_every=10, smooth=True, detector=detector)

@@ -17,6 +17,7 @@ from rswap.media.paths import (
 )
 
 from realtime.detector_options import add_detector_arguments, detector_from_args
+from realtime.provenance_options import add_signing_arguments, credentials_from_args
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
 
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
@@ -25,6 +26,7 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_swap_arguments(parser)
     add_detector_arguments(parser)
+    add_signing_arguments(parser)
     parser.add_argument("-t", "--target", required=True, help="video or image to put the source face into")
     parser.add_argument("-o", "--output", required=True, help="output file (.mp4/.mkv/.mov for video, .png/.jpg for images)")
     q = parser.add_argument_group("video output")
@@ -68,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _convert(args, target, output, target_is_video: bool, written: list[bool]) -> int:
+    credentials = credentials_from_args(args, output, target, "rswap convert")
+    sign = credentials.sign_in_place if credentials else None
     detector = detector_from_args(args)
     swapper = frame_swapper_from_args(args, detector=detector)
     if target_is_video:
@@ -75,7 +79,7 @@ def _convert(args, target, output, target_is_video: bool, written: list[bool]) -
 
         stats = convert_video(
             swapper, target, output, args.face_select, crf=args.crf, preset=args.preset, progress=not args.no_progress,
-            detector=detector, allow_truncated=args.allow_truncated,
+            detector=detector, allow_truncated=args.allow_truncated, before_publish=sign,
         )
         written.append(True)
         cut = f" (the target is truncated: {stats.truncated.describe()} were readable)" if stats.truncated else ""
@@ -86,7 +90,7 @@ def _convert(args, target, output, target_is_video: bool, written: list[bool]) -
     else:
         from realtime.convert import convert_image
 
-        convert_image(swapper, target, output, detector)
+        convert_image(swapper, target, output, detector, before_publish=sign)
         written.append(True)
         print(f"wrote {output}", file=sys.stderr)
     return 0

@@ -45,7 +45,7 @@ class DeviceFrameSwapper(FrameSwapper):
             raise RswapError("on-device compose needs a learned model (rswap build) on an app backend (torch, tensorrt, onnxruntime)")
         if host.blend_levels:
             raise RswapError("--blend-levels is a host-side blend; it cannot be used with on-device compose")
-        super().__init__(host.swapper, host.sources, host.selector, host.embed)
+        super().__init__(host.swapper, host.sources, host.selector, host.embed, watermark=host.watermarker is not None)
         self.device = torch.device(host.swapper.backend.tensor_device)
 
     def plan(self, frame: np.ndarray, faces: list[Face]) -> list[SwapJob]:
@@ -84,7 +84,7 @@ class DeviceFrameSwapper(FrameSwapper):
             np.stack([j.M for j in jobs]),
             regions=[j.result.region for j in jobs],
         )
-        return out.cpu().numpy()
+        return self.finish(out.cpu().numpy(), jobs)
 
 
 @dataclass

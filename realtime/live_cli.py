@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from realtime.detector_options import add_detector_arguments, detector_from_args
+from realtime.provenance_options import add_signing_arguments
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
 
 # While no face is in view the small-face detector searches at most this share of the time,
@@ -29,6 +30,7 @@ def _size(text: str) -> tuple[int, int]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_swap_arguments(parser)
     add_detector_arguments(parser)
+    add_signing_arguments(parser)
     g = parser.add_argument_group("live")
     g.add_argument("-t", "--target", default="0",
                    help="camera index (0), /dev/videoN, or a video file played at its own frame rate (default 0)")
@@ -48,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--swap-workers", type=int, default=1, metavar="N",
                    help="threads running the swap stage side by side on successive frames (1)")
     g.add_argument("--stats-json", metavar="PATH", help="write per-stage p50/p95/p99, latency, fps and drops here")
+    g.add_argument("--label", action="store_true",
+                   help="draw a small visible 'AI-generated' badge on the output (preview hotkey l toggles it)")
     g.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
 
 
@@ -80,7 +84,11 @@ def make_sink(args: argparse.Namespace, source, controls, n_sources: int):
         except sinks.VirtualCameraUnavailable as e:
             print(f"rswap live: no virtual camera: {e}; showing the preview instead", file=sys.stderr, flush=True)
             return sinks.PreviewSink(controls, n_sources)
-    return sinks.FileSink(out)
+    from realtime.provenance_options import credentials_from_args
+    from realtime.sources import is_camera
+
+    credentials = credentials_from_args(args, out, None if is_camera(args.target) else args.target, "rswap live")
+    return sinks.FileSink(out, before_publish=credentials.sign_in_place if credentials else None)
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -120,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         probe(args.target, "target")  # a corrupt or cut file fails here, not after it has played
     detector = detector_from_args(args)
     fs = build_frame_swapper(args, detector)
-    controls = Controls()
+    controls = Controls(label=args.label)
     source = make_source(args)
     source.open()
     try:

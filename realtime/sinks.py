@@ -52,9 +52,11 @@ class FileSink:
     failure (a stage or the disk) discards it: a recording cut by a bug is not kept.
     """
 
-    def __init__(self, path: str, time_base: float = 1 / 1000):
+    def __init__(self, path: str, time_base: float = 1 / 1000, before_publish=None):
+        """`before_publish(tmp, dest)`: e.g. Content Credentials signing, on the finished file."""
         self.path = path
         self.time_base = time_base
+        self.before_publish = before_publish
         self._writer = None
         self._t0 = None
         self._last_pts = -1
@@ -67,7 +69,8 @@ class FileSink:
 
         from rswap.media.video import VideoWriter
 
-        self._writer = VideoWriter(self.path, fps or 30, size, time_base=Fraction(self.time_base).limit_denominator())
+        self._writer = VideoWriter(self.path, fps or 30, size, time_base=Fraction(self.time_base).limit_denominator(),
+                                   before_publish=self.before_publish)
 
     def write(self, packet) -> bool:
         t = packet.pts
@@ -162,10 +165,12 @@ class Controls:
     source_index: int = 0
     show_stats: bool = True
     mirror: bool = False
+    label: bool = False  # the visible "AI-generated" badge on the output (live --label)
     quit: bool = False
 
 
-HOTKEYS = {"s": "toggle swap", "n": "next source", "i": "toggle stats", "m": "mirror", "q": "quit (also Esc)"}
+HOTKEYS = {"s": "toggle swap", "n": "next source", "i": "toggle stats", "m": "mirror", "l": "AI-generated label",
+           "q": "quit (also Esc)"}
 
 
 def apply_key(controls: Controls, key: int, n_sources: int) -> None:
@@ -181,6 +186,8 @@ def apply_key(controls: Controls, key: int, n_sources: int) -> None:
         controls.show_stats = not controls.show_stats
     elif ch == "m":
         controls.mirror = not controls.mirror
+    elif ch == "l":
+        controls.label = not controls.label
     elif ch == "q" or key & 0xFF == 27:
         controls.quit = True
 

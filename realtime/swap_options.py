@@ -42,6 +42,8 @@ def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--compose-on", choices=("auto", "host", "device"), default="auto",
                    help="learned models: crop and paste faces on the host (OpenCV) or on the inference device, "
                         "one upload and one download per frame (auto: device when the backend runs on a GPU)")
+    g.add_argument("--no-watermark", action="store_true",
+                   help="leave out the invisible 'synthetic by rswap' mark that every swapped frame otherwise carries")
 
 
 def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bool = False, detector=None) -> FrameSwapper:
@@ -59,7 +61,7 @@ def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bo
     )
     fs = load_frame_swapper(
         args.source, args.model, args.face_select, args.reference, options, blend_levels=args.blend_levels,
-        one_identity_per_photo=one_identity_per_photo, detector=detector,
+        one_identity_per_photo=one_identity_per_photo, detector=detector, watermark=not args.no_watermark,
     )
     placed = place_compose(fs, args.compose_on)
     if placed is not fs:  # a status line like the backend's, on stderr

@@ -8,6 +8,10 @@ hotkeys take effect on the next frame.
 
 from __future__ import annotations
 
+import numpy as np
+
+from rswap.provenance.badge import draw_badge
+
 from realtime.identity_cache import TrackIdentityCache
 from realtime.packet import Packet
 from realtime.pipeline import Stage
@@ -35,13 +39,16 @@ class SwapStage:
 
 
 class PasteStage:
-    def __init__(self, frame_swapper):
+    def __init__(self, frame_swapper, controls: Controls | None = None):
         self.fs = frame_swapper
+        self.controls = controls or Controls()
 
     def __call__(self, packet: Packet) -> Packet:
         if packet.jobs:
             packet.image = self.fs.paste(packet.image, packet.jobs)
         packet.jobs = None  # crops are no longer needed: free them before the sink
+        if self.controls.label:  # on every output frame, swapped or not: the stream is rswap's
+            packet.image = draw_badge(np.array(packet.image))
         return packet
 
 
@@ -64,6 +71,6 @@ def swap_conveyor(frame_swapper, face_select: str, max_faces: int | None = None,
     stages = [
         Stage("track", tracker),
         Stage("swap", SwapStage(frame_swapper, controls, identities), workers=swap_workers),
-        Stage("paste", PasteStage(frame_swapper)),
+        Stage("paste", PasteStage(frame_swapper, controls)),
     ]
     return stages, [c for c in (tracker, identities) if c is not None]

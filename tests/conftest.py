@@ -15,6 +15,16 @@ from rswap.media.images import write_image
 from rswap.media.render import moving_face_frames, write_clip
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_config_dir(tmp_path_factory):
+    """rswap's config directory (where convert keeps its local signing key) points into the
+    test's temporary tree, never at the user's ~/.config; subprocesses inherit it."""
+    with pytest.MonkeyPatch.context() as mp:
+        path = tmp_path_factory.mktemp("config")
+        mp.setenv("XDG_CONFIG_HOME", str(path))
+        yield path
+
+
 @pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
     return np.ascontiguousarray(data.astronaut())

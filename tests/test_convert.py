@@ -37,8 +37,9 @@ def test_convert_video_end_to_end(tmp_path, source_png, clip_with_audio, capsys)
     assert all((d > 12).mean() > 0.01 for i, d in enumerate(diffs) if not 12 <= i < 16)
     # Frames without a face pass through (only re-encoding noise).
     assert all(d.mean() < 2 for d in diffs[12:16])
-    # Background far from the face is untouched (re-encoding noise only).
-    assert np.median([d[:, :20].mean() for d in diffs]) < 2
+    # Background far from the face is untouched: re-encoding noise, and the watermark
+    # (rswap.provenance: std 2.5 grey levels over every frame with a swapped face).
+    assert np.median([d[:, :20].mean() for d in diffs]) < 3.5
     assert "26 with a face" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
@@ -54,7 +55,8 @@ def test_convert_image(tmp_path, source_png, astronaut):
     target = tmp_path / "target.png"
     write_image(target, np.ascontiguousarray(astronaut[:, ::-1]))
     out = tmp_path / "out.png"
-    assert rswap(["convert", "-s", source_png, "-t", str(target), "-o", str(out)]) == 0
+    # without the watermark (it touches the whole frame by ±a few levels): the paste alone
+    assert rswap(["convert", "-s", source_png, "-t", str(target), "-o", str(out), "--no-watermark"]) == 0
     result, before = read_image(out), read_image(target)
     diff = np.abs(result.astype(int) - before.astype(int)).max(-1)
     assert (diff > 20).sum() > 500  # the face changed

@@ -56,8 +56,9 @@ def two_face_frame(astronaut, astronaut_face):
 def test_device_compose_matches_the_host_path(model_dir, astronaut, astronaut_face, backend):
     sw = _swapper(model_dir, backend=backend)
     sources = [_source(0)]
-    host = FrameSwapper(sw, sources).process(astronaut, [astronaut_face])
-    device = DeviceFrameSwapper(FrameSwapper(sw, sources)).process(astronaut, [astronaut_face])
+    # the paste alone: the watermark (tests/test_provenance.py) touches the whole frame
+    host = FrameSwapper(sw, sources, watermark=False).process(astronaut, [astronaut_face])
+    device = DeviceFrameSwapper(FrameSwapper(sw, sources, watermark=False)).process(astronaut, [astronaut_face])
     assert device.shape == astronaut.shape and device.dtype == np.uint8
     diff = np.abs(device.astype(int) - host)
     changed = np.abs(host.astype(int) - astronaut).sum(-1) > 0
@@ -177,3 +178,12 @@ def test_cuda_graph_replay_equals_plain_execution(model_dir):
         want = plain.run(feeds)["swapped"]
         for _ in range(2):  # capture, then replay
             np.testing.assert_array_equal(graphs.run(feeds)["swapped"], want)
+
+
+def test_device_compose_frames_carry_the_watermark(model_dir, astronaut, astronaut_face):
+    from rswap.provenance.watermark import detect
+
+    sw = _swapper(model_dir)
+    marked = DeviceFrameSwapper(FrameSwapper(sw, [_source(0)])).process(astronaut, [astronaut_face])
+    plain = DeviceFrameSwapper(FrameSwapper(sw, [_source(0)], watermark=False)).process(astronaut, [astronaut_face])
+    assert detect([marked]).found and not detect([plain]).found

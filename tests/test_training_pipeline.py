@@ -93,6 +93,11 @@ def test_triplets_pass_the_identity_check(datasets):
     # C_ab keeps b's frame outside the face and changes the face: closer to b than to a overall
     assert np.abs(c_ab - b).mean() < np.abs(c_ab - a).mean()
     assert np.abs(c_ab - b).mean() > 1.0
+    from rswap.provenance.watermark import detect
+
+    real_a, real_b, syn_ab, syn_ba = t.images(0)  # the synthetic crops carry rswap's mark, the real ones do not
+    assert detect([syn_ab]).found and detect([syn_ba]).found
+    assert not detect([real_a]).found and not detect([real_b]).found
 
 
 def _cfg(datasets, out, **kw):

@@ -27,6 +27,7 @@ from rswap.artifacts import sha256_file
 from rswap.errors import RswapError
 from rswap.face.landmarks import kps5_from_mesh
 from rswap.face.types import Face
+from rswap.provenance.watermark import Watermarker
 from training.shards import INDEX, ShardSet, _atomic_write, write_index, write_shard
 
 
@@ -78,6 +79,7 @@ def _init_worker(dataset: str, template: str, opts: TripletOptions) -> None:
     _worker["embeddings"] = _worker["faces"].meta("embeddings")
     _worker["swapper"] = ClassicalSwapper(template=template, reshape=opts.reshape, color=opts.color)
     _worker["embedder"] = DlibEmbedder()
+    _worker["watermark"] = Watermarker()  # C_ab / C_ba are synthetic: they carry rswap's mark too
 
 
 def synthesize_chunk(pairs: np.ndarray, out: str) -> tuple[int, int]:
@@ -96,7 +98,8 @@ def synthesize_chunk(pairs: np.ndarray, out: str) -> tuple[int, int]:
         except RswapError:
             continue
         if e_ab @ embs[ra] > e_ab @ embs[rb] and e_ba @ embs[rb] > e_ba @ embs[ra]:
-            rows.append(np.stack([a, b, ab.crop, ba.crop]))
+            mark = _worker["watermark"].embed
+            rows.append(np.stack([a, b, mark(ab.crop), mark(ba.crop)]))
             masks.append(np.stack([ab.mask, ba.mask]))
             kept_pairs.append((ra, rb))
     size = faces.images(int(pairs[0, 0])).shape[0]

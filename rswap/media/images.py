@@ -16,6 +16,8 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -62,7 +64,9 @@ def read_image(path: str | os.PathLike, what: str = "image") -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -> None:
+def write_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95,
+                before_publish: Callable[[Path, Path], None] | None = None) -> None:
+    """`before_publish(tmp, dest)` runs on the finished file before it is renamed into place."""
     ext = os.path.splitext(str(path))[1].lower() or ".png"
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if ext in (".jpg", ".jpeg") else []
     ok, buf = cv2.imencode(ext, np.ascontiguousarray(image[:, :, ::-1]), params)
@@ -71,3 +75,5 @@ def write_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(buf.tobytes())
+        if before_publish is not None:
+            before_publish(tmp, Path(path))

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import av
 import numpy as np
@@ -395,8 +395,12 @@ class VideoWriter:
         preset: str = "medium",
         copy_from: str | os.PathLike | None = None,
         metadata: dict[str, str] | None = None,
+        before_publish: Callable[[Path, Path], None] | None = None,
     ):
+        """`before_publish(tmp, dest)` runs on the finished file before it is renamed into
+        place (rswap.provenance signs it there)."""
         self.path = require_video_output(path)
+        self._before_publish = before_publish
         fps = Fraction(fps).limit_denominator(100000)
         self.time_base = Fraction(time_base) if time_base else 1 / fps
         width, height = size
@@ -469,6 +473,8 @@ class VideoWriter:
                 self._copier.copy_until(None, self._out)
                 self._copier.close()
             self._out.close()
+            if self._before_publish is not None:
+                self._before_publish(self._tmp, self.path)
             finish(self._tmp, self.path)
         except OSError as e:
             self._discard()

@@ -16,6 +16,7 @@ from rswap.compose.paste import paste_back
 from rswap.face.align import align_crop, transform_points
 from rswap.face.select import FaceSelector
 from rswap.face.types import Face
+from rswap.provenance.watermark import Watermarker
 from rswap.swap.base import SwapResult, Swapper
 
 
@@ -38,15 +39,18 @@ class FrameSwapper:
         selector: FaceSelector | None = None,
         embed: Callable[[np.ndarray, Face], np.ndarray] | None = None,
         blend_levels: int = 0,
+        watermark: bool = True,
     ):
         """`sources`: identities from swapper.encode_source, indexed by the selector's source index.
         `embed` is needed only by reference selection. `blend_levels` > 0 pastes back with a
-        Laplacian blend of that many levels instead of the feathered alpha mask."""
+        Laplacian blend of that many levels instead of the feathered alpha mask. `watermark`:
+        every frame with a swapped face gets rswap's invisible mark (rswap.provenance)."""
         self.swapper = swapper
         self.sources = sources
         self.selector = selector or FaceSelector()
         self.embed = embed
         self.blend_levels = blend_levels
+        self.watermarker = Watermarker() if watermark else None
 
     def selected(self, frame: np.ndarray, faces: list[Face]) -> list[tuple[Face, int]]:
         """(face, source index) for every face to swap; an index past the sources falls back to the first."""
@@ -75,7 +79,13 @@ class FrameSwapper:
         out = frame
         for job in jobs:
             out = paste_back(out, job.result.crop, job.result.mask, job.M, levels=self.blend_levels)
-        return out
+        return self.finish(out, jobs)
+
+    def finish(self, frame: np.ndarray, jobs: list[SwapJob]) -> np.ndarray:
+        """The last step of every paste (host or device): mark a frame whose faces were swapped."""
+        if not jobs or self.watermarker is None:
+            return frame
+        return self.watermarker.embed(frame)
 
     def process(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
         return self.paste(frame, self.swap(self.plan(frame, faces)))

@@ -36,6 +36,7 @@ def load_frame_swapper(
     blend_levels: int = 0,
     one_identity_per_photo: bool = False,
     detector=None,
+    watermark: bool = True,
 ) -> FrameSwapper:
     """All `source_paths` are photos of ONE person (several photos give a better identity),
     unless `face_select == "reference"`: then each source photo is a different person,
@@ -63,4 +64,5 @@ def load_frame_swapper(
                 sources = [sw.encode_source([i], [f]) for i, f in pairs]
             else:
                 sources = [sw.encode_source([i for i, _ in pairs], [f for _, f in pairs])]
-    return FrameSwapper(sw, sources, selector, embed=embedder.embed if embedder else None, blend_levels=blend_levels)
+    return FrameSwapper(sw, sources, selector, embed=embedder.embed if embedder else None, blend_levels=blend_levels,
+                        watermark=watermark)
