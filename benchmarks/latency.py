@@ -1,8 +1,10 @@
 """`rswap bench latency`: the live pipeline on generated streams, threaded vs sequential.
 
 For each size (720p, 1080p) a synthetic camera shows the astronaut's face moving
-across the frame; the real stages (mediapipe tracking, classical swap, paste-back)
-run into the null sink. Two runs per size, same stages, same source:
+across the frame; with `--talking-head`, a clip framed like a video call (one portrait,
+face at a given fraction of the frame height, gentle head motion: talking_head.py) is
+also played at its own frame rate. The real stages (mediapipe tracking, classical swap,
+paste-back) run into the null sink. Two runs per stream, same stages, same source:
 - threaded: the conveyor of realtime.pipeline (one thread per stage, newest-frame links);
 - sequential: capture -> track -> swap -> paste -> output in one loop, what simple tools do
   (it reads the newest frame each time round: its best case).
@@ -56,19 +58,19 @@ def make_stages(fs, swap_workers: int = 1):
 WARMUP_FRAMES = 10  # first frames pay for mediapipe's graph start and first-touch allocations
 
 
-def run_threaded(fs, size, fps, seconds, swap_workers: int = 1) -> StatsRecorder:
+def run_threaded(fs, make_source, seconds, swap_workers: int = 1) -> StatsRecorder:
     stages, closers = make_stages(fs, swap_workers)
     try:
-        pipeline = Pipeline(SyntheticSource(size, fps=fps), stages, NullSink(), duration=seconds, warmup_frames=WARMUP_FRAMES)
+        pipeline = Pipeline(make_source(), stages, NullSink(), duration=seconds, warmup_frames=WARMUP_FRAMES)
         return pipeline.run()
     finally:
         for c in closers:
             c.close()
 
 
-def run_sequential(fs, size, fps, seconds) -> StatsRecorder:
+def run_sequential(fs, make_source, seconds) -> StatsRecorder:
     stages, closers = make_stages(fs)
-    source, sink, stats, stop = SyntheticSource(size, fps=fps), NullSink(), StatsRecorder(WARMUP_FRAMES), threading.Event()
+    source, sink, stats, stop = make_source(), NullSink(), StatsRecorder(WARMUP_FRAMES), threading.Event()
     source.open()
     end = time.perf_counter() + seconds
     index = 0
@@ -91,6 +93,27 @@ def run_sequential(fs, size, fps, seconds) -> StatsRecorder:
         for c in closers:
             c.close()
     return stats
+
+
+def _talking_head_streams(args, folder: str, report: dict) -> list:
+    """(name, size, fps, source factory) of each talking-head clip, rendered into `folder`
+    once (as long as a run, played in a loop at the clip's own frame rate)."""
+    if not args.talking_head:
+        return []
+    from benchmarks.talking_head import default_photo, render_talking_head
+    from realtime.sources import FileSource
+
+    photo, photo_name = default_photo(args.photo)
+    report["talking_head_photo"] = photo_name
+    size = SIZES[args.talking_size]
+    streams = []
+    for fraction in args.talking_head:
+        for fps in args.talking_fps:
+            name = f"talking-head {fraction:.0%} @{fps:g}"
+            path = os.path.join(folder, f"talking_{fraction:g}_{fps:g}.mp4")
+            render_talking_head(path, photo, size, fps, args.seconds + 2.0, fraction)
+            streams.append((name, size, fps, lambda path=path: FileSource(path, loop=True, paced=True)))
+    return streams
 
 
 def overload_report(stats: StatsRecorder, part: float) -> dict:
@@ -123,6 +146,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overload-fps", type=float, default=120.0, help="source rate of the overload run (120)")
     parser.add_argument("--swapper", default="classical")
     parser.add_argument("--swap-workers", type=int, default=1, help="threads in the swap stage of the threaded runs (1)")
+    parser.add_argument("--talking-head", nargs="+", type=float, default=[], metavar="FRACTION",
+                        help="also play a talking-head clip with the face at these fractions of the frame height "
+                             "(e.g. 0.15 0.4), at each --talking-fps")
+    parser.add_argument("--talking-fps", nargs="+", type=float, default=[24.0, 30.0], help="talking-head frame rates (24 30)")
+    parser.add_argument("--talking-size", choices=list(SIZES), default="720p", help="talking-head frame size (720p)")
+    parser.add_argument("--photo", help="portrait for the talking-head clip (default: the astronaut)")
     parser.add_argument("--json", metavar="PATH", help="also write all numbers here")
 
 
@@ -131,19 +160,22 @@ def run(args) -> int:
     report = {"swapper": args.swapper, "swap_workers": args.swap_workers, "source_fps": args.fps, "seconds": args.seconds,
               "cpus": os.cpu_count(), "load_before": os.getloadavg(), "sizes": {}}
     label = "threaded" + (f" x{args.swap_workers}" if args.swap_workers > 1 else "")
-    for name in args.sizes:
-        size = SIZES[name]
-        threaded = run_threaded(fs, size, args.fps, args.seconds, args.swap_workers).summary()
-        sequential = run_sequential(fs, size, args.fps, args.seconds).summary()
-        ratio = (threaded["delivered_fps"] or 0) / max(sequential["delivered_fps"] or 1e-9, 1e-9)
-        report["sizes"][name] = {"threaded": threaded, "sequential": sequential, "fps_ratio": round(ratio, 3)}
-        print(f"{name} ({size[0]}x{size[1]}), source {args.fps:g} fps, {args.seconds:g} s per run, {args.swapper} swapper:")
-        print(_row(label, threaded))
-        print(_row("sequential", sequential))
-        print(f"  threaded / sequential fps: {ratio:.2f}")
+    streams = [(name, SIZES[name], args.fps, lambda size=SIZES[name]: SyntheticSource(size, fps=args.fps))
+               for name in args.sizes]
+    with tempfile.TemporaryDirectory() as clips:
+        streams += _talking_head_streams(args, clips, report)
+        for name, size, fps, make_source in streams:
+            threaded = run_threaded(fs, make_source, args.seconds, args.swap_workers).summary()
+            sequential = run_sequential(fs, make_source, args.seconds).summary()
+            ratio = (threaded["delivered_fps"] or 0) / max(sequential["delivered_fps"] or 1e-9, 1e-9)
+            report["sizes"][name] = {"threaded": threaded, "sequential": sequential, "fps_ratio": round(ratio, 3)}
+            print(f"{name} ({size[0]}x{size[1]}), source {fps:g} fps, {args.seconds:g} s per run, {args.swapper} swapper:")
+            print(_row(label, threaded))
+            print(_row("sequential", sequential))
+            print(f"  threaded / sequential fps: {ratio:.2f}")
     if args.overload_seconds > 0:
         size = SIZES[args.sizes[0]]
-        stats = run_threaded(fs, size, args.overload_fps, args.overload_seconds, args.swap_workers)
+        stats = run_threaded(fs, lambda: SyntheticSource(size, fps=args.overload_fps), args.overload_seconds, args.swap_workers)
         part = min(0.25, 60.0 / args.overload_seconds) if args.overload_seconds >= 120 else 0.25
         o = overload_report(stats, part)
         report["overload"] = {"size": args.sizes[0], "source_fps": args.overload_fps, "seconds": args.overload_seconds,

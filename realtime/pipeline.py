@@ -39,14 +39,49 @@ StageFn = Callable[[Packet], "Packet | None"]  # None: the frame goes no further
 class Stage:
     name: str
     fn: StageFn
-    # Live mode only: threads running `fn` side by side on successive frames, for a stage
-    # slower than the others (fn must then be thread-safe). A frame finished after a newer
-    # one is dropped as late, so frames still leave in order.
+    # Threads running `fn` side by side on successive frames, for a stage slower than the
+    # others (fn must then be thread-safe). Live: a frame finished after a newer one is
+    # dropped as late. Ordered (convert): each frame waits for its turn, none is dropped.
+    # Either way frames leave in order.
     workers: int = 1
 
     def __post_init__(self):
         if self.workers < 1:
             raise ValueError(f"stage {self.name!r} needs at least one worker, got {self.workers}")
+
+
+class _Turns:
+    """Order for an ordered stage's workers: a frame's turn is numbered as it is taken from
+    the input link (one taker at a time, so turns follow the stream), and it may go on only
+    when every earlier turn has."""
+
+    def __init__(self):
+        self._take = threading.Lock()
+        self._cond = threading.Condition()
+        self._issued = 0
+        self._next = 0
+
+    def take(self, link):
+        with self._take:
+            item = link.get(timeout=0.1)
+            if item is None or item is END:
+                return item, None
+            self._issued += 1
+            return item, self._issued - 1
+
+    def wait(self, turn: int, stop: threading.Event) -> bool:
+        """Until `turn` is next (True), or stop is set (False: an earlier frame failed)."""
+        with self._cond:
+            while self._next != turn:
+                if stop.is_set():
+                    return False
+                self._cond.wait(0.05)
+            return True
+
+    def done(self) -> None:
+        with self._cond:
+            self._next += 1
+            self._cond.notify_all()
 
 
 class Pipeline:
@@ -68,9 +103,8 @@ class Pipeline:
         self._newest_out: dict[str, int] = {}
         self._running: dict[str, int] = {}
         self._lock = threading.Lock()
-        for stage in self.stages:
-            if stage.workers > 1 and not live:
-                raise ValueError(f"stage {stage.name!r}: several workers would reorder frames; ordered mode needs one")
+        # Ordered mode: a stage with several workers lets its frames out in the order they came in.
+        self._turns = {s.name: _Turns() for s in self.stages if s.workers > 1 and not live}
 
     # -- threads -------------------------------------------------------------
     def _source_loop(self) -> None:
@@ -92,9 +126,10 @@ class Pipeline:
             link.close()
 
     def _stage_loop(self, stage: Stage, inq, outq) -> None:
+        turns = self._turns.get(stage.name)
         try:
             while True:
-                item = inq.get(timeout=0.1)
+                item, turn = turns.take(inq) if turns else (inq.get(timeout=0.1), None)
                 if item is None:
                     continue
                 if item is END:
@@ -102,6 +137,15 @@ class Pipeline:
                 t0 = time.perf_counter()
                 out = stage.fn(item)
                 item.timings[stage.name] = time.perf_counter() - t0
+                if turns is not None:
+                    if not turns.wait(turn, self.stop):
+                        break
+                    try:
+                        if out is not None and not outq.put(out, self.stop):
+                            break
+                    finally:
+                        turns.done()
+                    continue
                 if out is not None and stage.workers > 1 and not self._in_order(stage.name, out.index):
                     continue
                 if out is not None and not outq.put(out, self.stop):

@@ -245,3 +245,15 @@ def test_video_finds_a_small_face_entering_beside_a_tracked_one(astronaut):
     assert counts(None) == [1] * 6
     seen = counts(3)
     assert seen[:2] == [1, 1] and seen[2:] == [2] * 4  # found on the 3rd frame, then followed
+
+
+def test_video_follows_a_small_face_without_the_whole_frame_pass(astronaut):
+    """A talking head too small for the mesh's own detector: pass 2 follows it, and the
+    whole-frame mesh (which can only fail on it) runs again only with the periodic search."""
+    frame = np.full((720, 1280, 3), 80, np.uint8)
+    frame[300:700, 800:1200] = cv2.resize(astronaut, (400, 400), interpolation=cv2.INTER_AREA)  # face ~85 px
+    with MediapipeFaceAnalyser(max_faces=1, video=True, search_every=5) as analyser:
+        found = [len(analyser.analyse(frame)) for _ in range(12)]
+        assert found == [1] * 12
+        # frame 1 (nothing known yet), then once per 5-frame search cadence
+        assert analyser.whole_frame_passes == 3

@@ -70,7 +70,13 @@ def region_mask(
         return (hard > 0).astype(np.float32)
     # Signed distance to the edge, positive inside: +0.5 px on the first inside pixel.
     inside = cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    outside = cv2.distanceTransform(255 - hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    if erode >= max(feather, 0) / 2 - 0.5:
+        # The ramp lies wholly inside the polygons: every outside pixel (distance >= 1 to the
+        # inside) ends at 0 whatever its distance, so the second transform (~0.8 ms at 256²)
+        # is not needed. The default erode (half the feather) is this case.
+        outside = (hard == 0).astype(np.float32)
+    else:
+        outside = cv2.distanceTransform(255 - hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     signed = inside - outside - 0.5 * np.sign(inside - outside) - erode
     if feather <= 0:
         return (signed > 0).astype(np.float32)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy.interpolate import RBFInterpolator
 
-_SUBPIXEL_BITS = 4
-
+from rswap.compose.kernels import rasterise_affine_maps, thin_plate_eval
 
 def _triangle_affines(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-triangle 2x3 affines taking dst triangle points to src ones, and which are usable.
@@ -44,10 +42,11 @@ def mesh_warp(
     """Piecewise-affine warp of `src_img` so that src_pts land on dst_pts.
 
     Returns (warped image of size out_hw, same dtype as src_img; valid mask float32
-    (H, W), 1 where a triangle covers the pixel). The destination triangles are drawn
-    into an index raster once, each pixel gets its triangle's affine, and one remap
-    resamples the image. Triangles that fold over (negative area at the destination,
-    the hidden side of a turned head) are drawn first so front-facing ones win.
+    (H, W), 1 where a triangle covers the pixel). A compiled kernel rasterises the
+    destination triangles straight into the backward map (each pixel gets its
+    triangle's affine; it runs outside the GIL), and one remap resamples the image.
+    Triangles that fold over (negative area at the destination, the hidden side of a
+    turned head) are drawn first so front-facing ones win.
     """
     h, w = out_hw
     src_pts = np.asarray(src_pts, np.float32)
@@ -64,25 +63,15 @@ def mesh_warp(
     corners = dst_t.reshape(-1, 2)
     x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int) - 1, 0)
     x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 2, [w, h])
+    # Pixels no triangle covers map to (-1, -1): outside the source, sampled as 0.
     map_x = np.full((h, w), -1.0, np.float32)
     map_y = np.full((h, w), -1.0, np.float32)
     valid = np.zeros((h, w), np.float32)
     if x1 > x0 and y1 > y0:
-        index = np.zeros((y1 - y0, x1 - x0), np.int32)  # 0 = no triangle, else triangle + 1
-        fixed = np.rint((dst_t - [x0, y0]) * (1 << _SUBPIXEL_BITS)).astype(np.int32)
-        drawn = order[ok[order]]
-        for poly, value in zip(list(fixed[drawn]), (drawn + 1).tolist()):
-            cv2.fillConvexPoly(index, poly, value, cv2.LINE_8, _SUBPIXEL_BITS)
-        # Row 0, "no triangle", maps every pixel to (-1, -1): outside the source, sampled as 0.
-        # The affines are shifted to sub-image pixel coordinates so x, y start at 0.
-        A[:, :, 2] += A[:, :, 0] * x0 + A[:, :, 1] * y0
-        table = np.concatenate([np.array([[0, 0, -1, 0, 0, -1]], np.float32), A.reshape(-1, 6)])
-        coef = np.take(table, index, axis=0)  # (h', w', 6); np.take: ~6x faster than table[index]
-        gx = np.arange(x1 - x0, dtype=np.float32)
-        gy = np.arange(y1 - y0, dtype=np.float32)[:, None]
-        map_x[y0:y1, x0:x1] = coef[..., 0] * gx + coef[..., 1] * gy + coef[..., 2]
-        map_y[y0:y1, x0:x1] = coef[..., 3] * gx + coef[..., 4] * gy + coef[..., 5]
-        valid[y0:y1, x0:x1] = index > 0
+        drawn = order[ok[order]].astype(np.int64)
+        rasterise_affine_maps(
+            dst_t, A, drawn, float(x0), float(y0), map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1], valid[y0:y1, x0:x1]
+        )
     return _remap(src_img, map_x, map_y), valid
 
 
@@ -100,7 +89,41 @@ def _border_points(hw: tuple[int, int], per_side: int = 8) -> np.ndarray:
     return np.concatenate([top, bottom, left, right]).astype(np.float64)
 
 
-def _tps(nodes: np.ndarray, moves: np.ndarray, fixed: np.ndarray) -> RBFInterpolator:
+class ThinPlateSpline:
+    """A 2D thin-plate spline (kernel r² log r plus an affine part) through given points.
+
+    For the ~70 points of a reshape: one small dense solve (OpenCV's LU, which releases
+    the GIL) and a compiled evaluation (`thin_plate_eval`). scipy's RBFInterpolator
+    computes the same interpolant but spent ~2.5 ms a frame in its general-purpose setup,
+    and numpy's solve through multi-threaded OpenBLAS took up to 8 ms on a busy 2-core box
+    (`benchmarks/RESULTS.md`). Coordinates are scaled to about unit size first for a
+    well-conditioned system; the spline itself does not depend on that scale.
+    """
+
+    def __init__(self, points: np.ndarray, values: np.ndarray):
+        pts = np.asarray(points, np.float64)
+        self._centre = pts.mean(0)
+        self._scale = 1.0 / max(float(np.abs(pts - self._centre).max()), 1e-9)
+        self._nodes = np.ascontiguousarray((pts - self._centre) * self._scale)
+        n = len(pts)
+        d2 = ((self._nodes[:, None, :] - self._nodes[None, :, :]) ** 2).sum(-1)
+        system = np.zeros((n + 3, n + 3))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            system[:n, :n] = np.where(d2 > 0, 0.5 * d2 * np.log(d2), 0.0)  # r² log r = ½ r² log r²
+        affine = np.concatenate([np.ones((n, 1)), self._nodes], axis=1)
+        system[:n, n:], system[n:, :n] = affine, affine.T
+        rhs = np.zeros((n + 3, values.shape[1]))
+        rhs[:n] = values
+        ok, self._coef = cv2.solve(system, rhs, flags=cv2.DECOMP_LU)
+        if not ok:
+            raise ValueError("thin-plate spline: singular system (two control points coincide)")
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray((np.asarray(points, np.float64) - self._centre) * self._scale)
+        return thin_plate_eval(x, self._nodes, self._coef)
+
+
+def _tps(nodes: np.ndarray, moves: np.ndarray, fixed: np.ndarray) -> ThinPlateSpline:
     """Thin-plate spline through `nodes` with displacements `moves`, zero at `fixed`.
 
     Fixed points within a pixel of a node are dropped: two conditions at one place
@@ -110,7 +133,7 @@ def _tps(nodes: np.ndarray, moves: np.ndarray, fixed: np.ndarray) -> RBFInterpol
     fixed = fixed[gap >= 1.0]
     y = np.concatenate([nodes, fixed]).astype(np.float64)
     d = np.concatenate([moves, np.zeros_like(fixed)]).astype(np.float64)
-    return RBFInterpolator(y, d, kernel="thin_plate_spline")
+    return ThinPlateSpline(y, d)
 
 
 def _fixed_points(hw: tuple[int, int], anchors: np.ndarray | None) -> np.ndarray:

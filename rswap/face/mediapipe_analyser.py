@@ -121,11 +121,16 @@ class MediapipeFaceAnalyser:
         self._next_search = 0.0  # perf_counter time before which a duty-limited search is skipped
         self.search_every = search_every
         self._frames_since_search = 0
+        self.whole_frame_passes = 0  # pass-1 mesh runs (video mode skips them while pass 2 follows enough faces)
 
     def analyse(self, image: np.ndarray) -> list[Face]:
         """All faces in an RGB uint8 image, largest first."""
         image = np.ascontiguousarray(image)
-        faces = self._mesh_faces(self._mesh, image)
+        if self._followed_faces_suffice():
+            faces = []  # the small faces followed by pass 2 fill max_faces: pass 1 would find none of them
+        else:
+            faces = self._mesh_faces(self._mesh, image)
+            self.whole_frame_passes += 1
         if len(faces) < self.max_faces:
             faces += self._small_faces(image, faces)
         elif self.video:
@@ -151,6 +156,16 @@ class MediapipeFaceAnalyser:
         if self.video:
             self._roi_boxes = [f.bbox for f in faces]
         return faces
+
+    def _followed_faces_suffice(self) -> bool:
+        """Video: pass 2 follows as many (small) faces as are wanted and no periodic search is
+        due. Then the whole-frame mesh is skipped: its detector misses faces under ~1/5 of the
+        frame, so on a talking head at 15% of a 720p frame it ran (and failed) on every frame,
+        ~10 ms of the tracking stage's time (benchmarks/RESULTS.md). It runs again with the
+        next periodic search (`search_every`), which is when a large face entering is found."""
+        if not self.video or len(self._roi_boxes) < self.max_faces:
+            return False
+        return not (self.search_every and self._frames_since_search + 1 >= self.search_every)
 
     def _time_to_search(self, found: list[Face]) -> bool:
         """Images: always. Video: when no face at all is in view, or every `search_every` frames."""
@@ -208,9 +223,10 @@ class MediapipeFaceAnalyser:
         return Face(bbox=bbox, landmarks=pts, kps5=kps5_from_mesh(pts), extra={"z": z})
 
     def reset(self) -> None:
-        """Forget tracked faces: the next video-mode call detects afresh."""
+        """Forget the faces the whole-frame mesh tracks: its next video-mode call detects afresh.
+        Small faces that pass 2 follows stay followed (each is re-meshed every frame and dropped
+        when lost): forgetting them too made every forced detection a full tiled search."""
         self._mesh.reset()
-        self._roi_boxes = []
 
     def close(self) -> None:
         self._mesh.close()

@@ -1,0 +1,138 @@
+"""The compiled kernels against the implementations they replaced, on the astronaut's mesh.
+
+The references below are the previous code, kept here only to hold the new kernels to
+them: an index raster drawn with OpenCV's fillConvexPoly for the mesh warp, scipy's
+RBFInterpolator for the thin-plate spline, two distance transforms for masks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from scipy.interpolate import RBFInterpolator
+
+from rswap.compose.masks import region_mask
+from rswap.compose.warp import ThinPlateSpline, mesh_warp, reshape_map
+from rswap.face.align import align_crop, get_template, transform_points
+from rswap.face.landmarks import FACE_OVAL, MESH_POINTS, mesh_triangles
+
+CROP = 256
+
+
+@pytest.fixture(scope="module")
+def mesh(astronaut, astronaut_face):
+    """(aligned crop, its mesh points, the same points moved: a reenactment target)."""
+    crop, M = align_crop(astronaut, astronaut_face.kps5, get_template("ffhq256"))
+    pts = transform_points(astronaut_face.landmarks[:MESH_POINTS], M)
+    wobble = np.stack([4 * np.sin(pts[:, 1] / 17), 3 * np.cos(pts[:, 0] / 23)], 1)
+    return crop, pts, (pts + wobble).astype(np.float32)
+
+
+def _reference_mesh_maps(src_pts, dst_pts, hw, triangles):
+    """The replaced rasteriser: triangle indices drawn with fillConvexPoly, then affines looked up."""
+    from rswap.compose.warp import _triangle_affines
+
+    src_t, dst_t = src_pts[triangles], dst_pts[triangles]
+    A, ok = _triangle_affines(src_t, dst_t)
+    e1, e2 = dst_t[:, 1] - dst_t[:, 0], dst_t[:, 2] - dst_t[:, 0]
+    order = np.argsort(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0] > 0, kind="stable")
+    index = np.zeros(hw, np.int32)
+    for t in order[ok[order]]:
+        cv2.fillConvexPoly(index, np.rint(dst_t[t] * 16).astype(np.int32), int(t) + 1, cv2.LINE_8, 4)
+    table = np.concatenate([np.array([[0, 0, -1, 0, 0, -1]], np.float32), A.reshape(-1, 6)])
+    coef = table[index]
+    ys, xs = np.mgrid[0 : hw[0], 0 : hw[1]].astype(np.float32)
+    map_x = coef[..., 0] * xs + coef[..., 1] * ys + coef[..., 2]
+    map_y = coef[..., 3] * xs + coef[..., 4] * ys + coef[..., 5]
+    return map_x, map_y, (index > 0).astype(np.float32)
+
+
+def test_mesh_warp_kernel_matches_the_opencv_raster(mesh):
+    crop, src, dst = mesh
+    tris = mesh_triangles()
+    warped, valid = mesh_warp(crop, src, dst, (CROP, CROP), tris)
+    map_x, map_y, ref_valid = _reference_mesh_maps(src, dst, (CROP, CROP), tris)
+    # Coverage differs only on the mesh's outer edge: at most a pixel's width of it.
+    differs = valid != ref_valid
+    outline = cv2.morphologyEx((ref_valid > 0).astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    assert differs.sum() < 0.01 * ref_valid.sum()
+    assert not (differs & ~outline).any()
+    # Inside, the maps agree to a fraction of a pixel: a pixel centre near a shared edge
+    # may take the neighbour's affine (OpenCV draws edge pixels of both), nothing more.
+    both = (valid > 0) & (ref_valid > 0) & ~outline
+    coords = np.dstack([map_x, map_y])
+    ys, xs = np.mgrid[0:CROP, 0:CROP].astype(np.float32)
+    grid = np.dstack([xs, ys])
+    ours = mesh_warp(grid, src, dst, (CROP, CROP), tris)[0]
+    assert np.hypot(*(ours - coords).transpose(2, 0, 1))[both].max() < 0.75
+    # A smooth picture warps to within a grey level; the photo itself to well over 40 dB.
+    smooth = cv2.GaussianBlur(crop, (0, 0), 2.0)
+    a = mesh_warp(smooth, src, dst, (CROP, CROP), tris)[0].astype(int)
+    b = cv2.remap(smooth, map_x, map_y, cv2.INTER_LINEAR).astype(int)
+    d = np.abs(a - b)[both]
+    assert np.percentile(d, 99.9) <= 1 and d.max() <= 3  # measured: 14 of 53742 values at 2-3
+    reference = cv2.remap(crop, map_x, map_y, cv2.INTER_LINEAR).astype(float)
+    mse = ((warped.astype(float) - reference) ** 2)[both].mean()
+    assert 10 * np.log10(255**2 / max(mse, 1e-12)) > 40
+
+
+def test_thin_plate_spline_matches_scipy(mesh):
+    _, pts, moved = mesh
+    nodes = np.concatenate([pts[FACE_OVAL], [[0, 0], [255, 0], [0, 255], [255, 255]]]).astype(np.float64)
+    values = np.concatenate([moved[FACE_OVAL] - pts[FACE_OVAL], np.zeros((4, 2))])
+    ours = ThinPlateSpline(nodes, values)
+    theirs = RBFInterpolator(nodes, values, kernel="thin_plate_spline")
+    queries = np.random.default_rng(0).uniform(0, 255, (500, 2))
+    np.testing.assert_allclose(ours(queries), theirs(queries), atol=1e-6)
+    np.testing.assert_allclose(ours(nodes), values, atol=1e-8)  # it interpolates
+
+
+def test_reshape_map_is_smooth_and_exact_at_controls(mesh):
+    _, pts, moved = mesh
+    m = reshape_map((CROP, CROP), pts[FACE_OVAL], moved[FACE_OVAL], 1.0, anchors=pts[[1, 33, 263]])
+    assert np.isfinite(m).all()
+    # The backward map sends each moved contour point back to where it came from.
+    got = cv2.remap(m, moved[FACE_OVAL, :1].T.copy(), moved[FACE_OVAL, 1:].T.copy(), cv2.INTER_LINEAR)[0]
+    assert np.abs(got - pts[FACE_OVAL]).max() < 0.5
+
+
+@pytest.mark.parametrize("feather, erode", [(None, None), (12, 12), (0, 6), (3, -1), (8, 0)])
+def test_region_mask_equals_the_two_transform_mask(mesh, feather, erode):
+    _, pts, _ = mesh
+    got = region_mask((CROP, CROP), pts, include=("face_oval",), exclude=("left_eye",), feather=feather, erode=erode)
+    hard = (region_mask((CROP, CROP), pts, include=("face_oval",), exclude=("left_eye",), feather=0, erode=0) > 0)
+    hard = hard.astype(np.uint8) * 255
+    inside = cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    outside = cv2.distanceTransform(255 - hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    f = 0.08 * np.sqrt(np.count_nonzero(hard)) if feather is None else feather
+    e = f / 2 if erode is None else erode
+    signed = inside - outside - 0.5 * np.sign(inside - outside) - e
+    if f <= 0:
+        want = (signed > 0).astype(np.float32)
+    else:
+        t = np.clip(signed / f + 0.5, 0.0, 1.0)
+        want = t * t * (3.0 - 2.0 * t)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_kernels_compile_from_a_cold_cache(tmp_path, mesh):
+    """No kernel cache yet (a fresh install): the first call compiles and still gives the warp."""
+    code = (
+        "import numpy as np; from rswap.compose.warp import mesh_warp; from rswap.face.landmarks import mesh_triangles;"
+        "d = np.load(__import__('sys').argv[1]);"
+        "w, v = mesh_warp(d['crop'], d['src'], d['dst'], (256, 256), mesh_triangles());"
+        "print(int(v.sum()), int(w.sum()))"
+    )
+    crop, src, dst = mesh
+    np.savez(tmp_path / "m.npz", crop=crop, src=src, dst=dst)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.npz")], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    warped, valid = mesh_warp(crop, src, dst, (CROP, CROP), mesh_triangles())
+    assert out.stdout.split() == [str(int(valid.sum())), str(int(warped.sum()))]
+    assert any((tmp_path / "cache").rglob("*.nbi"))  # and left its compiled code for the next start
