@@ -101,11 +101,13 @@ def test_reshape_map_is_smooth_and_exact_at_controls(mesh):
     assert np.abs(got - pts[FACE_OVAL]).max() < 0.5
 
 
-@pytest.mark.parametrize("feather, erode", [(None, None), (12, 12), (0, 6), (3, -1), (8, 0)])
-def test_region_mask_equals_the_two_transform_mask(mesh, feather, erode):
+@pytest.mark.parametrize("include, exclude", [(("face_oval",), ("left_eye",)), (("left_eye", "mouth_inner"), ())])
+@pytest.mark.parametrize("feather, erode", [(None, None), (12, 12), (0, 6), (3, -1), (8, 0), (2, -2)])
+def test_region_mask_equals_the_full_frame_two_transform_mask(mesh, include, exclude, feather, erode):
+    """Windowed around the polygons, one transform where one suffices: the same mask to 1e-6."""
     _, pts, _ = mesh
-    got = region_mask((CROP, CROP), pts, include=("face_oval",), exclude=("left_eye",), feather=feather, erode=erode)
-    hard = (region_mask((CROP, CROP), pts, include=("face_oval",), exclude=("left_eye",), feather=0, erode=0) > 0)
+    got = region_mask((CROP, CROP), pts, include=include, exclude=exclude, feather=feather, erode=erode)
+    hard = (region_mask((CROP, CROP), pts, include=include, exclude=exclude, feather=0, erode=0) > 0)
     hard = hard.astype(np.uint8) * 255
     inside = cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     outside = cv2.distanceTransform(255 - hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
