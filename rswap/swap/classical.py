@@ -22,6 +22,7 @@ import numpy as np
 from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import match_shading, transfer_color
 from rswap.compose.masks import region_mask
+from rswap.compose.source_texture import clean_texture, merge_textures
 from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template, similarity_matrix, transform_points
@@ -35,14 +36,23 @@ STABLE_POINTS = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1]
 COLOR_METHODS = ("reinhard", "lct", "none")
 MAX_RESHAPE = 0.05  # an outline point moves at most this fraction of the crop size
 COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (reinhard)
+# Inner-lip gap over inner mouth width above which the target's mouth counts as open (teeth
+# or tongue show): a closed mouth reads 0.00-0.05 on mediapipe's mesh.
+MOUTH_OPEN = 0.12
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
 
 @dataclass
 class ClassicalSource:
-    texture: np.ndarray  # aligned crop of the most frontal source photo
+    texture: np.ndarray  # aligned crop of the most frontal source photo, cleaned (source_texture.py)
     landmarks: np.ndarray  # its 468 mesh points, crop coordinates
     outline: np.ndarray  # face-oval points averaged over all source photos, in the texture's frame
+
+
+def mouth_opening(points: np.ndarray) -> float:
+    """Inner-lip gap (13-14) over the inner mouth width (78-308): 0 closed, ~0.5+ wide open."""
+    gap = np.linalg.norm(points[13] - points[14])
+    return float(gap / max(np.linalg.norm(points[78] - points[308]), 1e-6))
 
 
 def _frontalness(points: np.ndarray) -> float:
@@ -127,6 +137,7 @@ class ClassicalSwapper:
         reshape: float = 0.6,
         color: str = "reinhard",
         blend_levels: int = 4,
+        clean_source: bool = True,
     ):
         if not 0.0 <= reshape <= 1.0:
             raise RswapError(f"reshape strength must be between 0 and 1, got {reshape}")
@@ -137,27 +148,45 @@ class ClassicalSwapper:
         self.reshape = reshape
         self.color = color
         self.blend_levels = blend_levels
+        self.clean_source = clean_source  # False: the raw photo texture (the behaviour before, for comparison)
         self._triangles = mesh_triangles()
         size = self.template.size
         self._feather = max(3, size // 24)
 
     def encode_source(self, images: list[np.ndarray], faces: list[Face]) -> ClassicalSource:
+        """The source texture, computed once per source: each photo's crop cleaned of what
+        is not its own visible face (`clean_texture`: turned-away triangles, hair, hands),
+        the most frontal photo as the base and the others filling where they see better."""
         if not images or len(images) != len(faces):
             raise RswapError("the classical swapper needs at least one source photo with a face")
         crops = []
         for image, face in zip(images, faces):
             crop, M = align_crop(image, face.kps5, self.template)
-            crops.append((crop, transform_points(face.landmarks[:MESH_POINTS], M)))
-        texture, landmarks = min(crops, key=lambda c: _frontalness(c[1]))
+            pts = transform_points(face.landmarks[:MESH_POINTS], M)
+            z = face.extra.get("z")
+            if z is not None:  # depth on the crop's pixel scale, as x and y
+                z = np.asarray(z, np.float32)[:MESH_POINTS] * np.sqrt(abs(np.linalg.det(M[:, :2])))
+            crops.append((crop, pts, clean_texture(crop, pts, z) if self.clean_source else None))
+        base = min(range(len(crops)), key=lambda k: _frontalness(crops[k][1]))
+        _, landmarks, cleaned = crops[base]
+        texture = crops[base][0] if cleaned is None else cleaned.texture
+        if cleaned is not None and len(crops) > 1:
+            others = [(c.texture, pts, c.quality) for k, (_, pts, c) in enumerate(crops) if k != base]
+            texture = merge_textures(texture, landmarks, cleaned.quality, others)
         outlines = []
-        for _, pts in crops:  # every photo's outline, brought into the texture's frame
+        for _, pts, _ in crops:  # every photo's outline, brought into the texture's frame
             S = similarity_matrix(pts[STABLE_POINTS], landmarks[STABLE_POINTS])
             outlines.append(transform_points(pts[FACE_OVAL], S))
         return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32))
 
-    def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource) -> SwapResult:
+    def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
+        """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
+        swapped face (a hand, a microphone: e.g. `rswap.face.hands.hand_mask`)."""
         hw = crop.shape[:2]
         target = np.asarray(landmarks[:MESH_POINTS], np.float32)
+        keep = self.keep
+        if "mouth_inner" not in keep and mouth_opening(target) > MOUTH_OPEN:
+            keep = (*keep, "mouth_inner")  # an open mouth keeps its own teeth and tongue
 
         # 1. Move the target's face outline toward the source's outline (in the target's pose).
         shaped = target.copy()
@@ -176,7 +205,7 @@ class ClassicalSwapper:
 
         # 3. Where the source replaces the target, and its colour matched to the target's skin.
         lowered = _lower_forehead(shaped)
-        face_mask = self._face_mask(hw, shaped) * valid
+        face_mask = self._face_mask(hw, shaped, keep) * valid
         if self.color != "none":
             # Statistics from skin only, on both faces: brows, eyes and lips would pull the
             # mean toward grey or red. Both skins are taken on the reshaped landmarks,
@@ -184,22 +213,27 @@ class ClassicalSwapper:
             dst_skin = _skin_mask(hw, lowered, self._feather)
             src_skin = dst_skin * valid  # the same skin, where the warped source has pixels
             if src_skin.any() and dst_skin.any():
-                warped = transfer_color(warped, background, src_skin, dst_skin, method=self.color, spread=COLOR_SPREAD, where=face_mask > 0)
-                warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0])
+                # Eyes, lips and the mouth take the light change but keep their own hue.
+                chroma = 1.0 - region_mask(hw, shaped, include=("left_eye", "right_eye", "lips"), feather=self._feather / 2, erode=-self._feather / 4)
+                warped = transfer_color(warped, background, src_skin, dst_skin, method=self.color, spread=COLOR_SPREAD,
+                                        where=face_mask > 0, chroma=chroma)
+                warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0], chroma=chroma)
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
-        if self.keep:
+        if keep:
             # The pyramid's coarse levels bleed into small holes such as the mouth: put the
             # target's kept regions back with a short feather.
-            kept = region_mask(hw, shaped, include=self.keep, feather=3, erode=-1)
+            kept = region_mask(hw, shaped, include=keep, feather=3, erode=-1)
             swapped = alpha_blend(background, swapped, kept)
+        if keep_mask is not None:  # occluders in front of the target's face: its own pixels
+            swapped = alpha_blend(crop, swapped, np.asarray(keep_mask, np.float32))
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
 
-    def _face_mask(self, hw, shaped: np.ndarray) -> np.ndarray:
+    def _face_mask(self, hw, shaped: np.ndarray, keep: tuple[str, ...]) -> np.ndarray:
         """Where the source replaces the target: the face oval minus the kept regions,
         feathered, and across the forehead the curved wide fade of `_forehead_fade`."""
-        oval = region_mask(hw, shaped, include=("face_oval",), exclude=self.keep, feather=self._feather, erode=self._feather)
+        oval = region_mask(hw, shaped, include=("face_oval",), exclude=keep, feather=self._feather, erode=self._feather)
         return oval * _forehead_fade(hw, shaped)
 
     def _paste_mask(self, hw, target: np.ndarray, shaped: np.ndarray) -> np.ndarray:

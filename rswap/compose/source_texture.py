@@ -1,0 +1,227 @@
+"""A source face texture that holds only the source's own face (computed once per source).
+
+The classical swapper carries the source photo's pixels onto the target's mesh. Whatever
+lies on the source's mesh that is not its face comes along: hair over the forehead and an
+eye, a hand, the far side of a turned head (the temple's hair, the background beyond the
+cheek). This module decides, in the source's aligned crop, which pixels to trust and
+replaces the others:
+1. visibility: each mesh triangle's facing from mediapipe's 3D landmarks (x, y and the
+   relative depth z on the same scale): the cosine between its normal and the view axis.
+   Triangles turned away or strongly foreshortened (the far cheek of a three-quarter view)
+   are not trusted;
+2. occluders: pixels of the skin region (face oval minus eyes, brows, lips and nostrils)
+   whose colour is far from the source's own skin statistics (robust median / MAD in
+   CIELAB over the visible skin, at a small blur so pores do not count). Eyes, brows and
+   lips are not skin-coloured, so they are judged by the skin ring around them: a feature
+   whose surroundings are mostly occluded (hair over an eye) is untrusted as a whole;
+3. fill: untrusted pixels take the mirrored triangle from the other side of the mesh
+   (`rswap.face.symmetry`), with that side's coarse colour moved to this side's light; where
+   the mirror is untrusted too, a smooth skin fill (the trusted skin's local mean colour);
+   eyes, brows and lips are never smooth-filled (they would vanish): they keep their own pixels;
+4. several photos: each pixel from the photo whose texture is most trusted there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from rswap.compose.color import masked_blur, transfer_color
+from rswap.compose.masks import region_mask
+from rswap.compose.warp import mesh_warp
+from rswap.face.landmarks import LEFT_BROW, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_EYE_LOOP, mesh_triangles
+from rswap.face.symmetry import mirror_index
+
+# Facing cosine below which a triangle is not trusted at all, and above which fully:
+# ~75 and ~55 degrees from the view axis (a frontal cheek's outer rim sits near 60-70°).
+VISIBLE_FROM, VISIBLE_FULL = 0.25, 0.55
+OCCLUDER_DISTANCE = 6.0  # robust z-score (MAD units, Lab) beyond which a skin pixel is not skin on either side
+MIN_OCCLUDER_AREA = 4e-4  # fraction of the crop's area under which a flagged blob is noise (26 px at 256²)
+MIRROR_DE = 18.0  # CIELAB difference between a pixel and its mirror that marks one of them as covered
+MIN_SCALE = np.array([5.0, 2.0, 2.0])  # floors of the robust Lab scales: flat skin must not flag its own shading
+FEATURE_RING = 0.06  # ring around a feature judged for occlusion, fraction of the crop size
+FEATURE_OCCLUDED = 0.35  # fraction of that ring occluded that makes the feature untrusted
+# Nostrils are dark like hair: the quad nose-tip / wings / subnasale holds both of them.
+NOSTRIL_POINTS = [1, 98, 2, 327]
+
+
+@dataclass
+class CleanTexture:
+    texture: np.ndarray  # (H, W, 3) uint8: the crop with untrusted pixels filled
+    trust: np.ndarray  # (H, W) float32 in [0, 1]: how much of each pixel is the photo's own
+    filled: np.ndarray  # (H, W) float32 in [0, 1]: how much came from the mirror (vs. the smooth fill)
+    quality: np.ndarray  # (H, W) float32: own trust, or the mirror's (what multi-photo merging compares)
+
+
+def _smooth01(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def triangle_facing(points: np.ndarray, z: np.ndarray | None, triangles: np.ndarray) -> np.ndarray:
+    """(T,) float: cosine between each triangle's normal and the view axis, negative for a
+    triangle turned away (wound the other way on screen). Without depth (z None) it falls
+    back to the 2D area against the mirrored triangle's (a foreshortened triangle is the
+    smaller of the pair): 1 for the larger, their ratio for the smaller."""
+    p = np.asarray(points, np.float64)
+    tris = np.asarray(triangles)
+    e1, e2 = p[tris[:, 1]] - p[tris[:, 0]], p[tris[:, 2]] - p[tris[:, 0]]
+    area2 = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]  # signed, positive = facing the camera
+    if z is None:
+        mirror = mirror_index()
+        m = p[mirror]
+        f1, f2 = m[tris[:, 1]] - m[tris[:, 0]], m[tris[:, 2]] - m[tris[:, 0]]
+        other = np.abs(f1[:, 0] * f2[:, 1] - f1[:, 1] * f2[:, 0])
+        return area2 / np.maximum(np.maximum(np.abs(area2), other), 1e-6)
+    q = np.column_stack([p, np.asarray(z, np.float64)[: len(p)]])
+    n = np.cross(q[tris[:, 1]] - q[tris[:, 0]], q[tris[:, 2]] - q[tris[:, 0]])
+    return area2 / np.maximum(np.linalg.norm(n, axis=1), 1e-6)
+
+
+def _raster(hw: tuple[int, int], points: np.ndarray, triangles: np.ndarray, values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Per-triangle values drawn into an (H, W) float32 image, later triangles over earlier ones."""
+    out = np.zeros(hw, np.float32)
+    fixed = np.rint(np.asarray(points, np.float32)[triangles] * 16).astype(np.int32)
+    for k in order.tolist():
+        cv2.fillConvexPoly(out, fixed[k], float(values[k]), cv2.LINE_8, 4)
+    return out
+
+
+def visibility_map(hw: tuple[int, int], points: np.ndarray, z: np.ndarray | None) -> np.ndarray:
+    """float32 (H, W) in [0, 1]: how far each pixel's mesh triangle faces the camera."""
+    tris = mesh_triangles()
+    facing = triangle_facing(points, z, tris)
+    return _raster(hw, points, tris, _smooth01(facing, VISIBLE_FROM, VISIBLE_FULL), np.argsort(facing))
+
+
+def _hull(hw, points, idx) -> np.ndarray:
+    mask = np.zeros(hw, np.uint8)
+    cv2.fillPoly(mask, [np.round(cv2.convexHull(np.asarray(points, np.float32)[idx])[:, 0]).astype(np.int32)], 1)
+    return mask > 0
+
+
+def _disc(r: float) -> np.ndarray:
+    r = max(1, int(round(r)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+FEATURES = (RIGHT_EYE_LOOP, LEFT_EYE_LOOP, RIGHT_BROW, LEFT_BROW, LIPS)
+
+
+def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """bool (H, W): pixels on the face that are neither the source's skin nor its features.
+
+    Two cues, in CIELAB at a blur of 0.4% of the crop (a strand of hair stays visible):
+    - asymmetry: a skin pixel that differs from its mirror pixel (through the mesh) by more
+      than MIRROR_DE and is the farther of the two from the source's skin (robust median /
+      MAD over the visible skin) is covered (hair over one side, a hand, a shadow's edge);
+    - a plain outlier: farther than OCCLUDER_DISTANCE from the skin statistics on both sides
+      alike (a fringe across the whole forehead).
+    Light falling off across a face inflates the global spread, which is why the first cue
+    carries the common case. Small blobs are dropped and the rest grown a little (hair edges
+    are soft). A feature (eye, brow, lips) whose ring of skin is mostly occluded is occluded
+    whole: hair over an eye covers the eye too."""
+    hw = texture.shape[:2]
+    size = float(hw[0])
+    pts = np.asarray(points, np.float32)
+    oval = region_mask(hw, pts, include=("face_oval",), feather=0, erode=0) > 0
+    features = [_hull(hw, pts, idx) for idx in FEATURES]
+    skin = oval & ~np.any(features, axis=0) & ~_hull(hw, pts, NOSTRIL_POINTS)
+    lab = cv2.cvtColor(cv2.GaussianBlur(texture, (0, 0), 0.004 * size).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    ref = lab[skin & (visible > 0.9)]
+    if len(ref) < 50:
+        ref = lab[skin]
+    if len(ref) < 50:
+        return np.zeros(hw, bool)
+    med = np.median(ref, axis=0)
+    scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), MIN_SCALE)
+    dist = np.linalg.norm((lab - med) / scale, axis=2)
+    tris = mesh_triangles()
+    mirrored = pts[mirror_index()]
+    mlab, mvalid = mesh_warp(lab, mirrored, pts, hw, tris)
+    mdist, _ = mesh_warp(dist.astype(np.float32), mirrored, pts, hw, tris)
+    mskin, _ = mesh_warp(skin.astype(np.float32), mirrored, pts, hw, tris)
+    asym = (mvalid > 0) & (mskin > 0.5) & (np.linalg.norm(lab - mlab, axis=2) > MIRROR_DE) & (dist > mdist + 1.0)
+    occ = (skin & (asym | (dist > OCCLUDER_DISTANCE))).astype(np.uint8)
+    # Speckles (pores, a mole, registration noise at a feature's rim) are small blobs; a
+    # strand of hair is thin but long, so components are kept by area, not by an opening.
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
+    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < MIN_OCCLUDER_AREA * size * size)
+    occ[np.isin(labels, small[small > 0])] = 0
+    occ = cv2.dilate(occ, _disc(0.02 * size)) & oval
+    ring_kernel = _disc(FEATURE_RING * size)
+    for f in features:
+        ring = (cv2.dilate(f.astype(np.uint8), ring_kernel) > 0) & skin
+        if ring.any() and occ[ring].mean() > FEATURE_OCCLUDED:
+            occ[f] = 1
+    return occ > 0
+
+
+def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None = None) -> CleanTexture:
+    """The source crop with what is not its own visible face replaced (see the module doc).
+
+    texture: aligned source crop, RGB uint8; points: its 468 mesh points (crop pixels);
+    z: their relative depth on the crop's pixel scale, or None (2D fallback)."""
+    hw = texture.shape[:2]
+    size = float(hw[0])
+    pts = np.asarray(points, np.float32)
+    tris = mesh_triangles()
+    visible = visibility_map(hw, pts, z)
+    occluded = occluder_mask(texture, pts, visible)
+    soft_occ = cv2.GaussianBlur(occluded.astype(np.float32), (0, 0), 0.01 * size)
+    trust = visible * (1.0 - np.maximum(soft_occ, occluded))
+
+    # The mirror image through the mesh: point i of the face shows what point mirror[i] shows.
+    mirrored_pts = pts[mirror_index()]
+    mirror, mvalid = mesh_warp(texture, mirrored_pts, pts, hw, tris)
+    mtrust, _ = mesh_warp(trust, mirrored_pts, pts, hw, tris)
+    mtrust *= mvalid
+
+    # Light differs between the two sides: move the mirror's coarse colour to this side's.
+    oval = region_mask(hw, pts, include=("face_oval",), feather=0, erode=0)
+    features = np.any([_hull(hw, pts, idx) for idx in FEATURES], axis=0)
+    skin_w = oval * (~features)
+    sigma = 0.08 * size
+    lab, mlab = (cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB) for img in (texture, mirror))
+    own_coarse = masked_blur(lab, skin_w * trust, sigma)
+    mirror_coarse = masked_blur(mlab, skin_w * mtrust, sigma)
+    mirror_fixed = mlab + (own_coarse - mirror_coarse)
+    smooth = masked_blur(lab, skin_w * trust, 0.03 * size)
+    smooth_fill = np.where(features[..., None], lab, smooth)  # features are never smoothed away
+
+    a = trust[..., None]
+    b = mtrust[..., None]
+    out = a * lab + (1.0 - a) * (b * mirror_fixed + (1.0 - b) * smooth_fill)
+    rgb = np.clip(np.rint(cv2.cvtColor(out.astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0), 0, 255).astype(np.uint8)
+    inside = oval > 0
+    rgb[~inside] = texture[~inside]
+    filled = ((1.0 - trust) * mtrust).astype(np.float32)
+    return CleanTexture(rgb, trust.astype(np.float32), filled, np.maximum(trust, mtrust).astype(np.float32))
+
+
+def merge_textures(base: np.ndarray, base_points: np.ndarray, base_quality: np.ndarray,
+                   others: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Several cleaned photos of one person into the base photo's frame: each pixel from the
+    photo that sees it best (highest quality: own trust, or the mirror's), the others'
+    colour first matched to the base's skin so the patches do not show.
+
+    others: (texture, points, quality) of the other photos, each in its own crop frame."""
+    hw = base.shape[:2]
+    tris = mesh_triangles()
+    best = base_quality.copy()
+    out = base.astype(np.float32)
+    skin = region_mask(hw, base_points, include=("face_oval",), feather=0, erode=0.05 * hw[0])
+    for texture, points, quality in others:
+        warped, valid = mesh_warp(texture, points, base_points, hw, tris)
+        q, _ = mesh_warp(quality, points, base_points, hw, tris)
+        q *= valid
+        if not (skin * valid).any():
+            continue
+        warped = transfer_color(warped, base, skin * valid, skin, method="reinhard", where=valid)
+        # Soft take-over: a photo wins where it is clearly better (by 0.2 in quality).
+        w = _smooth01(q - best, 0.0, 0.2)[..., None]
+        out = out * (1.0 - w) + warped.astype(np.float32) * w
+        best = np.maximum(best, q)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
