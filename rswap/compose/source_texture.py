@@ -38,6 +38,7 @@ from rswap.face.symmetry import mirror_index
 # ~75 and ~55 degrees from the view axis (a frontal cheek's outer rim sits near 60-70°).
 VISIBLE_FROM, VISIBLE_FULL = 0.25, 0.55
 OCCLUDER_DISTANCE = 6.0  # robust z-score (MAD units, Lab) beyond which a skin pixel is not skin on either side
+MAX_LIGHT_SHIFT = np.array([12.0, 4.0, 4.0], np.float32)  # Lab: most the mirrored side's coarse colour moves
 MIN_OCCLUDER_AREA = 4e-4  # fraction of the crop's area under which a flagged blob is noise (26 px at 256²)
 MIRROR_DE = 18.0  # CIELAB difference between a pixel and its mirror that marks one of them as covered
 MIN_SCALE = np.array([5.0, 2.0, 2.0])  # floors of the robust Lab scales: flat skin must not flag its own shading
@@ -187,7 +188,10 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     lab, mlab = (cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB) for img in (texture, mirror))
     own_coarse = masked_blur(lab, skin_w * trust, sigma)
     mirror_coarse = masked_blur(mlab, skin_w * mtrust, sigma)
-    mirror_fixed = mlab + (own_coarse - mirror_coarse)
+    # Clipped: next to an occluder the trusted skin's local mean still leans toward it (a
+    # hair edge), and a full correction would carry that darkness onto the mirrored patch.
+    # The target's light is matched at swap time anyway.
+    mirror_fixed = mlab + np.clip(own_coarse - mirror_coarse, -MAX_LIGHT_SHIFT, MAX_LIGHT_SHIFT)
     smooth = masked_blur(lab, skin_w * trust, 0.03 * size)
     smooth_fill = np.where(features[..., None], lab, smooth)  # features are never smoothed away
 
@@ -199,6 +203,28 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     rgb[~inside] = texture[~inside]
     filled = ((1.0 - trust) * mtrust).astype(np.float32)
     return CleanTexture(rgb, trust.astype(np.float32), filled, np.maximum(trust, mtrust).astype(np.float32))
+
+
+def sample_triangles(points: np.ndarray, z: np.ndarray | None, turned: float = VISIBLE_FULL) -> np.ndarray:
+    """(T, 3, 2) float32: where each mesh triangle should sample the source texture.
+
+    A triangle that faces away or is foreshortened below `turned` (facing cosine) while its
+    mirror faces the camera samples the mirror, reflected: the far cheek of a three-quarter
+    view is drawn from the near one. This is per triangle, not per pixel, because in the
+    photo the far side's folded triangles lie over other pixels (the near face, the
+    background beyond the cheek), which no per-pixel trust can tell apart."""
+    pts = np.asarray(points, np.float32)
+    tris = mesh_triangles()
+    facing = triangle_facing(pts, z, tris)
+    mirror = mirror_index()
+    # The mirror of triangle (a, b, c) is (m(a), m(b), m(c)) as a vertex set: find its row.
+    row = {tuple(sorted(t)): k for k, t in enumerate(tris.tolist())}
+    other = np.array([row.get(tuple(sorted(mirror[t].tolist())), -1) for t in tris])
+    out = pts[tris].copy()
+    use = (facing < turned) & (other >= 0)
+    use[use] &= facing[other[use]] > np.maximum(facing[use], VISIBLE_FROM) + 0.1
+    out[use] = pts[mirror[tris[use]]]
+    return out
 
 
 def merge_textures(base: np.ndarray, base_points: np.ndarray, base_quality: np.ndarray,

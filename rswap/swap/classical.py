@@ -22,7 +22,7 @@ import numpy as np
 from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import match_shading, transfer_color
 from rswap.compose.masks import region_mask
-from rswap.compose.source_texture import clean_texture, merge_textures
+from rswap.compose.source_texture import clean_texture, merge_textures, sample_triangles
 from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template, similarity_matrix, transform_points
@@ -47,6 +47,7 @@ class ClassicalSource:
     texture: np.ndarray  # aligned crop of the most frontal source photo, cleaned (source_texture.py)
     landmarks: np.ndarray  # its 468 mesh points, crop coordinates
     outline: np.ndarray  # face-oval points averaged over all source photos, in the texture's frame
+    sample: np.ndarray | None = None  # (T, 3, 2): where each mesh triangle samples the texture (None: at its landmarks)
 
 
 def mouth_opening(points: np.ndarray) -> float:
@@ -166,18 +167,19 @@ class ClassicalSwapper:
             z = face.extra.get("z")
             if z is not None:  # depth on the crop's pixel scale, as x and y
                 z = np.asarray(z, np.float32)[:MESH_POINTS] * np.sqrt(abs(np.linalg.det(M[:, :2])))
-            crops.append((crop, pts, clean_texture(crop, pts, z) if self.clean_source else None))
+            crops.append((crop, pts, clean_texture(crop, pts, z) if self.clean_source else None, z))
         base = min(range(len(crops)), key=lambda k: _frontalness(crops[k][1]))
-        _, landmarks, cleaned = crops[base]
+        _, landmarks, cleaned, _ = crops[base]
         texture = crops[base][0] if cleaned is None else cleaned.texture
         if cleaned is not None and len(crops) > 1:
-            others = [(c.texture, pts, c.quality) for k, (_, pts, c) in enumerate(crops) if k != base]
+            others = [(c.texture, pts, c.quality) for k, (_, pts, c, _) in enumerate(crops) if k != base]
             texture = merge_textures(texture, landmarks, cleaned.quality, others)
         outlines = []
-        for _, pts, _ in crops:  # every photo's outline, brought into the texture's frame
+        for _, pts, _, _ in crops:  # every photo's outline, brought into the texture's frame
             S = similarity_matrix(pts[STABLE_POINTS], landmarks[STABLE_POINTS])
             outlines.append(transform_points(pts[FACE_OVAL], S))
-        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32))
+        sample = sample_triangles(landmarks, crops[base][3]) if self.clean_source else None
+        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), sample)
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
         """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
@@ -201,7 +203,7 @@ class ClassicalSwapper:
             shaped = reshape_points(target, hw, *ctrl)
 
         # 2. Reenact: the source texture warped onto the (reshaped) target landmarks.
-        warped, valid = mesh_warp(source.texture, source.landmarks, shaped, hw, self._triangles)
+        warped, valid = mesh_warp(source.texture, source.landmarks, shaped, hw, self._triangles, source.sample)
 
         # 3. Where the source replaces the target, and its colour matched to the target's skin.
         lowered = _lower_forehead(shaped)
