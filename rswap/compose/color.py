@@ -129,6 +129,31 @@ def _limit_chroma(before: np.ndarray, after: np.ndarray, chroma: np.ndarray) -> 
     return out
 
 
+def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarray]) -> np.ndarray:
+    """`src` with each region's colour (a, b) moved by the difference of the two images' mean
+    colour over the region's brighter half (eye whites, teeth), lightness untouched.
+
+    Regions are float (H, W) masks (soft edges weight the move). The statistics come from
+    the bright half because an iris or the tongue would otherwise decide the move: a blue
+    iris in one image and a brown one in the other must not tint the whites. So a feature
+    ends up with the colour the reference's same feature has there: neither the skin's cast
+    nor a hue that neither face has."""
+    out_lab = _to_lab(src)
+    ref_lab = _to_lab(ref)
+    for region in regions:
+        m = np.asarray(region, np.float32)
+        core = m > 0.5
+        if core.sum() < 8:
+            continue
+        means = []
+        for lab in (out_lab, ref_lab):
+            light = lab[..., 0][core]
+            bright = core & (lab[..., 0] >= np.median(light))
+            means.append(lab[bright][:, 1:].mean(0))
+        out_lab[..., 1:] += m[..., None] * (means[1] - means[0])
+    return np.where((np.max(regions, axis=0) > 0)[..., None], _from_lab(out_lab), src) if regions else src.copy()
+
+
 def masked_blur(lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
     """Normalised convolution: the weighted local mean of `lab`, where only weighted pixels count.
 

@@ -17,7 +17,7 @@ replaces the others:
 3. fill: untrusted pixels take the mirrored triangle from the other side of the mesh
    (`rswap.face.symmetry`), with that side's coarse colour moved to this side's light; where
    the mirror is untrusted too, a smooth skin fill (the trusted skin's local mean colour);
-   eyes, brows and lips are never smooth-filled (they would vanish): they keep their own pixels;
+   eyes, brows and lips are never smooth-filled (they would vanish): they take the mirror's;
 4. several photos: each pixel from the photo whose texture is most trusted there.
 """
 
@@ -145,6 +145,14 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     mdist, _ = mesh_warp(dist.astype(np.float32), mirrored, pts, hw, tris)
     mskin, _ = mesh_warp(skin.astype(np.float32), mirrored, pts, hw, tris)
     asym = (mvalid > 0) & (mskin > 0.5) & (np.linalg.norm(lab - mlab, axis=2) > MIRROR_DE) & (dist > mdist + 1.0)
+    # The plain-outlier cue against statistics of the symmetric skin below the eyes only:
+    # the forehead and temples add their own light fall-off (and often hair) to the spread.
+    core = skin & ~asym & (visible > 0.9) & (np.arange(hw[0])[:, None] > pts[[33, 263], 1].max())
+    if core.sum() >= 50:
+        ref = lab[core]
+        med = np.median(ref, axis=0)
+        scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), MIN_SCALE)
+        dist = np.linalg.norm((lab - med) / scale, axis=2)
     occ = (skin & (asym | (dist > OCCLUDER_DISTANCE))).astype(np.uint8)
     # Speckles (pores, a mole, registration noise at a feature's rim) are small blobs; a
     # strand of hair is thin but long, so components are kept by area, not by an opening.
@@ -193,7 +201,9 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     # The target's light is matched at swap time anyway.
     mirror_fixed = mlab + np.clip(own_coarse - mirror_coarse, -MAX_LIGHT_SHIFT, MAX_LIGHT_SHIFT)
     smooth = masked_blur(lab, skin_w * trust, 0.03 * size)
-    smooth_fill = np.where(features[..., None], lab, smooth)  # features are never smoothed away
+    # Features are never smoothed away (a face without a brow): where neither side is
+    # trusted they take the mirror's feature all the same.
+    smooth_fill = np.where(features[..., None], mirror_fixed, smooth)
 
     a = trust[..., None]
     b = mtrust[..., None]

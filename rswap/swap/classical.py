@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
-from rswap.compose.color import match_shading, transfer_color
+from rswap.compose.color import match_bright_chroma, match_shading, transfer_color
 from rswap.compose.masks import region_mask
 from rswap.compose.source_texture import clean_texture, merge_textures, sample_triangles
 from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
@@ -207,7 +207,10 @@ class ClassicalSwapper:
 
         # 3. Where the source replaces the target, and its colour matched to the target's skin.
         lowered = _lower_forehead(shaped)
-        face_mask = self._face_mask(hw, shaped, keep) * valid
+        # An open mouth is put back after the blend only: a hole in the blend mask would let
+        # the target's coarse colour spread over the skin around the mouth (measured: the
+        # pasted skin's mean moved ~0.8 ΔE off the target's on the tinted-astronaut test).
+        face_mask = self._face_mask(hw, shaped) * valid
         if self.color != "none":
             # Statistics from skin only, on both faces: brows, eyes and lips would pull the
             # mean toward grey or red. Both skins are taken on the reshaped landmarks,
@@ -215,11 +218,19 @@ class ClassicalSwapper:
             dst_skin = _skin_mask(hw, lowered, self._feather)
             src_skin = dst_skin * valid  # the same skin, where the warped source has pixels
             if src_skin.any() and dst_skin.any():
-                # Eyes, lips and the mouth take the light change but keep their own hue.
-                chroma = 1.0 - region_mask(hw, shaped, include=("left_eye", "right_eye", "lips"), feather=self._feather / 2, erode=-self._feather / 4)
+                # Eyes and the mouth's inside (teeth) take the skin's light change but not its
+                # colour change: on a tinted target the skin's shift (and its contrast gain)
+                # turned eye whites teal and teeth orange. They take the colour of the
+                # target's own eyes and teeth instead (`match_bright_chroma`).
+                # Grown by most of the feather: eyes are a few pixels tall, a ramp inside them
+                # would leave their rims with the skin's cast.
+                regions = [region_mask(hw, shaped, include=(name,), feather=self._feather / 2, erode=-0.6 * self._feather)
+                           for name in ("left_eye", "right_eye", "mouth_inner")]
+                chroma = 1.0 - np.max(regions, axis=0)
                 warped = transfer_color(warped, background, src_skin, dst_skin, method=self.color, spread=COLOR_SPREAD,
                                         where=face_mask > 0, chroma=chroma)
                 warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0], chroma=chroma)
+                warped = match_bright_chroma(warped, background, regions)
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
@@ -232,10 +243,10 @@ class ClassicalSwapper:
             swapped = alpha_blend(crop, swapped, np.asarray(keep_mask, np.float32))
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
 
-    def _face_mask(self, hw, shaped: np.ndarray, keep: tuple[str, ...]) -> np.ndarray:
+    def _face_mask(self, hw, shaped: np.ndarray) -> np.ndarray:
         """Where the source replaces the target: the face oval minus the kept regions,
         feathered, and across the forehead the curved wide fade of `_forehead_fade`."""
-        oval = region_mask(hw, shaped, include=("face_oval",), exclude=keep, feather=self._feather, erode=self._feather)
+        oval = region_mask(hw, shaped, include=("face_oval",), exclude=self.keep, feather=self._feather, erode=self._feather)
         return oval * _forehead_fade(hw, shaped)
 
     def _paste_mask(self, hw, target: np.ndarray, shaped: np.ndarray) -> np.ndarray:
