@@ -99,6 +99,38 @@ def test_skin_tone_error_is_zero_for_the_target_and_sees_a_paler_patch(astronaut
     assert local_lit > 2 * tone_lit
 
 
+def test_defect_measure_flags_a_broken_swap_and_passes_a_clean_one(astronaut, analyse):
+    from benchmarks.eval import DEFECTIVE, defect_fraction
+    from benchmarks.hard_cases import hair_band
+    from rswap.swap.classical import ClassicalSwapper
+    from rswap.swap.frame import FrameSwapper
+
+    face = analyse(astronaut)
+    assert defect_fraction(astronaut, astronaut, face.landmarks) == 0.0  # the target itself
+    target = np.ascontiguousarray(cv2.convertScaleAbs(astronaut, alpha=0.85, beta=10))
+    tface = analyse(target)
+    source = np.ascontiguousarray(astronaut[:, ::-1])
+    hairy = hair_band(source, analyse(source), side=1)
+
+    def swapped(src_image, clean=True):
+        sw = ClassicalSwapper(clean_source=clean)
+        return FrameSwapper(sw, [sw.encode_source([src_image], [analyse(src_image)])]).process(target, [tface])
+
+    clean = defect_fraction(swapped(source), target, tface.landmarks)
+    assert clean < DEFECTIVE / 2  # a clean swap passes with room
+    # Deliberately broken: the source's hair band pasted across the face (the raw texture).
+    broken = defect_fraction(swapped(hairy, clean=False), target, tface.landmarks)
+    assert broken > DEFECTIVE
+    # Another kind: a teal patch over a cheek (a colour cast neither face has).
+    teal = swapped(source)
+    cv2.circle(teal, tuple(np.round(tface.landmarks[205]).astype(int)), 18, (40, 140, 150), -1)
+    assert defect_fraction(teal, target, tface.landmarks) > DEFECTIVE
+    # Dark pixels that are the target's own there (a hand, glasses kept in front) are not defects.
+    kept = teal.copy()
+    kept[...] = np.where(np.all(teal == (40, 140, 150), axis=2)[..., None], target, teal)
+    assert defect_fraction(kept, target, tface.landmarks) < DEFECTIVE / 2
+
+
 def test_missing_or_empty_folders_are_one_clear_error(tmp_path):
     from benchmarks.eval import list_images
 
