@@ -219,8 +219,9 @@ def defect_map(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) ->
 
     Both images are blurred at 1.5% of the face size first (pores and a pixel of
     misregistration are not defects). "Own skin": within DEFECT_DE (CIELAB) of the result's
-    median skin colour, or of its local skin colour (a masked blur at 8% of the face, so a
-    lit and a shaded cheek both count as skin). "The target's pixel": within DEFECT_DE of
+    median skin colour, or of its local skin colour (a blur at 8% of the face over the skin
+    pixels near the median, so a lit and a shaded cheek both count as skin, but a patch is
+    never its own reference). "The target's pixel": within DEFECT_DE of
     the target there (the target's own hair, glasses or hand kept in front are fine).
     Blobs under 0.2% of the skin are dropped (a mole, an eye corner)."""
     skin = skin_mask(result.shape[:2], landmarks)
@@ -231,9 +232,11 @@ def defect_map(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) ->
     lab_r, lab_t = (cv2.cvtColor(cv2.GaussianBlur(img, (0, 0), 0.015 * size).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
                     for img in (result, target))
     med = np.median(lab_r[skin], axis=0)
-    w = skin.astype(np.float32)
+    near_median = np.linalg.norm(lab_r - med, axis=2) <= DEFECT_DE
+    # The local skin colour from the pixels near the median only: a patch must not be its own reference.
+    w = (skin & near_median).astype(np.float32)
     local = cv2.GaussianBlur(lab_r * w[..., None], (0, 0), 0.08 * size) / np.maximum(cv2.GaussianBlur(w, (0, 0), 0.08 * size), 1e-4)[..., None]
-    unlike_own = (np.linalg.norm(lab_r - med, axis=2) > DEFECT_DE) & (np.linalg.norm(lab_r - local, axis=2) > DEFECT_DE)
+    unlike_own = ~near_median & (np.linalg.norm(lab_r - local, axis=2) > DEFECT_DE)
     unlike_target = np.linalg.norm(lab_r - lab_t, axis=2) > DEFECT_DE
     defect = (skin & unlike_own & unlike_target).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(defect, connectivity=8)
