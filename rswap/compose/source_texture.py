@@ -37,9 +37,10 @@ from rswap.face.symmetry import mirror_index
 # Facing cosine below which a triangle is not trusted at all, and above which fully:
 # ~75 and ~55 degrees from the view axis (a frontal cheek's outer rim sits near 60-70°).
 VISIBLE_FROM, VISIBLE_FULL = 0.25, 0.55
-OCCLUDER_DISTANCE = 6.0  # robust z-score (MAD units, Lab) beyond which a skin pixel is not skin on either side
+OCCLUDER_DISTANCE = 4.5  # robust z-score (MAD units, Lab) beyond which a forehead pixel is not skin on either side
 MAX_LIGHT_SHIFT = np.array([12.0, 4.0, 4.0], np.float32)  # Lab: most the mirrored side's coarse colour moves
 MIN_OCCLUDER_AREA = 4e-4  # fraction of the crop's area under which a flagged blob is noise (26 px at 256²)
+DARKER_THAN_SKIN = 15.0  # L units below the cheekbones' lower quartile that only hair or hard shadow reaches
 MIRROR_DE = 18.0  # CIELAB difference between a pixel and its mirror that marks one of them as covered
 MIN_SCALE = np.array([5.0, 2.0, 2.0])  # floors of the robust Lab scales: flat skin must not flag its own shading
 FEATURE_RING = 0.06  # ring around a feature judged for occlusion, fraction of the crop size
@@ -109,6 +110,7 @@ def _disc(r: float) -> np.ndarray:
 
 
 FEATURES = (RIGHT_EYE_LOOP, LEFT_EYE_LOOP, RIGHT_BROW, LEFT_BROW, LIPS)
+FEATURE_TWINS = (1, 0, 3, 2, 4)  # each feature's mirror in FEATURES (the lips are their own)
 
 
 def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) -> np.ndarray:
@@ -116,10 +118,13 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
 
     Two cues, in CIELAB at a blur of 0.4% of the crop (a strand of hair stays visible):
     - asymmetry: a skin pixel that differs from its mirror pixel (through the mesh) by more
-      than MIRROR_DE and is the farther of the two from the source's skin (robust median /
-      MAD over the visible skin) is covered (hair over one side, a hand, a shadow's edge);
-    - a plain outlier: farther than OCCLUDER_DISTANCE from the skin statistics on both sides
-      alike (a fringe across the whole forehead).
+      than MIRROR_DE and is the darker of the two, or as light and the farther from the
+      source's skin (robust median / MAD), is covered (hair over one side, a hand, a hard
+      shadow);
+    - a plain outlier above the brows: farther than OCCLUDER_DISTANCE from the statistics of
+      the cheekbones' skin, or much darker than most of it, on both sides alike (a fringe
+      across the whole forehead); elsewhere a symmetric outlier is a beard or an eye
+      socket's shadow, which stay.
     Light falling off across a face inflates the global spread, which is why the first cue
     carries the common case. Small blobs are dropped and the rest grown a little (hair edges
     are soft). A feature (eye, brow, lips) whose ring of skin is mostly occluded is occluded
@@ -144,16 +149,37 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     mlab, mvalid = mesh_warp(lab, mirrored, pts, hw, tris)
     mdist, _ = mesh_warp(dist.astype(np.float32), mirrored, pts, hw, tris)
     mskin, _ = mesh_warp(skin.astype(np.float32), mirrored, pts, hw, tris)
-    asym = (mvalid > 0) & (mskin > 0.5) & (np.linalg.norm(lab - mlab, axis=2) > MIRROR_DE) & (dist > mdist + 1.0)
-    # The plain-outlier cue against statistics of the symmetric skin below the eyes only:
-    # the forehead and temples add their own light fall-off (and often hair) to the spread.
-    core = skin & ~asym & (visible > 0.9) & (np.arange(hw[0])[:, None] > pts[[33, 263], 1].max())
+    # Of an unlike pair, the covered one is the darker (hair, a shadow: a lit cheek is not
+    # covered), or, when they are about as light, the one farther from the skin (a coloured
+    # object).
+    darker = lab[..., 0] < mlab[..., 0] - 0.5 * MIRROR_DE
+    brighter = lab[..., 0] > mlab[..., 0] + 0.5 * MIRROR_DE
+    odd = darker | (~brighter & (dist > mdist + 1.0))
+    asym = (mvalid > 0) & (mskin > 0.5) & (np.linalg.norm(lab - mlab, axis=2) > MIRROR_DE) & odd
+    # The plain-outlier cue against statistics of the symmetric cheekbone skin only: the
+    # forehead and temples add their own light fall-off (and often hair) to the spread, the
+    # chin a beard.
+    rows = np.arange(hw[0])[:, None]
+    below_eyes = rows > pts[[33, 263], 1].max()
+    # Reference skin: the cheekbones and nose, between the eyes and the nose tip (no beard,
+    # no fringe, lit much like the forehead).
+    core = skin & ~asym & (visible > 0.9) & below_eyes & (rows < pts[1, 1])
+    darkest = -np.inf
     if core.sum() >= 50:
         ref = lab[core]
         med = np.median(ref, axis=0)
         scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), MIN_SCALE)
         dist = np.linalg.norm((lab - med) / scale, axis=2)
-    occ = (skin & (asym | (dist > OCCLUDER_DISTANCE))).astype(np.uint8)
+        # On a strongly modelled face (dark skin, hard light) the spread is wide, but dark hair
+        # is still well below most of the cheekbones' skin (a quartile: a band of hair may
+        # reach the cheek and be a few % of this reference itself).
+        darkest = np.percentile(ref[:, 0], 25) - DARKER_THAN_SKIN
+    # Symmetric outliers count above the brows only (a fringe over the forehead); the eye
+    # sockets are shadowed on most faces, and below the eyes a dark patch on both sides is a
+    # beard or a moustache, which carry identity.
+    above_brows = rows < pts[LEFT_BROW + RIGHT_BROW, 1].mean()
+    outlier = (dist > OCCLUDER_DISTANCE) | (lab[..., 0] < darkest)
+    occ = (skin & (asym | (outlier & above_brows))).astype(np.uint8)
     # Speckles (pores, a mole, registration noise at a feature's rim) are small blobs; a
     # strand of hair is thin but long, so components are kept by area, not by an opening.
     n, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
@@ -161,9 +187,18 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     occ[np.isin(labels, small[small > 0])] = 0
     occ = cv2.dilate(occ, _disc(0.02 * size)) & oval
     ring_kernel = _disc(FEATURE_RING * size)
+    covered = []
     for f in features:
         ring = (cv2.dilate(f.astype(np.uint8), ring_kernel) > 0) & skin
-        if ring.any() and occ[ring].mean() > FEATURE_OCCLUDED:
+        covered.append(occ[ring].mean() if ring.any() else 0.0)
+    for k, f in enumerate(features):
+        # An eye or brow is untrusted when its surroundings are covered and more so than its
+        # twin's: with a fringe over both, the less covered one is the better of the two.
+        twin = covered[FEATURE_TWINS[k]]
+        # The lips have no twin and a moustache or the nasolabial shadows around them: they
+        # need most of their ring covered.
+        limit = FEATURE_OCCLUDED if FEATURE_TWINS[k] != k else 0.6
+        if covered[k] > limit and (FEATURE_TWINS[k] == k or covered[k] > twin + 0.1):
             occ[f] = 1
     return occ > 0
 
@@ -200,7 +235,16 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     # hair edge), and a full correction would carry that darkness onto the mirrored patch.
     # The target's light is matched at swap time anyway.
     mirror_fixed = mlab + np.clip(own_coarse - mirror_coarse, -MAX_LIGHT_SHIFT, MAX_LIGHT_SHIFT)
-    smooth = masked_blur(lab, skin_w * trust, 0.03 * size)
+    # The smooth fill: the trusted skin's local colour; where none is near (a fringe over the
+    # whole forehead) a wider one, and where even that finds none, the skin's median.
+    weight = skin_w * trust
+    smooth = masked_blur(lab, weight, 0.03 * size)
+    near = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 0.03 * size)
+    wide = masked_blur(lab, weight, 0.12 * size)
+    far = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 0.12 * size)
+    median = np.median(lab[weight > 0.5], axis=0) if (weight > 0.5).sum() > 20 else lab[oval > 0].mean(0)
+    wide = np.where((far > 0.02)[..., None], wide, median)
+    smooth = np.where((near > 0.05)[..., None], smooth, wide)
     # Features are never smoothed away (a face without a brow): where neither side is
     # trusted they take the mirror's feature all the same.
     smooth_fill = np.where(features[..., None], mirror_fixed, smooth)
