@@ -118,8 +118,8 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
 
     Two cues, in CIELAB at a blur of 0.4% of the crop (a strand of hair stays visible):
     - asymmetry: a skin pixel that differs from its mirror pixel (through the mesh) by more
-      than MIRROR_DE and is the darker of the two, or as light and the farther from the
-      source's skin (robust median / MAD), is covered (hair over one side, a hand, a hard
+      than MIRROR_DE and is the farther of the two from the source's skin (robust median /
+      MAD), or about as far and the darker, is covered (hair over one side, a hand, a hard
       shadow);
     - a plain outlier above the brows: farther than OCCLUDER_DISTANCE from the statistics of
       the cheekbones' skin, or much darker than most of it, on both sides alike (a fringe
@@ -149,13 +149,16 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     mlab, mvalid = mesh_warp(lab, mirrored, pts, hw, tris)
     mdist, _ = mesh_warp(dist.astype(np.float32), mirrored, pts, hw, tris)
     mskin, _ = mesh_warp(skin.astype(np.float32), mirrored, pts, hw, tris)
-    # Of an unlike pair, the covered one is the darker (hair, a shadow: a lit cheek is not
-    # covered), or, when they are about as light, the one farther from the skin (a coloured
-    # object).
+    # Of an unlike pair, the covered one is the one farther from the skin statistics (a
+    # coloured object, a hand in other light); when both are about as far, the darker one
+    # (hair, a hard shadow: a lit cheek is not covered).
     darker = lab[..., 0] < mlab[..., 0] - 0.5 * MIRROR_DE
-    brighter = lab[..., 0] > mlab[..., 0] + 0.5 * MIRROR_DE
-    odd = darker | (~brighter & (dist > mdist + 1.0))
-    asym = (mvalid > 0) & (mskin > 0.5) & (np.linalg.norm(lab - mlab, axis=2) > MIRROR_DE) & odd
+    odd = (dist > mdist + 1.0) | (darker & (dist > mdist - 0.5))
+    unlike = np.linalg.norm(lab - mlab, axis=2)
+    asym = (mvalid > 0) & (mskin > 0.5) & (unlike > MIRROR_DE) & odd
+    # Inside the features (not skin-coloured, but symmetric): only a gross difference from
+    # the twin, on the side farther from the skin (a green card over half the lips).
+    feature_odd = np.any(features, axis=0) & (mvalid > 0) & (unlike > 2 * MIRROR_DE) & (dist > mdist + 1.0)
     # The plain-outlier cue against statistics of the symmetric cheekbone skin only: the
     # forehead and temples add their own light fall-off (and often hair) to the spread, the
     # chin a beard.
@@ -179,7 +182,7 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     # beard or a moustache, which carry identity.
     above_brows = rows < pts[LEFT_BROW + RIGHT_BROW, 1].mean()
     outlier = (dist > OCCLUDER_DISTANCE) | (lab[..., 0] < darkest)
-    occ = (skin & (asym | (outlier & above_brows))).astype(np.uint8)
+    occ = ((skin & (asym | (outlier & above_brows))) | feature_odd).astype(np.uint8)
     # Speckles (pores, a mole, registration noise at a feature's rim) are small blobs; a
     # strand of hair is thin but long, so components are kept by area, not by an opening.
     n, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
