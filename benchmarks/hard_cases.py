@@ -2,10 +2,10 @@
 
 - `hair_band`: a hair-coloured band drawn from the forehead across one eye, with strands
   (a fringe falling over an eye: the case that pasted a black blotch on every target);
-- `three_quarter`: the face turned by rotating its own 3D mesh (mediapipe x, y, z) about
-  the vertical axis and re-rendering the texture piecewise-affinely; the far cheek shrinks
-  and what the turned face no longer covers becomes background, as beside a real turned
-  cheek (inpainted from the photo around it).
+- `three_quarter`: the part of the face that a three-quarter view would not show (by the
+  mesh's own visibility after turning its 3D points) replaced by background, as beside the
+  far cheek of a real turned head. (Re-rendering the turned face instead gave sources too
+  distorted for the mesh to follow: broken swaps with or without any cleaning.)
 `python -m benchmarks.hard_cases SRC_DIR OUT_DIR` writes both variants of every photo with a
 face (outputs are derived from the inputs: keep them out of git when the inputs are).
 """
@@ -50,30 +50,44 @@ def hair_band(image: np.ndarray, face: Face, side: int = 0, seed: int = 0) -> np
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def three_quarter(image: np.ndarray, face: Face, yaw_deg: float = 35.0) -> np.ndarray:
-    """`image` with the face turned by `yaw_deg` about the vertical axis through the nose
-    (positive: the image-right cheek turns away)."""
+def three_quarter(image: np.ndarray, face: Face, yaw_deg: float = 40.0) -> np.ndarray:
+    """`image` cut to what a three-quarter view would show: the face's own 3D mesh (mediapipe
+    x, y, z) is turned by `yaw_deg` about the vertical axis through the nose, and the triangles that then face away or are seen nearly
+    edge-on (facing cosine under 0.3), beyond the far eye's outer corner, are cut out of the
+    photo and inpainted from around, so background and hair show where that cheek was. The
+    mesh a detector then finds still spans the cut: the swapper must not paste what is there.
+    (Positive yaw turns the image-left cheek away: mediapipe's z grows away from the camera.)"""
+    from rswap.compose.source_texture import triangle_facing
+
     z = face.extra.get("z")
     if z is None:
         raise ValueError("three_quarter needs a face with 3D landmarks (face.extra['z'])")
     pts = np.asarray(face.landmarks[:468], np.float64)
     q = np.column_stack([pts, np.asarray(z[:468], np.float64)])
-    c = q[1]
     a = np.radians(yaw_deg)
     R = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
-    turned = (q - c) @ R.T + c
-    new2d = turned[:, :2].astype(np.float32)
-    hw = image.shape[:2]
-    warped, valid = mesh_warp(image, pts.astype(np.float32), new2d, hw, mesh_triangles())
-    old = np.zeros(hw, np.uint8)
-    cv2.fillPoly(old, [np.round(pts[FACE_OVAL]).astype(np.int32)], 255)
-    old = cv2.dilate(old, np.ones((9, 9), np.uint8)) > 0
-    # Background where the old face was and the turned one is not: inpainted from around.
-    bg = cv2.inpaint(image, old.astype(np.uint8) * 255, 5, cv2.INPAINT_TELEA)
+    turned = (q - q[1]) @ R.T + q[1]
+    tris = mesh_triangles()
+    facing = triangle_facing(turned[:, :2], turned[:, 2], tris)
+    cut = np.zeros(image.shape[:2], np.uint8)
+    for t in tris[facing < 0.3]:
+        cv2.fillConvexPoly(cut, np.round(pts[t]).astype(np.int32), 255)
+    # Only the far cheek and temple: beyond the far eye's outer corner (towards the ear), as
+    # one region (a turned head hides the side of the face, not patches of the nose).
+    far_corner = pts[33] if yaw_deg > 0 else pts[263]
+    xs = np.arange(image.shape[1])[None, :]
+    side = xs < far_corner[0] + 2 if yaw_deg > 0 else xs > far_corner[0] - 2
+    eye_gap = float(np.linalg.norm(pts[33] - pts[263]))
+    k = max(3, int(0.25 * eye_gap) | 1)
+    cut = cv2.morphologyEx(cut, cv2.MORPH_CLOSE, np.ones((k, k), np.uint8))
+    cut = cv2.dilate(cut, np.ones((5, 5), np.uint8)) * side
+    # Inpaint from the photo beyond the face: keep the face's remaining skin out of the source
+    # pixels by filling from the outside of the oval in (the cut touches the oval's edge).
+    oval = np.zeros_like(cut)
+    cv2.fillPoly(oval, [np.round(pts[FACE_OVAL]).astype(np.int32)], 255)
+    background = cv2.inpaint(image, cv2.dilate(oval, np.ones((15, 15), np.uint8)), 9, cv2.INPAINT_TELEA)
     out = image.copy()
-    out[old] = bg[old]
-    v = valid > 0
-    out[v] = warped[v]
+    out[cut > 0] = background[cut > 0]
     return out
 
 
@@ -91,7 +105,7 @@ def main(argv: list[str]) -> int:
             if not faces:
                 continue
             write_image(dst / f"hair_{path.stem}.png", hair_band(image, faces[0], side=k % 2, seed=k))
-            write_image(dst / f"turned_{path.stem}.png", three_quarter(image, faces[0], 35.0 if k % 2 else -35.0))
+            write_image(dst / f"turned_{path.stem}.png", three_quarter(image, faces[0], 40.0 if k % 2 else -40.0))
     return 0
 
 
