@@ -137,21 +137,24 @@ def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarr
     the bright half because an iris or the tongue would otherwise decide the move: a blue
     iris in one image and a brown one in the other must not tint the whites. So a feature
     ends up with the colour the reference's same feature has there: neither the skin's cast
-    nor a hue that neither face has."""
-    out_lab = _to_lab(src)
-    ref_lab = _to_lab(ref)
+    nor a hue that neither face has. Works on each region's bounding box only."""
+    out = src.copy()
     for region in regions:
-        m = np.asarray(region, np.float32)
+        box = _bbox(np.asarray(region) > 0)
+        if box is None:
+            continue
+        m = np.asarray(region, np.float32)[box]
         core = m > 0.5
         if core.sum() < 8:
             continue
+        src_lab, ref_lab = _to_lab(out[box]), _to_lab(ref[box])
         means = []
-        for lab in (out_lab, ref_lab):
-            light = lab[..., 0][core]
-            bright = core & (lab[..., 0] >= np.median(light))
+        for lab in (src_lab, ref_lab):
+            bright = core & (lab[..., 0] >= np.median(lab[..., 0][core]))
             means.append(lab[bright][:, 1:].mean(0))
-        out_lab[..., 1:] += m[..., None] * (means[1] - means[0])
-    return np.where((np.max(regions, axis=0) > 0)[..., None], _from_lab(out_lab), src) if regions else src.copy()
+        src_lab[..., 1:] += m[..., None] * (means[1] - means[0]).astype(np.float32)
+        np.copyto(out[box], _from_lab(src_lab), where=(m > 0)[..., None])
+    return out
 
 
 def masked_blur(lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:

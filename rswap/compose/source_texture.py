@@ -142,19 +142,26 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     if len(ref) < 50:
         return np.zeros(hw, bool)
     med = np.median(ref, axis=0)
-    scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), MIN_SCALE)
-    dist = np.linalg.norm((lab - med) / scale, axis=2)
+    # The two sides of a face are rarely lit alike (a cheek in shadow is 10-20 L darker than
+    # the lit one, which alone would read as "unlike its mirror"): the symmetry cue compares
+    # lightness after removing the skin's coarse light (a blur at 15% of the crop, wider
+    # than a strand or band of hair, which therefore stays).
+    light = masked_blur(lab, skin.astype(np.float32), 0.15 * size)[..., 0]
+    flat = lab.copy()
+    flat[..., 0] += med[0] - light
+    scale = np.maximum(1.4826 * np.median(np.abs(flat[skin] - np.median(flat[skin], axis=0)), axis=0), MIN_SCALE)
+    dist = np.linalg.norm((flat - med) / scale, axis=2)
     tris = mesh_triangles()
     mirrored = pts[mirror_index()]
-    mlab, mvalid = mesh_warp(lab, mirrored, pts, hw, tris)
+    mflat, mvalid = mesh_warp(flat, mirrored, pts, hw, tris)
     mdist, _ = mesh_warp(dist.astype(np.float32), mirrored, pts, hw, tris)
     mskin, _ = mesh_warp(skin.astype(np.float32), mirrored, pts, hw, tris)
     # Of an unlike pair, the covered one is the one farther from the skin statistics (a
     # coloured object, a hand in other light); when both are about as far, the darker one
-    # (hair, a hard shadow: a lit cheek is not covered).
-    darker = lab[..., 0] < mlab[..., 0] - 0.5 * MIRROR_DE
+    # (hair, a hard shadow).
+    darker = flat[..., 0] < mflat[..., 0] - 0.5 * MIRROR_DE
     odd = (dist > mdist + 1.0) | (darker & (dist > mdist - 0.5))
-    unlike = np.linalg.norm(lab - mlab, axis=2)
+    unlike = np.linalg.norm(flat - mflat, axis=2)
     asym = (mvalid > 0) & (mskin > 0.5) & (unlike > MIRROR_DE) & odd
     # Inside the features (not skin-coloured, but symmetric): only a gross difference from
     # the twin, on the side farther from the skin (a green card over half the lips).

@@ -222,9 +222,10 @@ class ClassicalSwapper:
                 # colour change: on a tinted target the skin's shift (and its contrast gain)
                 # turned eye whites teal and teeth orange. They take the colour of the
                 # target's own eyes and teeth instead (`match_bright_chroma`).
-                # Grown by most of the feather: eyes are a few pixels tall, a ramp inside them
-                # would leave their rims with the skin's cast.
-                regions = [region_mask(hw, shaped, include=(name,), feather=self._feather / 2, erode=-0.6 * self._feather)
+                # Whole up to the rim and a short ramp outside it: eyes are a few pixels tall,
+                # a ramp inside would leave their rims with the skin's cast, a wide one outside
+                # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
+                regions = [region_mask(hw, shaped, include=(name,), feather=2.0, erode=-2.0)
                            for name in ("left_eye", "right_eye", "mouth_inner")]
                 chroma = 1.0 - np.max(regions, axis=0)
                 warped = transfer_color(warped, background, src_skin, dst_skin, method=self.color, spread=COLOR_SPREAD,
