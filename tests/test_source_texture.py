@@ -161,3 +161,23 @@ def test_an_open_mouth_target_keeps_its_mouth_interior_by_default(astronaut, ast
     assert np.abs(out[inner].astype(int) - crop[inner].astype(int)).mean() < 4
     # The opening measure grows with the mouth (the astronaut's own smile shows teeth: ~0.14).
     assert mouth_opening(lm) > mouth_opening(_crop(sw, other_person, analyse(other_person))[1]) + 0.1
+
+
+def test_several_photos_fill_what_one_of_them_hides_from_another(astronaut, astronaut_face, analyse):
+    """A band over both eyes in one photo (no mirror can help) and a clean second photo:
+    the source texture takes the eyes from the photo that sees them."""
+    covered = astronaut.copy()
+    eyes_y = int(astronaut_face.kps5[:2, 1].mean())
+    x0, x1 = int(astronaut_face.bbox[0]), int(astronaut_face.bbox[2])
+    covered[eyes_y - 12: eyes_y + 12, x0:x1] = (40, 200, 60)  # a green band across both eyes
+    second = np.ascontiguousarray(cv2.resize(astronaut, None, fx=0.9, fy=0.9, interpolation=cv2.INTER_AREA))
+    sw = ClassicalSwapper()
+    one = sw.encode_source([covered], [astronaut_face])
+    both = sw.encode_source([covered, second], [astronaut_face, analyse(second)])
+    eyes = region_mask(one.texture.shape[:2], one.landmarks, include=("left_eye", "right_eye"), feather=0, erode=-3) > 0
+
+    def green(texture):
+        return float((np.abs(texture.astype(int) - (40, 200, 60)).sum(2) < 80)[eyes].mean())
+
+    assert green(one.texture) > 0.2  # one photo alone cannot know what is under the band
+    assert green(both.texture) < 0.02

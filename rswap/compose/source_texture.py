@@ -124,7 +124,7 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     - a plain outlier above the brows: farther than OCCLUDER_DISTANCE from the statistics of
       the cheekbones' skin, or much darker than most of it, on both sides alike (a fringe
       across the whole forehead); elsewhere a symmetric outlier is a beard or an eye
-      socket's shadow, which stay.
+      socket's shadow, which stay, unless its colour (a, b) is one no skin has (> 9 MAD).
     Light falling off across a face inflates the global spread, which is why the first cue
     carries the common case. Small blobs are dropped and the rest grown a little (hair edges
     are soft). A feature (eye, brow, lips) whose ring of skin is mostly occluded is occluded
@@ -189,7 +189,10 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     # beard or a moustache, which carry identity.
     above_brows = rows < pts[LEFT_BROW + RIGHT_BROW, 1].mean()
     outlier = (dist > OCCLUDER_DISTANCE) | (lab[..., 0] < darkest)
-    occ = ((skin & (asym | (outlier & above_brows))) | feature_odd).astype(np.uint8)
+    # A colour no skin has (green, blue: a card, a toy, a tinted lens) is an occluder anywhere;
+    # a beard's or a shadow's colour is skin-like (a few MAD in a, b, measured ~3).
+    foreign = np.linalg.norm((lab[..., 1:] - med[1:]) / scale[1:], axis=2) > 2 * OCCLUDER_DISTANCE
+    occ = ((skin & (asym | foreign | (outlier & above_brows))) | feature_odd).astype(np.uint8)
     # Speckles (pores, a mole, registration noise at a feature's rim) are small blobs; a
     # strand of hair is thin but long, so components are kept by area, not by an opening.
     n, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
@@ -208,7 +211,9 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
         # The lips have no twin and a moustache or the nasolabial shadows around them: they
         # need most of their ring covered.
         limit = FEATURE_OCCLUDED if FEATURE_TWINS[k] != k else 0.6
-        if covered[k] > limit and (FEATURE_TWINS[k] == k or covered[k] > twin + 0.1):
+        # Both twins buried (a fringe over both brows) are both untrusted: neither is better,
+        # but another photo may be.
+        if covered[k] > limit and (FEATURE_TWINS[k] == k or covered[k] > twin + 0.1 or twin > 0.6):
             occ[f] = 1
     return occ > 0
 
