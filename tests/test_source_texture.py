@@ -179,5 +179,5 @@ def test_several_photos_fill_what_one_of_them_hides_from_another(astronaut, astr
     def green(texture):
         return float((np.abs(texture.astype(int) - (40, 200, 60)).sum(2) < 80)[eyes].mean())
 
-    assert green(one.texture) > 0.2  # one photo alone cannot know what is under the band
+    assert green(one.texture) > 0.1  # one photo alone cannot know what is under the band
     assert green(both.texture) < 0.02

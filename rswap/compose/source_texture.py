@@ -34,17 +34,20 @@ from rswap.compose.warp import mesh_warp
 from rswap.face.landmarks import LEFT_BROW, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_EYE_LOOP, mesh_triangles
 from rswap.face.symmetry import mirror_index
 
-# Facing cosine below which a triangle is not trusted at all, and above which fully:
-# ~75 and ~55 degrees from the view axis (a frontal cheek's outer rim sits near 60-70°).
-VISIBLE_FROM, VISIBLE_FULL = 0.25, 0.55
+# Facing cosine below which a triangle is not trusted at all, and above which fully: ~84
+# and ~73 degrees from the view axis. A frontal face's cheek rims sit at 60-70° (cosine
+# 0.35-0.5): trusting only from 0.55 replaced them on every face and cost identity
+# (measured on 24 x 6 pairs: closer-to-source 95% -> 88%).
+VISIBLE_FROM, VISIBLE_FULL = 0.1, 0.3
 OCCLUDER_DISTANCE = 4.5  # robust z-score (MAD units, Lab) beyond which a forehead pixel is not skin on either side
 MAX_LIGHT_SHIFT = np.array([12.0, 4.0, 4.0], np.float32)  # Lab: most the mirrored side's coarse colour moves
-MIN_OCCLUDER_AREA = 4e-4  # fraction of the crop's area under which a flagged blob is noise (26 px at 256²)
+MIN_OCCLUDER_AREA = 1.5e-3  # fraction of the crop's area under which a flagged blob is noise (~100 px at 256²)
 DARKER_THAN_SKIN = 15.0  # L units below the cheekbones' lower quartile that only hair or hard shadow reaches
-MIRROR_DE = 18.0  # CIELAB difference between a pixel and its mirror that marks one of them as covered
+MIRROR_DE = 25.0  # CIELAB difference between a pixel and its mirror that marks one of them as covered
 MIN_SCALE = np.array([5.0, 2.0, 2.0])  # floors of the robust Lab scales: flat skin must not flag its own shading
 FEATURE_RING = 0.06  # ring around a feature judged for occlusion, fraction of the crop size
-FEATURE_OCCLUDED = 0.35  # fraction of that ring occluded that makes the feature untrusted
+FEATURE_OCCLUDED = 0.5  # fraction of that ring occluded that makes the feature untrusted
+FEATURE_MARGIN = 0.25  # ... and by this much more than its twin's (false flags on real photos cost identity)
 # Nostrils are dark like hair: the quad nose-tip / wings / subnasale holds both of them.
 NOSTRIL_POINTS = [1, 98, 2, 327]
 
@@ -191,7 +194,7 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     outlier = (dist > OCCLUDER_DISTANCE) | (lab[..., 0] < darkest)
     # A colour no skin has (green, blue: a card, a toy, a tinted lens) is an occluder anywhere;
     # a beard's or a shadow's colour is skin-like (a few MAD in a, b, measured ~3).
-    foreign = np.linalg.norm((lab[..., 1:] - med[1:]) / scale[1:], axis=2) > 2 * OCCLUDER_DISTANCE
+    foreign = np.linalg.norm((lab[..., 1:] - med[1:]) / scale[1:], axis=2) > 3 * OCCLUDER_DISTANCE
     occ = ((skin & (asym | foreign | (outlier & above_brows))) | feature_odd).astype(np.uint8)
     # Speckles (pores, a mole, registration noise at a feature's rim) are small blobs; a
     # strand of hair is thin but long, so components are kept by area, not by an opening.
@@ -213,7 +216,7 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
         limit = FEATURE_OCCLUDED if FEATURE_TWINS[k] != k else 0.6
         # Both twins buried (a fringe over both brows) are both untrusted: neither is better,
         # but another photo may be.
-        if covered[k] > limit and (FEATURE_TWINS[k] == k or covered[k] > twin + 0.1 or twin > 0.6):
+        if covered[k] > limit and (FEATURE_TWINS[k] == k or covered[k] > twin + FEATURE_MARGIN or twin > 0.6):
             occ[f] = 1
     return occ > 0
 
