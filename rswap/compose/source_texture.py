@@ -7,18 +7,21 @@ cheek). This module decides, in the source's aligned crop, which pixels to trust
 replaces the others:
 1. visibility: each mesh triangle's facing from mediapipe's 3D landmarks (x, y and the
    relative depth z on the same scale): the cosine between its normal and the view axis.
-   Triangles turned away or strongly foreshortened (the far cheek of a three-quarter view)
-   are not trusted;
-2. occluders: pixels of the skin region (face oval minus eyes, brows, lips and nostrils)
-   whose colour is far from the source's own skin statistics (robust median / MAD in
-   CIELAB over the visible skin, at a small blur so pores do not count). Eyes, brows and
-   lips are not skin-coloured, so they are judged by the skin ring around them: a feature
-   whose surroundings are mostly occluded (hair over an eye) is untrusted as a whole;
+   Pixels of triangles turned away or strongly foreshortened are not trusted, and such a
+   triangle samples its mirrored triangle at swap time (`sample_triangles`);
+2. occluders (`occluder_mask`): a skin pixel unlike its mirror pixel (after the skin's coarse
+   light is taken out) and the farther of the two from the source's skin statistics is
+   covered; above the brows a symmetric outlier (a fringe) too; anywhere a colour no skin
+   has. Eyes, brows and lips are not skin-coloured, so they are judged by the skin ring
+   around them: a feature whose surroundings are mostly covered (hair over an eye) is
+   untrusted as a whole;
 3. fill: untrusted pixels take the mirrored triangle from the other side of the mesh
    (`rswap.face.symmetry`), with that side's coarse colour moved to this side's light; where
    the mirror is untrusted too, a smooth skin fill (the trusted skin's local mean colour);
    eyes, brows and lips are never smooth-filled (they would vanish): they take the mirror's;
 4. several photos: each pixel from the photo whose texture is most trusted there.
+Thresholds are set where identity held on real photos (RESULTS.md, issue 10): eager ones
+removed more pasted hair and flagged asymmetric light and real hairlines.
 """
 
 from __future__ import annotations
