@@ -11,6 +11,10 @@ face with FrameSwapper) and the result is analysed again. Per pair we measure:
   the target's own skin on the same pixels, as a whole (a paler or greyer patch) and
   locally at a coarse scale (shading and seams); the target's skin is what its neck and
   hairline match, so a pasted-on face shows up here.
+- visible defects (`defect_fraction`): the share of the face's skin whose colour in the result
+  is like neither the result's own skin nor the target's own pixel there (pasted hair, a
+  hand, background, a teal patch); a pair is "defective" above DEFECTIVE (calibrated by eye
+  on contact sheets ordered worst first, RESULTS.md).
 A "target as is" row (no swap) is the baseline that shows what the numbers are worth.
 
 Images are analysed and embedded once each; photos without a face are listed and
@@ -80,6 +84,7 @@ class PairRecord:
     tone_de: float | None = None  # ΔE of the mean skin colour, result vs target
     local_de: float | None = None  # mean ΔE of the coarse-scale skin colour, result vs target
     swap_ms: float | None = None
+    defect: float | None = None  # fraction of the skin with colour like neither own skin nor the target (defect_fraction)
     note: str = ""  # why the metrics are missing, when they are
 
     @property
@@ -131,6 +136,8 @@ def summarise(pairs: list[PairRecord]) -> dict:
         "tone_de_mean": _mean(p.tone_de for p in ok if p.tone_de is not None),
         "local_de_mean": _mean(p.local_de for p in ok if p.local_de is not None),
         "swap_ms_mean": _mean(p.swap_ms for p in ok if p.swap_ms is not None),
+        "defective": sum(p.defect > DEFECTIVE for p in ok if p.defect is not None),
+        "defect_mean": _mean(p.defect for p in ok if p.defect is not None),
     }
 
 
@@ -140,8 +147,8 @@ def markdown_table(report: EvalReport) -> str:
 
     rows = [
         "| swapper | pairs (evaluated) | cos → source ↑ | cos → target ↓ | closer to source | ID top-1 ↑ "
-        "| pose err ° mean / median ↓ | expression err ↓ | skin ΔE mean / local ↓ | swap ms |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| pose err ° mean / median ↓ | expression err ↓ | skin ΔE mean / local ↓ | defective pairs ↓ (mean defect) | swap ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in report.summary().items():
         rows.append(
@@ -149,6 +156,7 @@ def markdown_table(report: EvalReport) -> str:
             f"| {f(s['closer_to_source'], '{:.0%}')} | {f(s['id_top1'], '{:.0%}')} "
             f"| {f(s['pose_deg_mean'], '{:.2f}')} / {f(s['pose_deg_median'], '{:.2f}')} "
             f"| {f(s['expression_mean'], '{:.4f}')} | {f(s['tone_de_mean'], '{:.1f}')} / {f(s['local_de_mean'], '{:.1f}')} "
+            f"| {s['defective']} = {f(s['defective'] / max(s['evaluated'], 1), '{:.1%}')} ({f(s['defect_mean'], '{:.2%}')}) "
             f"| {f(s['swap_ms_mean'], '{:.0f}')} |"
         )
     for what, names in report.skipped.items():
@@ -200,6 +208,50 @@ def skin_tone_error(result: np.ndarray, target: np.ndarray, landmarks: np.ndarra
     return tone, local
 
 
+DEFECT_DE = 18.0  # CIELAB distance that counts as "unlike" (skin against hair, background, a teal cast: 25-60)
+DEFECTIVE = 0.02  # a pair is defective when more than this share of its face's skin is unlike both
+
+
+def defect_map(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(defect bool (H, W), skin bool (H, W)): skin pixels of the result (on the target's
+    landmarks: a swap keeps the target's pose) whose colour is like neither the result's own
+    skin nor the target's pixel there.
+
+    Both images are blurred at 1.5% of the face size first (pores and a pixel of
+    misregistration are not defects). "Own skin": within DEFECT_DE (CIELAB) of the result's
+    median skin colour, or of its local skin colour (a blur at 8% of the face over the skin
+    pixels near the median, so a lit and a shaded cheek both count as skin, but a patch is
+    never its own reference). "The target's pixel": within DEFECT_DE of
+    the target there (the target's own hair, glasses or hand kept in front are fine).
+    Blobs under 0.2% of the skin are dropped (a mole, an eye corner)."""
+    skin = skin_mask(result.shape[:2], landmarks)
+    n = int(np.count_nonzero(skin))
+    if n == 0:
+        return np.zeros_like(skin), skin
+    size = np.sqrt(n)
+    lab_r, lab_t = (cv2.cvtColor(cv2.GaussianBlur(img, (0, 0), 0.015 * size).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+                    for img in (result, target))
+    med = np.median(lab_r[skin], axis=0)
+    near_median = np.linalg.norm(lab_r - med, axis=2) <= DEFECT_DE
+    # The local skin colour from the pixels near the median only: a patch must not be its own reference.
+    w = (skin & near_median).astype(np.float32)
+    local = cv2.GaussianBlur(lab_r * w[..., None], (0, 0), 0.08 * size) / np.maximum(cv2.GaussianBlur(w, (0, 0), 0.08 * size), 1e-4)[..., None]
+    unlike_own = ~near_median & (np.linalg.norm(lab_r - local, axis=2) > DEFECT_DE)
+    unlike_target = np.linalg.norm(lab_r - lab_t, axis=2) > DEFECT_DE
+    defect = (skin & unlike_own & unlike_target).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(defect, connectivity=8)
+    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < 0.002 * n)
+    defect[np.isin(labels, small[small > 0])] = 0
+    return defect > 0, skin
+
+
+def defect_fraction(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) -> float | None:
+    """Share of the face's skin that `defect_map` flags; None without skin pixels."""
+    defect, skin = defect_map(result, target, landmarks)
+    n = int(np.count_nonzero(skin))
+    return float(np.count_nonzero(defect) / n) if n else None
+
+
 def _nearest_face(faces: list[Face], to: Face) -> Face | None:
     """The face in `faces` whose centre is nearest `to`'s and within half its size (the swapped one)."""
     if not faces:
@@ -247,6 +299,7 @@ class Evaluator:
         tone = skin_tone_error(result, target.image, target.face.landmarks)
         if tone is not None:
             record.tone_de, record.local_de = tone
+        record.defect = defect_fraction(result, target.image, target.face.landmarks)
 
 
 def evaluate(
@@ -288,7 +341,7 @@ def evaluate(
                 nearest = sources[int(np.argmax(cos))].path.name
                 report.pairs.append(PairRecord(BASELINE, src.path.name, tgt.path.name, float(cos[i]), 1.0,
                                                nearest == src.path.name, nearest, 0.0, None, 0.0,
-                                               tone_de=0.0, local_de=0.0))
+                                               tone_de=0.0, local_de=0.0, defect=0.0))
 
         identities = [[sw.encode_source([s.image], [s.face]) for s in sources] for _, sw in swappers]
         jobs = [(k, i, t) for k in range(len(swappers)) for i in range(len(sources)) for t in range(len(targets))]
@@ -353,28 +406,34 @@ def face_tile(image: np.ndarray, face: Face | None, label: str = "", size: int =
 
 class ContactSheet:
     """Rows of source | target | result per swapper. Tiles are kept small as results come
-    in; `image()` lays out a diagonal selection of pairs so every source and every target
-    shows up before any repeats."""
+    in; `image()` lays out the pairs worst first (largest defect fraction of any swapper),
+    so what is broken is what one sees; `image(worst_first=False)`, a diagonal selection
+    where every source and every target shows up before any repeats."""
 
     def __init__(self, swappers: list[str]):
         self.columns = ["source", "target", *swappers]
         self.faces: dict[str, np.ndarray] = {}  # photo name -> tile
         self.results: dict[tuple[str, str], dict[str, np.ndarray]] = {}  # (source, target) -> swapper -> tile
+        self.worst: dict[tuple[str, str], float] = {}  # (source, target) -> the largest defect of any swapper
 
     def add(self, record: PairRecord, source: Photo, target: Photo, result: np.ndarray) -> None:
         for photo in (source, target):
             if photo.path.name not in self.faces:
                 self.faces[photo.path.name] = face_tile(photo.image, photo.face, photo.path.name)
-        caption = "no face" if record.cos_source is None else f"s{record.cos_source:.2f} t{record.cos_target:.2f} p{record.pose_deg:.0f}"
+        caption = "no face" if record.cos_source is None else f"s{record.cos_source:.2f} t{record.cos_target:.2f} d{100 * (record.defect or 0):.1f}%"
+        self.worst[(record.source, record.target)] = max(self.worst.get((record.source, record.target), 0.0), record.defect or 0.0)
         self.results.setdefault((record.source, record.target), {})[record.swapper] = face_tile(result, target.face, caption)
 
-    def image(self, max_rows: int = 24) -> np.ndarray | None:
+    def image(self, max_rows: int = 24, worst_first: bool = True, skip: int = 0) -> np.ndarray | None:
         if not self.results:
             return None
-        sources = list(dict.fromkeys(s for s, _ in self.results))
-        targets = list(dict.fromkeys(t for _, t in self.results))
-        keys = [(sources[k % len(sources)], targets[k % len(targets)]) for k in range(len(sources) * len(targets))]
-        keys = [k for k in dict.fromkeys(keys) if k in self.results][:max_rows]
+        if worst_first:
+            keys = sorted(self.results, key=lambda k: -self.worst.get(k, 0.0))[skip:skip + max_rows]
+        else:
+            sources = list(dict.fromkeys(s for s, _ in self.results))
+            targets = list(dict.fromkeys(t for _, t in self.results))
+            keys = [(sources[k % len(sources)], targets[k % len(targets)]) for k in range(len(sources) * len(targets))]
+            keys = [k for k in dict.fromkeys(keys) if k in self.results][skip:skip + max_rows]
         blank = np.full((TILE + LABEL_H, TILE, 3), 255, np.uint8)
         rows = []
         for s, t in keys:
@@ -386,8 +445,8 @@ class ContactSheet:
         return np.vstack([header, *rows])
 
 
-def save_sheet(path: str | os.PathLike, sheet: ContactSheet, max_rows: int = 24) -> bool:
-    img = sheet.image(max_rows)
+def save_sheet(path: str | os.PathLike, sheet: ContactSheet, max_rows: int = 24, skip: int = 0) -> bool:
+    img = sheet.image(max_rows, skip=skip)
     if img is None:
         return False
     write_image(path, img)

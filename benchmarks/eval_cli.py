@@ -2,7 +2,8 @@
 
 Swaps every source photo onto every target photo with each swapper, prints a
 Markdown table of identity, pose and expression metrics, and writes that table,
-the full JSON report and a contact sheet (source | target | results) to --out.
+the full JSON report and contact sheets (source | target | results, worst pairs first)
+to --out.
 """
 
 from __future__ import annotations
@@ -61,5 +62,7 @@ def _run(args: argparse.Namespace, out: Path | None) -> int:
         write_json(out / "eval.json", report)
         write_text(out / "eval.md", table)
         if save_sheet(out / "contact_sheet.png", sheet, args.sheet_rows):
-            print(f"wrote {out / 'eval.md'}, {out / 'eval.json'}, {out / 'contact_sheet.png'}")
+            # The next rows too: the pairs just below the worst are where the defect threshold is judged.
+            save_sheet(out / "contact_sheet_next.png", sheet, args.sheet_rows, skip=args.sheet_rows)
+            print(f"wrote {out / 'eval.md'}, {out / 'eval.json'}, {out / 'contact_sheet.png'} (worst pairs first), contact_sheet_next.png")
     return 0

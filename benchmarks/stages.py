@@ -36,6 +36,8 @@ SWAP_PARTS = {
     "mesh_warp": "swap: warp (mesh reenactment)",
     "region_mask": "swap: masks",
     "transfer_color": "swap: colour",
+    "match_shading": "swap: colour",
+    "match_bright_chroma": "swap: colour",
     "laplacian_blend": "swap: blend",
 }
 

@@ -71,6 +71,7 @@ def transfer_color(
     method: str = "reinhard",
     spread: float = 1.0,
     where: np.ndarray | None = None,
+    chroma: np.ndarray | None = None,
 ) -> np.ndarray:
     """`src` with its masked colour statistics moved to those of `ref` under `ref_mask`.
 
@@ -82,6 +83,9 @@ def transfer_color(
     flattens or exaggerates the source's texture when the two faces' contrast differs.
     `where` (H, W): the pixels to change, when they are not the ones the statistics come
     from (e.g. statistics from skin only, change applied to the whole face).
+    `chroma` (H, W) in [0, 1]: how much of the colour (a, b) change each pixel takes; the
+    lightness change always applies. 0 on eyes, teeth and lips keeps their hue: a skin-tone
+    shift pushed onto eye whites turns them teal or pink, a hue neither face has there.
     """
     if method not in METHODS:
         raise RswapError(f"unknown colour transfer method {method!r}; choose one of {', '.join(METHODS)}")
@@ -108,14 +112,52 @@ def transfer_color(
         if box is None:
             return src.copy()
         src_lab, src_w = _to_lab(src[box]), where[box]
-    moved = _from_lab(cv2.transform(src_lab, affine))
+    moved_lab = cv2.transform(src_lab, affine)
+    if chroma is not None:
+        moved_lab = _limit_chroma(src_lab, moved_lab, np.asarray(chroma, np.float32)[box])
+    moved = _from_lab(moved_lab)
 
     out = src.copy()
     np.copyto(out[box], moved, where=(src_w > 0)[..., None])
     return out
 
 
-def _masked_blur(lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+def _limit_chroma(before: np.ndarray, after: np.ndarray, chroma: np.ndarray) -> np.ndarray:
+    """`after` (Lab) with its a, b change from `before` scaled by `chroma` per pixel."""
+    out = after.copy()
+    out[..., 1:] = before[..., 1:] + chroma[..., None] * (after[..., 1:] - before[..., 1:])
+    return out
+
+
+def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarray]) -> np.ndarray:
+    """`src` with each region's colour (a, b) moved by the difference of the two images' mean
+    colour over the region's brighter half (eye whites, teeth), lightness untouched.
+
+    Regions are float (H, W) masks (soft edges weight the move). The statistics come from
+    the bright half because an iris or the tongue would otherwise decide the move: a blue
+    iris in one image and a brown one in the other must not tint the whites. So a feature
+    ends up with the colour the reference's same feature has there: neither the skin's cast
+    nor a hue that neither face has. Works on each region's bounding box only."""
+    out = src.copy()
+    for region in regions:
+        box = _bbox(np.asarray(region) > 0)
+        if box is None:
+            continue
+        m = np.asarray(region, np.float32)[box]
+        core = m > 0.5
+        if core.sum() < 8:
+            continue
+        src_lab, ref_lab = _to_lab(out[box]), _to_lab(ref[box])
+        means = []
+        for lab in (src_lab, ref_lab):
+            bright = core & (lab[..., 0] >= np.median(lab[..., 0][core]))
+            means.append(lab[bright][:, 1:].mean(0))
+        src_lab[..., 1:] += m[..., None] * (means[1] - means[0]).astype(np.float32)
+        np.copyto(out[box], _from_lab(src_lab), where=(m > 0)[..., None])
+    return out
+
+
+def masked_blur(lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
     """Normalised convolution: the weighted local mean of `lab`, where only weighted pixels count.
 
     A blur this wide keeps nothing finer than sigma, so it runs on a copy shrunk to about
@@ -132,7 +174,8 @@ def _masked_blur(lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarra
 
 
 def match_shading(
-    src: np.ndarray, ref: np.ndarray, src_weight: np.ndarray, ref_weight: np.ndarray, where: np.ndarray, sigma: float
+    src: np.ndarray, ref: np.ndarray, src_weight: np.ndarray, ref_weight: np.ndarray, where: np.ndarray, sigma: float,
+    chroma: np.ndarray | None = None,
 ) -> np.ndarray:
     """`src` plus (coarse colour of `ref` − coarse colour of `src`) in CIELAB, where `where` > 0.
 
@@ -140,7 +183,8 @@ def match_shading(
     over its own weight (e.g. its skin without eyes, brows and lips, so features and hair
     do not tint the estimate). src and ref are the same size and roughly aligned, as a
     warped source face and its target are. A large sigma (a fifth of the face) moves
-    light and tone only; the source's features and texture stay."""
+    light and tone only; the source's features and texture stay. `chroma`: as in
+    `transfer_color`, how much of the colour (a, b) shift each pixel takes."""
     if src.shape != ref.shape:
         raise ValueError(f"match_shading: shapes differ: {src.shape} vs {ref.shape}")
     box = _bbox(np.asarray(where) > 0)
@@ -150,8 +194,11 @@ def match_shading(
     if not (src_w.any() and ref_w.any()):
         return src.copy()
     src_lab, ref_lab = _to_lab(src), _to_lab(ref)
-    shift = _masked_blur(ref_lab, ref_w, sigma) - _masked_blur(src_lab, src_w, sigma)
-    moved = _from_lab(src_lab[box] + shift[box])
+    shift = masked_blur(ref_lab, ref_w, sigma) - masked_blur(src_lab, src_w, sigma)
+    moved_lab = src_lab[box] + shift[box]
+    if chroma is not None:
+        moved_lab = _limit_chroma(src_lab[box], moved_lab, np.asarray(chroma, np.float32)[box])
+    moved = _from_lab(moved_lab)
     out = src.copy()
     np.copyto(out[box], moved, where=(np.asarray(where)[box] > 0)[..., None])
     return out

@@ -16,8 +16,8 @@ from rswap.errors import RswapError
 from rswap.face.landmarks import REGIONS
 
 # Regions whose index lists are not an ordered loop (brows are two open polylines in
-# mediapipe's tables): they are filled as their convex hull.
-_HULL_REGIONS = {"left_brow", "right_brow"}
+# mediapipe's tables, lips two loops): they are filled as their convex hull.
+_HULL_REGIONS = {"left_brow", "right_brow", "lips"}
 _SUBPIXEL_BITS = 4
 
 

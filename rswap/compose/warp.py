@@ -38,8 +38,13 @@ def mesh_warp(
     dst_pts: np.ndarray,
     out_hw: tuple[int, int],
     triangles: np.ndarray,
+    src_triangles: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Piecewise-affine warp of `src_img` so that src_pts land on dst_pts.
+
+    `src_triangles` (T, 3, 2), optional: where each triangle samples the source, when that
+    is not src_pts[triangles] (e.g. the far side of a turned source head sampling its
+    mirrored near side).
 
     Returns (warped image of size out_hw, same dtype as src_img; valid mask float32
     (H, W), 1 where a triangle covers the pixel). A compiled kernel rasterises the
@@ -52,7 +57,8 @@ def mesh_warp(
     src_pts = np.asarray(src_pts, np.float32)
     dst_pts = np.asarray(dst_pts, np.float32)
     tris = np.asarray(triangles, np.int64)
-    src_t, dst_t = src_pts[tris], dst_pts[tris]
+    src_t = src_pts[tris] if src_triangles is None else np.asarray(src_triangles, np.float32)
+    dst_t = dst_pts[tris]
     A, ok = _triangle_affines(src_t, dst_t)
 
     e1, e2 = dst_t[:, 1] - dst_t[:, 0], dst_t[:, 2] - dst_t[:, 0]

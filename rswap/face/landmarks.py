@@ -57,6 +57,7 @@ REGIONS: dict[str, list[int]] = {
     "right_eye": RIGHT_EYE_LOOP,
     "left_brow": LEFT_BROW,
     "right_brow": RIGHT_BROW,
+    "lips": LIPS,  # both lips and the opening between them (filled as their convex hull)
 }
 
 

@@ -20,8 +20,9 @@ import cv2
 import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
-from rswap.compose.color import match_shading, transfer_color
+from rswap.compose.color import match_bright_chroma, match_shading, transfer_color
 from rswap.compose.masks import region_mask
+from rswap.compose.source_texture import clean_texture, merge_textures, sample_triangles
 from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template, similarity_matrix, transform_points
@@ -35,14 +36,24 @@ STABLE_POINTS = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1]
 COLOR_METHODS = ("reinhard", "lct", "none")
 MAX_RESHAPE = 0.05  # an outline point moves at most this fraction of the crop size
 COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (reinhard)
+# Inner-lip gap over inner mouth width above which the target's mouth counts as open (teeth
+# or tongue show): a closed mouth reads 0.00-0.05 on mediapipe's mesh.
+MOUTH_OPEN = 0.12
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
 
 @dataclass
 class ClassicalSource:
-    texture: np.ndarray  # aligned crop of the most frontal source photo
+    texture: np.ndarray  # aligned crop of the most frontal source photo, cleaned (source_texture.py)
     landmarks: np.ndarray  # its 468 mesh points, crop coordinates
     outline: np.ndarray  # face-oval points averaged over all source photos, in the texture's frame
+    sample: np.ndarray | None = None  # (T, 3, 2): where each mesh triangle samples the texture (None: at its landmarks)
+
+
+def mouth_opening(points: np.ndarray) -> float:
+    """Inner-lip gap (13-14) over the inner mouth width (78-308): 0 closed, ~0.5+ wide open."""
+    gap = np.linalg.norm(points[13] - points[14])
+    return float(gap / max(np.linalg.norm(points[78] - points[308]), 1e-6))
 
 
 def _frontalness(points: np.ndarray) -> float:
@@ -127,6 +138,7 @@ class ClassicalSwapper:
         reshape: float = 0.6,
         color: str = "reinhard",
         blend_levels: int = 4,
+        clean_source: bool = True,
     ):
         if not 0.0 <= reshape <= 1.0:
             raise RswapError(f"reshape strength must be between 0 and 1, got {reshape}")
@@ -137,27 +149,46 @@ class ClassicalSwapper:
         self.reshape = reshape
         self.color = color
         self.blend_levels = blend_levels
+        self.clean_source = clean_source  # False: the raw photo texture (the behaviour before, for comparison)
         self._triangles = mesh_triangles()
         size = self.template.size
         self._feather = max(3, size // 24)
 
     def encode_source(self, images: list[np.ndarray], faces: list[Face]) -> ClassicalSource:
+        """The source texture, computed once per source: each photo's crop cleaned of what
+        is not its own visible face (`clean_texture`: turned-away triangles, hair, hands),
+        the most frontal photo as the base and the others filling where they see better."""
         if not images or len(images) != len(faces):
             raise RswapError("the classical swapper needs at least one source photo with a face")
         crops = []
         for image, face in zip(images, faces):
             crop, M = align_crop(image, face.kps5, self.template)
-            crops.append((crop, transform_points(face.landmarks[:MESH_POINTS], M)))
-        texture, landmarks = min(crops, key=lambda c: _frontalness(c[1]))
+            pts = transform_points(face.landmarks[:MESH_POINTS], M)
+            z = face.extra.get("z")
+            if z is not None:  # depth on the crop's pixel scale, as x and y
+                z = np.asarray(z, np.float32)[:MESH_POINTS] * np.sqrt(abs(np.linalg.det(M[:, :2])))
+            crops.append((crop, pts, clean_texture(crop, pts, z) if self.clean_source else None, z))
+        base = min(range(len(crops)), key=lambda k: _frontalness(crops[k][1]))
+        _, landmarks, cleaned, _ = crops[base]
+        texture = crops[base][0] if cleaned is None else cleaned.texture
+        if cleaned is not None and len(crops) > 1:
+            others = [(c.texture, pts, c.quality) for k, (_, pts, c, _) in enumerate(crops) if k != base]
+            texture = merge_textures(texture, landmarks, cleaned.quality, others)
         outlines = []
-        for _, pts in crops:  # every photo's outline, brought into the texture's frame
+        for _, pts, _, _ in crops:  # every photo's outline, brought into the texture's frame
             S = similarity_matrix(pts[STABLE_POINTS], landmarks[STABLE_POINTS])
             outlines.append(transform_points(pts[FACE_OVAL], S))
-        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32))
+        sample = sample_triangles(landmarks, crops[base][3]) if self.clean_source else None
+        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), sample)
 
-    def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource) -> SwapResult:
+    def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
+        """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
+        swapped face (a hand, a microphone: e.g. `rswap.face.hands.hand_mask`)."""
         hw = crop.shape[:2]
         target = np.asarray(landmarks[:MESH_POINTS], np.float32)
+        keep = self.keep
+        if "mouth_inner" not in keep and mouth_opening(target) > MOUTH_OPEN:
+            keep = (*keep, "mouth_inner")  # an open mouth keeps its own teeth and tongue
 
         # 1. Move the target's face outline toward the source's outline (in the target's pose).
         shaped = target.copy()
@@ -172,10 +203,13 @@ class ClassicalSwapper:
             shaped = reshape_points(target, hw, *ctrl)
 
         # 2. Reenact: the source texture warped onto the (reshaped) target landmarks.
-        warped, valid = mesh_warp(source.texture, source.landmarks, shaped, hw, self._triangles)
+        warped, valid = mesh_warp(source.texture, source.landmarks, shaped, hw, self._triangles, source.sample)
 
         # 3. Where the source replaces the target, and its colour matched to the target's skin.
         lowered = _lower_forehead(shaped)
+        # An open mouth is put back after the blend only: a hole in the blend mask would let
+        # the target's coarse colour spread over the skin around the mouth (measured: the
+        # pasted skin's mean moved ~0.8 ΔE off the target's on the tinted-astronaut test).
         face_mask = self._face_mask(hw, shaped) * valid
         if self.color != "none":
             # Statistics from skin only, on both faces: brows, eyes and lips would pull the
@@ -184,16 +218,30 @@ class ClassicalSwapper:
             dst_skin = _skin_mask(hw, lowered, self._feather)
             src_skin = dst_skin * valid  # the same skin, where the warped source has pixels
             if src_skin.any() and dst_skin.any():
-                warped = transfer_color(warped, background, src_skin, dst_skin, method=self.color, spread=COLOR_SPREAD, where=face_mask > 0)
-                warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0])
+                # Eyes and the mouth's inside (teeth) take the skin's light change but not its
+                # colour change: on a tinted target the skin's shift (and its contrast gain)
+                # turned eye whites teal and teeth orange. They take the colour of the
+                # target's own eyes and teeth instead (`match_bright_chroma`).
+                # Whole up to the rim and a short ramp outside it: eyes are a few pixels tall,
+                # a ramp inside would leave their rims with the skin's cast, a wide one outside
+                # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
+                regions = [region_mask(hw, shaped, include=(name,), feather=2.0, erode=-2.0)
+                           for name in ("left_eye", "right_eye", "mouth_inner")]
+                chroma = 1.0 - np.max(regions, axis=0)
+                warped = transfer_color(warped, background, src_skin, dst_skin, method=self.color, spread=COLOR_SPREAD,
+                                        where=face_mask > 0, chroma=chroma)
+                warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0], chroma=chroma)
+                warped = match_bright_chroma(warped, background, regions)
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
-        if self.keep:
+        if keep:
             # The pyramid's coarse levels bleed into small holes such as the mouth: put the
             # target's kept regions back with a short feather.
-            kept = region_mask(hw, shaped, include=self.keep, feather=3, erode=-1)
+            kept = region_mask(hw, shaped, include=keep, feather=3, erode=-1)
             swapped = alpha_blend(background, swapped, kept)
+        if keep_mask is not None:  # occluders in front of the target's face: its own pixels
+            swapped = alpha_blend(crop, swapped, np.asarray(keep_mask, np.float32))
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
 
     def _face_mask(self, hw, shaped: np.ndarray) -> np.ndarray:

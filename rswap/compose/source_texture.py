@@ -1,0 +1,328 @@
+"""A source face texture that holds only the source's own face (computed once per source).
+
+The classical swapper carries the source photo's pixels onto the target's mesh. Whatever
+lies on the source's mesh that is not its face comes along: hair over the forehead and an
+eye, a hand, the far side of a turned head (the temple's hair, the background beyond the
+cheek). This module decides, in the source's aligned crop, which pixels to trust and
+replaces the others:
+1. visibility: each mesh triangle's facing from mediapipe's 3D landmarks (x, y and the
+   relative depth z on the same scale): the cosine between its normal and the view axis.
+   Pixels of triangles turned away or strongly foreshortened are not trusted, and such a
+   triangle samples its mirrored triangle at swap time (`sample_triangles`);
+2. occluders (`occluder_mask`): a skin pixel unlike its mirror pixel (after the skin's coarse
+   light is taken out) and the farther of the two from the source's skin statistics is
+   covered; above the brows a symmetric outlier (a fringe) too; anywhere a colour no skin
+   has. Eyes, brows and lips are not skin-coloured, so they are judged by the skin ring
+   around them: a feature whose surroundings are mostly covered (hair over an eye) is
+   untrusted as a whole;
+3. fill: untrusted pixels take the mirrored triangle from the other side of the mesh
+   (`rswap.face.symmetry`), with that side's coarse colour moved to this side's light; where
+   the mirror is untrusted too, a smooth skin fill (the trusted skin's local mean colour);
+   eyes, brows and lips are never smooth-filled (they would vanish): they take the mirror's;
+4. several photos: each pixel from the photo whose texture is most trusted there.
+Thresholds are set where identity held on real photos (RESULTS.md, issue 10): eager ones
+removed more pasted hair and flagged asymmetric light and real hairlines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from rswap.compose.color import masked_blur, transfer_color
+from rswap.compose.masks import region_mask
+from rswap.compose.warp import mesh_warp
+from rswap.face.landmarks import LEFT_BROW, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_EYE_LOOP, mesh_triangles
+from rswap.face.symmetry import mirror_index
+
+# Facing cosine below which a triangle is not trusted at all, and above which fully: ~84
+# and ~73 degrees from the view axis. A frontal face's cheek rims sit at 60-70° (cosine
+# 0.35-0.5): trusting only from 0.55 replaced them on every face and cost identity
+# (measured on 24 x 6 pairs: closer-to-source 95% -> 88%).
+VISIBLE_FROM, VISIBLE_FULL = 0.1, 0.3
+OCCLUDER_DISTANCE = 4.5  # robust z-score (MAD units, Lab) beyond which a forehead pixel is not skin on either side
+MAX_LIGHT_SHIFT = np.array([12.0, 4.0, 4.0], np.float32)  # Lab: most the mirrored side's coarse colour moves
+MIN_OCCLUDER_AREA = 1.5e-3  # fraction of the crop's area under which a flagged blob is noise (~100 px at 256²)
+DARKER_THAN_SKIN = 15.0  # L units below the cheekbones' lower quartile that only hair or hard shadow reaches
+MIRROR_DE = 25.0  # CIELAB difference between a pixel and its mirror that marks one of them as covered
+MIN_SCALE = np.array([5.0, 2.0, 2.0])  # floors of the robust Lab scales: flat skin must not flag its own shading
+FEATURE_RING = 0.06  # ring around a feature judged for occlusion, fraction of the crop size
+FEATURE_OCCLUDED = 0.5  # fraction of that ring occluded that makes the feature untrusted
+FEATURE_MARGIN = 0.25  # ... and by this much more than its twin's (false flags on real photos cost identity)
+# Nostrils are dark like hair: the quad nose-tip / wings / subnasale holds both of them.
+NOSTRIL_POINTS = [1, 98, 2, 327]
+
+
+@dataclass
+class CleanTexture:
+    texture: np.ndarray  # (H, W, 3) uint8: the crop with untrusted pixels filled
+    trust: np.ndarray  # (H, W) float32 in [0, 1]: how much of each pixel is the photo's own
+    filled: np.ndarray  # (H, W) float32 in [0, 1]: how much came from the mirror (vs. the smooth fill)
+    quality: np.ndarray  # (H, W) float32: own trust, or the mirror's (what multi-photo merging compares)
+
+
+def _smooth01(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def triangle_facing(points: np.ndarray, z: np.ndarray | None, triangles: np.ndarray) -> np.ndarray:
+    """(T,) float: cosine between each triangle's normal and the view axis, negative for a
+    triangle turned away (wound the other way on screen). Without depth (z None) it falls
+    back to the 2D area against the mirrored triangle's (a foreshortened triangle is the
+    smaller of the pair): 1 for the larger, their ratio for the smaller."""
+    p = np.asarray(points, np.float64)
+    tris = np.asarray(triangles)
+    e1, e2 = p[tris[:, 1]] - p[tris[:, 0]], p[tris[:, 2]] - p[tris[:, 0]]
+    area2 = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]  # signed, positive = facing the camera
+    if z is None:
+        mirror = mirror_index()
+        m = p[mirror]
+        f1, f2 = m[tris[:, 1]] - m[tris[:, 0]], m[tris[:, 2]] - m[tris[:, 0]]
+        other = np.abs(f1[:, 0] * f2[:, 1] - f1[:, 1] * f2[:, 0])
+        return area2 / np.maximum(np.maximum(np.abs(area2), other), 1e-6)
+    q = np.column_stack([p, np.asarray(z, np.float64)[: len(p)]])
+    n = np.cross(q[tris[:, 1]] - q[tris[:, 0]], q[tris[:, 2]] - q[tris[:, 0]])
+    return area2 / np.maximum(np.linalg.norm(n, axis=1), 1e-6)
+
+
+def _raster(hw: tuple[int, int], points: np.ndarray, triangles: np.ndarray, values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Per-triangle values drawn into an (H, W) float32 image, later triangles over earlier ones."""
+    out = np.zeros(hw, np.float32)
+    fixed = np.rint(np.asarray(points, np.float32)[triangles] * 16).astype(np.int32)
+    for k in order.tolist():
+        cv2.fillConvexPoly(out, fixed[k], float(values[k]), cv2.LINE_8, 4)
+    return out
+
+
+def visibility_map(hw: tuple[int, int], points: np.ndarray, z: np.ndarray | None) -> np.ndarray:
+    """float32 (H, W) in [0, 1]: how far each pixel's mesh triangle faces the camera."""
+    tris = mesh_triangles()
+    facing = triangle_facing(points, z, tris)
+    return _raster(hw, points, tris, _smooth01(facing, VISIBLE_FROM, VISIBLE_FULL), np.argsort(facing))
+
+
+def _hull(hw, points, idx) -> np.ndarray:
+    mask = np.zeros(hw, np.uint8)
+    cv2.fillPoly(mask, [np.round(cv2.convexHull(np.asarray(points, np.float32)[idx])[:, 0]).astype(np.int32)], 1)
+    return mask > 0
+
+
+def _disc(r: float) -> np.ndarray:
+    r = max(1, int(round(r)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+FEATURES = (RIGHT_EYE_LOOP, LEFT_EYE_LOOP, RIGHT_BROW, LEFT_BROW, LIPS)
+FEATURE_TWINS = (1, 0, 3, 2, 4)  # each feature's mirror in FEATURES (the lips are their own)
+
+
+def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """bool (H, W): pixels on the face that are neither the source's skin nor its features.
+
+    Two cues, in CIELAB at a blur of 0.4% of the crop (a strand of hair stays visible):
+    - asymmetry: a skin pixel that differs from its mirror pixel (through the mesh) by more
+      than MIRROR_DE and is the farther of the two from the source's skin (robust median /
+      MAD), or about as far and the darker, is covered (hair over one side, a hand, a hard
+      shadow);
+    - a plain outlier above the brows: farther than OCCLUDER_DISTANCE from the statistics of
+      the cheekbones' skin, or much darker than most of it, on both sides alike (a fringe
+      across the whole forehead); elsewhere a symmetric outlier is a beard or an eye
+      socket's shadow, which stay, unless its colour (a, b) is one no skin has (> 9 MAD).
+    Light falling off across a face inflates the global spread, which is why the first cue
+    carries the common case. Small blobs are dropped and the rest grown a little (hair edges
+    are soft). A feature (eye, brow, lips) whose ring of skin is mostly occluded is occluded
+    whole: hair over an eye covers the eye too."""
+    hw = texture.shape[:2]
+    size = float(hw[0])
+    pts = np.asarray(points, np.float32)
+    oval = region_mask(hw, pts, include=("face_oval",), feather=0, erode=0) > 0
+    features = [_hull(hw, pts, idx) for idx in FEATURES]
+    skin = oval & ~np.any(features, axis=0) & ~_hull(hw, pts, NOSTRIL_POINTS)
+    lab = cv2.cvtColor(cv2.GaussianBlur(texture, (0, 0), 0.004 * size).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    ref = lab[skin & (visible > 0.9)]
+    if len(ref) < 50:
+        ref = lab[skin]
+    if len(ref) < 50:
+        return np.zeros(hw, bool)
+    med = np.median(ref, axis=0)
+    # The two sides of a face are rarely lit alike (a cheek in shadow is 10-20 L darker than
+    # the lit one, which alone would read as "unlike its mirror"): the symmetry cue compares
+    # lightness after removing the skin's coarse light (a blur at 15% of the crop, wider
+    # than a strand or band of hair, which therefore stays).
+    light = masked_blur(lab, skin.astype(np.float32), 0.15 * size)[..., 0]
+    flat = lab.copy()
+    flat[..., 0] += med[0] - light
+    scale = np.maximum(1.4826 * np.median(np.abs(flat[skin] - np.median(flat[skin], axis=0)), axis=0), MIN_SCALE)
+    dist = np.linalg.norm((flat - med) / scale, axis=2)
+    tris = mesh_triangles()
+    mirrored = pts[mirror_index()]
+    mflat, mvalid = mesh_warp(flat, mirrored, pts, hw, tris)
+    mdist, _ = mesh_warp(dist.astype(np.float32), mirrored, pts, hw, tris)
+    mskin, _ = mesh_warp(skin.astype(np.float32), mirrored, pts, hw, tris)
+    # Of an unlike pair, the covered one is the one farther from the skin statistics (a
+    # coloured object, a hand in other light); when both are about as far, the darker one
+    # (hair, a hard shadow).
+    darker = flat[..., 0] < mflat[..., 0] - 0.5 * MIRROR_DE
+    odd = (dist > mdist + 1.0) | (darker & (dist > mdist - 0.5))
+    unlike = np.linalg.norm(flat - mflat, axis=2)
+    asym = (mvalid > 0) & (mskin > 0.5) & (unlike > MIRROR_DE) & odd
+    # Inside the features (not skin-coloured, but symmetric): only a gross difference from
+    # the twin, on the side farther from the skin (a green card over half the lips).
+    feature_odd = np.any(features, axis=0) & (mvalid > 0) & (unlike > 2 * MIRROR_DE) & (dist > mdist + 1.0)
+    # The plain-outlier cue against statistics of the symmetric cheekbone skin only: the
+    # forehead and temples add their own light fall-off (and often hair) to the spread, the
+    # chin a beard.
+    rows = np.arange(hw[0])[:, None]
+    below_eyes = rows > pts[[33, 263], 1].max()
+    # Reference skin: the cheekbones and nose, between the eyes and the nose tip (no beard,
+    # no fringe, lit much like the forehead).
+    core = skin & ~asym & (visible > 0.9) & below_eyes & (rows < pts[1, 1])
+    darkest = -np.inf
+    if core.sum() >= 50:
+        ref = lab[core]
+        med = np.median(ref, axis=0)
+        scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), MIN_SCALE)
+        dist = np.linalg.norm((lab - med) / scale, axis=2)
+        # On a strongly modelled face (dark skin, hard light) the spread is wide, but dark hair
+        # is still well below most of the cheekbones' skin (a quartile: a band of hair may
+        # reach the cheek and be a few % of this reference itself).
+        darkest = np.percentile(ref[:, 0], 25) - DARKER_THAN_SKIN
+    # Symmetric outliers count above the brows only (a fringe over the forehead); the eye
+    # sockets are shadowed on most faces, and below the eyes a dark patch on both sides is a
+    # beard or a moustache, which carry identity.
+    above_brows = rows < pts[LEFT_BROW + RIGHT_BROW, 1].mean()
+    outlier = (dist > OCCLUDER_DISTANCE) | (lab[..., 0] < darkest)
+    # A colour no skin has (green, blue: a card, a toy, a tinted lens) is an occluder anywhere;
+    # a beard's or a shadow's colour is skin-like (a few MAD in a, b, measured ~3).
+    foreign = np.linalg.norm((lab[..., 1:] - med[1:]) / scale[1:], axis=2) > 3 * OCCLUDER_DISTANCE
+    occ = ((skin & (asym | foreign | (outlier & above_brows))) | feature_odd).astype(np.uint8)
+    # Speckles (pores, a mole, registration noise at a feature's rim) are small blobs; a
+    # strand of hair is thin but long, so components are kept by area, not by an opening.
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
+    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < MIN_OCCLUDER_AREA * size * size)
+    occ[np.isin(labels, small[small > 0])] = 0
+    occ = cv2.dilate(occ, _disc(0.02 * size)) & oval
+    ring_kernel = _disc(FEATURE_RING * size)
+    covered = []
+    for f in features:
+        ring = (cv2.dilate(f.astype(np.uint8), ring_kernel) > 0) & skin
+        covered.append(occ[ring].mean() if ring.any() else 0.0)
+    for k, f in enumerate(features):
+        # An eye or brow is untrusted when its surroundings are covered and more so than its
+        # twin's: with a fringe over both, the less covered one is the better of the two.
+        twin = covered[FEATURE_TWINS[k]]
+        # The lips have no twin and a moustache or the nasolabial shadows around them: they
+        # need most of their ring covered.
+        limit = FEATURE_OCCLUDED if FEATURE_TWINS[k] != k else 0.6
+        # Both twins buried (a fringe over both brows) are both untrusted: neither is better,
+        # but another photo may be.
+        if covered[k] > limit and (FEATURE_TWINS[k] == k or covered[k] > twin + FEATURE_MARGIN or twin > 0.6):
+            occ[f] = 1
+    return occ > 0
+
+
+def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None = None) -> CleanTexture:
+    """The source crop with what is not its own visible face replaced (see the module doc).
+
+    texture: aligned source crop, RGB uint8; points: its 468 mesh points (crop pixels);
+    z: their relative depth on the crop's pixel scale, or None (2D fallback)."""
+    hw = texture.shape[:2]
+    size = float(hw[0])
+    pts = np.asarray(points, np.float32)
+    tris = mesh_triangles()
+    visible = visibility_map(hw, pts, z)
+    occluded = occluder_mask(texture, pts, visible)
+    soft_occ = cv2.GaussianBlur(occluded.astype(np.float32), (0, 0), 0.01 * size)
+    trust = visible * (1.0 - np.maximum(soft_occ, occluded))
+
+    # The mirror image through the mesh: point i of the face shows what point mirror[i] shows.
+    mirrored_pts = pts[mirror_index()]
+    mirror, mvalid = mesh_warp(texture, mirrored_pts, pts, hw, tris)
+    mtrust, _ = mesh_warp(trust, mirrored_pts, pts, hw, tris)
+    mtrust *= mvalid
+
+    # Light differs between the two sides: move the mirror's coarse colour to this side's.
+    oval = region_mask(hw, pts, include=("face_oval",), feather=0, erode=0)
+    features = np.any([_hull(hw, pts, idx) for idx in FEATURES], axis=0)
+    skin_w = oval * (~features)
+    sigma = 0.08 * size
+    lab, mlab = (cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB) for img in (texture, mirror))
+    own_coarse = masked_blur(lab, skin_w * trust, sigma)
+    mirror_coarse = masked_blur(mlab, skin_w * mtrust, sigma)
+    # Clipped: next to an occluder the trusted skin's local mean still leans toward it (a
+    # hair edge), and a full correction would carry that darkness onto the mirrored patch.
+    # The target's light is matched at swap time anyway.
+    mirror_fixed = mlab + np.clip(own_coarse - mirror_coarse, -MAX_LIGHT_SHIFT, MAX_LIGHT_SHIFT)
+    # The smooth fill: the trusted skin's local colour; where none is near (a fringe over the
+    # whole forehead) a wider one, and where even that finds none, the skin's median.
+    weight = skin_w * trust
+    smooth = masked_blur(lab, weight, 0.03 * size)
+    near = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 0.03 * size)
+    wide = masked_blur(lab, weight, 0.12 * size)
+    far = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 0.12 * size)
+    median = np.median(lab[weight > 0.5], axis=0) if (weight > 0.5).sum() > 20 else lab[oval > 0].mean(0)
+    wide = np.where((far > 0.02)[..., None], wide, median)
+    smooth = np.where((near > 0.05)[..., None], smooth, wide)
+    # Features are never smoothed away (a face without a brow): where neither side is
+    # trusted they take the mirror's feature all the same.
+    smooth_fill = np.where(features[..., None], mirror_fixed, smooth)
+
+    a = trust[..., None]
+    b = mtrust[..., None]
+    out = a * lab + (1.0 - a) * (b * mirror_fixed + (1.0 - b) * smooth_fill)
+    rgb = np.clip(np.rint(cv2.cvtColor(out.astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0), 0, 255).astype(np.uint8)
+    inside = oval > 0
+    rgb[~inside] = texture[~inside]
+    filled = ((1.0 - trust) * mtrust).astype(np.float32)
+    return CleanTexture(rgb, trust.astype(np.float32), filled, np.maximum(trust, mtrust).astype(np.float32))
+
+
+def sample_triangles(points: np.ndarray, z: np.ndarray | None, turned: float = VISIBLE_FULL) -> np.ndarray:
+    """(T, 3, 2) float32: where each mesh triangle should sample the source texture.
+
+    A triangle that faces away or is foreshortened below `turned` (facing cosine) while its
+    mirror faces the camera samples the mirror, reflected: the far cheek of a three-quarter
+    view is drawn from the near one. This is per triangle, not per pixel, because in the
+    photo the far side's folded triangles lie over other pixels (the near face, the
+    background beyond the cheek), which no per-pixel trust can tell apart."""
+    pts = np.asarray(points, np.float32)
+    tris = mesh_triangles()
+    facing = triangle_facing(pts, z, tris)
+    mirror = mirror_index()
+    # The mirror of triangle (a, b, c) is (m(a), m(b), m(c)) as a vertex set: find its row.
+    row = {tuple(sorted(t)): k for k, t in enumerate(tris.tolist())}
+    other = np.array([row.get(tuple(sorted(mirror[t].tolist())), -1) for t in tris])
+    out = pts[tris].copy()
+    use = (facing < turned) & (other >= 0)
+    use[use] &= facing[other[use]] > np.maximum(facing[use], VISIBLE_FROM) + 0.1
+    out[use] = pts[mirror[tris[use]]]
+    return out
+
+
+def merge_textures(base: np.ndarray, base_points: np.ndarray, base_quality: np.ndarray,
+                   others: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Several cleaned photos of one person into the base photo's frame: each pixel from the
+    photo that sees it best (highest quality: own trust, or the mirror's), the others'
+    colour first matched to the base's skin so the patches do not show.
+
+    others: (texture, points, quality) of the other photos, each in its own crop frame."""
+    hw = base.shape[:2]
+    tris = mesh_triangles()
+    best = base_quality.copy()
+    out = base.astype(np.float32)
+    skin = region_mask(hw, base_points, include=("face_oval",), feather=0, erode=0.05 * hw[0])
+    for texture, points, quality in others:
+        warped, valid = mesh_warp(texture, points, base_points, hw, tris)
+        q, _ = mesh_warp(quality, points, base_points, hw, tris)
+        q *= valid
+        if not (skin * valid).any():
+            continue
+        warped = transfer_color(warped, base, skin * valid, skin, method="reinhard", where=valid)
+        # Soft take-over: a photo wins where it is clearly better (by 0.2 in quality).
+        w = _smooth01(q - best, 0.0, 0.2)[..., None]
+        out = out * (1.0 - w) + warped.astype(np.float32) * w
+        best = np.maximum(best, q)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
