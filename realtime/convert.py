@@ -61,8 +61,8 @@ class _ReaderSource:
 
 
 class _WriterSink:
-    def __init__(self, source: _ReaderSource, writer: VideoWriter, bar: tqdm):
-        self.source, self.writer, self.bar = source, writer, bar
+    def __init__(self, source: _ReaderSource, writer: VideoWriter, bar: tqdm, on_frame=None):
+        self.source, self.writer, self.bar, self.on_frame = source, writer, bar, on_frame
         self.with_face = 0
 
     def open(self, size, fps) -> None:
@@ -72,6 +72,8 @@ class _WriterSink:
         self.writer.write(packet.image, self.source.pop_pts(packet.index))
         self.with_face += bool(packet.faces)
         self.bar.update()
+        if self.on_frame is not None:
+            self.on_frame()
         return True
 
     def close(self) -> None:
@@ -89,8 +91,9 @@ def convert_image(swapper: FrameSwapper, target, output, detector=None) -> None:
 
 def convert_video(
     swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = 18, preset: str = "medium",
-    progress: bool = True, detector=None,
+    progress: bool = True, detector=None, on_frame=None,
 ) -> ConvertStats:
+    """`on_frame()` is called after each frame is written (a batch worker's progress report)."""
     from realtime.pipeline import Pipeline
     from realtime.swap_stages import swap_conveyor
 
@@ -102,7 +105,8 @@ def convert_video(
             output, info.fps, (info.width, info.height), info.time_base, crf=crf, preset=preset,
             audio_from=target if info.has_audio else None,
         ) as writer:
-            sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"))
+            sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"),
+                              on_frame)
             # Detection every 10 frames: offline, finding a face that enters late matters more than 1 ms.
             stages, closers = swap_conveyor(swapper, face_select, detect_every=10, smooth=True, detector=detector)
             try:

@@ -14,6 +14,7 @@ import sys
 from rswap.errors import RswapError
 from rswap.media.paths import is_image_path, is_video_path, require_input_file, require_output_path
 
+from realtime.batch.options import add_batch_arguments, is_batch
 from realtime.detector_options import add_detector_arguments, detector_from_args
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
 
@@ -21,18 +22,29 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_swap_arguments(parser)
+    add_swap_arguments(parser, source_required=False)  # a jobs file may give each job's sources
     add_detector_arguments(parser)
-    parser.add_argument("-t", "--target", required=True, help="video or image to put the source face into")
-    parser.add_argument("-o", "--output", required=True, help="output file (.mp4/.mkv/.mov for video, .png/.jpg for images)")
+    parser.add_argument("-t", "--target", nargs="+", metavar="TARGET",
+                        help="video or image to put the source face into; several files, folders or globs make a batch")
+    parser.add_argument("-o", "--output",
+                        help="output file (.mp4/.mkv/.mov for video, .png/.jpg for images); the output folder for a batch")
     q = parser.add_argument_group("video output")
     q.add_argument("--crf", type=int, default=18, help="H.264 quality: lower is better and larger (0-51, default 18)")
     q.add_argument("--preset", default="medium", choices=X264_PRESETS, help="x264 speed preset (default medium)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_batch_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    target = require_input_file(args.target, "target")
+    if is_batch(args):
+        from realtime.batch.run import run_batch
+
+        return run_batch(args)
+    if not args.source:
+        raise RswapError("the following arguments are required: -s/--source")
+    if not args.output:
+        raise RswapError("the following arguments are required: -o/--output")
+    target = require_input_file(args.target[0], "target")
     output = require_output_path(args.output)
     if os.path.abspath(target) == os.path.abspath(output):
         raise RswapError("output would overwrite the target; choose another output path")
