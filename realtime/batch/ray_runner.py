@@ -30,6 +30,7 @@ def _ray_job(index: int, options: dict, progress) -> dict:
     """Runs on a Ray worker."""
     import ray
 
+    progress.put_nowait((index, None))  # "started": a second start of a job is Ray's retry
     result = run_job(options, lambda n: progress.put_nowait((index, n)))
     result["node"] = ray.get_runtime_context().get_node_id()
     return result
@@ -62,6 +63,8 @@ def run_ray(jobs: list[Job], view: BatchView, on_done: Callable[[Job, dict], Non
             raise RswapError(f"cannot reach the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}: "
                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     running: dict = {}
+    starts = {j.index: 0 for j in jobs}
+    by_index = {j.index: j for j in jobs}
     try:
         has_gpus = ray.cluster_resources().get("GPU", 0) > 0
         progress = Queue(actor_options={"num_cpus": 0})
@@ -72,7 +75,7 @@ def run_ray(jobs: list[Job], view: BatchView, on_done: Callable[[Job, dict], Non
             running[ref] = job
         while running:
             ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
-            _drain(progress, view, Empty)
+            _drain(progress, view, Empty, starts, by_index)
             for ref in ready:
                 job = running.pop(ref)
                 try:
@@ -80,10 +83,11 @@ def run_ray(jobs: list[Job], view: BatchView, on_done: Callable[[Job, dict], Non
                 except ray.exceptions.RayError as e:  # the worker died twice, or Ray lost the node
                     first = (str(e).strip().splitlines() or [""])[0]
                     result = {"ok": False, "error": f"Ray task failed ({type(e).__name__}): {first}"[:300]}
+                result["attempts"] = max(1, starts[job.index])
                 if not result["ok"]:
                     remove_partial(job.output)
                 on_done(job, result)
-        _drain(progress, view, Empty)
+        _drain(progress, view, Empty, starts, by_index)
     except BaseException:  # Ctrl-C: cancel what runs, keep only finished outputs
         for ref in running:
             ray.cancel(ref, force=True)
@@ -97,11 +101,18 @@ def run_ray(jobs: list[Job], view: BatchView, on_done: Callable[[Job, dict], Non
             ray.shutdown()
 
 
-def _drain(progress, view: BatchView, empty) -> None:
+def _drain(progress, view: BatchView, empty, starts: dict, by_index: dict) -> None:
     n = progress.qsize()
-    if n:
-        try:
-            for index, frames in progress.get_nowait_batch(n):
-                view.frames(index, frames)
-        except empty:
-            pass
+    if not n:
+        return
+    try:
+        messages = progress.get_nowait_batch(n)
+    except empty:
+        return
+    for index, frames in messages:
+        if frames is not None:
+            view.frames(index, frames)
+            continue
+        starts[index] += 1
+        if starts[index] > 1:
+            view.retrying(by_index[index], "its Ray worker died")
