@@ -40,10 +40,10 @@ def run(args: argparse.Namespace) -> int:
         from realtime.batch.run import run_batch
 
         return run_batch(args)
-    if not args.source:
-        raise RswapError("the following arguments are required: -s/--source")
-    if not args.output:
-        raise RswapError("the following arguments are required: -o/--output")
+    missing = [flag for flag, value in (("-s/--source", args.source), ("-t/--target", args.target),
+                                        ("-o/--output", args.output)) if not value]
+    if missing:
+        raise RswapError(f"the following arguments are required: {', '.join(missing)}")
     target = require_input_file(args.target[0], "target")
     output = require_output_path(args.output)
     if os.path.abspath(target) == os.path.abspath(output):

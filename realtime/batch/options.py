@@ -48,7 +48,11 @@ def is_batch(args: argparse.Namespace) -> bool:
     """A jobs file, several targets, a folder, a glob pattern, or Ray. One target file keeps
     the single-file path (and its exact behaviour and output)."""
     targets = args.target or []
-    if args.jobs or args.cluster != "local" or len(targets) != 1:
+    if args.jobs:
+        return True
+    if not targets:  # the single-file path says what is missing
+        return False
+    if args.cluster != "local" or len(targets) > 1:
         return True
     t = targets[0]
     return os.path.isdir(t) or (has_glob(t) and not os.path.exists(t))
