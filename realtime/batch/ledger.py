@@ -100,9 +100,11 @@ class Ledger:
     def record(self, job: Job, key: str, inputs: dict, frames: int) -> None:
         entry = {"output": os.path.abspath(job.output), "key": key, "inputs": inputs, "frames": frames,
                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(entry) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise RswapError(f"cannot record a finished job in the ledger {self.path}: {e.strerror or e}") from e
         self.entries[entry["output"]] = entry

@@ -51,7 +51,7 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
 
 
-class _RowParser(argparse.ArgumentParser):
+class RowParser(argparse.ArgumentParser):
     """convert's parser for jobs-file rows: an argparse error becomes an RswapError naming the row."""
 
     def error(self, message):
@@ -173,6 +173,8 @@ def plan_jobs(args: argparse.Namespace, parser_factory, batch_dests: list[str]) 
     out_dir = Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
         raise RswapError(f"with several targets -o must be a folder, and {out_dir} is a file")
+    if not out_dir.exists() and (is_video_path(out_dir) or is_image_path(out_dir)):
+        raise RswapError(f"a batch writes into a folder: -o {out_dir} looks like a file name (give a folder)")
     base = argparse.Namespace(**vars(args))
     jobs: list[Job] = []
 

@@ -13,17 +13,17 @@ import os
 import sys
 
 from rswap.errors import RswapError
-from rswap.media.paths import is_image_path, is_video_path
+from rswap.media.paths import describe_os_error, is_image_path, is_video_path
 
 from realtime.batch.ledger import Ledger
 from realtime.batch.options import add_batch_arguments, default_parallel
-from realtime.batch.plan import Job, _RowParser, plan_jobs
+from realtime.batch.plan import Job, RowParser, plan_jobs
 
 
 def _row_parser() -> argparse.ArgumentParser:
     from realtime.convert_cli import add_arguments
 
-    parser = _RowParser(prog="rswap convert", add_help=False)
+    parser = RowParser(prog="rswap convert", add_help=False)
     add_arguments(parser)
     return parser
 
@@ -69,7 +69,10 @@ def run_batch(args: argparse.Namespace) -> int:
               file=sys.stderr)
     for j in todo:
         j.frames = _expected_frames(j)
-    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        plan.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RswapError(describe_os_error(e, plan.out_dir)) from e
     view = BatchView(todo, skipped, progress=not args.no_progress, where=where)
 
     def on_done(job: Job, result: dict) -> None:
