@@ -245,8 +245,9 @@ def test_ctrl_c_keeps_finished_outputs_only_and_the_rerun_does_the_rest(tmp_path
     _, err = rerun.communicate(timeout=180)
     assert rerun.returncode == 0, err
     assert "1 of 3 jobs already done" in err
-    assert {Path(j["target"]).name: j["status"] for j in json.loads(report.read_text())["jobs"]} == \
-        {"a.mp4": "skipped", "b.mp4": "done", "c.mp4": "done"}
+    jobs = {Path(j["target"]).name: j for j in json.loads(report.read_text())["jobs"]}
+    assert {k: j["status"] for k, j in jobs.items()} == {"a.mp4": "skipped", "b.mp4": "done", "c.mp4": "done"}
+    assert (jobs["b.mp4"]["swapper"], jobs["c.mp4"]["swapper"]) == ("built", "reused")  # one worker, one swapper
     assert (out / "b.mp4").read_bytes() == (out / "a.mp4").read_bytes()  # same clip in, same result out
 
 

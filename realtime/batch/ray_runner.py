@@ -61,7 +61,8 @@ def run_ray(jobs: list[Job], view: BatchView, on_done: Callable[[Job, dict], Non
             ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, include_dashboard=False)
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise RswapError(f"cannot reach the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}: "
-                             f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+                             f"{str(e).splitlines()[0] if str(e) else type(e).__name__} (a cluster with token "
+                             f"authentication also needs RAY_AUTH_MODE=token and its ~/.ray/auth_token here)") from None
     running: dict = {}
     starts = {j.index: 0 for j in jobs}
     by_index = {j.index: j for j in jobs}

@@ -41,11 +41,13 @@ class SwapperCache:
         self._items: OrderedDict[str, object] = OrderedDict()
 
     def get(self, ns: argparse.Namespace):
+        """(detector, swapper, whether this call built them)."""
         from realtime.detector_options import detector_from_args
         from realtime.swap_options import frame_swapper_from_args
 
         key = json.dumps({k: v for k, v in sorted(vars(ns).items()) if k not in NOT_SWAPPER_OPTIONS}, default=str)
-        if key not in self._items:
+        built = key not in self._items
+        if built:
             try:
                 detector = detector_from_args(ns)
                 self._items[key] = (detector, frame_swapper_from_args(ns, detector=detector))
@@ -57,7 +59,7 @@ class SwapperCache:
         item = self._items[key]
         if isinstance(item, RswapError):
             raise item
-        return item
+        return (*item, built)
 
 
 SWAPPERS = SwapperCache()  # this worker process's swappers (see the module docstring)
@@ -78,18 +80,19 @@ def _convert(ns: argparse.Namespace, on_frame: Callable[[], None]) -> dict:
         from rswap.media.video import probe
 
         probe(target, "target")  # a corrupt target fails before any swapper is built
-    detector, swapper = SWAPPERS.get(ns)
+    detector, swapper, built = SWAPPERS.get(ns)
+    swapper_note = {"swapper": "built" if built else "reused"}
     if target_is_video:
         from realtime.convert import convert_video
 
         stats = convert_video(swapper, target, output, ns.face_select, crf=ns.crf, preset=ns.preset, progress=False,
                               detector=detector, on_frame=on_frame)
-        return {"frames": stats.frames, "with_face": stats.with_face, "audio": stats.audio_copied}
+        return {"frames": stats.frames, "with_face": stats.with_face, "audio": stats.audio_copied, **swapper_note}
     from realtime.convert import convert_image
 
     convert_image(swapper, target, output, detector)
     on_frame()
-    return {"frames": 1, "with_face": 1, "audio": False}
+    return {"frames": 1, "with_face": 1, "audio": False, **swapper_note}
 
 
 def run_job(options: dict, report: Callable[[int], None] | None = None) -> dict:
