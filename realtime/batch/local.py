@@ -74,8 +74,7 @@ def run_local(jobs: list[Job], view: BatchView, parallel: int, on_done: Callable
                 except Exception as e:  # e.g. a job's options that cannot be sent to a worker
                     result = {"ok": False, "error": f"internal error ({type(e).__name__}: {e})"}
                 result["attempts"] = attempts[job.index]
-                if not result["ok"]:
-                    remove_partial(job.output)
+                remove_partial(job.output)  # the job has no attempt running now
                 on_done(job, result)
         _drain(progress, view)
         pool.close()

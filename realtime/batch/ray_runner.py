@@ -85,8 +85,7 @@ def run_ray(jobs: list[Job], view: BatchView, on_done: Callable[[Job, dict], Non
                     first = (str(e).strip().splitlines() or [""])[0]
                     result = {"ok": False, "error": f"Ray task failed ({type(e).__name__}): {first}"[:300]}
                 result["attempts"] = max(1, starts[job.index])
-                if not result["ok"]:
-                    remove_partial(job.output)
+                remove_partial(job.output)  # a killed attempt's temporary file (the job has no attempt running now)
                 on_done(job, result)
         _drain(progress, view, Empty, starts, by_index)
     except BaseException:  # Ctrl-C: cancel what runs, keep only finished outputs
