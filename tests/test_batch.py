@@ -288,3 +288,19 @@ def test_ray_runs_the_same_batch_to_the_same_outputs(local_batch, clips_folder, 
     for name in ("a.mp4", "sub/b.mp4", "face.png"):
         assert (out / name).read_bytes() == (local_out / name).read_bytes(), name
     assert _hidden(out) == []
+
+
+def test_a_missing_or_faceless_target_fails_only_its_job_with_one_line(tmp_path, source_png, clips_folder):
+    """The worker's side, in this process: each job ends in a result, never an exception."""
+    from realtime.batch.worker import run_job
+
+    noface = tmp_path / "noface.png"
+    write_image(noface, np.full((120, 160, 3), 90, np.uint8))
+    out = tmp_path / "o"
+    plan = _plan(["-s", source_png, "-t", str(tmp_path / "missing.mp4"), str(noface), str(clips_folder / "face.png"),
+                  "-o", str(out)], tmp_path)
+    missing, faceless, good = (run_job(j.options) for j in plan.jobs)
+    assert not missing["ok"] and missing["error"] == f"target file not found: {tmp_path / 'missing.mp4'}"
+    assert not faceless["ok"] and faceless["error"] == f"no face found in target image {noface}"
+    assert good["ok"] and good["swapper"] == "reused" and (out / "face.png").is_file()  # built for the face-less job
+    assert sorted(p.name for p in out.iterdir()) == ["face.png"]
