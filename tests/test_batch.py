@@ -70,7 +70,7 @@ def test_folder_batch_converts_every_video_and_image_and_isolates_the_corrupt_on
     failed = [line for line in err.splitlines() if line.startswith("FAILED")]
     assert len(failed) == 1 and "corrupt.mp4" in failed[0] and "not a readable video" in failed[0]
     assert err.strip().splitlines()[-1] == \
-        "rswap: error: 1 of 4 jobs failed (see the lines above); the 3 finished ones are kept and will not be redone"
+        "rswap: error: 1 of 4 jobs failed (see the lines above); 3 are finished and will not be redone"
     # relative folders and extensions kept; no partial or stray files; the text file is no job
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.name != LEDGER_NAME) == \
         ["a.mp4", "face.png", "sub/b.mp4"]

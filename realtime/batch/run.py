@@ -102,6 +102,7 @@ def run_batch(args: argparse.Namespace) -> int:
     if args.report:
         view.write_report(args.report)
     if view.failed:
-        raise RswapError(f"{view.failed} of {len(todo)} jobs failed (see the lines above); "
-                         f"the {view.done} finished ones are kept and will not be redone")
+        finished = len(plan.jobs) - view.failed
+        raise RswapError(f"{view.failed} of {len(plan.jobs)} jobs failed (see the lines above); "
+                         f"{finished} {'is' if finished == 1 else 'are'} finished and will not be redone")
     return 0
