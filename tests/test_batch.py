@@ -304,3 +304,13 @@ def test_a_missing_or_faceless_target_fails_only_its_job_with_one_line(tmp_path,
     assert not faceless["ok"] and faceless["error"] == f"no face found in target image {noface}"
     assert good["ok"] and good["swapper"] == "reused" and (out / "face.png").is_file()  # built for the face-less job
     assert sorted(p.name for p in out.iterdir()) == ["face.png"]
+
+
+def test_a_jobs_leftover_temporary_files_are_matched_exactly(tmp_path):
+    from realtime.batch.partial import partial_files
+
+    names = [".a.abcdefgh.part.mp4", ".a.mp4.123.abcdefgh.part.mp4", ".a.mp4.x1y2z3w4.part",  # a.mp4's writers
+             ".a.5.abcdefgh.part.mp4", ".a.5.mp4.77.abcdefgh.part.mp4", "a.mp4", ".a.mp4.123.abcdefgh.building"]
+    for n in names:
+        (tmp_path / n).touch()
+    assert sorted(p.name for p in partial_files(tmp_path / "a.mp4")) == sorted(names[:3])
