@@ -56,11 +56,13 @@ def run_ray(jobs: list[Job], view: BatchView, on_done: Callable[[Job, dict], Non
 
     started_here = not ray.is_initialized()
     if started_here:
+        # No address and no $RAY_ADDRESS: a new Ray for this batch ("local"; a bare ray.init() would
+        # join whatever cluster `ray start` last recorded on this machine, even a stopped one).
+        address = address or os.environ.get("RAY_ADDRESS") or "local"
         try:
-            # address None: $RAY_ADDRESS if set, else a Ray started here for this batch
             ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, include_dashboard=False)
         except (ConnectionError, RuntimeError, ValueError) as e:
-            raise RswapError(f"cannot reach the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}: "
+            raise RswapError(f"cannot reach the Ray cluster at {address}: "
                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__} (a cluster with token "
                              f"authentication also needs RAY_AUTH_MODE=token and its ~/.ray/auth_token here)") from None
     running: dict = {}
