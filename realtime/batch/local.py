@@ -8,8 +8,9 @@ native crash) is retried once and the rest of the batch never notices.
 
 Workers are spawned, not forked: the coordinating process runs threads (the pool's own,
 tqdm's), and a fresh interpreter is the safe start for mediapipe and OpenCV. They ignore
-SIGINT (pebble's workers do); on Ctrl-C this process stops them, removes the temporary
-files of the jobs they were running and lets KeyboardInterrupt go on (exit 130).
+SIGINT (pebble's workers do). Ctrl-C sets `stop` (run.py); between two looks at the
+futures this process then collects the results already sent, stops the workers, removes the
+temporary files of the jobs they were running and raises KeyboardInterrupt (exit 130).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import concurrent.futures
 import multiprocessing
 import queue as queue_module
 import signal
+import threading
 from typing import Callable
 
 from realtime.batch.partial import remove_partial
@@ -46,7 +48,9 @@ def _drain(progress, view: BatchView) -> None:
         view.frames(index, n)
 
 
-def run_local(jobs: list[Job], view: BatchView, parallel: int, on_done: Callable[[Job, dict], None]) -> None:
+def run_local(jobs: list[Job], view: BatchView, parallel: int, on_done: Callable[[Job, dict], None],
+              stop: threading.Event) -> None:
+    """Run `jobs`; return when all are done, or raise KeyboardInterrupt once `stop` is set (Ctrl-C)."""
     from pebble import ProcessExpired, ProcessPool
 
     ctx = multiprocessing.get_context("spawn")
@@ -56,7 +60,7 @@ def run_local(jobs: list[Job], view: BatchView, parallel: int, on_done: Callable
     attempts = {j.index: 1 for j in jobs}
     running = {pool.schedule(run_pool_job, args=(j.index, j.options)): j for j in jobs}
     try:
-        while running:
+        while running and not stop.is_set():
             finished, _ = concurrent.futures.wait(running, timeout=0.2, return_when=concurrent.futures.FIRST_COMPLETED)
             _drain(progress, view)
             for future in finished:
@@ -76,13 +80,18 @@ def run_local(jobs: list[Job], view: BatchView, parallel: int, on_done: Callable
                 result["attempts"] = attempts[job.index]
                 remove_partial(job.output)  # the job has no attempt running now
                 on_done(job, result)
+        if running:  # stopped: results already on their way still count (their outputs are in place)
+            concurrent.futures.wait(running, timeout=0.5)
+            raise KeyboardInterrupt
         _drain(progress, view)
         pool.close()
         pool.join()
-    except BaseException:  # Ctrl-C (or a bug here): stop the workers, keep only finished outputs
+    except BaseException:  # Ctrl-C, SIGTERM turned into KeyboardInterrupt, or a bug here
         pool.stop()
         pool.join()
-        for job in running.values():
+        for future, job in running.items():
+            if future.done() and not future.cancelled() and future.exception() is None and future.result()["ok"]:
+                on_done(job, {**future.result(), "attempts": attempts[job.index]})
             remove_partial(job.output)
         raise
     finally:

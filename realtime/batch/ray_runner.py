@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Callable
 
 from rswap.errors import RswapError
@@ -47,7 +48,8 @@ def _absolute(options: dict) -> dict:
 
 
 def run_ray(jobs: list[Job], view: BatchView, on_done: Callable[[Job, dict], None], address: str | None,
-            cpus_per_job: float) -> None:
+            cpus_per_job: float, stop: threading.Event) -> None:
+    """Run `jobs` as Ray tasks; return when all are done, or raise KeyboardInterrupt once `stop` is set."""
     try:
         import ray
         from ray.util.queue import Empty, Queue
@@ -76,7 +78,7 @@ def run_ray(jobs: list[Job], view: BatchView, on_done: Callable[[Job, dict], Non
             gpus = 1 if has_gpus and job.options.get("model") != "classical" else 0
             ref = task.options(num_cpus=cpus_per_job, num_gpus=gpus).remote(job.index, _absolute(job.options), progress)
             running[ref] = job
-        while running:
+        while running and not stop.is_set():
             ready, _ = ray.wait(list(running), num_returns=1, timeout=0.2)
             _drain(progress, view, Empty, starts, by_index)
             for ref in ready:
@@ -89,8 +91,20 @@ def run_ray(jobs: list[Job], view: BatchView, on_done: Callable[[Job, dict], Non
                 result["attempts"] = max(1, starts[job.index])
                 remove_partial(job.output)  # a killed attempt's temporary file (the job has no attempt running now)
                 on_done(job, result)
+        if running:
+            raise KeyboardInterrupt
         _drain(progress, view, Empty, starts, by_index)
     except BaseException:  # Ctrl-C: cancel what runs, keep only finished outputs
+        finished, _ = ray.wait(list(running), num_returns=len(running), timeout=0.5) if running else ([], [])
+        for ref in finished:  # finished while Ctrl-C came: output in place, so it goes in the ledger
+            try:
+                result = ray.get(ref)
+            except ray.exceptions.RayError:
+                continue
+            job = running.pop(ref)
+            if result["ok"]:
+                on_done(job, {**result, "attempts": max(1, starts[job.index])})
+            remove_partial(job.output)
         for ref in running:
             ray.cancel(ref, force=True)
         if running:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 from rswap.errors import RswapError
 from rswap.media.paths import describe_os_error, is_image_path, is_video_path
@@ -80,15 +82,24 @@ def run_batch(args: argparse.Namespace) -> int:
             ledger.record(job, *keys[job.index], result["frames"])
         view.finished(job, result)
 
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        # Ctrl-C is taken between two looks at the jobs, never inside a ledger write; a second one
+        # interrupts at once
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         if args.cluster == "ray":
             from realtime.batch.ray_runner import run_ray
 
-            run_ray(todo, view, on_done, args.ray_address, args.cpus_per_job)
+            run_ray(todo, view, on_done, args.ray_address, args.cpus_per_job, stop)
         else:
             from realtime.batch.local import run_local
 
-            run_local(todo, view, parallel, on_done)
+            run_local(todo, view, parallel, on_done, stop)
     except KeyboardInterrupt:
         view.close()
         left = len(todo) - len(view.results)
@@ -97,6 +108,8 @@ def run_batch(args: argparse.Namespace) -> int:
         if args.report:
             view.write_report(args.report, interrupted=True)
         raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
     view.close()
     view.summary()
     if args.report:
