@@ -23,8 +23,8 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> list[str]:
                        help="a .csv or .jsonl file, one job per row: target, output and any convert option "
                             "(source, face_select, reference, model, keep_mouth, ...) as columns / keys"),
         g.add_argument("-j", "--parallel", type=int, metavar="N",
-                       help="jobs at once, each in its own worker process (default: one per two cores, "
-                            "measured on 2 cores; see benchmarks/RESULTS.md)"),
+                       help="jobs at once, each in its own worker process (default: one per core; "
+                            "see benchmarks/RESULTS.md, 'batch')"),
         g.add_argument("--name", default=DEFAULT_NAME, metavar="TEMPLATE",
                        help="output file name from the target's {stem}, {ext} and {name}; the target's "
                             "folder below the folder given is kept (default '{stem}{ext}')"),
@@ -59,7 +59,9 @@ def is_batch(args: argparse.Namespace) -> bool:
 
 
 def default_parallel(cores: int | None = None) -> int:
-    """Jobs at once by default. Each job already runs its own conveyor (reader, tracker, swap,
-    paste, x264's threads), which keeps ~1.x cores busy; see benchmarks/RESULTS.md."""
+    """Jobs at once by default: one per core. One job's conveyor (reader, tracker, swap, paste,
+    x264's threads) cannot fill two cores alone (its swap stage holds the GIL), a second worker
+    costs only its start-up (~3-4 CPU s; CPU per frame measured equal at -j 1 and 2), and a third
+    on 2 cores was slower (benchmarks/RESULTS.md, 'batch')."""
     cores = cores or os.cpu_count() or 1
     return max(1, cores)
