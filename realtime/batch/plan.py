@@ -15,7 +15,7 @@ import glob
 import json
 import os
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from rswap.errors import RswapError
@@ -48,7 +48,6 @@ class Job:
 class Plan:
     jobs: list[Job]
     out_dir: Path
-    warnings: list[str] = field(default_factory=list)
 
 
 class RowParser(argparse.ArgumentParser):
