@@ -119,7 +119,8 @@ class BatchView:
         t = self.totals()
         cpu = f", CPU {100 * t['cpu_utilisation']:.0f}% of {os.cpu_count()} cores" if self.where.startswith("local") else ""
         skipped = f", {t['skipped']} already done" if t["skipped"] else ""
-        print(f"{t['done']} done, {t['failed']} failed{skipped} in {t['seconds']:.1f} s: "
+        nothing = "nothing new converted: " if not t["done"] else ""
+        print(f"{nothing}{t['done']} done, {t['failed']} failed{skipped} in {t['seconds']:.1f} s: "
               f"{t['frames_per_second']:.1f} frames/s ({self.where}{cpu})", file=self.stream)
 
     def write_report(self, path: str, interrupted: bool = False) -> None:
