@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
 import queue as queue_module
 import signal
 import threading
+import time
 from typing import Callable
 
 from realtime.batch.partial import remove_partial
@@ -39,6 +41,13 @@ def describe_exit(code: int | None) -> str:
     return f"worker exited with code {code}"
 
 
+def _written_since(path: str, since: float) -> bool:
+    try:
+        return os.stat(path).st_mtime >= since
+    except OSError:
+        return False
+
+
 def _drain(progress, view: BatchView) -> None:
     while True:
         try:
@@ -53,6 +62,7 @@ def run_local(jobs: list[Job], view: BatchView, parallel: int, on_done: Callable
     """Run `jobs`; return when all are done, or raise KeyboardInterrupt once `stop` is set (Ctrl-C)."""
     from pebble import ProcessExpired, ProcessPool
 
+    started = time.time()
     ctx = multiprocessing.get_context("spawn")
     progress = ctx.Queue()
     pool = ProcessPool(max_workers=max(1, min(parallel, len(jobs))), context=ctx,
@@ -92,6 +102,11 @@ def run_local(jobs: list[Job], view: BatchView, parallel: int, on_done: Callable
         for future, job in running.items():
             if future.done() and not future.cancelled() and future.exception() is None and future.result()["ok"]:
                 on_done(job, {**future.result(), "attempts": attempts[job.index]})
+            elif _written_since(job.output, started):
+                # the worker put its output in place (the writers' last step) and was stopped before
+                # its result came back: the file is complete, so the job is finished
+                on_done(job, {"ok": True, "frames": job.frames, "seconds": 0.0, "attempts": attempts[job.index],
+                              "note": "finished as the batch stopped"})
             remove_partial(job.output)
         raise
     finally:

@@ -60,7 +60,9 @@ class BatchView:
             self.bar.total += frames - job.frames
         self.bar.update(frames - self.reported[job.index])
         self.results[job.index] = result
-        if result["ok"]:
+        if result["ok"] and result.get("note"):
+            self._line(f"done   {job.label} -> {job.output}: {result['note']}")
+        elif result["ok"]:
             audio = "audio copied" if result.get("audio") else "no audio"
             where = f" on {result['node'][:8]}" if result.get("node") else ""
             self._line(f"done   {job.label} -> {job.output}: {frames} frames ({result.get('with_face', 0)} with a face), "
