@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "torch==2.13.0"
-	$(PY) -m pip install -q -e ".[onnx,training,export,dev]"
+	$(PY) -m pip install -q -e ".[onnx,training,export,cluster,dev]"
 	touch $@
 
 # The demo target photo is in face_recognition's source archive on PyPI (see realtime/demo.py).

@@ -69,8 +69,8 @@ class _ReaderSource:
 
 
 class _WriterSink:
-    def __init__(self, source: _ReaderSource, writer: VideoWriter, bar: tqdm):
-        self.source, self.writer, self.bar = source, writer, bar
+    def __init__(self, source: _ReaderSource, writer: VideoWriter, bar: tqdm, on_frame=None):
+        self.source, self.writer, self.bar, self.on_frame = source, writer, bar, on_frame
         self.with_face = 0
 
     def open(self, size, fps) -> None:
@@ -80,6 +80,8 @@ class _WriterSink:
         self.writer.write(packet.image, self.source.pop_pts(packet.index))
         self.with_face += bool(packet.faces)
         self.bar.update()
+        if self.on_frame is not None:
+            self.on_frame()
         return True
 
     def close(self) -> None:
@@ -101,12 +103,13 @@ def convert_image(swapper: FrameSwapper, target, output, detector=None, before_p
 
 def convert_video(
     swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = 18, preset: str = "medium",
-    progress: bool = True, detector=None, allow_truncated: bool = False, before_publish=None,
+    progress: bool = True, detector=None, allow_truncated: bool = False, before_publish=None, on_frame=None,
 ) -> ConvertStats:
     """Swap faces in every frame of `target` into `output` (written atomically).
     User errors raise RswapError; Ctrl-C/SIGTERM (KeyboardInterrupt) propagate after the
     temporary file is removed. A cut or damaged target is an error unless `allow_truncated`,
-    which converts the readable part (ConvertStats.truncated says how much)."""
+    which converts the readable part (ConvertStats.truncated says how much).
+    `on_frame()` is called after each frame is written (a batch worker's progress report)."""
     from realtime.pipeline import Pipeline
     from realtime.swap_stages import swap_conveyor
 
@@ -120,7 +123,8 @@ def convert_video(
         ) as writer:
             # Detection every 10 frames: offline, finding a face that enters late matters more than 1 ms.
             stages, closers = swap_conveyor(swapper, face_select, detect_every=10, smooth=True, detector=detector)
-            sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"))
+            sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"),
+                               on_frame)
             try:
                 Pipeline(source, stages, sink, live=False).run()
             finally:

@@ -11,9 +11,9 @@ from rswap.swap.factory import SwapperOptions
 from rswap.swap.frame import FrameSwapper
 
 
-def add_swap_arguments(parser: argparse.ArgumentParser) -> None:
+def add_swap_arguments(parser: argparse.ArgumentParser, source_required: bool = True) -> None:
     g = parser.add_argument_group("swap")
-    g.add_argument("-s", "--source", nargs="+", required=True, metavar="IMAGE",
+    g.add_argument("-s", "--source", nargs="+", required=source_required, metavar="IMAGE",
                    help="photo(s) of the person to swap in (several photos of one person give a steadier identity)")
     g.add_argument("--model", default="classical", metavar="SPEC",
                    help="'classical' (embedded, default), a built model directory, or an inswapper .onnx file")
