@@ -88,6 +88,7 @@ def _pipeline_rows(args, model_dir: Path) -> list[dict]:
 
     from benchmarks.latency import SIZES, run_threaded
     from realtime.backends import open_backend as app_backends
+    from realtime.sources import SyntheticSource
     from realtime.swap_options import place_compose
     from rswap.media.images import write_image
     from rswap.swap.factory import SwapperOptions
@@ -108,7 +109,7 @@ def _pipeline_rows(args, model_dir: Path) -> list[dict]:
         for where in ("host", "device"):
             fs = place_compose(host, where)
             for size_name in args.sizes:
-                s = run_threaded(fs, SIZES[size_name], args.source_fps, args.pipeline_seconds).summary()
+                s = run_threaded(fs, lambda: SyntheticSource(SIZES[size_name], fps=args.source_fps), args.pipeline_seconds).summary()
                 rows.append({"backend": name, "compose": where, "size": size_name, "fps": s["delivered_fps"],
                              "e2e_p95_ms": s["e2e_latency_ms"]["p95"], "swap_p50_ms": s["stages_ms"]["swap"]["p50"],
                              "paste_p50_ms": s["stages_ms"]["paste"]["p50"]})
