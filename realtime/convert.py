@@ -104,12 +104,14 @@ def convert_image(swapper: FrameSwapper, target, output, detector=None, before_p
 def convert_video(
     swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = 18, preset: str = "medium",
     progress: bool = True, detector=None, allow_truncated: bool = False, before_publish=None, on_frame=None,
+    swap_workers: int = 1,
 ) -> ConvertStats:
     """Swap faces in every frame of `target` into `output` (written atomically).
     User errors raise RswapError; Ctrl-C/SIGTERM (KeyboardInterrupt) propagate after the
     temporary file is removed. A cut or damaged target is an error unless `allow_truncated`,
     which converts the readable part (ConvertStats.truncated says how much).
-    `on_frame()` is called after each frame is written (a batch worker's progress report)."""
+    `on_frame()` is called after each frame is written (a batch worker's progress report).
+    `swap_workers` swap frames side by side; they still leave in order."""
     from realtime.pipeline import Pipeline
     from realtime.swap_stages import swap_conveyor
 
@@ -122,7 +124,8 @@ def convert_video(
             copy_from=target, before_publish=before_publish,
         ) as writer:
             # Detection every 10 frames: offline, finding a face that enters late matters more than 1 ms.
-            stages, closers = swap_conveyor(swapper, face_select, detect_every=10, smooth=True, detector=detector)
+            stages, closers = swap_conveyor(swapper, face_select, detect_every=10, smooth=True, detector=detector,
+                                            swap_workers=swap_workers)
             sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"),
                                on_frame)
             try:

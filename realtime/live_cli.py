@@ -47,8 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="faces to track (default 1 for largest/center selection, 4 otherwise)")
     g.add_argument("--cycle", action="store_true",
                    help="each --source photo is its own identity; the 'n' key cycles through them")
-    g.add_argument("--swap-workers", type=int, default=1, metavar="N",
-                   help="threads running the swap stage side by side on successive frames (1)")
     g.add_argument("--stats-json", metavar="PATH", help="write per-stage p50/p95/p99, latency, fps and drops here")
     g.add_argument("--label", action="store_true",
                    help="draw a small visible 'AI-generated' badge on the output (preview hotkey l toggles it)")
@@ -96,8 +94,6 @@ def check_arguments(args: argparse.Namespace) -> None:
     from rswap.errors import RswapError
     from rswap.media.paths import is_same_file, is_video_path, require_output_path, require_video_output
 
-    if args.swap_workers < 1:
-        raise RswapError("--swap-workers must be at least 1")
     if args.max_faces is not None and args.max_faces < 1:
         raise RswapError("--max-faces must be at least 1")
     if args.detect_every < 0:

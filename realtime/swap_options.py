@@ -42,6 +42,9 @@ def add_swap_arguments(parser: argparse.ArgumentParser, source_required: bool = 
     g.add_argument("--compose-on", choices=("auto", "host", "device"), default="auto",
                    help="learned models: crop and paste faces on the host (OpenCV) or on the inference device, "
                         "one upload and one download per frame (auto: device when the backend runs on a GPU)")
+    g.add_argument("--swap-workers", type=int, default=1, metavar="N",
+                   help="threads running the swap stage side by side on successive frames; convert keeps "
+                        "every frame in order (1)")
     g.add_argument("--no-watermark", action="store_true",
                    help="leave out the invisible 'synthetic by rswap' mark that every swapped frame otherwise carries")
 
@@ -50,6 +53,9 @@ def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bo
     from rswap.swap.loader import load_frame_swapper
 
     from realtime.backends import open_backend, open_onnx
+
+    if args.swap_workers < 1:
+        raise RswapError("--swap-workers must be at least 1")
 
     options = SwapperOptions(
         keep_mouth=args.keep_mouth, keep_eyes=args.keep_eyes, reshape=args.reshape, color=args.color, backend=args.backend,

@@ -162,3 +162,19 @@ def test_bad_flags_are_one_line(capsys, source_png, clip_with_audio, tmp_path):
         code = rswap(["live", "-s", source_png, "-t", clip_with_audio, *argv])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and err[0].startswith("rswap: error:"), err
+
+
+def test_two_swap_workers_give_the_same_video_frame_for_frame(tmp_path, source_png, clip_with_audio):
+    """Convert with two swap threads: every frame, in order, each the same picture as with one."""
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}.mp4"
+        args = ["convert", "-s", source_png, "-t", clip_with_audio, "-o", str(out), "--no-progress",
+                "--preset", "ultrafast", "--crf", "0", "--swap-workers", str(workers)]
+        assert rswap(args) == 0
+        with VideoReader(out) as r:
+            outs.append([(f.pts, f.image) for f in r])
+    (one, two) = outs
+    assert len(one) == len(two) == 30
+    assert [p for p, _ in one] == [p for p, _ in two]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(one, two))
