@@ -5,9 +5,10 @@ Leighton, Shamoon, "Secure spread spectrum watermarking for multimedia", IEEE Tr
 Image Processing 6(12), 1997), detected blindly by correlation after a whitening step,
 as Hartung & Girod do for compressed video ("Watermarking of uncompressed and compressed
 video", Signal Processing 66(3), 1998). Cox et al. scale each coefficient by the host's
-own (|v|); we add a fixed pattern instead, so embedding costs one saturating add per
-pixel (a 256x256 pattern is made once per frame size): measured ~0.2 ms per 720p frame
-on one core (benchmarks/RESULTS.md, "Provenance").
+own (|v|); we add a fixed pattern instead (a 256x256 pattern made once per frame size),
+at full strength where the frame is textured and at WEAK strength on flat areas, where it
+showed as grain: measured ~1.7 ms per 720p frame on one core (benchmarks/RESULTS.md,
+"provenance", perceptual masking).
 
 - The pattern lives on a canonical 256x256 grid: ±1 signs on the DCT coefficients whose
   radius is 16..96 (7112 of them), scaled to a std of 2.5 grey levels (PSNR ~40.6 dB),
