@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from engine_build.build import BuildOptions, build_model_dir
-from rswap.interrupts import note_kept
+from rswap.interrupts import keeps_on_interrupt
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,9 +37,6 @@ def run(args: argparse.Namespace) -> int:
         opt_level=args.opt_level,
         workspace_gib=args.workspace_gib,
     )
-    try:
+    with keeps_on_interrupt(f"{args.output} left as it was"):  # build_model_dir removed its .building folder
         build_model_dir(Path(args.checkpoint), Path(args.output), options)
-    except KeyboardInterrupt as e:  # build_model_dir removed its .building folder
-        note_kept(e, f"{args.output} left as it was")
-        raise
     return 0

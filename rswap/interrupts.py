@@ -43,6 +43,16 @@ def note_kept(error: BaseException, kept: str) -> None:
     error.kept = kept
 
 
+@contextlib.contextmanager
+def keeps_on_interrupt(kept: str):
+    """An interrupt inside the block says `kept` (note_kept) on its way out."""
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        note_kept(e, kept)
+        raise
+
+
 def exit_code(error: KeyboardInterrupt) -> int:
     return error.exit_code if isinstance(error, Interrupted) else 128 + signal.SIGINT
 

@@ -8,7 +8,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from rswap.atomic import output_folder
-from rswap.interrupts import note_kept
+from rswap.interrupts import keeps_on_interrupt
 from training.prepare import PrepareOptions, prepare
 
 
@@ -26,12 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     opts = PrepareOptions(**{f.name: getattr(args, f.name) for f in fields(PrepareOptions)})
-    try:
-        with output_folder(args.output):  # a failed first run leaves no empty folder
-            index = prepare(args.input, args.output, opts, workers=args.workers, progress=not args.quiet)
-    except KeyboardInterrupt as e:
-        note_kept(e, f"files finished so far are kept in {args.output}; the same command resumes")
-        raise
+    kept = f"files finished so far are kept in {args.output}; the same command resumes"
+    with keeps_on_interrupt(kept), output_folder(args.output):  # a failed first run leaves no empty folder
+        index = prepare(args.input, args.output, opts, workers=args.workers, progress=not args.quiet)
     stats = index.get("stats", {})
     print(f"{index['count']} faces of {len(index['identities'])} identities in {len(index['shards'])} shards "
           f"-> {args.output} (dropped: " + ", ".join(f"{k} {stats.get(k, 0)}" for k in ("small", "blurry", "pose", "duplicate", "unreadable")) + ")")

@@ -25,14 +25,11 @@ def run(args: argparse.Namespace) -> int:
 
         raise RswapError("--faces is required (a dataset folder from `rswap prepare`), on the command line or in --config")
     from rswap.atomic import output_folder
-    from rswap.interrupts import note_kept
+    from rswap.interrupts import keeps_on_interrupt
 
-    try:
-        with output_folder(cfg.out):  # a run that fails before its first checkpoint leaves no empty folder
-            result = train(cfg)
-    except KeyboardInterrupt as e:
-        note_kept(e, f"checkpoints saved so far are kept in {cfg.out} (--resume continues from the last)")
-        raise
+    kept = f"checkpoints saved so far are kept in {cfg.out} (--resume continues from the last)"
+    with keeps_on_interrupt(kept), output_folder(cfg.out):  # a run failing before its first checkpoint leaves no empty folder
+        result = train(cfg)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"step {result['step']}: " + ", ".join(
             f"{k} {v:.4f}" for k, v in result.items() if k not in ("step", "history")))

@@ -7,7 +7,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from rswap.atomic import output_folder
-from rswap.interrupts import note_kept
+from rswap.interrupts import keeps_on_interrupt
 from training.triplets import TripletOptions, default_workers, make_triplets
 
 
@@ -24,11 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     opts = TripletOptions(**{f.name: getattr(args, f.name) for f in fields(TripletOptions)})
-    try:
-        with output_folder(args.output):  # a failed first run leaves no empty folder
-            index = make_triplets(args.dataset, args.output, opts, workers=args.workers, progress=not args.quiet)
-    except KeyboardInterrupt as e:
-        note_kept(e, f"chunks finished so far are kept in {args.output}; the same command resumes")
-        raise
+    kept = f"chunks finished so far are kept in {args.output}; the same command resumes"
+    with keeps_on_interrupt(kept), output_folder(args.output):  # a failed first run leaves no empty folder
+        index = make_triplets(args.dataset, args.output, opts, workers=args.workers, progress=not args.quiet)
     print(f"{index['count']} of {index['tried']} triplets kept -> {args.output}")
     return 0

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rswap import __version__
+from rswap.atomic import make_temp_file
 from rswap.errors import RswapError
 
 try:
@@ -270,9 +271,11 @@ class ContentCredentials:
         mime = MIME_BY_SUFFIX.get(dest.suffix.lower())
         if mime is None:
             raise RswapError(f"Content Credentials cannot be embedded in {dest.suffix} files: {dest}")
-        fd, signed = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".c2pa", dir=tmp.parent)
+        # named like every writer's temporary file, so a run killed while signing leaves
+        # nothing that the next run does not clear (rswap.atomic.remove_stale_temps)
+        signed = make_temp_file(dest, suffix=".part.c2pa")
         try:
-            with open(tmp, "rb") as src, os.fdopen(fd, "w+b") as out:
+            with open(tmp, "rb") as src, open(signed, "w+b") as out:
                 self._sign_stream(dest.name, mime, src, out)
             os.replace(signed, tmp)
         except BaseException:
