@@ -411,6 +411,7 @@ class VideoWriter:
         except OSError as e:
             raise RswapError(describe_os_error(e, self.path)) from e
         self._frames = 0
+        self._out = self._copier = None  # set below; _discard closes what was opened
         try:
             fmt = _FORMATS[self.path.suffix.lower()]
             self._out = av.open(str(self._tmp), mode="w", format=fmt)
@@ -432,10 +433,7 @@ class VideoWriter:
         except (av.FFmpegError, ValueError) as e:  # e.g. a container format FFmpeg cannot write
             self._discard()
             raise RswapError(f"cannot write a video to {self.path}: {e}") from e
-        except RswapError:
-            self._discard()
-            raise
-        except BaseException:
+        except BaseException:  # RswapError from the stream copier, an interrupt: nothing left behind
             self._discard()
             raise
 
@@ -490,7 +488,7 @@ class VideoWriter:
         self._discard()
 
     def _discard(self) -> None:
-        for closer in (getattr(self, "_copier", None), getattr(self, "_out", None)):
+        for closer in (self._copier, self._out):
             with contextlib.suppress(Exception):
                 if closer is not None:
                     closer.close()
