@@ -5,10 +5,9 @@ Leighton, Shamoon, "Secure spread spectrum watermarking for multimedia", IEEE Tr
 Image Processing 6(12), 1997), detected blindly by correlation after a whitening step,
 as Hartung & Girod do for compressed video ("Watermarking of uncompressed and compressed
 video", Signal Processing 66(3), 1998). Cox et al. scale each coefficient by the host's
-own (|v|); we add a fixed pattern instead (a 256x256 pattern made once per frame size),
-at full strength where the frame is textured and at WEAK strength on flat areas, where it
-showed as grain: measured ~1.7 ms per 720p frame on one core (benchmarks/RESULTS.md,
-"provenance", perceptual masking).
+own (|v|); we add a fixed pattern instead, so embedding costs one saturating add per
+pixel (a 256x256 pattern is made once per frame size): measured ~0.2 ms per 720p frame
+on one core (benchmarks/RESULTS.md, "Provenance").
 
 - The pattern lives on a canonical 256x256 grid: ±1 signs on the DCT coefficients whose
   radius is 16..96 (7112 of them), scaled to a std of 2.5 grey levels (PSNR ~40.6 dB),
@@ -50,8 +49,6 @@ PAYLOADS = 16  # 4 bits
 PAYLOAD = 1  # "rswap watermark, format 1"
 THRESHOLD = 6.0  # detection score (in standard deviations of the null) for "found"
 WHITEN = 9  # neighbourhood (DCT coefficients per side) of the whitening magnitude
-WEAK = 0.35  # strength on flat areas, where the full pattern shows as grain
-TEXTURE_STD = 4.0  # local luma std (grey levels) above which an area hides the full pattern
 MARKER = b"rswap synthetic"
 
 
@@ -89,60 +86,35 @@ def _patterns() -> _Patterns:
 class Watermarker:
     """Adds the mark to RGB uint8 frames; keeps the pattern of the last few frame sizes.
 
-    Perceptual masking, in two levels: flat areas (a wall, a sky, a smooth gradient: local
-    luma std under TEXTURE_STD over ~40 px windows) take the pattern at WEAK of its strength,
-    textured ones at full strength. At full strength everywhere the mark showed as a mottled
-    grain on flat backgrounds (seen on the demo's gradient; PSNR ~40 dB did not tell). Two
-    cached levels and one mask keep it at ~1.9 ms per 720p frame on one core, where a
-    per-pixel weight cost 2.6-4.5 ms (RESULTS.md, "provenance"). One instance per conveyor
-    (the paste stage is one thread); `embed` returns a new array.
+    One instance per conveyor (the paste stage is one thread); `embed` returns a new array.
     """
 
     def __init__(self, payload: int = PAYLOAD):
         if not 0 <= payload < PAYLOADS:
             raise ValueError(f"payload must be in 0..{PAYLOADS - 1}")
         self.payload = payload
-        self._by_size: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}
+        self._by_size: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def _planes(self, h: int, w: int) -> tuple[np.ndarray, ...]:
-        """(weak +, weak -, extra +, extra -): cv2.add / cv2.subtract saturate, so the signed
-        pattern is applied as its two halves; weak + extra is the full-strength pattern."""
+    def _planes(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         planes = self._by_size.get((h, w))
         if planes is None:
             base = _patterns().spatial(self.payload)
             interp = cv2.INTER_LINEAR if w >= GRID and h >= GRID else cv2.INTER_AREA
-            full = cv2.resize(base, (w, h), interpolation=interp)
-
-            def halves(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                q = np.rint(p).astype(np.int16)
-                return tuple(np.repeat(np.clip(s * q, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2) for s in (1, -1))
-
-            weak, strong = halves(WEAK * full), halves(full)
+            p = np.rint(cv2.resize(base, (w, h), interpolation=interp)).astype(np.int16)
+            # cv2.add / cv2.subtract saturate: the signed pattern is applied as its two halves
+            pos = np.repeat(np.clip(p, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+            neg = np.repeat(np.clip(-p, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
             if len(self._by_size) >= 4:  # live and convert see one size; bound it anyway
                 self._by_size.pop(next(iter(self._by_size)))
-            planes = self._by_size[(h, w)] = (*weak, cv2.subtract(strong[0], weak[0]), cv2.subtract(strong[1], weak[1]))
+            planes = self._by_size[(h, w)] = (pos, neg)
         return planes
-
-    @staticmethod
-    def _textured(image: np.ndarray) -> np.ndarray:
-        """uint8 (H, W) mask, 1 where the local luma std exceeds TEXTURE_STD (on a 1/8 copy)."""
-        h, w = image.shape[:2]
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        small = cv2.resize(grey, (max(1, w // 8), max(1, h // 8)), interpolation=cv2.INTER_AREA).astype(np.float32)
-        mean, square = cv2.blur(small, (5, 5)), cv2.blur(small * small, (5, 5))
-        busy = ((square - mean * mean) > TEXTURE_STD * TEXTURE_STD).astype(np.uint8)
-        return cv2.resize(busy, (w, h), interpolation=cv2.INTER_NEAREST)
 
     def embed(self, image: np.ndarray) -> np.ndarray:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected an RGB uint8 image, got {image.dtype} {image.shape}")
-        image = np.ascontiguousarray(image)
-        weak_pos, weak_neg, extra_pos, extra_neg = self._planes(image.shape[0], image.shape[1])
-        out = cv2.add(image, weak_pos)
-        cv2.subtract(out, weak_neg, dst=out)
-        busy = self._textured(image)
-        cv2.add(out, extra_pos, dst=out, mask=busy)
-        return cv2.subtract(out, extra_neg, dst=out, mask=busy)
+        pos, neg = self._planes(image.shape[0], image.shape[1])
+        out = cv2.add(np.ascontiguousarray(image), pos)
+        return cv2.subtract(out, neg, dst=out)
 
 
 def evidence(image: np.ndarray) -> np.ndarray | None:
