@@ -89,7 +89,6 @@ def _pipeline_rows(args, model_dir: Path) -> list[dict]:
     from benchmarks.latency import SIZES, run_threaded
     from realtime.backends import open_backend as app_backends
     from realtime.sources import SyntheticSource
-    from realtime.swap_options import place_compose
     from rswap.media.images import write_image
     from rswap.swap.factory import SwapperOptions
     from rswap.swap.loader import load_frame_swapper
@@ -104,10 +103,9 @@ def _pipeline_rows(args, model_dir: Path) -> list[dict]:
             print(f"skip pipeline on {name}: {e}")
             continue
         options = SwapperOptions(backend=name, open_backend=lambda *a, **k: app_backends(*a, log=lambda _: None, **k))
-        host = load_frame_swapper([str(source)], str(model_dir), options=options)
         # every backend takes device tensors too: compare crop/paste on the host with on the device
         for where in ("host", "device"):
-            fs = place_compose(host, where)
+            fs = load_frame_swapper([str(source)], str(model_dir), options=options, compose_on=where)
             for size_name in args.sizes:
                 s = run_threaded(fs, lambda: SyntheticSource(SIZES[size_name], fps=args.source_fps), args.pipeline_seconds).summary()
                 rows.append({"backend": name, "compose": where, "size": size_name, "fps": s["delivered_fps"],

@@ -41,6 +41,7 @@ from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.face.types import Face
 from rswap.media.images import read_image, write_image
 from rswap.media.paths import IMAGE_SUFFIXES, atomic_output
+from rswap.swap.compositor import HostCompositor
 from rswap.swap.factory import SwapperOptions, make_swapper
 from rswap.swap.frame import FrameSwapper
 
@@ -349,7 +350,7 @@ def evaluate(
             name, sw = swappers[k]
             src, tgt = sources[i], targets[t]
             record = PairRecord(name, src.path.name, tgt.path.name)
-            frame_swapper = FrameSwapper(sw, [identities[k][i]], blend_levels=blend_levels)
+            frame_swapper = FrameSwapper(sw, [identities[k][i]], compositor=HostCompositor(blend_levels))
             start = time.perf_counter()
             try:
                 result = frame_swapper.process(tgt.image, [tgt.face])

@@ -26,7 +26,7 @@ def _landmarks(source: SyntheticSource, tracker: FaceTracker, frames: int, fps: 
         faces = tracker.track(image, i / fps)
         if faces:
             smoothed.append(faces[0].landmarks)
-            raw.append(faces[0].extra.get("raw_landmarks", faces[0].landmarks))
+            raw.append(faces[0].raw_landmarks if faces[0].raw_landmarks is not None else faces[0].landmarks)
     tracker.close()
     return np.array(smoothed), np.array(raw)
 

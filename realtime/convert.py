@@ -42,6 +42,7 @@ class _ReaderSource:
         self.allow_truncated = allow_truncated
         self.pts: dict[int, int] = {}  # packet index -> original pts
         self.reader = None
+        self.dropped: dict[str, int] = {}  # none: conversion takes every frame
         self._lock = threading.Lock()
 
     def open(self) -> None:

@@ -1,7 +1,8 @@
 """Where live frames come from: a camera, a video file, or a synthetic stream.
 
 Every source has `open()`, `read(stop) -> (rgb_image, pts_seconds) | None` (None: the
-stream is over), `close()`, and `size` (w, h) / `fps` once open. `read` blocks until
+stream is over), `close()`, `size` (w, h) / `fps` once open, and `dropped` (frames it
+dropped or lost, by reason, for the run's stats). `read` blocks until
 the next frame is due, so the source thread runs at the source's own rate; `stop`
 (a threading.Event) cuts any wait short so shutdown never hangs.
 """

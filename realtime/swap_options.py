@@ -67,35 +67,9 @@ def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bo
     )
     fs = load_frame_swapper(
         args.source, args.model, args.face_select, args.reference, options, blend_levels=args.blend_levels,
-        one_identity_per_photo=one_identity_per_photo, detector=detector, watermark=not args.no_watermark,
+        compose_on=args.compose_on, one_identity_per_photo=one_identity_per_photo, detector=detector,
+        watermark=not args.no_watermark,
     )
-    placed = place_compose(fs, args.compose_on)
-    if placed is not fs:  # a status line like the backend's, on stderr
-        print(f"face crop and paste-back: on {placed.device} (one upload, one download per frame)", file=sys.stderr)
-    return placed
-
-
-def place_compose(fs: FrameSwapper, where: str) -> FrameSwapper:
-    """`fs`, or its on-device twin: 'device' insists, 'auto' takes it when the backend runs on a GPU
-    and nothing needs the host (the Laplacian blend)."""
-    on_gpu = str(getattr(getattr(fs.swapper, "backend", None), "tensor_device", "")).startswith("cuda")
-    if where == "host" or (where == "auto" and not (on_gpu and fs.blend_levels == 0)):
-        return fs
-    # the device path holds frames in torch tensors: onnxruntime-gpu alone is not enough
-    if on_gpu and not _torch_sees_a_gpu():
-        if where == "auto":
-            return fs
-        raise RswapError("--compose-on device on a GPU needs torch with CUDA installed")
-    from realtime.device_swap import DeviceFrameSwapper, supports_device_compose  # imports torch
-
-    if where == "auto" and not supports_device_compose(fs):
-        return fs
-    return DeviceFrameSwapper(fs)
-
-
-def _torch_sees_a_gpu() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available()
+    if fs.compositor.where != "host":  # a status line like the backend's, on stderr
+        print(f"face crop and paste-back: on {fs.compositor.where} (one upload, one download per frame)", file=sys.stderr)
+    return fs

@@ -17,7 +17,6 @@ import numpy as np
 
 from realtime.packet import Packet
 from realtime.smoothing import OneEuroFilter
-from rswap.face.landmarks import kps5_from_mesh
 from rswap.face.types import Face, box_iou
 
 
@@ -82,12 +81,9 @@ class FaceTracker:
     def _smooth(self, face: Face, t: float) -> None:
         filt = self._tracks[face.track_id][1]
         height = float(face.bbox[3] - face.bbox[1])
-        face.extra["raw_landmarks"] = face.landmarks
-        face.landmarks = filt(face.landmarks, t, height)
-        face.kps5 = kps5_from_mesh(face.landmarks)
-        x0, y0 = face.landmarks.min(0)
-        x1, y1 = face.landmarks.max(0)
-        face.bbox = np.array([x0, y0, x1, y1], np.float32)
+        smoothed = Face.from_landmarks(filt(face.landmarks, t, height))
+        face.raw_landmarks = face.landmarks
+        face.landmarks, face.kps5, face.bbox = smoothed.landmarks, smoothed.kps5, smoothed.bbox
 
     def close(self) -> None:
         self.analyser.close()

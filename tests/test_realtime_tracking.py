@@ -41,7 +41,7 @@ def test_moving_face_keeps_its_track_and_smoothing_does_not_lag():
     assert all(len(f) == 1 for f in faces)
     assert {f[0].track_id for f in faces} == {0}  # one person, one track, even across forced re-detections
     smoothed = np.array([f[0].landmarks for f in faces[5:]])
-    raw = np.array([f[0].extra["raw_landmarks"] for f in faces[5:]])
+    raw = np.array([f[0].raw_landmarks for f in faces[5:]])
     moved = np.linalg.norm(raw[-1] - raw[0], axis=1).mean()
     lag = np.linalg.norm(smoothed - raw, axis=2).mean()
     assert moved > 50 and lag < 3.0, (moved, lag)

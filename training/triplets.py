@@ -25,7 +25,6 @@ import numpy as np
 
 from rswap.artifacts import sha256_file
 from rswap.errors import RswapError
-from rswap.face.landmarks import kps5_from_mesh
 from rswap.face.types import Face
 from rswap.provenance.watermark import Watermarker
 from training.shards import INDEX, ShardSet, _atomic_write, write_index, write_shard
@@ -59,9 +58,7 @@ def draw_pairs(identity: np.ndarray, count: int, seed: int) -> np.ndarray:
 
 
 def _face_in_crop(landmarks: np.ndarray) -> Face:
-    pts = landmarks.astype(np.float32)
-    lo, hi = pts.min(0), pts.max(0)
-    return Face(bbox=np.array([*lo, *hi], np.float32), landmarks=pts, kps5=kps5_from_mesh(pts))
+    return Face.from_landmarks(landmarks)
 
 
 _worker: dict = {}

@@ -29,7 +29,6 @@ import time
 import cv2
 import numpy as np
 
-from rswap.face.landmarks import kps5_from_mesh
 from rswap.face.tiles import detect_in_tiles
 from rswap.face.types import Face, box_iou, nms
 
@@ -206,7 +205,7 @@ class MediapipeFaceAnalyser:
         face = found[0]
         inv = cv2.invertAffineTransform(M)
         pts = face.landmarks @ inv[:, :2].T + inv[:, 2]
-        return self._face(pts.astype(np.float32), face.extra["z"] / s)
+        return self._face(pts.astype(np.float32), face.z / s)
 
     def _mesh_faces(self, mesh, image: np.ndarray) -> list[Face]:
         h, w = image.shape[:2]
@@ -219,8 +218,7 @@ class MediapipeFaceAnalyser:
 
     @staticmethod
     def _face(pts: np.ndarray, z: np.ndarray) -> Face:
-        bbox = np.concatenate([pts.min(0), pts.max(0)]).astype(np.float32)
-        return Face(bbox=bbox, landmarks=pts, kps5=kps5_from_mesh(pts), extra={"z": z})
+        return Face.from_landmarks(pts, z)
 
     def reset(self) -> None:
         """Forget the faces the whole-frame mesh tracks: its next video-mode call detects afresh.

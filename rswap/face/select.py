@@ -53,7 +53,7 @@ class FaceSelector:
             raise ValueError("reference selection needs an embedding function")
         picked = []
         for face in faces:
-            vec = face.extra.get("embedding")
+            vec = face.embedding
             if vec is None:
                 vec = embed(image, face)
             scores = [cosine(vec, r) for r in self.references]

@@ -28,7 +28,7 @@ from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template, similarity_matrix, transform_points
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS, MESH_POINTS, RIGHT_BROW, mesh_triangles
 from rswap.face.types import Face
-from rswap.swap.base import SwapResult
+from rswap.swap.base import HostSwapper, SwapResult
 
 # Points that move little with expression (eye corners, nose bridge and tip): used to
 # bring the source's face outline into the target's pose before reshaping toward it.
@@ -127,7 +127,7 @@ def _skin_mask(hw: tuple[int, int], points: np.ndarray, erode: float) -> np.ndar
     return mask
 
 
-class ClassicalSwapper:
+class ClassicalSwapper(HostSwapper):
     name = "classical"
 
     def __init__(
@@ -164,7 +164,7 @@ class ClassicalSwapper:
         for image, face in zip(images, faces):
             crop, M = align_crop(image, face.kps5, self.template)
             pts = transform_points(face.landmarks[:MESH_POINTS], M)
-            z = face.extra.get("z")
+            z = face.z
             if z is not None:  # depth on the crop's pixel scale, as x and y
                 z = np.asarray(z, np.float32)[:MESH_POINTS] * np.sqrt(abs(np.linalg.det(M[:, :2])))
             crops.append((crop, pts, clean_texture(crop, pts, z) if self.clean_source else None, z))

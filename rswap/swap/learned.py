@@ -27,6 +27,8 @@ from rswap.swap.base import SwapResult
 
 
 class Runner(Protocol):
+    tensor_device: str | None  # where run_device takes torch tensors; None: host arrays only
+
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
 
@@ -112,6 +114,11 @@ class LearnedSwapper:
                 backend = OnnxRunner(manifest.path(net.file))
         self.backend = backend
         self._embedder = None
+
+    @property
+    def tensor_device(self) -> str | None:
+        """The backend's: on the app backends the network also runs on device tensors."""
+        return self.backend.tensor_device
 
     def _identity_encoder(self) -> Callable[[list[np.ndarray], list[Face]], np.ndarray]:
         """photos + faces -> (N, identity_size) unit vectors, made the way the manifest says; created
