@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import argparse
 
-from rswap.errors import RswapError
-
-DETECTORS = ("mediapipe", "scrfd")
+from rswap.face.box_detectors import BOX_DETECTORS, open_box_detector
 
 
 def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("face detection")
-    g.add_argument("--detector", choices=DETECTORS, default="mediapipe",
+    g.add_argument("--detector", choices=tuple(BOX_DETECTORS), default="mediapipe",
                    help="box detector for faces too small for mediapipe's mesh to find: mediapipe (embedded, default) "
                         "or scrfd (an insightface pack's det_10g.onnx / det_500m.onnx, never downloaded)")
     g.add_argument("--detector-model", metavar="PATH",
@@ -27,11 +25,4 @@ def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
 def detector_from_args(args: argparse.Namespace):
     """The chosen box detector, loaded and checked now (before any camera or file opens), or
     None for the analyser's own mediapipe detector. One SCRFD detector serves every analyser."""
-    if args.detector == "mediapipe":
-        if args.detector_model:
-            raise RswapError("--detector-model needs --detector scrfd")
-        return None
-    from rswap.face.insightface_pack import find_scrfd
-    from rswap.face.scrfd import SCRFDDetector
-
-    return SCRFDDetector(find_scrfd(args.detector_model))
+    return open_box_detector(args.detector, args.detector_model)

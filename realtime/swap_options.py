@@ -6,7 +6,10 @@ import argparse
 import sys
 
 from rswap.errors import RswapError
+from realtime.backends import NAMES as BACKEND_NAMES
 from rswap.face.select import MODES
+from rswap.swap.classical import COLOR_METHODS
+from rswap.swap.compositor import COMPOSE_ON
 from rswap.swap.factory import SwapperOptions
 from rswap.swap.frame import FrameSwapper
 
@@ -25,9 +28,9 @@ def add_swap_arguments(parser: argparse.ArgumentParser, source_required: bool = 
     g.add_argument("--keep-eyes", action="store_true", help="keep the target's eyes (gaze, blinks)")
     g.add_argument("--reshape", type=float, default=0.6, metavar="0..1",
                    help="classical swapper: move the target's face contour toward the source's shape (default 0.6)")
-    g.add_argument("--color", choices=("reinhard", "lct", "none"), default="reinhard",
+    g.add_argument("--color", choices=COLOR_METHODS, default="reinhard",
                    help="classical swapper: colour transfer to the target's skin tone")
-    g.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "torch", "tensorrt"),
+    g.add_argument("--backend", default="auto", choices=BACKEND_NAMES,
                    help="learned models: inference backend (default auto: the fastest available)")
     g.add_argument("--precision", choices=("fp32", "fp16", "bf16"),
                    help="learned models on --backend torch: cast the generator (default: the precision it was built with)")
@@ -39,7 +42,7 @@ def add_swap_arguments(parser: argparse.ArgumentParser, source_required: bool = 
                    help="inswapper models: ArcFace w600k .onnx, or the insightface models folder (default ~/.insightface/models)")
     g.add_argument("--blend-levels", type=int, default=0, choices=range(0, 9), metavar="0..8",
                    help="paste back with an N-level Laplacian blend instead of a feathered mask (0)")
-    g.add_argument("--compose-on", choices=("auto", "host", "device"), default="auto",
+    g.add_argument("--compose-on", choices=COMPOSE_ON, default="auto",
                    help="learned models: crop and paste faces on the host (OpenCV) or on the inference device, "
                         "one upload and one download per frame (auto: device when the backend runs on a GPU)")
     g.add_argument("--swap-workers", type=int, default=1, metavar="N",

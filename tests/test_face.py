@@ -104,6 +104,9 @@ class _SlowBoxDetector:
         time.sleep(0.04)
         return [self.box] if image.mean() > 1 else []  # nothing on a black frame
 
+    def detect_tiled(self, image):
+        return []
+
     def close(self):
         pass
 

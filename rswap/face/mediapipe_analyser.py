@@ -42,10 +42,9 @@ TILE, TILE_OVERLAP = 416, 112
 class MediapipeBoxDetector:
     """mediapipe's full-range face detector (embedded in its wheel): the default box detector.
 
-    A box detector has `detect(image) -> list[(4,) float32 box]`, `roi_scale` (the side of
-    the mesh's ROI over the box's longer side: it depends on how much of the head the
-    detector's boxes cover) and `close()`; optionally `detect_tiled(image)`, a slower and
-    finer search that the analyser runs only when `detect` found no new face.
+    A box detector (rswap.face.box_detectors.BoxDetector) has `detect(image)`, `detect_tiled(image)`
+    (a slower, finer search the analyser runs only when `detect` found no new face),
+    `roi_scale` and `close()`.
 
     `tile`: the tile side for `detect_tiled` (None: no tiled search)."""
 
@@ -186,9 +185,8 @@ class MediapipeFaceAnalyser:
         if duty and start < self._next_search:
             return []
         boxes = self._detector.detect(image)
-        tiled = getattr(self._detector, "detect_tiled", None)
-        if tiled is not None and len(known) + sum(_is_new(b, known) for b in boxes) < self.max_faces:
-            boxes = boxes + tiled(image)
+        if len(known) + sum(_is_new(b, known) for b in boxes) < self.max_faces:
+            boxes = boxes + self._detector.detect_tiled(image)
         if duty:
             self._next_search = start + (time.perf_counter() - start) / self.search_duty
         return boxes

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -225,15 +226,27 @@ class FixerNet(IdentityEncoder):
         return self.net(chips)
 
 
+def _arcface(arch: str) -> Callable[[str | os.PathLike | None], IdentityEncoder]:
+    def build(weights: str | os.PathLike | None) -> IdentityEncoder:
+        if weights is None:
+            raise RswapError(f"identity encoder arcface_{arch} needs --identity-weights (an arcface_torch backbone .pth)")
+        return ArcFaceIdentityEncoder(arch, weights)
+
+    return build
+
+
+# name -> factory(weights file or None); dlib's needs none (its weights ship in a PyPI package)
+IDENTITY_ENCODERS: dict[str, Callable[[str | os.PathLike | None], IdentityEncoder]] = {
+    "dlib_resnet128": DlibIdentityEncoder,
+    **{f"arcface_{arch}": _arcface(arch) for arch in IRESNET_LAYERS},  # arcface_torch backbones
+}
+
+
 def build_identity_encoder(name: str, weights: str | os.PathLike | None = None) -> IdentityEncoder:
     """'dlib_resnet128' (default, offline) or 'arcface_r50' / 'arcface_r100' (+ weights file)."""
-    if name == "dlib_resnet128":
-        return DlibIdentityEncoder(weights)
-    if name.startswith("arcface_"):
-        if weights is None:
-            raise RswapError(f"identity encoder {name} needs --identity-weights (an arcface_torch backbone .pth)")
-        return ArcFaceIdentityEncoder(name.removeprefix("arcface_"), weights)
-    raise RswapError(f"unknown identity encoder {name!r}; choose dlib_resnet128 or arcface_r50/arcface_r100")
+    if name not in IDENTITY_ENCODERS:
+        raise RswapError(f"unknown identity encoder {name!r}; choose one of {', '.join(IDENTITY_ENCODERS)}")
+    return IDENTITY_ENCODERS[name](weights)
 
 
 def load_fixernet(path: str | os.PathLike) -> FixerNet:
