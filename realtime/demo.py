@@ -54,7 +54,7 @@ def head_and_shoulders(photo: np.ndarray) -> np.ndarray:
 def main(argv: list[str]) -> int:
     from skimage import data
 
-    from cli.main import hide_native_logs, main as rswap
+    from rswap.entry import hide_native_logs, run_command
 
     hide_native_logs()
 
@@ -66,7 +66,8 @@ def main(argv: list[str]) -> int:
     target = out / "target.mp4"
     render_moving_face(target, head_and_shoulders(photo), size=(1280, 720), fps=25, seconds=4.0, audio=True, scale=0.8, amplitude=0.15)
     print(f"demo: source {source}, target {target} rendered from {name}")
-    code = rswap(["convert", "-s", str(source), "-t", str(target), "-o", str(out / "swapped.mp4")])
+    code = run_command("realtime.convert_cli", "rswap convert", "swap faces in a video or image file",
+                       ["-s", str(source), "-t", str(target), "-o", str(out / "swapped.mp4")])
     if code == 0:
         frame_path = out / "swapped_frame.png"
         from rswap.media.video import VideoReader

@@ -170,9 +170,9 @@ def _report(args: argparse.Namespace, stats) -> None:
 
 
 def main(argv=None) -> int:  # python -m realtime.live_cli
-    from cli.main import live_main
+    from rswap.entry import run_command
 
-    return live_main(argv)
+    return run_command("realtime.live_cli", "rswap live", "swap faces live", argv)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ class TrainConfig:
     generator: str = "live"  # rswap.models.generator preset
     identity_encoder: str = "dlib_resnet128"  # or arcface_r50 / arcface_r100 (needs identity_weights)
     identity_weights: str = ""
-    fixer: str = ""  # FixerNet safetensors (from `python -m training.fixer`); empty: no FixerNet
+    fixer: str = ""  # FixerNet safetensors (from `rswap fixer`); empty: no FixerNet
     # schedule: fraction of examples of each type; the rest is type 0 (vanilla cross-identity)
     rate_self: float = 0.2  # type 1
     rate_cycle: float = 0.21  # types 4 and 5, half each

@@ -12,7 +12,7 @@ identity loss can run on generator outputs without a landmark detector in the lo
   arcface_torch IResNet, loading a backbone checkpoint the user brings.
 - `FixerNet`: an IResNet on the lower face (mouth and jaw) of the crop (ReliableSwap's
   FixerNet): identity cues that whole-face encoders under-weight. Trained by
-  `python -m training.fixer` or loaded from a safetensors file.
+  `rswap fixer` or loaded from a safetensors file.
 """
 
 from __future__ import annotations
