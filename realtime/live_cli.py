@@ -29,7 +29,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_swap_arguments(parser)
-    add_detector_arguments(parser)
+    add_detector_arguments(parser, live=True)
     add_signing_arguments(parser)
     g = parser.add_argument_group("live")
     g.add_argument("-t", "--target", default="0",
@@ -39,12 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH", help="camera size to ask for (1280x720)")
     g.add_argument("--fps", type=float, default=30.0, help="camera frame rate to ask for (30)")
     g.add_argument("--loop", action="store_true", help="file target: start over at the end")
-    g.add_argument("--detect-every", type=int, default=30, metavar="N",
-                   help="force a fresh face detection every N frames to find new faces (0: only when tracking is lost)")
-    g.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=True,
-                   help="One-Euro smoothing of landmarks (steady still faces)")
-    g.add_argument("--max-faces", type=int, default=None,
-                   help="faces to track (default 1 for largest/center selection, 4 otherwise)")
     g.add_argument("--cycle", action="store_true",
                    help="each --source photo is its own identity; the 'n' key cycles through them")
     g.add_argument("--stats-json", metavar="PATH", help="write per-stage p50/p95/p99, latency, fps and drops here")

@@ -26,17 +26,20 @@ import numpy as np
 from rswap.artifacts import sha256_file
 from rswap.errors import RswapError
 from rswap.face.types import Face
+from rswap.options import option
+from rswap.swap.options import COLOR_METHODS, SwapperOptions
 from rswap.provenance.watermark import Watermarker
 from training.shards import INDEX, ShardSet, _atomic_write, write_index, write_shard
 
 
 @dataclass
 class TripletOptions:
-    count: int = 1000  # pairs to try
-    seed: int = 0
-    chunk: int = 50  # pairs per unit of (resumable) work
-    reshape: float = 0.6
-    color: str = "reinhard"
+    count: int = option(1000, "source/target pairs to try")
+    seed: int = option(0, "seed of the pair draw")
+    chunk: int = option(50, "pairs per unit of resumable work")
+    # the classical swapper's own options, with the same defaults and choices as live's
+    reshape: float = option(SwapperOptions.reshape, "face-contour reshaping toward the source's shape", metavar="0..1")
+    color: str = option(SwapperOptions.color, "colour transfer to the target's skin tone", choices=COLOR_METHODS)
 
     def __post_init__(self):
         if self.count < 1 or self.chunk < 1:

@@ -22,8 +22,7 @@ from rswap.face.align import Template, align_crop, transform_points
 from rswap.face.types import Face
 from rswap.swap.base import Swapper
 from rswap.swap.frame import SwapJob
-
-COMPOSE_ON = ("auto", "host", "device")
+from rswap.swap.options import COMPOSE_ON
 
 
 class Compositor(Protocol):

@@ -11,28 +11,13 @@ on onnxruntime's CPU provider.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from rswap.artifacts import MANIFEST_NAME
 from rswap.errors import RswapError
 from rswap.swap.base import Swapper
-
-
-@dataclass
-class SwapperOptions:
-    keep_mouth: bool = False  # keep the target's mouth interior (teeth, tongue)
-    keep_eyes: bool = False  # keep the target's eyes (gaze, blinks)
-    reshape: float = 0.6  # classical: how far the target's face contour moves toward the source's (0..1)
-    color: str = "reinhard"  # classical: colour transfer method
-    backend: str = "auto"  # learned models: inference backend
-    backend_options: dict | None = None  # learned models: passed to open_backend (precision, cuda_graphs, compile)
-    # learned models: (manifest, backend name) -> runner; realtime.backends.open_backend fits
-    open_backend: Callable[..., Any] | None = None
-    # bring-your-own .onnx files (inswapper): (path, backend name) -> runner; realtime.backends.open_onnx fits
-    open_onnx: Callable[..., Any] | None = None
-    insightface_root: str | None = None  # inswapper: where the ArcFace pack lives (default ~/.insightface)
+from rswap.swap.options import SwapperOptions
 
 
 def _classical(spec: str, options: SwapperOptions) -> Swapper:
@@ -90,7 +75,7 @@ def make_swapper(spec: str = "classical", options: SwapperOptions | None = None)
 
 def _backend_opener(options: SwapperOptions):
     if options.open_backend is not None:
-        return lambda manifest: options.open_backend(manifest, name=options.backend, **(options.backend_options or {}))
+        return lambda manifest: options.open_backend(manifest, name=options.backend, **options.backend_options)
     if options.backend not in ("auto", "onnxruntime"):
         raise RswapError(f"backend {options.backend!r} is available through `rswap live` / `rswap convert` only")
     return None
