@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime.backends import cuda_device_count, open_backend, select_backend
+from realtime.backends import BACKENDS, cuda_device_count, open_backend, select_backend
 from rswap.artifacts import load_manifest
 from rswap.atomic import atomic_path
 from rswap.errors import RswapError
@@ -29,10 +29,11 @@ COMBOS = [("onnxruntime", "fp32"), ("onnxruntime", "fp16"), ("torch", "fp32"), (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="generator .safetensors (default: random weights of --preset)")
     parser.add_argument("--preset", default="live", help="generator preset when no checkpoint is given (tiny, live, large)")
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--backends", nargs="+", default=["onnxruntime", "torch", "tensorrt"])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 2, 4], help="faces per generator call (1 2 4)")
+    parser.add_argument("--backends", nargs="+", default=["onnxruntime", "torch", "tensorrt"], choices=BACKENDS,
+                        help="backends to measure (those not installed are skipped)")
     parser.add_argument("--iters", type=int, default=20, help="timed calls per measurement")
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls before timing (3)")
     parser.add_argument("--no-cuda-graphs", action="store_true",
                         help="on a GPU, skip the CUDA-graph runs of torch/tensorrt (by default each is timed with and without)")
     parser.add_argument("--source-fps", type=float, default=120.0,

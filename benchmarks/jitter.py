@@ -50,10 +50,10 @@ def measure(size=(1280, 720), frames=90, fps=30.0, noise=3.0, min_cutoff=1.0, be
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frames", type=int, default=90)
-    parser.add_argument("--min-cutoff", type=float, default=1.0)
-    parser.add_argument("--beta", type=float, default=20.0)
-    parser.add_argument("--noise", type=float, default=3.0)
+    parser.add_argument("--frames", type=int, default=90, help="frames per clip (90)")
+    parser.add_argument("--min-cutoff", type=float, default=1.0, help="One-Euro cutoff of a still face, Hz (1.0)")
+    parser.add_argument("--beta", type=float, default=20.0, help="One-Euro speed coefficient (20.0)")
+    parser.add_argument("--noise", type=float, default=3.0, help="pixel noise std added to the still clip (3.0)")
 
 
 def run(args) -> int:

@@ -13,6 +13,8 @@ import sys
 from realtime.detector_options import add_detector_arguments, detector_from_args
 from realtime.provenance_options import add_signing_arguments
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
+from rswap.face.options import AnalysisOptions
+from rswap.options import from_args
 
 # While no face is in view the small-face detector searches at most this share of the time,
 # so a slow one (SCRFD det_10g on a CPU) cannot stall the stream when nothing is there.
@@ -126,8 +128,8 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         source.close()
         raise
-    stages, closers = swap_conveyor(fs, args.face_select, args.max_faces, args.detect_every, args.smooth,
-                                    controls, args.swap_workers, detector, search_duty=LIVE_SEARCH_DUTY)
+    analysis = from_args(AnalysisOptions, args, search_duty=LIVE_SEARCH_DUTY)
+    stages, closers = swap_conveyor(fs, args.face_select, analysis, controls, args.swap_workers, detector)
     pipeline = Pipeline(source, stages, sink, live=True, duration=args.duration)
     interrupted = None
     try:

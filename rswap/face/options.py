@@ -23,6 +23,9 @@ class AnalysisOptions:
     detect_every: int = option(30, "force a fresh face detection every N frames to find new faces "
                                    "(0: only when tracking is lost)", metavar="N")
     smooth: bool = option(True, "One-Euro smoothing of landmarks (steady still faces)")
+    # Not a flag: live caps the small-face search's share of the time while no face is in view
+    # (realtime.live_cli); None searches every frame (offline conversion). MediapipeFaceAnalyser.
+    search_duty: float | None = None
 
 
 # What only a live stream tunes; convert detects every 10 frames and always smooths.
