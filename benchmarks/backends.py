@@ -89,7 +89,7 @@ def _pipeline_rows(args, model_dir: Path) -> list[dict]:
 
     from benchmarks.latency import SIZES, run_threaded
     from realtime.backends import open_backend as app_backends
-    from realtime.sources import SyntheticSource
+    from realtime.testing import SyntheticSource
     from rswap.media.images import write_image
     from rswap.swap.factory import SwapperOptions
     from rswap.swap.loader import load_frame_swapper

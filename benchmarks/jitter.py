@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from realtime.sources import SyntheticSource
+from realtime.testing import SyntheticSource
 from realtime.tracking import FaceTracker
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from realtime.packet import Packet
 from realtime.pipeline import Pipeline
 from realtime.sinks import NullSink
-from realtime.sources import SyntheticSource
+from realtime.testing import SyntheticSource
 from realtime.stats import StatsRecorder, percentiles_ms
 from rswap.atomic import atomic_path
 from rswap.face.options import AnalysisOptions

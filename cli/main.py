@@ -23,7 +23,7 @@ SUBCOMMANDS = {
     "fixer": ("training.fixer", "train FixerNet, the lower-face identity embedding (for train --fixer)"),
     "build": ("engine_build.cli", "export the generator to ONNX and build TensorRT engines"),
     "bench": ("benchmarks.cli", "latency benchmarks"),
-    "eval": ("benchmarks.eval_cli", "face-quality evaluation of swappers on image folders"),
+    "eval": ("evaluation.cli", "face-quality evaluation of swappers on image folders"),
     "verify": ("realtime.verify_cli", "is a file synthetic by rswap? Content Credentials and watermark"),
 }
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from engine_build.check import max_abs_error, require_close
 from engine_build.export import OPSET, HalfInside, export_onnx, io_dtypes
-from engine_build.identity import export_identity, load_identity_function
+from engine_build.identity_export import export_identity, load_identity_function
 from rswap.artifacts import MANIFEST_NAME, EngineSpec, Manifest, NetworkSpec, TensorSpec, save_manifest
 from rswap.atomic import atomic_path, remove_stale_temps, temp_prefix
 from rswap.errors import RswapError

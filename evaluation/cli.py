@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, out: Path | None) -> int:
     from tqdm import tqdm
 
-    from benchmarks.eval import ContactSheet, evaluate, markdown_table, save_sheet, swapper_name, write_json, write_text
+    from evaluation.evaluate import ContactSheet, evaluate, markdown_table, save_sheet, swapper_name, write_json, write_text
     options = from_args(SwapperOptions, args)
     sheet = ContactSheet([swapper_name(s) for s in args.swapper]) if out else None
     report = evaluate(

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from rswap.media.images import write_image
-from rswap.media.render import render_moving_face
+from rswap.testing.render import render_moving_face
 
 SDIST_MEMBER = "tests/test_images/obama.jpg"
 

@@ -108,7 +108,8 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from realtime.pipeline import Pipeline
-    from realtime.sinks import Controls, FileSink
+    from realtime.controls import Controls
+    from realtime.sinks import FileSink
     from realtime.sources import is_camera
     from realtime.swap_stages import swap_conveyor
     from rswap.interrupts import note_kept

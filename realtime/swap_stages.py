@@ -13,10 +13,10 @@ import numpy as np
 from rswap.face.options import AnalysisOptions
 from rswap.provenance.badge import draw_badge
 
+from realtime.controls import Controls
 from realtime.identity_cache import TrackIdentityCache
 from realtime.packet import Packet
 from realtime.pipeline import Stage
-from realtime.sinks import Controls
 
 
 class SwapStage:

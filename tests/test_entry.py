@@ -9,7 +9,7 @@ from pathlib import Path
 from cli.main import main as rswap
 
 REPO = Path(__file__).resolve().parents[1]
-APPS_AND_CORE = ("rswap", "realtime", "training", "engine_build", "benchmarks")
+APPS_AND_CORE = ("rswap", "realtime", "training", "engine_build", "evaluation", "benchmarks")
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -39,3 +39,18 @@ def test_rswap_fixer_is_a_subcommand_with_one_line_errors(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("rswap: error:") and "\n" not in err, err
     assert not (tmp_path / "f.safetensors").exists()
+
+
+def test_product_code_never_imports_the_test_fixtures():
+    """rswap.testing and realtime.testing (rendered clips, a synthetic camera) are for tests,
+    benchmarks and the demo only."""
+    product = ("rswap", "realtime", "training", "engine_build", "evaluation", "cli")
+    allowed = {"rswap/testing/render.py", "realtime/testing.py", "realtime/demo.py"}
+    offenders = [
+        str(path.relative_to(REPO))
+        for package in product
+        for path in sorted((REPO / package).rglob("*.py"))
+        if str(path.relative_to(REPO)) not in allowed
+        and any(m.startswith(("rswap.testing", "realtime.testing")) for m in _imported_modules(path))
+    ]
+    assert offenders == []

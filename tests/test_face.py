@@ -6,7 +6,7 @@ import pytest
 
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template, invert_affine, similarity_matrix, transform_points
-from rswap.face.identity import DlibEmbedder, cosine
+from rswap.face.dlib_embedder import DlibEmbedder, cosine
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.face.select import FaceSelector
 

@@ -47,7 +47,7 @@ def test_every_flags_choices_come_from_the_cores_table(parsers):
     from rswap.face.box_detectors import BOX_DETECTORS
     from rswap.face.select import MODES
     from rswap.models.generator import PRESETS
-    from rswap.models.identity import IDENTITY_ENCODERS
+    from rswap.models.identity_encoders import IDENTITY_ENCODERS
     from rswap.swap.options import BACKEND_NAMES, COLOR_METHODS, COMPOSE_ON, CUDA_GRAPHS, PRECISIONS
 
     tables = {

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from realtime.smoothing import OneEuroFilter
-from realtime.sources import SyntheticSource
+from realtime.testing import SyntheticSource
 from realtime.tracking import FaceTracker
 from rswap.face.landmarks import kps5_from_mesh
 

@@ -46,7 +46,7 @@ def test_box_detector_table():
 
 def test_identity_encoder_table():
     pytest.importorskip("torch")
-    from rswap.models.identity import IDENTITY_ENCODERS, build_identity_encoder
+    from rswap.models.identity_encoders import IDENTITY_ENCODERS, build_identity_encoder
 
     assert {"dlib_resnet128", "arcface_r50", "arcface_r100"} <= set(IDENTITY_ENCODERS)
     assert build_identity_encoder("dlib_resnet128").name == "dlib_resnet128"

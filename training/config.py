@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rswap.errors import RswapError
 from rswap.models.generator import PRESETS
-from rswap.models.identity import IDENTITY_ENCODERS
+from rswap.models.identity_encoders import IDENTITY_ENCODERS
 from rswap.options import add_options, from_section, option
 from rswap.options import from_args as options_from_args
 from rswap.swap.options import PRECISIONS

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from rswap.entry import run_command
 from rswap.errors import RswapError
-from rswap.models.identity import FixerNet, save_fixernet
+from rswap.models.identity_encoders import FixerNet, save_fixernet
 from training.shards import ShardSet
 
 

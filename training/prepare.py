@@ -90,7 +90,7 @@ _worker: dict = {}
 def _init_worker() -> None:
     os.environ.setdefault("GLOG_minloglevel", "2")
     cv2.setNumThreads(1)
-    from rswap.face.identity import DlibEmbedder
+    from rswap.face.dlib_embedder import DlibEmbedder
     from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 
     _worker["analyser"] = MediapipeFaceAnalyser(max_faces=4)

@@ -71,7 +71,7 @@ def _init_worker(dataset: str, template: str, opts: TripletOptions) -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    from rswap.face.identity import DlibEmbedder
+    from rswap.face.dlib_embedder import DlibEmbedder
     from rswap.swap.classical import ClassicalSwapper
 
     _worker["faces"] = ShardSet(dataset, "faces")

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from rswap.errors import RswapError
-from rswap.face.identity import cosine
+from rswap.face.dlib_embedder import cosine
 from rswap.face.types import Face
 
 MODES = ("largest", "center", "all", "reference")

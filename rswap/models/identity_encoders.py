@@ -90,7 +90,7 @@ class DlibIdentityEncoder(IdentityEncoder):
 
     def __init__(self, dat_path: str | os.PathLike | None = None):
         super().__init__()
-        from rswap.face.identity import model_file
+        from rswap.face.dlib_embedder import model_file
         from rswap.models.dlib_resnet import DlibResNet
 
         self.net = DlibResNet.from_dat(dat_path or model_file("dlib_face_recognition_resnet_model_v1.dat"))

@@ -27,7 +27,7 @@ import torch
 from rswap.compose.paste import paste_region
 from rswap.face.align import Template, similarity_matrix, transform_points
 from rswap.face.types import Face
-from rswap.models.device_warp import crop_faces, paste_faces
+from rswap.compose.tensor_warp import crop_faces, paste_faces
 from rswap.swap.base import Swapper
 from rswap.swap.frame import SwapJob
 

@@ -156,7 +156,7 @@ class LearnedSwapper:
                 f"model {m.name!r} ({m.identity_encoder}{' + FixerNet' if fixer else ''}, {m.identity_size}-D identity) "
                 f"has no identity encoder network; rebuild it with `rswap build`"
             )
-        from rswap.face.identity import DlibEmbedder
+        from rswap.face.dlib_embedder import DlibEmbedder
 
         dlib = DlibEmbedder()
         return lambda images, faces: np.stack([dlib.embed(img, face) for img, face in zip(images, faces)])

@@ -7,7 +7,7 @@ Source identities are computed here, once; nothing per frame.
 from __future__ import annotations
 
 from rswap.errors import NoFaceError, RswapError
-from rswap.face.identity import DlibEmbedder
+from rswap.face.dlib_embedder import DlibEmbedder
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.face.select import FaceSelector
 from rswap.media.images import read_image
