@@ -16,7 +16,7 @@ from rswap.entry import hide_native_logs, run_command
 
 SUBCOMMANDS = {
     "live": ("realtime.live_cli", "swap faces live: camera or file -> virtual camera / preview / file"),
-    "convert": ("realtime.convert_cli", "swap faces in a video or image file, every frame, audio copied"),
+    "convert": ("convert.cli", "swap faces in a video or image file, every frame, audio copied"),
     "prepare": ("training.prepare_cli", "folders of images/videos -> aligned face dataset shards"),
     "triplets": ("training.triplets_cli", "synthesize naive/cycle triplets for training"),
     "train": ("training.train_cli", "train the generator (single process or torchrun DDP)"),

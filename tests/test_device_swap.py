@@ -117,7 +117,7 @@ def test_convert_cli_on_the_device_path(model_dir, source_png, clip_no_audio, tm
     """The whole convert pipeline (track -> swap -> paste -> encode) with --compose-on device,
     against the same command on the host path: same frames within a grey level or two."""
     from rswap.media.video import VideoReader
-    from realtime import convert_cli
+    from convert import cli as convert_cli
 
     outs = {}
     for where in ("host", "device"):

@@ -9,7 +9,7 @@ from pathlib import Path
 from cli.main import main as rswap
 
 REPO = Path(__file__).resolve().parents[1]
-APPS_AND_CORE = ("rswap", "realtime", "training", "engine_build", "evaluation", "benchmarks")
+APPS_AND_CORE = ("rswap", "realtime", "convert", "training", "engine_build", "evaluation", "benchmarks")
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -44,8 +44,8 @@ def test_rswap_fixer_is_a_subcommand_with_one_line_errors(tmp_path, capsys):
 def test_product_code_never_imports_the_test_fixtures():
     """rswap.testing and realtime.testing (rendered clips, a synthetic camera) are for tests,
     benchmarks and the demo only."""
-    product = ("rswap", "realtime", "training", "engine_build", "evaluation", "cli")
-    allowed = {"rswap/testing/render.py", "realtime/testing.py", "realtime/demo.py"}
+    product = ("rswap", "realtime", "convert", "training", "engine_build", "evaluation", "cli")
+    allowed = {"rswap/testing/render.py", "realtime/testing.py", "convert/demo.py"}
     offenders = [
         str(path.relative_to(REPO))
         for package in product
