@@ -27,12 +27,12 @@ from rswap.errors import RswapError
 
 
 def option(default: Any, help: str, *, choices: Iterable | None = None, metavar: str | None = None,
-           flag: str | None = None, short: str | None = None, nargs: str | None = None, factory=None) -> Any:
-    """A dataclass field that knows its command-line flag. `flag`: the flag's name when it is not
-    the field's (`--no-watermark` for `no_watermark` is the field's own); `factory`: a
-    default_factory (mutable defaults). `choices` is the table the flag takes its choices from."""
+           flag: str | None = None, nargs: str | None = None, factory=None) -> Any:
+    """A dataclass field that knows its command-line flag. `flag`: the flag's name where it is not
+    the field's (`--arcface` sets `insightface_root`); `factory`: a default_factory (mutable
+    defaults). `choices` is the table the flag takes its choices from."""
     meta = {"help": help, "choices": tuple(choices) if choices is not None else None, "metavar": metavar,
-            "flag": flag, "short": short, "nargs": nargs}
+            "flag": flag, "nargs": nargs}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata={"option": meta})
     return dataclasses.field(default=default, metadata={"option": meta})
@@ -74,11 +74,10 @@ def add_options(parser: argparse.ArgumentParser, cls, title: str | None = None, 
             continue
         meta = f.metadata["option"]
         default = _default(f)
-        names = [n for n in (meta["short"], flag_of(f)) if n]
         shown = "" if default is None or default is False or default in ("", [], ()) else f" (default {_shown(default)})"
         kw: dict[str, Any] = {"dest": f.name, "help": meta["help"] + shown, "default": None if layered else default}
         value_type = _value_type(cls, f)
-        if value_type is bool:  # --x/--no-x says its own default
+        if value_type is bool:  # a switch when off by default; --x/--no-x when on, or layered over a file
             kw["action"] = argparse.BooleanOptionalAction if default is True or layered else "store_true"
             kw["help"] = meta["help"] + (" (default on)" if default is True else "")
         else:
@@ -86,7 +85,7 @@ def add_options(parser: argparse.ArgumentParser, cls, title: str | None = None, 
             for key in ("choices", "metavar", "nargs"):
                 if meta[key] is not None:
                     kw[key] = meta[key]
-        group.add_argument(*names, **kw)
+        group.add_argument(flag_of(f), **kw)
     return group
 
 
