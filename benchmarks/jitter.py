@@ -15,6 +15,7 @@ import numpy as np
 
 from realtime.testing import SyntheticSource
 from realtime.tracking import FaceTracker
+from rswap.face.options import AnalysisOptions
 
 
 def _landmarks(source: SyntheticSource, tracker: FaceTracker, frames: int, fps: float):
@@ -35,10 +36,10 @@ def measure(size=(1280, 720), frames=90, fps=30.0, noise=3.0, min_cutoff=1.0, be
     out = {}
     for smooth in (False, True):
         still = SyntheticSource(size, fps=None, still=True, noise=noise)
-        s, _ = _landmarks(still, FaceTracker(1, detect_every=0, smooth=smooth, min_cutoff=min_cutoff, beta=beta), frames, fps)
+        s, _ = _landmarks(still, FaceTracker(AnalysisOptions(max_faces=1, detect_every=0, smooth=smooth), min_cutoff=min_cutoff, beta=beta), frames, fps)
         out["jitter_px_smoothed" if smooth else "jitter_px_raw"] = float(s[warmup:].std(0).mean())
     moving = SyntheticSource(size, fps=None, cycle=int(4 * fps))
-    s, r = _landmarks(moving, FaceTracker(1, detect_every=0, smooth=True, min_cutoff=min_cutoff, beta=beta), frames, fps)
+    s, r = _landmarks(moving, FaceTracker(AnalysisOptions(max_faces=1, detect_every=0, smooth=True), min_cutoff=min_cutoff, beta=beta), frames, fps)
     lag = np.linalg.norm(s[warmup:] - r[warmup:], axis=2).mean(1)
     speed = np.linalg.norm(np.diff(r, axis=0), axis=2).mean(1) * fps  # px/s
     out["lag_px_mean"] = float(lag.mean())

@@ -8,6 +8,8 @@ hotkeys take effect on the next frame.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from rswap.face.options import AnalysisOptions
@@ -65,8 +67,7 @@ def swap_conveyor(frame_swapper, face_select: str, analysis: AnalysisOptions | N
     # "largest" needs one tracked face (the analyser returns the largest first); "center"
     # must see several to pick the one nearest the middle.
     max_faces = analysis.max_faces or (1 if face_select == "largest" else 4)
-    tracker = FaceTracker(max_faces=max_faces, detect_every=analysis.detect_every, smooth=analysis.smooth,
-                          detector=detector, search_duty=analysis.search_duty)
+    tracker = FaceTracker(replace(analysis, max_faces=max_faces), detector)
     identities = TrackIdentityCache(frame_swapper.embed) if face_select == "reference" else None
     stages = [
         Stage("track", tracker),
