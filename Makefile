@@ -17,11 +17,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[onnx,training,export,cluster,dev]"
 	touch $@
 
-# The demo target photo is in face_recognition's source archive on PyPI (see realtime/demo.py).
+# The demo target photo is in face_recognition's source archive on PyPI (see convert/demo.py).
 demo: setup
 	mkdir -p $(DEMO_DIR)
 	-$(PY) -m pip download -q --no-deps --no-binary :all: "face_recognition==1.3.0" -d $(DEMO_DIR)
-	$(PY) -m realtime.demo $(DEMO_DIR)
+	$(PY) -m convert.demo $(DEMO_DIR)
 
 test: setup
 	$(PY) -m pytest

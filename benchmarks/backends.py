@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from realtime.backends import cuda_device_count, open_backend, select_backend
+from realtime.backends import BACKENDS, cuda_device_count, open_backend, select_backend
 from rswap.artifacts import load_manifest
 from rswap.atomic import atomic_path
 from rswap.errors import RswapError
@@ -29,10 +29,11 @@ COMBOS = [("onnxruntime", "fp32"), ("onnxruntime", "fp16"), ("torch", "fp32"), (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="generator .safetensors (default: random weights of --preset)")
     parser.add_argument("--preset", default="live", help="generator preset when no checkpoint is given (tiny, live, large)")
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--backends", nargs="+", default=["onnxruntime", "torch", "tensorrt"])
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 2, 4], help="faces per generator call (1 2 4)")
+    parser.add_argument("--backends", nargs="+", default=["onnxruntime", "torch", "tensorrt"], choices=BACKENDS,
+                        help="backends to measure (those not installed are skipped)")
     parser.add_argument("--iters", type=int, default=20, help="timed calls per measurement")
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=3, help="untimed calls before timing (3)")
     parser.add_argument("--no-cuda-graphs", action="store_true",
                         help="on a GPU, skip the CUDA-graph runs of torch/tensorrt (by default each is timed with and without)")
     parser.add_argument("--source-fps", type=float, default=120.0,
@@ -88,8 +89,7 @@ def _pipeline_rows(args, model_dir: Path) -> list[dict]:
 
     from benchmarks.latency import SIZES, run_threaded
     from realtime.backends import open_backend as app_backends
-    from realtime.sources import SyntheticSource
-    from realtime.swap_options import place_compose
+    from realtime.testing import SyntheticSource
     from rswap.media.images import write_image
     from rswap.swap.factory import SwapperOptions
     from rswap.swap.loader import load_frame_swapper
@@ -104,10 +104,9 @@ def _pipeline_rows(args, model_dir: Path) -> list[dict]:
             print(f"skip pipeline on {name}: {e}")
             continue
         options = SwapperOptions(backend=name, open_backend=lambda *a, **k: app_backends(*a, log=lambda _: None, **k))
-        host = load_frame_swapper([str(source)], str(model_dir), options=options)
         # every backend takes device tensors too: compare crop/paste on the host with on the device
         for where in ("host", "device"):
-            fs = place_compose(host, where)
+            fs = load_frame_swapper([str(source)], str(model_dir), options=options, compose_on=where)
             for size_name in args.sizes:
                 s = run_threaded(fs, lambda: SyntheticSource(SIZES[size_name], fps=args.source_fps), args.pipeline_seconds).summary()
                 rows.append({"backend": name, "compose": where, "size": size_name, "fps": s["delivered_fps"],

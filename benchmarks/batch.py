@@ -29,7 +29,7 @@ def make_inputs(folder: Path, clips: int, seconds: float) -> tuple[Path, Path]:
     from skimage import data
 
     from rswap.media.images import write_image
-    from rswap.media.render import render_moving_face
+    from rswap.testing.render import render_moving_face
 
     photo = np.ascontiguousarray(data.astronaut())
     source = folder / "source.png"

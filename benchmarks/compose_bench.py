@@ -92,14 +92,14 @@ def main() -> None:
 
 
 def _device_ops(frame, crop, mask, M, size, threads) -> dict:
-    """The on-device twins of crop and paste (rswap.models.device_warp), here on CPU tensors:
+    """The on-device twins of crop and paste (rswap.compose.tensor_warp), here on CPU tensors:
     what `--compose-on device` costs where there is no GPU. Skipped without torch."""
     try:
         import torch
     except ImportError:
         return {}
     from rswap.compose.paste import paste_region
-    from rswap.models.device_warp import crop_faces, paste_faces
+    from rswap.compose.tensor_warp import crop_faces, paste_faces
 
     if threads:
         torch.set_num_threads(threads)

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 from skimage import data
 
-from rswap.media.render import moving_face_frames, write_clip
+from rswap.testing.render import moving_face_frames, write_clip
 
 MODES = ("AUTO", "FRAME", "SLICE", "NONE")
 

@@ -59,9 +59,9 @@ def three_quarter(image: np.ndarray, face: Face, yaw_deg: float = 40.0) -> np.nd
     (Positive yaw turns the image-left cheek away: mediapipe's z grows away from the camera.)"""
     from rswap.compose.source_texture import triangle_facing
 
-    z = face.extra.get("z")
+    z = face.z
     if z is None:
-        raise ValueError("three_quarter needs a face with 3D landmarks (face.extra['z'])")
+        raise ValueError("three_quarter needs a face with 3D landmarks (face.z)")
     pts = np.asarray(face.landmarks[:468], np.float64)
     q = np.column_stack([pts, np.asarray(z[:468], np.float64)])
     a = np.radians(yaw_deg)

@@ -13,8 +13,9 @@ import threading
 
 import numpy as np
 
-from realtime.sources import SyntheticSource
+from realtime.testing import SyntheticSource
 from realtime.tracking import FaceTracker
+from rswap.face.options import AnalysisOptions
 
 
 def _landmarks(source: SyntheticSource, tracker: FaceTracker, frames: int, fps: float):
@@ -26,7 +27,7 @@ def _landmarks(source: SyntheticSource, tracker: FaceTracker, frames: int, fps: 
         faces = tracker.track(image, i / fps)
         if faces:
             smoothed.append(faces[0].landmarks)
-            raw.append(faces[0].extra.get("raw_landmarks", faces[0].landmarks))
+            raw.append(faces[0].raw_landmarks if faces[0].raw_landmarks is not None else faces[0].landmarks)
     tracker.close()
     return np.array(smoothed), np.array(raw)
 
@@ -35,10 +36,10 @@ def measure(size=(1280, 720), frames=90, fps=30.0, noise=3.0, min_cutoff=1.0, be
     out = {}
     for smooth in (False, True):
         still = SyntheticSource(size, fps=None, still=True, noise=noise)
-        s, _ = _landmarks(still, FaceTracker(1, detect_every=0, smooth=smooth, min_cutoff=min_cutoff, beta=beta), frames, fps)
+        s, _ = _landmarks(still, FaceTracker(AnalysisOptions(max_faces=1, detect_every=0, smooth=smooth), min_cutoff=min_cutoff, beta=beta), frames, fps)
         out["jitter_px_smoothed" if smooth else "jitter_px_raw"] = float(s[warmup:].std(0).mean())
     moving = SyntheticSource(size, fps=None, cycle=int(4 * fps))
-    s, r = _landmarks(moving, FaceTracker(1, detect_every=0, smooth=True, min_cutoff=min_cutoff, beta=beta), frames, fps)
+    s, r = _landmarks(moving, FaceTracker(AnalysisOptions(max_faces=1, detect_every=0, smooth=True), min_cutoff=min_cutoff, beta=beta), frames, fps)
     lag = np.linalg.norm(s[warmup:] - r[warmup:], axis=2).mean(1)
     speed = np.linalg.norm(np.diff(r, axis=0), axis=2).mean(1) * fps  # px/s
     out["lag_px_mean"] = float(lag.mean())
@@ -50,10 +51,10 @@ def measure(size=(1280, 720), frames=90, fps=30.0, noise=3.0, min_cutoff=1.0, be
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--frames", type=int, default=90)
-    parser.add_argument("--min-cutoff", type=float, default=1.0)
-    parser.add_argument("--beta", type=float, default=20.0)
-    parser.add_argument("--noise", type=float, default=3.0)
+    parser.add_argument("--frames", type=int, default=90, help="frames per clip (90)")
+    parser.add_argument("--min-cutoff", type=float, default=1.0, help="One-Euro cutoff of a still face, Hz (1.0)")
+    parser.add_argument("--beta", type=float, default=20.0, help="One-Euro speed coefficient (20.0)")
+    parser.add_argument("--noise", type=float, default=3.0, help="pixel noise std added to the still clip (3.0)")
 
 
 def run(args) -> int:

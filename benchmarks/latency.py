@@ -29,9 +29,10 @@ import numpy as np
 from realtime.packet import Packet
 from realtime.pipeline import Pipeline
 from realtime.sinks import NullSink
-from realtime.sources import SyntheticSource
+from realtime.testing import SyntheticSource
 from realtime.stats import StatsRecorder, percentiles_ms
 from rswap.atomic import atomic_path
+from rswap.face.options import AnalysisOptions
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 
@@ -51,7 +52,7 @@ def _frame_swapper(swapper: str):
 def make_stages(fs, swap_workers: int = 1):
     from realtime.swap_stages import swap_conveyor
 
-    stages, closers = swap_conveyor(fs, "largest", detect_every=30, smooth=True, swap_workers=swap_workers)
+    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(detect_every=30, smooth=True), swap_workers=swap_workers)
     return stages, closers
 
 
@@ -138,13 +139,13 @@ def _row(label: str, s: dict) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES), help="stream sizes to run (all)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each threaded/sequential run (20)")
     parser.add_argument("--fps", type=float, default=30.0, help="source frame rate of the comparison runs (30)")
     parser.add_argument("--overload-seconds", type=float, default=180.0,
                         help="length of the overload run (180; 0 skips it)")
     parser.add_argument("--overload-fps", type=float, default=120.0, help="source rate of the overload run (120)")
-    parser.add_argument("--swapper", default="classical")
+    parser.add_argument("--swapper", default="classical", help="'classical' or a model path, as --model (classical)")
     parser.add_argument("--swap-workers", type=int, default=1, help="threads in the swap stage of the threaded runs (1)")
     parser.add_argument("--talking-head", nargs="+", type=float, default=[], metavar="FRACTION",
                         help="also play a talking-head clip with the face at these fractions of the frame height "

@@ -32,7 +32,7 @@ import numpy as np
 from skimage import data
 
 from rswap.media.images import read_image
-from rswap.media.render import moving_face_frames, write_clip
+from rswap.testing.render import moving_face_frames, write_clip
 from rswap.provenance.watermark import THRESHOLD, Watermarker, detect
 
 

@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from rswap.errors import RswapError
-    from rswap.media.render import moving_face_frames
+    from rswap.testing.render import moving_face_frames
 
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))

@@ -78,7 +78,7 @@ def talking_head_frames(photo: np.ndarray, size: tuple[int, int], n: int, fps: f
 def render_talking_head(path: str | os.PathLike, photo: np.ndarray, size=(1280, 720), fps: float = 24.0,
                         seconds: float = 10.0, face_fraction: float = 0.15) -> None:
     """Write the clip to `path` (H.264, no audio)."""
-    from rswap.media.render import write_clip
+    from rswap.testing.render import write_clip
 
     n = max(1, int(round(fps * seconds)))
     rate = Fraction(fps).limit_denominator(1001)  # PyAV wants a rational rate (24, 30000/1001, ...)

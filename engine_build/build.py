@@ -18,12 +18,13 @@ import torch.nn.functional as F
 
 from engine_build.check import max_abs_error, require_close
 from engine_build.export import OPSET, HalfInside, export_onnx, io_dtypes
-from engine_build.identity import export_identity, load_identity_function
+from engine_build.identity_export import export_identity, load_identity_function
 from rswap.artifacts import MANIFEST_NAME, EngineSpec, Manifest, NetworkSpec, TensorSpec, save_manifest
 from rswap.atomic import atomic_path, remove_stale_temps, temp_prefix
 from rswap.errors import RswapError
 from rswap.models.checkpoint import load_generator
 from rswap.models.generator import Generator, GeneratorConfig
+from rswap.options import option
 
 # onnxruntime vs torch, max abs difference on outputs in [-1, 1]
 TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
@@ -31,14 +32,17 @@ TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
 
 @dataclass
 class BuildOptions:
-    precision: str = "fp32"  # fp32 | fp16 (fp16 inside the graph, fp32 I/O)
-    max_batch: int = 8  # dynamic batch range 1..max_batch (ONNX and TensorRT profile)
-    encoder: bool = True  # also export the identity function (aligned crop -> identity vector)
-    identity_weights: str = ""  # encoder weights file, for encoders whose weights training loaded from a file
-    fixer: str = ""  # FixerNet file, only for generator files written before they carried their FixerNet
-    engine: bool = False  # also build a TensorRT plan (needs tensorrt + a GPU)
-    opt_level: int = 3  # TensorRT builder_optimization_level (0..5)
-    workspace_gib: float = 4.0
+    precision: str = option("fp32", "fp16: half-precision graph with fp32 inputs/outputs and fp32 normalisations",
+                            choices=("fp32", "fp16"))
+    max_batch: int = option(8, "largest batch (faces per call) the graph/engine accepts (dynamic range 1..N)",
+                            metavar="N")
+    encoder: bool = option(True, "also export the identity function (aligned crop -> identity vector)")
+    identity_weights: str = option("", "the encoder weights file training used (ArcFace backbones); checked by sha256",
+                                   metavar="PATH")
+    fixer: str = option("", "FixerNet file, only for generator files that do not carry their FixerNet", metavar="PATH")
+    engine: bool = option(False, "also build a TensorRT plan (needs tensorrt and a GPU)")
+    opt_level: int = option(3, "TensorRT builder optimisation level", choices=range(6))
+    workspace_gib: float = option(4.0, "TensorRT builder workspace limit in GiB", metavar="GIB")
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)

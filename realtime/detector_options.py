@@ -1,4 +1,4 @@
-"""Command-line flags that choose the face detector; shared by `live` and `convert`.
+"""The face-detection flags shared by `live` and `convert` (rswap.face.options owns them).
 
 mediapipe (embedded) is the default. `--detector scrfd` uses the SCRFD detector of a user's
 insightface pack for the faces mediapipe's mesh misses on its own (small faces): it finds
@@ -9,29 +9,17 @@ from __future__ import annotations
 
 import argparse
 
-from rswap.errors import RswapError
+from rswap.face.box_detectors import open_box_detector
+from rswap.face.options import LIVE_ONLY, AnalysisOptions
+from rswap.options import add_options
 
-DETECTORS = ("mediapipe", "scrfd")
 
-
-def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("face detection")
-    g.add_argument("--detector", choices=DETECTORS, default="mediapipe",
-                   help="box detector for faces too small for mediapipe's mesh to find: mediapipe (embedded, default) "
-                        "or scrfd (an insightface pack's det_10g.onnx / det_500m.onnx, never downloaded)")
-    g.add_argument("--detector-model", metavar="PATH",
-                   help="--detector scrfd: the SCRFD .onnx, or the insightface models folder holding the pack "
-                        "(default ~/.insightface/models: buffalo_l/det_10g.onnx, buffalo_s/det_500m.onnx, ...)")
+def add_detector_arguments(parser: argparse.ArgumentParser, live: bool = False) -> None:
+    """The face-detection group; `live` adds what only a live stream tunes (tracking, smoothing)."""
+    add_options(parser, AnalysisOptions, "face detection", skip=() if live else LIVE_ONLY)
 
 
 def detector_from_args(args: argparse.Namespace):
     """The chosen box detector, loaded and checked now (before any camera or file opens), or
     None for the analyser's own mediapipe detector. One SCRFD detector serves every analyser."""
-    if args.detector == "mediapipe":
-        if args.detector_model:
-            raise RswapError("--detector-model needs --detector scrfd")
-        return None
-    from rswap.face.insightface_pack import find_scrfd
-    from rswap.face.scrfd import SCRFDDetector
-
-    return SCRFDDetector(find_scrfd(args.detector_model))
+    return open_box_detector(args.detector, args.detector_model)

@@ -29,7 +29,7 @@ class TrackIdentityCache:
         self.computed = 0
 
     def annotate(self, image: np.ndarray, faces: list[Face]) -> None:
-        """Set face.extra['embedding'] for every tracked face (zeros while still computing)."""
+        """Set face.embedding for every tracked face (zeros while still computing)."""
         with self._lock:  # several swap workers may call at once
             # Track ids are never reused, so a track absent from this frame has ended (even if
             # the frame that ended it was dropped on the way here): forget its vector.
@@ -43,7 +43,7 @@ class TrackIdentityCache:
                 if fut is None:
                     fut = self._pool.submit(self._run, image.copy(), face)
                     self._futures[face.track_id] = fut
-                face.extra["embedding"] = fut.result() if fut.done() else self._pending_vector
+                face.embedding = fut.result() if fut.done() else self._pending_vector
 
     def _run(self, image: np.ndarray, face: Face) -> np.ndarray:
         vec = np.asarray(self._embed(image, face), np.float32)

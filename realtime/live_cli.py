@@ -13,6 +13,8 @@ import sys
 from realtime.detector_options import add_detector_arguments, detector_from_args
 from realtime.provenance_options import add_signing_arguments
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
+from rswap.face.options import AnalysisOptions
+from rswap.options import from_args
 
 # While no face is in view the small-face detector searches at most this share of the time,
 # so a slow one (SCRFD det_10g on a CPU) cannot stall the stream when nothing is there.
@@ -29,7 +31,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_swap_arguments(parser)
-    add_detector_arguments(parser)
+    add_detector_arguments(parser, live=True)
     add_signing_arguments(parser)
     g = parser.add_argument_group("live")
     g.add_argument("-t", "--target", default="0",
@@ -39,12 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH", help="camera size to ask for (1280x720)")
     g.add_argument("--fps", type=float, default=30.0, help="camera frame rate to ask for (30)")
     g.add_argument("--loop", action="store_true", help="file target: start over at the end")
-    g.add_argument("--detect-every", type=int, default=30, metavar="N",
-                   help="force a fresh face detection every N frames to find new faces (0: only when tracking is lost)")
-    g.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=True,
-                   help="One-Euro smoothing of landmarks (steady still faces)")
-    g.add_argument("--max-faces", type=int, default=None,
-                   help="faces to track (default 1 for largest/center selection, 4 otherwise)")
     g.add_argument("--cycle", action="store_true",
                    help="each --source photo is its own identity; the 'n' key cycles through them")
     g.add_argument("--stats-json", metavar="PATH", help="write per-stage p50/p95/p99, latency, fps and drops here")
@@ -112,7 +108,8 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from realtime.pipeline import Pipeline
-    from realtime.sinks import Controls, FileSink
+    from realtime.controls import Controls
+    from realtime.sinks import FileSink
     from realtime.sources import is_camera
     from realtime.swap_stages import swap_conveyor
     from rswap.interrupts import note_kept
@@ -132,8 +129,8 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         source.close()
         raise
-    stages, closers = swap_conveyor(fs, args.face_select, args.max_faces, args.detect_every, args.smooth,
-                                    controls, args.swap_workers, detector, search_duty=LIVE_SEARCH_DUTY)
+    analysis = from_args(AnalysisOptions, args, search_duty=LIVE_SEARCH_DUTY)
+    stages, closers = swap_conveyor(fs, args.face_select, analysis, controls, args.swap_workers, detector)
     pipeline = Pipeline(source, stages, sink, live=True, duration=args.duration)
     interrupted = None
     try:
@@ -170,9 +167,9 @@ def _report(args: argparse.Namespace, stats) -> None:
 
 
 def main(argv=None) -> int:  # python -m realtime.live_cli
-    from cli.main import live_main
+    from rswap.entry import run_command
 
-    return live_main(argv)
+    return run_command("realtime.live_cli", "rswap live", "swap faces live", argv)
 
 
 if __name__ == "__main__":

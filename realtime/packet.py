@@ -8,9 +8,11 @@ sink can tell where the time went and how old the frame is when it leaves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+
+from rswap.face.types import Face
+from rswap.swap.frame import SwapJob
 
 
 @dataclass
@@ -19,10 +21,9 @@ class Packet:
     image: np.ndarray  # RGB uint8 (H, W, 3); stages may replace it (e.g. the paste stage)
     capture_ts: float  # time.perf_counter() when the frame was captured
     pts: float | None = None  # presentation time in seconds, for file sources/sinks
-    faces: list = field(default_factory=list)  # rswap Face records, set by the tracking stage
-    jobs: Any = None  # swap jobs handed from the swap stage to the paste stage
+    faces: list[Face] = field(default_factory=list)  # set by the tracking stage
+    jobs: list[SwapJob] | None = None  # swap jobs handed from the swap stage to the paste stage
     timings: dict[str, float] = field(default_factory=dict)  # stage name -> seconds spent
-    extra: dict = field(default_factory=dict)
 
 
 class EndOfStream:

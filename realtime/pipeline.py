@@ -210,7 +210,7 @@ class Pipeline:
                 self.stats.dropped[link.name] = link.dropped
             for name, n in self._late.items():
                 self.stats.dropped[f"{name} (late)"] = n
-            self.stats.dropped.update(getattr(self.source, "dropped", {}) or {})
+            self.stats.dropped.update(self.source.dropped)
 
     def _start_threads(self) -> None:
         self.threads.append(threading.Thread(target=self._source_loop, name="rswap-source", daemon=True))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from realtime.controls import HOTKEYS, Controls, apply_key
 from rswap.errors import RswapError
 
 
@@ -155,41 +156,6 @@ class VirtualCameraSink:
 
     def abort(self, error: BaseException) -> None:
         self.close()
-
-
-@dataclass
-class Controls:
-    """What the preview's hotkeys change; read by the stages on every frame."""
-
-    swap: bool = True
-    source_index: int = 0
-    show_stats: bool = True
-    mirror: bool = False
-    label: bool = False  # the visible "AI-generated" badge on the output (live --label)
-    quit: bool = False
-
-
-HOTKEYS = {"s": "toggle swap", "n": "next source", "i": "toggle stats", "m": "mirror", "l": "AI-generated label",
-           "q": "quit (also Esc)"}
-
-
-def apply_key(controls: Controls, key: int, n_sources: int) -> None:
-    """Change `controls` for one key code from cv2.waitKey (-1: no key)."""
-    if key < 0:
-        return
-    ch = chr(key & 0xFF).lower()
-    if ch == "s":
-        controls.swap = not controls.swap
-    elif ch == "n":
-        controls.source_index = (controls.source_index + 1) % max(1, n_sources)
-    elif ch == "i":
-        controls.show_stats = not controls.show_stats
-    elif ch == "m":
-        controls.mirror = not controls.mirror
-    elif ch == "l":
-        controls.label = not controls.label
-    elif ch == "q" or key & 0xFF == 27:
-        controls.quit = True
 
 
 def draw_stats(image_bgr: np.ndarray, lines: list[str]) -> None:

@@ -1,4 +1,5 @@
-"""Command-line flags that choose what is swapped and how; shared by `live` and `convert`."""
+"""The swap flags shared by `live` and `convert` (and convert's jobs files): the inputs here,
+every option from the core's tables (rswap.swap.options)."""
 
 from __future__ import annotations
 
@@ -6,47 +7,19 @@ import argparse
 import sys
 
 from rswap.errors import RswapError
-from rswap.face.select import MODES
-from rswap.swap.factory import SwapperOptions
+from rswap.options import add_options, from_args
 from rswap.swap.frame import FrameSwapper
+from rswap.swap.options import FrameOptions, SwapperOptions
 
 
 def add_swap_arguments(parser: argparse.ArgumentParser, source_required: bool = True) -> None:
     g = parser.add_argument_group("swap")
     g.add_argument("-s", "--source", nargs="+", required=source_required, metavar="IMAGE",
                    help="photo(s) of the person to swap in (several photos of one person give a steadier identity)")
-    g.add_argument("--model", default="classical", metavar="SPEC",
-                   help="'classical' (embedded, default), a built model directory, or an inswapper .onnx file")
-    g.add_argument("--face-select", choices=MODES, default="largest",
-                   help="which target faces to swap: largest, center, all, or reference (match --reference photos)")
     g.add_argument("--reference", nargs="+", metavar="IMAGE",
                    help="with --face-select reference: one photo per --source of the person to replace")
-    g.add_argument("--keep-mouth", action="store_true", help="keep the target's mouth interior (teeth, tongue)")
-    g.add_argument("--keep-eyes", action="store_true", help="keep the target's eyes (gaze, blinks)")
-    g.add_argument("--reshape", type=float, default=0.6, metavar="0..1",
-                   help="classical swapper: move the target's face contour toward the source's shape (default 0.6)")
-    g.add_argument("--color", choices=("reinhard", "lct", "none"), default="reinhard",
-                   help="classical swapper: colour transfer to the target's skin tone")
-    g.add_argument("--backend", default="auto", choices=("auto", "onnxruntime", "torch", "tensorrt"),
-                   help="learned models: inference backend (default auto: the fastest available)")
-    g.add_argument("--precision", choices=("fp32", "fp16", "bf16"),
-                   help="learned models on --backend torch: cast the generator (default: the precision it was built with)")
-    g.add_argument("--cuda-graphs", choices=("auto", "on", "off"), default="auto",
-                   help="torch/tensorrt: replay each batch size's GPU work as one CUDA graph (auto: on when on a GPU)")
-    g.add_argument("--torch-compile", action="store_true",
-                   help="torch backend: torch.compile the generator (slow first frames, faster after)")
-    g.add_argument("--arcface", metavar="PATH",
-                   help="inswapper models: ArcFace w600k .onnx, or the insightface models folder (default ~/.insightface/models)")
-    g.add_argument("--blend-levels", type=int, default=0, choices=range(0, 9), metavar="0..8",
-                   help="paste back with an N-level Laplacian blend instead of a feathered mask (0)")
-    g.add_argument("--compose-on", choices=("auto", "host", "device"), default="auto",
-                   help="learned models: crop and paste faces on the host (OpenCV) or on the inference device, "
-                        "one upload and one download per frame (auto: device when the backend runs on a GPU)")
-    g.add_argument("--swap-workers", type=int, default=1, metavar="N",
-                   help="threads running the swap stage side by side on successive frames; convert keeps "
-                        "every frame in order (1)")
-    g.add_argument("--no-watermark", action="store_true",
-                   help="leave out the invisible 'synthetic by rswap' mark that every swapped frame otherwise carries")
+    add_options(g, FrameOptions)
+    add_options(g, SwapperOptions)
 
 
 def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bool = False, detector=None) -> FrameSwapper:
@@ -54,48 +27,19 @@ def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bo
 
     from realtime.backends import open_backend, open_onnx
 
-    if args.swap_workers < 1:
+    frame = from_args(FrameOptions, args)
+    if frame.swap_workers < 1:
         raise RswapError("--swap-workers must be at least 1")
-
-    options = SwapperOptions(
-        keep_mouth=args.keep_mouth, keep_eyes=args.keep_eyes, reshape=args.reshape, color=args.color, backend=args.backend,
-        insightface_root=args.arcface,
-        backend_options={"precision": args.precision, "compile": args.torch_compile,
-                         "cuda_graphs": {"auto": None, "on": True, "off": False}[args.cuda_graphs]},
+    options = from_args(
+        SwapperOptions, args,
         open_backend=open_backend,  # learned models run on the app's backends (TensorRT, torch, onnxruntime)
         open_onnx=open_onnx,  # and bring-your-own .onnx files on its onnxruntime (GPU providers, device tensors)
     )
     fs = load_frame_swapper(
-        args.source, args.model, args.face_select, args.reference, options, blend_levels=args.blend_levels,
-        one_identity_per_photo=one_identity_per_photo, detector=detector, watermark=not args.no_watermark,
+        args.source, frame.model, frame.face_select, args.reference, options, blend_levels=frame.blend_levels,
+        compose_on=frame.compose_on, one_identity_per_photo=one_identity_per_photo, detector=detector,
+        watermark=not frame.no_watermark,
     )
-    placed = place_compose(fs, args.compose_on)
-    if placed is not fs:  # a status line like the backend's, on stderr
-        print(f"face crop and paste-back: on {placed.device} (one upload, one download per frame)", file=sys.stderr)
-    return placed
-
-
-def place_compose(fs: FrameSwapper, where: str) -> FrameSwapper:
-    """`fs`, or its on-device twin: 'device' insists, 'auto' takes it when the backend runs on a GPU
-    and nothing needs the host (the Laplacian blend)."""
-    on_gpu = str(getattr(getattr(fs.swapper, "backend", None), "tensor_device", "")).startswith("cuda")
-    if where == "host" or (where == "auto" and not (on_gpu and fs.blend_levels == 0)):
-        return fs
-    # the device path holds frames in torch tensors: onnxruntime-gpu alone is not enough
-    if on_gpu and not _torch_sees_a_gpu():
-        if where == "auto":
-            return fs
-        raise RswapError("--compose-on device on a GPU needs torch with CUDA installed")
-    from realtime.device_swap import DeviceFrameSwapper, supports_device_compose  # imports torch
-
-    if where == "auto" and not supports_device_compose(fs):
-        return fs
-    return DeviceFrameSwapper(fs)
-
-
-def _torch_sees_a_gpu() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available()
+    if fs.compositor.where != "host":  # a status line like the backend's, on stderr
+        print(f"face crop and paste-back: on {fs.compositor.where} (one upload, one download per frame)", file=sys.stderr)
+    return fs

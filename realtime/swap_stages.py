@@ -8,14 +8,17 @@ hotkeys take effect on the next frame.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from rswap.face.options import AnalysisOptions
 from rswap.provenance.badge import draw_badge
 
+from realtime.controls import Controls
 from realtime.identity_cache import TrackIdentityCache
 from realtime.packet import Packet
 from realtime.pipeline import Stage
-from realtime.sinks import Controls
 
 
 class SwapStage:
@@ -52,21 +55,19 @@ class PasteStage:
         return packet
 
 
-def swap_conveyor(frame_swapper, face_select: str, max_faces: int | None = None, detect_every: int = 30,
-                  smooth: bool = True, controls: Controls | None = None, swap_workers: int = 1,
-                  detector=None, search_duty: float | None = None):
+def swap_conveyor(frame_swapper, face_select: str, analysis: AnalysisOptions | None = None,
+                  controls: Controls | None = None, swap_workers: int = 1, detector=None):
     """The track -> swap -> paste stages shared by `live` and `convert`, and the objects to
     close when the pipeline ends (the tracker's mediapipe graphs, the identity worker).
-    `detector`: the tracker's box detector for small faces (default mediapipe's);
-    `search_duty`: live's cap on its share of the time while no face is in view
-    (MediapipeFaceAnalyser), None for offline conversion, which searches every frame."""
+    `analysis`: how faces are found and followed (max faces, detection cadence, smoothing,
+    search duty); `detector`: the box detector it names, already loaded (None: mediapipe's)."""
     from realtime.tracking import FaceTracker
 
+    analysis = analysis or AnalysisOptions()
     # "largest" needs one tracked face (the analyser returns the largest first); "center"
     # must see several to pick the one nearest the middle.
-    max_faces = max_faces or (1 if face_select == "largest" else 4)
-    tracker = FaceTracker(max_faces=max_faces, detect_every=detect_every, smooth=smooth, detector=detector,
-                          search_duty=search_duty)
+    max_faces = analysis.max_faces or (1 if face_select == "largest" else 4)
+    tracker = FaceTracker(replace(analysis, max_faces=max_faces), detector)
     identities = TrackIdentityCache(frame_swapper.embed) if face_select == "reference" else None
     stages = [
         Stage("track", tracker),

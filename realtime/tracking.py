@@ -17,26 +17,28 @@ import numpy as np
 
 from realtime.packet import Packet
 from realtime.smoothing import OneEuroFilter
-from rswap.face.landmarks import kps5_from_mesh
+from rswap.face.options import AnalysisOptions
 from rswap.face.types import Face, box_iou
 
 
 class FaceTracker:
     """Callable stage: packet.faces <- tracked (and, with `smooth`, smoothed) faces."""
 
-    def __init__(self, max_faces: int = 1, detect_every: int = 30, smooth: bool = True,
-                 min_cutoff: float = 1.0, beta: float = 20.0, analyser=None, min_iou: float = 0.3,
-                 detector=None, search_duty: float | None = None):
+    def __init__(self, options: AnalysisOptions | None = None, detector=None, analyser=None,
+                 min_cutoff: float = 1.0, beta: float = 20.0, min_iou: float = 0.3):
+        """`options`: max faces (None: 1), detection cadence, smoothing, search duty; `detector`:
+        the box detector they name, already loaded (None: mediapipe's); `analyser`: a ready one."""
         from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 
-        self.max_faces = max_faces
-        self.detect_every = detect_every
-        self.smooth = smooth
+        options = options or AnalysisOptions()
+        self.max_faces = options.max_faces or 1
+        self.detect_every = options.detect_every
+        self.smooth = options.smooth
         self.filter_args = (min_cutoff, beta)
         self.min_iou = min_iou
         self.analyser = analyser or MediapipeFaceAnalyser(
-            max_faces=max_faces, video=True, detector=detector, search_duty=search_duty,
-            search_every=detect_every or None,  # the same cadence looks for small faces entering beside others
+            max_faces=self.max_faces, video=True, detector=detector, search_duty=options.search_duty,
+            search_every=self.detect_every or None,  # the same cadence looks for small faces entering beside others
         )
         self.forced_detections = 0
         self._tracks: dict[int, tuple[np.ndarray, OneEuroFilter]] = {}  # id -> (last bbox, filter)
@@ -82,12 +84,9 @@ class FaceTracker:
     def _smooth(self, face: Face, t: float) -> None:
         filt = self._tracks[face.track_id][1]
         height = float(face.bbox[3] - face.bbox[1])
-        face.extra["raw_landmarks"] = face.landmarks
-        face.landmarks = filt(face.landmarks, t, height)
-        face.kps5 = kps5_from_mesh(face.landmarks)
-        x0, y0 = face.landmarks.min(0)
-        x1, y1 = face.landmarks.max(0)
-        face.bbox = np.array([x0, y0, x1, y1], np.float32)
+        smoothed = Face.from_landmarks(filt(face.landmarks, t, height))
+        face.raw_landmarks = face.landmarks
+        face.landmarks, face.kps5, face.bbox = smoothed.landmarks, smoothed.kps5, smoothed.bbox
 
     def close(self) -> None:
         self.analyser.close()

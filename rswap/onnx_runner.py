@@ -13,6 +13,7 @@ from rswap.errors import RswapError
 
 class OnnxRunner:
     name = "onnxruntime"
+    tensor_device: str | None = None  # host arrays only; the app's onnxruntime backend adds run_device
 
     def __init__(self, onnx_path: str | Path, providers: list[str] | None = None, threads: int = 0):
         try:

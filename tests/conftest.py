@@ -12,7 +12,7 @@ import pytest
 from skimage import data
 
 from rswap.media.images import write_image
-from rswap.media.render import moving_face_frames, write_clip
+from rswap.testing.render import moving_face_frames, write_clip
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 
 from cli.main import main as rswap
-from realtime.batch.ledger import LEDGER_NAME, Ledger
-from realtime.batch.options import add_batch_arguments
-from realtime.batch.plan import plan_jobs
-from realtime.batch.run import _row_parser
+from convert.batch.ledger import LEDGER_NAME, Ledger
+from convert.batch.options import add_batch_arguments
+from convert.batch.plan import plan_jobs
+from convert.batch.run import _row_parser
 from rswap.errors import RswapError
 from rswap.media.images import read_image, write_image
 
@@ -118,7 +118,7 @@ def test_ledger_key_follows_input_bytes_and_options_not_mtimes(tmp_path, source_
 
 
 def _plan(argv, tmp_path):
-    from realtime.convert_cli import add_arguments
+    from convert.cli import add_arguments
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -315,7 +315,7 @@ def test_ray_runs_the_same_batch_to_the_same_outputs(local_batch, clips_folder, 
 
 def test_a_missing_or_faceless_target_fails_only_its_job_with_one_line(tmp_path, source_png, clips_folder):
     """The worker's side, in this process: each job ends in a result, never an exception."""
-    from realtime.batch.worker import run_job
+    from convert.batch.worker import run_job
 
     noface = tmp_path / "noface.png"
     write_image(noface, np.full((120, 160, 3), 90, np.uint8))
@@ -330,7 +330,7 @@ def test_a_missing_or_faceless_target_fails_only_its_job_with_one_line(tmp_path,
 
 
 def test_a_jobs_leftover_temporary_files_are_matched_exactly(tmp_path):
-    from realtime.batch.partial import partial_files
+    from convert.batch.partial import partial_files
 
     names = [".a.abcdefgh.part.mp4", ".a.mp4.123.abcdefgh.part.mp4", ".a.mp4.x1y2z3w4.part",  # a.mp4's writers
              ".a.5.abcdefgh.part.mp4", ".a.5.mp4.77.abcdefgh.part.mp4", "a.mp4", ".a.mp4.123.abcdefgh.building"]

@@ -12,11 +12,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from realtime.backends import open_backend  # noqa: E402
-from realtime.device_swap import DeviceFrameSwapper  # noqa: E402
-from realtime.swap_options import place_compose  # noqa: E402
 from rswap.errors import RswapError  # noqa: E402
 from rswap.face.select import FaceSelector  # noqa: E402
 from rswap.face.types import Face  # noqa: E402
+from rswap.swap.compositor import HostCompositor, choose_compositor  # noqa: E402
+from rswap.swap.device_compositor import DeviceCompositor  # noqa: E402
 from rswap.swap.frame import FrameSwapper  # noqa: E402
 from rswap.swap.learned import LearnedSource, LearnedSwapper  # noqa: E402
 
@@ -31,6 +31,10 @@ def _swapper(model_dir, device: str = "cpu", backend: str = "torch", **options) 
     if backend == "torch":
         options["device"] = device
     return LearnedSwapper(model_dir, open_backend=lambda m: open_backend(m, name=backend, log=quiet, **options))
+
+
+def _on_device(sw: LearnedSwapper, sources, selector=None, watermark=True) -> FrameSwapper:
+    return FrameSwapper(sw, sources, selector, compositor=DeviceCompositor(sw.tensor_device), watermark=watermark)
 
 
 def _shifted(face: Face, dx: float) -> Face:
@@ -58,7 +62,7 @@ def test_device_compose_matches_the_host_path(model_dir, astronaut, astronaut_fa
     sources = [_source(0)]
     # the paste alone: the watermark (tests/test_provenance.py) touches the whole frame
     host = FrameSwapper(sw, sources, watermark=False).process(astronaut, [astronaut_face])
-    device = DeviceFrameSwapper(FrameSwapper(sw, sources, watermark=False)).process(astronaut, [astronaut_face])
+    device = _on_device(sw, sources, watermark=False).process(astronaut, [astronaut_face])
     assert device.shape == astronaut.shape and device.dtype == np.uint8
     diff = np.abs(device.astype(int) - host)
     changed = np.abs(host.astype(int) - astronaut).sum(-1) > 0
@@ -78,7 +82,7 @@ def test_every_face_of_a_frame_is_one_generator_call(model_dir, two_face_frame):
     calls = []
     run_device = sw.backend.run_device
     sw.backend.run_device = lambda feeds: calls.append(feeds["target"].shape[0]) or run_device(feeds)
-    fs = DeviceFrameSwapper(FrameSwapper(sw, [_source(1)], FaceSelector("all")))
+    fs = _on_device(sw, [_source(1)], FaceSelector("all"))
     out = fs.process(frame, faces)
     assert calls == [2]
     host = FrameSwapper(sw, [_source(1)], fs.selector).process(frame, faces)
@@ -90,31 +94,30 @@ def test_every_face_of_a_frame_is_one_generator_call(model_dir, two_face_frame):
 
 
 def test_no_face_returns_the_frame_untouched(model_dir, astronaut):
-    fs = DeviceFrameSwapper(FrameSwapper(_swapper(model_dir), [_source(0)]))
+    fs = _on_device(_swapper(model_dir), [_source(0)])
     assert fs.process(astronaut, []) is astronaut
 
 
 def test_where_compose_runs(model_dir, source_png):
-    cpu_torch = FrameSwapper(_swapper(model_dir), [_source(0)])
-    assert place_compose(cpu_torch, "auto") is cpu_torch  # auto: the device path only on a GPU
-    assert place_compose(cpu_torch, "host") is cpu_torch
-    assert isinstance(place_compose(cpu_torch, "device"), DeviceFrameSwapper)
-    ort = FrameSwapper(_swapper(model_dir, backend="onnxruntime"), [_source(0)])  # on the CPU provider
-    assert place_compose(ort, "auto") is ort
-    assert isinstance(place_compose(ort, "device"), DeviceFrameSwapper)
-    core = FrameSwapper(LearnedSwapper(model_dir), [_source(0)])  # the core's own runner: host arrays only
+    cpu_torch = _swapper(model_dir)
+    assert isinstance(choose_compositor(cpu_torch, "auto"), HostCompositor)  # auto: the device path only on a GPU
+    assert isinstance(choose_compositor(cpu_torch, "host"), HostCompositor)
+    assert isinstance(choose_compositor(cpu_torch, "device"), DeviceCompositor)
+    ort = _swapper(model_dir, backend="onnxruntime")  # on the CPU provider
+    assert isinstance(choose_compositor(ort, "auto"), HostCompositor)
+    assert isinstance(choose_compositor(ort, "device"), DeviceCompositor)
+    core = LearnedSwapper(model_dir)  # the core's own runner: host arrays only
     with pytest.raises(RswapError, match="app backend"):
-        place_compose(core, "device")
-    laplacian = FrameSwapper(cpu_torch.swapper, [_source(0)], blend_levels=4)
+        choose_compositor(core, "device")
     with pytest.raises(RswapError, match="blend-levels"):
-        place_compose(laplacian, "device")
+        choose_compositor(cpu_torch, "device", blend_levels=4)
 
 
 def test_convert_cli_on_the_device_path(model_dir, source_png, clip_no_audio, tmp_path):
     """The whole convert pipeline (track -> swap -> paste -> encode) with --compose-on device,
     against the same command on the host path: same frames within a grey level or two."""
     from rswap.media.video import VideoReader
-    from realtime import convert_cli
+    from convert import cli as convert_cli
 
     outs = {}
     for where in ("host", "device"):
@@ -156,7 +159,7 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GP
 def test_cuda_device_compose_matches_cpu(model_dir, two_face_frame):
     frame, faces = two_face_frame
     outs = [
-        DeviceFrameSwapper(FrameSwapper(_swapper(model_dir, device), [_source(2)], FaceSelector("all"))).process(frame, faces)
+        _on_device(_swapper(model_dir, device), [_source(2)], FaceSelector("all")).process(frame, faces)
         for device in ("cpu", "cuda")
     ]
     assert np.abs(outs[0].astype(int) - outs[1]).max() <= 2
@@ -184,6 +187,6 @@ def test_device_compose_frames_carry_the_watermark(model_dir, astronaut, astrona
     from rswap.provenance.watermark import detect
 
     sw = _swapper(model_dir)
-    marked = DeviceFrameSwapper(FrameSwapper(sw, [_source(0)])).process(astronaut, [astronaut_face])
-    plain = DeviceFrameSwapper(FrameSwapper(sw, [_source(0)], watermark=False)).process(astronaut, [astronaut_face])
+    marked = _on_device(sw, [_source(0)]).process(astronaut, [astronaut_face])
+    plain = _on_device(sw, [_source(0)], watermark=False).process(astronaut, [astronaut_face])
     assert detect([marked]).found and not detect([plain]).found

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from benchmarks.metrics import EXPRESSION_FEATURES, expression_error, pose_error
+from evaluation.metrics import EXPRESSION_FEATURES, expression_error, pose_error
 from rswap.errors import RswapError
 from rswap.face.landmarks import FACE_OVAL
 from rswap.media.images import write_image
@@ -80,7 +80,7 @@ def test_expression_error_is_small_for_the_same_expression_and_large_for_an_open
 
 
 def test_skin_tone_error_is_zero_for_the_target_and_sees_a_paler_patch(astronaut, analyse):
-    from benchmarks.eval import skin_tone_error
+    from evaluation.evaluate import skin_tone_error
 
     face = analyse(astronaut)
     assert skin_tone_error(astronaut, astronaut, face.landmarks) == (0.0, 0.0)
@@ -100,7 +100,7 @@ def test_skin_tone_error_is_zero_for_the_target_and_sees_a_paler_patch(astronaut
 
 
 def test_defect_measure_flags_a_broken_swap_and_passes_a_clean_one(astronaut, analyse):
-    from benchmarks.eval import DEFECTIVE, defect_fraction
+    from evaluation.evaluate import DEFECTIVE, defect_fraction
     from benchmarks.hard_cases import hair_band
     from rswap.swap.classical import ClassicalSwapper
     from rswap.swap.frame import FrameSwapper
@@ -132,7 +132,7 @@ def test_defect_measure_flags_a_broken_swap_and_passes_a_clean_one(astronaut, an
 
 
 def test_missing_or_empty_folders_are_one_clear_error(tmp_path):
-    from benchmarks.eval import list_images
+    from evaluation.evaluate import list_images
 
     with pytest.raises(RswapError, match="sources folder not found"):
         list_images(tmp_path / "nope", "sources")
@@ -222,7 +222,7 @@ def test_flicker_is_small_for_a_steady_swap_and_sees_a_face_whose_brightness_jum
     face whose brightness jumps by 12 every other frame adds clearly more."""
     from benchmarks.flicker import flicker
     from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
-    from rswap.media.render import moving_face_frames
+    from rswap.testing.render import moving_face_frames
     from rswap.swap.classical import ClassicalSwapper
     from rswap.swap.frame import FrameSwapper
 

@@ -6,7 +6,7 @@ import pytest
 
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template, invert_affine, similarity_matrix, transform_points
-from rswap.face.identity import DlibEmbedder, cosine
+from rswap.face.dlib_embedder import DlibEmbedder, cosine
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.face.select import FaceSelector
 
@@ -103,6 +103,9 @@ class _SlowBoxDetector:
         self.calls += 1
         time.sleep(0.04)
         return [self.box] if image.mean() > 1 else []  # nothing on a black frame
+
+    def detect_tiled(self, image):
+        return []
 
     def close(self):
         pass

@@ -13,7 +13,7 @@ import pytest
 from cli.main import main as rswap
 from rswap.errors import RswapError
 from rswap.media.images import read_image, write_image
-from rswap.media.render import moving_face_frames, write_clip
+from rswap.testing.render import moving_face_frames, write_clip
 from rswap.media.video import VideoReader
 
 FRAMES = 40

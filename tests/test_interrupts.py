@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pytest
 
-from rswap.media.render import moving_face_frames, write_clip
+from rswap.testing.render import moving_face_frames, write_clip
 from rswap.media.video import VideoReader
 
 FRAMES = 60

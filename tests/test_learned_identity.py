@@ -13,15 +13,15 @@ import pytest
 import torch
 
 from cli.main import main
-from engine_build.identity import load_identity_function
+from engine_build.identity_export import load_identity_function
 from engine_build.tensorrt_ops import graph_ops
 from rswap.artifacts import load_manifest
 from rswap.errors import RswapError
 from rswap.face.align import align_crop
-from rswap.face.identity import cosine
+from rswap.face.dlib_embedder import cosine
 from rswap.models.checkpoint import load_generator, load_identity_parts, save_generator
 from rswap.models.generator import Generator, preset
-from rswap.models.identity import DlibIdentityEncoder, FixerNet, save_fixernet
+from rswap.models.identity_encoders import DlibIdentityEncoder, FixerNet, save_fixernet
 from rswap.swap.frame import FrameSwapper
 from rswap.swap.learned import LearnedSwapper
 

@@ -146,7 +146,7 @@ def test_inswapper_on_the_app_backend_and_on_the_device(files, astronaut, astron
     host = frame_swapper()
     assert host.swapper.backend.tensor_device == "cpu"  # the app's backend, not the core's bare runner
     device = frame_swapper("--compose-on", "device")
-    assert type(device).__name__ == "DeviceFrameSwapper"
+    assert type(device.compositor).__name__ == "DeviceCompositor"
     a = host.process(astronaut, [astronaut_face])
     b = device.process(astronaut, [astronaut_face])
     changed = np.abs(a.astype(int) - astronaut).sum(-1) > 0

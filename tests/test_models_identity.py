@@ -6,7 +6,7 @@ import torch
 from skimage.data import astronaut
 
 from rswap.errors import RswapError
-from rswap.models.identity import (
+from rswap.models.identity_encoders import (
     ArcFaceIdentityEncoder,
     DlibIdentityEncoder,
     FixerNet,
@@ -29,7 +29,7 @@ def dlib_encoder():
 def test_dlib_port_matches_dlib_on_its_own_chip(dlib_encoder):
     import dlib
 
-    from rswap.face.identity import model_file
+    from rswap.face.dlib_embedder import model_file
 
     image = astronaut()
     rect = dlib.get_frontal_face_detector()(image, 1)[0]
@@ -45,7 +45,7 @@ def test_dlib_port_matches_dlib_on_its_own_chip(dlib_encoder):
 
 def test_dlib_encoder_on_our_aligned_crop_agrees_with_dlib(dlib_encoder):
     from rswap.face.align import align_crop, get_template
-    from rswap.face.identity import DlibEmbedder
+    from rswap.face.dlib_embedder import DlibEmbedder
     from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 
     image = astronaut()

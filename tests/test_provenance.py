@@ -20,7 +20,7 @@ from skimage import data
 from cli.main import main as rswap
 from rswap.errors import RswapError
 from rswap.media.images import read_image, write_image
-from rswap.media.render import moving_face_frames
+from rswap.testing.render import moving_face_frames
 from rswap.media.video import VideoWriter
 from rswap.provenance.badge import draw_badge
 from rswap.provenance.credentials import ContentCredentials, config_dir, local_identity
@@ -226,7 +226,7 @@ def test_live_to_file_frames_carry_the_watermark(tmp_path, source_png, clip_with
 
 def test_label_badge_and_its_hotkey(astronaut):
     from realtime.packet import Packet
-    from realtime.sinks import Controls, apply_key
+    from realtime.controls import Controls, apply_key
     from realtime.swap_stages import PasteStage
     from rswap.swap.classical import ClassicalSwapper
     from rswap.swap.frame import FrameSwapper

@@ -11,8 +11,10 @@ import pytest
 
 from realtime.packet import Packet
 from realtime.pipeline import Pipeline, Stage
-from realtime.sinks import Controls, FileSink, NullSink, VirtualCameraSink, VirtualCameraUnavailable, apply_key
-from realtime.sources import CameraSource, FileSource, SyntheticSource, is_camera
+from realtime.controls import Controls, apply_key
+from realtime.sinks import FileSink, NullSink, VirtualCameraSink, VirtualCameraUnavailable
+from realtime.sources import CameraSource, FileSource, is_camera
+from realtime.testing import SyntheticSource
 
 
 class FakeDevice:

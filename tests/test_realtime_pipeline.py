@@ -12,7 +12,7 @@ import pytest
 from realtime.pipeline import Pipeline, Stage
 from realtime.queues import LatestSlot, OrderedQueue
 from realtime.sinks import NullSink
-from realtime.sources import SyntheticSource
+from realtime.testing import SyntheticSource
 
 
 class RecordingSink(NullSink):

@@ -7,9 +7,10 @@ import threading
 import numpy as np
 
 from realtime.smoothing import OneEuroFilter
-from realtime.sources import SyntheticSource
+from realtime.testing import SyntheticSource
 from realtime.tracking import FaceTracker
 from rswap.face.landmarks import kps5_from_mesh
+from rswap.face.options import AnalysisOptions
 
 SIZE = (640, 360)
 
@@ -28,7 +29,7 @@ def _run(tracker, source, frames, fps=30.0):
 def test_smoothing_reduces_jitter_on_a_still_noisy_face():
     jitter = {}
     for smooth in (False, True):
-        faces = _run(FaceTracker(1, detect_every=0, smooth=smooth), SyntheticSource(SIZE, fps=None, still=True, noise=4.0), 40)
+        faces = _run(FaceTracker(AnalysisOptions(max_faces=1, detect_every=0, smooth=smooth)), SyntheticSource(SIZE, fps=None, still=True, noise=4.0), 40)
         assert all(len(f) == 1 for f in faces)
         pts = np.array([f[0].landmarks for f in faces[5:]])
         jitter[smooth] = pts.std(0).mean()
@@ -37,11 +38,11 @@ def test_smoothing_reduces_jitter_on_a_still_noisy_face():
 
 
 def test_moving_face_keeps_its_track_and_smoothing_does_not_lag():
-    faces = _run(FaceTracker(1, detect_every=10, smooth=True), SyntheticSource(SIZE, fps=None, cycle=60), 40)
+    faces = _run(FaceTracker(AnalysisOptions(max_faces=1, detect_every=10, smooth=True)), SyntheticSource(SIZE, fps=None, cycle=60), 40)
     assert all(len(f) == 1 for f in faces)
     assert {f[0].track_id for f in faces} == {0}  # one person, one track, even across forced re-detections
     smoothed = np.array([f[0].landmarks for f in faces[5:]])
-    raw = np.array([f[0].extra["raw_landmarks"] for f in faces[5:]])
+    raw = np.array([f[0].raw_landmarks for f in faces[5:]])
     moved = np.linalg.norm(raw[-1] - raw[0], axis=1).mean()
     lag = np.linalg.norm(smoothed - raw, axis=2).mean()
     assert moved > 50 and lag < 3.0, (moved, lag)
@@ -50,10 +51,10 @@ def test_moving_face_keeps_its_track_and_smoothing_does_not_lag():
 
 
 def test_forced_detection_only_when_tracker_is_full():
-    full = FaceTracker(1, detect_every=5, smooth=False)
+    full = FaceTracker(AnalysisOptions(max_faces=1, detect_every=5, smooth=False))
     _run(full, SyntheticSource(SIZE, fps=None, cycle=30), 21)
     assert full.forced_detections == 4  # frames 5, 10, 15, 20
-    room = FaceTracker(2, detect_every=5, smooth=False)  # one face, room for two: mediapipe detects by itself
+    room = FaceTracker(AnalysisOptions(max_faces=2, detect_every=5, smooth=False))  # one face, room for two: mediapipe detects by itself
     _run(room, SyntheticSource(SIZE, fps=None, cycle=30), 21)
     assert room.forced_detections == 0
 

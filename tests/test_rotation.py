@@ -6,7 +6,7 @@ import av
 import numpy as np
 
 from cli.main import main as rswap
-from rswap.media.render import moving_face_frames
+from rswap.testing.render import moving_face_frames
 from rswap.media.video import VideoReader
 
 

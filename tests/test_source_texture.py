@@ -82,7 +82,7 @@ def test_a_source_half_covered_is_filled_from_its_other_half(astronaut, astronau
     T = get_template("ffhq256")
     crop, M = align_crop(astronaut, astronaut_face.kps5, T)
     pts = transform_points(astronaut_face.landmarks[:468], M)
-    z = astronaut_face.extra["z"][:468] * np.sqrt(abs(np.linalg.det(M[:, :2])))
+    z = astronaut_face.z[:468] * np.sqrt(abs(np.linalg.det(M[:, :2])))
     covered = crop.copy()
     nose_x = int(pts[1, 0])
     left_cheek = region_mask(crop.shape[:2], pts, feather=0, erode=0) > 0

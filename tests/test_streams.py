@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cli.main import main as rswap
-from rswap.media.render import moving_face_frames
+from rswap.testing.render import moving_face_frames
 
 SRT = "1\n00:00:00,000 --> 00:00:00,400\nHallo\n\n2\n00:00:00,500 --> 00:00:00,900\nWelt\n"
 

@@ -109,7 +109,13 @@ def test_config_file_and_flags(tmp_path, capsys):
 def test_bad_triplet_options_fail_before_the_pool(tmp_path, capsys):
     faces = _faces_dataset(tmp_path / "faces", [0, 0, 1, 1])
     base = ["triplets", "-d", str(faces), "-o", str(tmp_path / "t"), "-j", "2", "--quiet"]
-    _one_line_error(capsys, base + ["--color", "bogus"], "unknown colour transfer 'bogus'")
+    with pytest.raises(SystemExit):  # --color takes its choices from the core's table: argparse refuses it
+        main(base + ["--color", "bogus"])
+    assert "invalid choice: 'bogus'" in capsys.readouterr().err
+    from training.triplets import TripletOptions, make_triplets
+
+    with pytest.raises(RswapError, match="unknown colour transfer 'bogus'"):  # and the API refuses it before the pool
+        make_triplets(faces, tmp_path / "t", TripletOptions(color="bogus"), workers=2, progress=False)
     _one_line_error(capsys, base + ["--reshape", "2"], "reshape strength must be between 0 and 1")
     _one_line_error(capsys, base + ["--chunk", "0"], "chunk must be at least 1")
 

@@ -245,7 +245,7 @@ def test_fixernet_trains_and_extends_the_identity_vector(datasets, tmp_path):
     assert (config.id_dim, config.fixer_dim) == (128 + 32, 32)
     # the FixerNet travels in the generator file, so `rswap build` exports the identity training used
     from rswap.models.checkpoint import load_identity_parts
-    from rswap.models.identity import load_fixernet
+    from rswap.models.identity_encoders import load_fixernet
 
     stored, digest = load_identity_parts(tmp_path / "run" / "generator_ema.safetensors")
     trained = load_fixernet(tmp_path / "fixer.safetensors")

@@ -5,6 +5,6 @@
 
 import sys
 
-from cli.main import main
+from rswap.entry import run_command
 
-sys.exit(main(["train", *sys.argv[1:]]))
+sys.exit(run_command("training.train_cli", "python -m training", "train the generator (single process or torchrun DDP)"))

@@ -14,6 +14,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from rswap.errors import RswapError
+from rswap.models.generator import PRESETS
+from rswap.models.identity_encoders import IDENTITY_ENCODERS
+from rswap.options import add_options, from_section, option
+from rswap.options import from_args as options_from_args
+from rswap.swap.options import PRECISIONS
 
 # Example types (ReliableSwap Tab. 2): source X_s, target X_t, pixel target Γ.
 VANILLA, SELF, NAIVE_ST, NAIVE_TS, CYCLE_ST, CYCLE_TS = 0, 1, 2, 3, 4, 5
@@ -21,52 +26,53 @@ VANILLA, SELF, NAIVE_ST, NAIVE_TS, CYCLE_ST, CYCLE_TS = 0, 1, 2, 3, 4, 5
 
 @dataclass
 class TrainConfig:
-    faces: str = ""  # face dataset from `rswap prepare`
-    triplets: str = ""  # triplet dataset from `rswap triplets` (needed for types 2-5)
-    out: str = "runs/rswap"  # run folder: config, checkpoints, TensorBoard logs
-    generator: str = "live"  # rswap.models.generator preset
-    identity_encoder: str = "dlib_resnet128"  # or arcface_r50 / arcface_r100 (needs identity_weights)
-    identity_weights: str = ""
-    fixer: str = ""  # FixerNet safetensors (from `python -m training.fixer`); empty: no FixerNet
+    faces: str = option("", "face dataset from `rswap prepare` (required here or in --config)")
+    triplets: str = option("", "triplet dataset from `rswap triplets` (needed for types 2-5)")
+    out: str = option("runs/rswap", "run folder: config, checkpoints, TensorBoard logs")
+    generator: str = option("live", "generator preset (rswap.models.generator)", choices=PRESETS)
+    identity_encoder: str = option("dlib_resnet128", "identity encoder; arcface_* needs --identity-weights",
+                                   choices=IDENTITY_ENCODERS)
+    identity_weights: str = option("", "arcface_torch backbone .pth for an arcface_* identity encoder")
+    fixer: str = option("", "FixerNet safetensors (from `rswap fixer`); empty: no FixerNet")
     # schedule: fraction of examples of each type; the rest is type 0 (vanilla cross-identity)
-    rate_self: float = 0.2  # type 1
-    rate_cycle: float = 0.21  # types 4 and 5, half each
-    rate_naive: float = 0.0  # types 2 and 3, half each (optional; their pixel targets are synthetic)
+    rate_self: float = option(0.2, "share of type 1 examples (self-reconstruction)")
+    rate_cycle: float = option(0.21, "share of cycle-triplet examples (types 4 and 5, half each)")
+    rate_naive: float = option(0.0, "share of naive-triplet examples (types 2 and 3; their pixel targets are synthetic)")
     # loss weights
-    w_adv: float = 1.0
-    w_id: float = 10.0
-    w_attr: float = 10.0  # generator-encoder features of the output vs the target's (AEI attribute loss)
-    w_fm: float = 10.0  # discriminator feature matching to the real pixel target
-    w_rec: float = 10.0  # type 1 pixel L1
-    w_cycle: float = 10.0  # types 4/5 pixel L1 to the real Γ
-    w_cycle_id: float = 5.0  # types 4/5 identity to the real Γ
-    w_naive: float = 5.0  # types 2/3 pixel L1 to the synthetic Γ
-    w_fixer: float = 1.0
-    face_weight: float = 1.0  # extra pixel-loss weight inside the swapped face region (triplet types)
+    w_adv: float = option(1.0, "adversarial loss weight")
+    w_id: float = option(10.0, "identity loss weight")
+    w_attr: float = option(10.0, "attribute loss weight (generator-encoder features of the output vs the target's)")
+    w_fm: float = option(10.0, "discriminator feature matching to the real pixel target")
+    w_rec: float = option(10.0, "type 1 pixel L1 weight")
+    w_cycle: float = option(10.0, "types 4/5 pixel L1 to the real target weight")
+    w_cycle_id: float = option(5.0, "types 4/5 identity to the real target weight")
+    w_naive: float = option(5.0, "types 2/3 pixel L1 to the synthetic target weight")
+    w_fixer: float = option(1.0, "FixerNet (lower-face) identity loss weight")
+    face_weight: float = option(1.0, "extra pixel-loss weight inside the swapped face region (triplet types)")
     # optimisation
-    steps: int = 100_000
-    batch_size: int = 8  # per process
-    lr_g: float = 1e-4
-    lr_d: float = 1e-4
-    beta1: float = 0.0
-    beta2: float = 0.99
-    grad_clip: float = 1.0
-    ema: float = 0.999
-    precision: str = "bf16"  # fp32 | bf16 | fp16 (fp16 uses a GradScaler)
-    d_scales: int = 2
-    d_width: int = 64
-    seed: int = 0
-    workers: int = min(4, os.cpu_count() or 1)  # DataLoader workers per process
+    steps: int = option(100_000, "optimizer steps")
+    batch_size: int = option(8, "examples per step per process")
+    lr_g: float = option(1e-4, "generator learning rate")
+    lr_d: float = option(1e-4, "discriminator learning rate")
+    beta1: float = option(0.0, "Adam beta1")
+    beta2: float = option(0.99, "Adam beta2")
+    grad_clip: float = option(1.0, "gradient norm clip")
+    ema: float = option(0.999, "generator weight moving-average decay")
+    precision: str = option("bf16", "training precision (fp16 uses a GradScaler)", choices=PRECISIONS)
+    d_scales: int = option(2, "discriminator scales")
+    d_width: int = option(64, "discriminator base width")
+    seed: int = option(0, "seed of weights and the example schedule")
+    workers: int = option(min(4, os.cpu_count() or 1), "DataLoader workers per process")
     # bookkeeping
-    log_every: int = 50
-    sample_every: int = 1000
-    ckpt_every: int = 2000
-    resume: bool = True  # continue from out/checkpoint.safetensors when it exists
-    device: str = ""  # empty: cuda when available, else cpu
+    log_every: int = option(50, "steps between log lines")
+    sample_every: int = option(1000, "steps between sample images")
+    ckpt_every: int = option(2000, "steps between checkpoints")
+    resume: bool = option(True, "continue from out/checkpoint.safetensors when it exists")
+    device: str = option("", "torch device (empty: cuda when available, else cpu)")
 
     def __post_init__(self):
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise RswapError(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise RswapError(f"precision must be {', '.join(PRECISIONS)}, got {self.precision!r}")
         rates = (self.rate_self, self.rate_cycle, self.rate_naive)
         if min(rates) < 0 or sum(rates) > 1:
             raise RswapError("type rates must be >= 0 and sum to at most 1")
@@ -92,21 +98,12 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise RswapError(f"unknown training config keys: {', '.join(sorted(unknown))}")
-        return cls(**d)
+        return from_section(cls, d, "training config")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="JSON config file; flags given here override it")
-    for f in fields(TrainConfig):
-        default = f.default
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
-        else:
-            parser.add_argument(flag, type=type(default), default=None, help=f"(default {default!r})")
+    add_options(parser, TrainConfig, "training", layered=True)  # flags left out keep the file's values
 
 
 def from_args(args: argparse.Namespace) -> TrainConfig:
@@ -118,7 +115,4 @@ def from_args(args: argparse.Namespace) -> TrainConfig:
             raise RswapError(f"cannot read config file {args.config}: {e}") from None
         if not isinstance(values, dict):
             raise RswapError(f"config file {args.config} must hold a JSON object")
-    for f in fields(TrainConfig):
-        if getattr(args, f.name, None) is not None:
-            values[f.name] = getattr(args, f.name)
-    return TrainConfig.from_dict(values)
+    return options_from_args(TrainConfig, args, values, "training config")

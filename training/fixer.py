@@ -1,4 +1,4 @@
-"""`python -m training.fixer --faces DATA --out fixer.safetensors`: train FixerNet.
+"""`rswap fixer --faces DATA --out fixer.safetensors`: train FixerNet.
 
 FixerNet (ReliableSwap) embeds the lower face — mouth and jaw — so the generator's
 identity vector carries the shape cues that whole-face encoders under-weight. It is
@@ -16,8 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rswap.entry import run_command
 from rswap.errors import RswapError
-from rswap.models.identity import FixerNet, save_fixernet
+from rswap.models.identity_encoders import FixerNet, save_fixernet
 from training.shards import ShardSet
 
 
@@ -55,24 +56,26 @@ def train_fixer(faces: str, out: str, steps: int = 2000, batch_size: int = 64, d
     return losses
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m training.fixer", description=__doc__.splitlines()[0])
-    p.add_argument("--faces", required=True)
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--faces", required=True, help="face dataset from `rswap prepare` (several identities)")
     p.add_argument("--out", required=True, help="FixerNet .safetensors to write")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--dim", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="")
-    a = p.parse_args(argv)
-    try:
-        losses = train_fixer(a.faces, a.out, a.steps, a.batch_size, a.dim, a.lr, seed=a.seed, device=a.device)
-    except RswapError as e:
-        print(f"rswap: error: {e}", file=sys.stderr)
-        return 2
+    p.add_argument("--steps", type=int, default=2000, help="optimizer steps (default 2000)")
+    p.add_argument("--batch-size", type=int, default=64, help="faces per step (default 64)")
+    p.add_argument("--dim", type=int, default=128, help="embedding size (default 128)")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (default 0.001)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and the batches (default 0)")
+    p.add_argument("--device", default="", help="torch device (default: cuda when available, else cpu)")
+
+
+def run(a: argparse.Namespace) -> int:
+    losses = train_fixer(a.faces, a.out, a.steps, a.batch_size, a.dim, a.lr, seed=a.seed, device=a.device)
     print(f"FixerNet: loss {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} steps -> {a.out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m training.fixer ...` = `rswap fixer ...`."""
+    return run_command("training.fixer", "rswap fixer", __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

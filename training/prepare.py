@@ -26,25 +26,26 @@ import cv2
 import numpy as np
 
 from rswap.errors import RswapError
-from rswap.face.align import align_crop, get_template, transform_points
+from rswap.face.align import TEMPLATES, align_crop, get_template, transform_points
 from rswap.face.types import Face
 from rswap.media.paths import is_image_path, is_video_path
+from rswap.options import option
 from training.shards import _atomic_write, write_index, write_shard
 
 
 @dataclass
 class PrepareOptions:
-    size: int = 256
-    template: str = "ffhq256"
-    min_face: int = 64  # face box side in source pixels
-    min_sharpness: float = 15.0  # variance of the Laplacian of the aligned crop (grey, at 128^2)
-    max_yaw: float = 0.45  # |nose offset from the eye midpoint| / eye distance
-    video_stride: int = 5  # look at every n-th frame
-    dedup: float = 6.0  # mean abs grey difference (0..255, 32^2) below which a video face repeats the last one
-    max_faces_per_image: int = 1  # faces other than the largest are bystanders in identity folders
-    cluster_threshold: float = 0.92  # dlib cosine for "same person" when clustering video faces
-    min_per_identity: int = 2
-    shard_size: int = 1000
+    size: int = option(256, "side of the aligned face crops in pixels")
+    template: str = option("ffhq256", "alignment template of the crops", choices=TEMPLATES)
+    min_face: int = option(64, "smallest face box side kept, in source pixels")
+    min_sharpness: float = option(15.0, "least variance of the Laplacian of the aligned crop (grey, at 128²) kept")
+    max_yaw: float = option(0.45, "largest |nose offset from the eye midpoint| / eye distance kept")
+    video_stride: int = option(5, "look at every n-th video frame")
+    dedup: float = option(6.0, "mean abs grey difference (0..255, at 32²) below which a video face repeats the last one")
+    max_faces_per_image: int = option(1, "faces kept per image, largest first (others are bystanders in identity folders)")
+    cluster_threshold: float = option(0.92, "dlib cosine for 'same person' when clustering video faces")
+    min_per_identity: int = option(2, "fewest faces an identity needs to be kept")
+    shard_size: int = option(1000, "faces per shard file")
 
 
 @dataclass
@@ -89,7 +90,7 @@ _worker: dict = {}
 def _init_worker() -> None:
     os.environ.setdefault("GLOG_minloglevel", "2")
     cv2.setNumThreads(1)
-    from rswap.face.identity import DlibEmbedder
+    from rswap.face.dlib_embedder import DlibEmbedder
     from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 
     _worker["analyser"] = MediapipeFaceAnalyser(max_faces=4)

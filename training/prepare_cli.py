@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import fields
 from pathlib import Path
 
 from rswap.atomic import output_folder
 from rswap.interrupts import keeps_on_interrupt
+from rswap.options import add_options, from_args
 from training.prepare import PrepareOptions, prepare
 
 
@@ -17,15 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder of identity sub-folders (root/<person>/*.jpg|*.mp4); repeatable")
     parser.add_argument("-o", "--output", required=True, type=Path, help="dataset folder (created; re-runs resume)")
     parser.add_argument("-j", "--workers", type=int, default=os.cpu_count() or 1, help="worker processes")
-    defaults = PrepareOptions()
-    for f in fields(PrepareOptions):
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(getattr(defaults, f.name)),
-                            default=getattr(defaults, f.name), help=f"(default {getattr(defaults, f.name)})")
+    add_options(parser, PrepareOptions, "faces kept")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    opts = PrepareOptions(**{f.name: getattr(args, f.name) for f in fields(PrepareOptions)})
+    opts = from_args(PrepareOptions, args)
     kept = f"files finished so far are kept in {args.output}; the same command resumes"
     with keeps_on_interrupt(kept), output_folder(args.output):  # a failed first run leaves no empty folder
         index = prepare(args.input, args.output, opts, workers=args.workers, progress=not args.quiet)

@@ -28,7 +28,7 @@ from rswap.errors import RswapError
 from rswap.models.checkpoint import load_state, read_tensors, save_generator, save_tensors_atomic
 from rswap.models.discriminator import DiscriminatorConfig, MultiScaleDiscriminator, hinge_d_loss
 from rswap.models.generator import Generator, identity_vector, preset
-from rswap.models.identity import build_identity_encoder, load_fixernet
+from rswap.models.identity_encoders import build_identity_encoder, load_fixernet
 from training.config import TrainConfig
 from training.examples import SwapExamples
 from training.losses import generator_losses

@@ -25,19 +25,21 @@ import numpy as np
 
 from rswap.artifacts import sha256_file
 from rswap.errors import RswapError
-from rswap.face.landmarks import kps5_from_mesh
 from rswap.face.types import Face
+from rswap.options import option
+from rswap.swap.options import COLOR_METHODS, SwapperOptions
 from rswap.provenance.watermark import Watermarker
 from training.shards import INDEX, ShardSet, _atomic_write, write_index, write_shard
 
 
 @dataclass
 class TripletOptions:
-    count: int = 1000  # pairs to try
-    seed: int = 0
-    chunk: int = 50  # pairs per unit of (resumable) work
-    reshape: float = 0.6
-    color: str = "reinhard"
+    count: int = option(1000, "source/target pairs to try")
+    seed: int = option(0, "seed of the pair draw")
+    chunk: int = option(50, "pairs per unit of resumable work")
+    # the classical swapper's own options, with the same defaults and choices as live's
+    reshape: float = option(SwapperOptions.reshape, "face-contour reshaping toward the source's shape", metavar="0..1")
+    color: str = option(SwapperOptions.color, "colour transfer to the target's skin tone", choices=COLOR_METHODS)
 
     def __post_init__(self):
         if self.count < 1 or self.chunk < 1:
@@ -59,9 +61,7 @@ def draw_pairs(identity: np.ndarray, count: int, seed: int) -> np.ndarray:
 
 
 def _face_in_crop(landmarks: np.ndarray) -> Face:
-    pts = landmarks.astype(np.float32)
-    lo, hi = pts.min(0), pts.max(0)
-    return Face(bbox=np.array([*lo, *hi], np.float32), landmarks=pts, kps5=kps5_from_mesh(pts))
+    return Face.from_landmarks(landmarks)
 
 
 _worker: dict = {}
@@ -71,7 +71,7 @@ def _init_worker(dataset: str, template: str, opts: TripletOptions) -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    from rswap.face.identity import DlibEmbedder
+    from rswap.face.dlib_embedder import DlibEmbedder
     from rswap.swap.classical import ClassicalSwapper
 
     _worker["faces"] = ShardSet(dataset, "faces")

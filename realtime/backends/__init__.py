@@ -13,12 +13,12 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from typing import Callable
 
 from realtime.backends.base import Backend
 from rswap.artifacts import Manifest
 from rswap.errors import RswapError
 
-NAMES = ("auto", "tensorrt", "onnxruntime", "torch")
 
 
 def _installed(module: str) -> bool:
@@ -102,12 +102,7 @@ def open_backend(
     if precision not in (None, spec.precision) and chosen != "torch":
         raise RswapError(f"model {manifest.name!r} was built {spec.precision}; for {precision} on {chosen}, "
                          f"rebuild it with `rswap build --precision {precision}` (or use --backend torch)")
-    if chosen == "tensorrt":
-        backend = _open_tensorrt(manifest, network, log, **options)
-    elif chosen == "onnxruntime":
-        backend = _open_onnxruntime(manifest.path(spec.file))
-    else:
-        backend = _open_torch(manifest, network, precision or spec.precision, **options)
+    backend = BACKENDS[chosen](manifest, network, precision or spec.precision, log, **options)
     log(f"inference backend: {chosen} on {backend.device} ({reason})")
     return backend
 
@@ -132,7 +127,11 @@ def _open_onnxruntime(path: Path) -> Backend:
     return OnnxRuntimeBackend(path, providers=gpu + ["CPUExecutionProvider"])
 
 
-def _open_tensorrt(manifest: Manifest, network: str, log, cuda_graphs: bool | None = None, **_) -> Backend:
+def _open_manifest_onnx(manifest: Manifest, network: str, precision: str, log, **_) -> Backend:
+    return _open_onnxruntime(manifest.path(manifest.network(network).file))
+
+
+def _open_tensorrt(manifest: Manifest, network: str, precision: str, log, cuda_graphs: bool | None = None, **_) -> Backend:
     from realtime.backends.tensorrt_backend import TensorRTBackend
     from rswap import engines
 
@@ -156,7 +155,7 @@ def _open_tensorrt(manifest: Manifest, network: str, log, cuda_graphs: bool | No
     return TensorRTBackend(plan, cuda_graphs=cuda_graphs)
 
 
-def _open_torch(manifest: Manifest, network: str, precision: str, device: str | None = None,
+def _open_torch(manifest: Manifest, network: str, precision: str, log, device: str | None = None,
                 cuda_graphs: bool | None = None, **options) -> Backend:
     if network != "generator" or "torch_checkpoint" not in manifest.build:
         raise RswapError(f"model {manifest.name!r} has no torch weights for {network!r}; use onnxruntime or tensorrt")
@@ -175,4 +174,12 @@ def _open_torch(manifest: Manifest, network: str, precision: str, device: str | 
     )
 
 
-__all__ = ["NAMES", "Backend", "cuda_device_count", "open_backend", "open_onnx", "select_backend"]
+# name -> opener(manifest, network, precision, log, **options); `auto` picks one (select_backend)
+BACKENDS: dict[str, Callable[..., Backend]] = {
+    "tensorrt": _open_tensorrt,
+    "onnxruntime": _open_manifest_onnx,
+    "torch": _open_torch,
+}
+NAMES = ("auto", *BACKENDS)
+
+__all__ = ["BACKENDS", "NAMES", "Backend", "cuda_device_count", "open_backend", "open_onnx", "select_backend"]

@@ -2,8 +2,8 @@
 
 `run({input name: array}) -> {output name: array}`: host numpy arrays in and out,
 batch on axis 0, dtypes and shapes as the model manifest states. All three backends also
-offer `run_device` (DeviceBackend): torch tensors in and out on the device they compute
-on, which on-device compose (realtime.device_swap) uses.
+offer `run_device`: torch tensors in and out on the device they compute on (`tensor_device`),
+which on-device compose (rswap.swap.device_compositor) uses.
 """
 
 from __future__ import annotations
@@ -16,13 +16,8 @@ import numpy as np
 class Backend(Protocol):
     name: str  # "tensorrt", "onnxruntime", "torch"
     device: str  # what it runs on, in words ("cpu", "cuda:0", "CUDAExecutionProvider", ...)
+    tensor_device: str  # the torch device of run_device's tensors: "cuda:0", "cpu"
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
-
-
-class DeviceBackend(Backend, Protocol):
-    """A backend that also takes and gives torch tensors where it computes (all three do)."""
-
-    tensor_device: str  # the torch device of run_device's tensors: "cuda:0", "cpu"
 
     def run_device(self, inputs: dict) -> dict: ...

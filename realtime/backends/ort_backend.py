@@ -2,7 +2,7 @@
 
 The backend is the core's OnnxRunner plus `run_device`: torch tensors in and out through
 onnxruntime's I/O binding (inputs read in place, outputs written into tensors we
-allocate), so on-device compose (realtime.device_swap) works on onnxruntime-gpu as well
+allocate), so on-device compose (rswap.swap.device_compositor) works on onnxruntime-gpu as well
 as on torch and TensorRT. No torch import: only tensor methods are used.
 """
 

@@ -29,7 +29,6 @@ import time
 import cv2
 import numpy as np
 
-from rswap.face.landmarks import kps5_from_mesh
 from rswap.face.tiles import detect_in_tiles
 from rswap.face.types import Face, box_iou, nms
 
@@ -43,10 +42,9 @@ TILE, TILE_OVERLAP = 416, 112
 class MediapipeBoxDetector:
     """mediapipe's full-range face detector (embedded in its wheel): the default box detector.
 
-    A box detector has `detect(image) -> list[(4,) float32 box]`, `roi_scale` (the side of
-    the mesh's ROI over the box's longer side: it depends on how much of the head the
-    detector's boxes cover) and `close()`; optionally `detect_tiled(image)`, a slower and
-    finer search that the analyser runs only when `detect` found no new face.
+    A box detector (rswap.face.box_detectors.BoxDetector) has `detect(image)`, `detect_tiled(image)`
+    (a slower, finer search the analyser runs only when `detect` found no new face),
+    `roi_scale` and `close()`.
 
     `tile`: the tile side for `detect_tiled` (None: no tiled search)."""
 
@@ -187,9 +185,8 @@ class MediapipeFaceAnalyser:
         if duty and start < self._next_search:
             return []
         boxes = self._detector.detect(image)
-        tiled = getattr(self._detector, "detect_tiled", None)
-        if tiled is not None and len(known) + sum(_is_new(b, known) for b in boxes) < self.max_faces:
-            boxes = boxes + tiled(image)
+        if len(known) + sum(_is_new(b, known) for b in boxes) < self.max_faces:
+            boxes = boxes + self._detector.detect_tiled(image)
         if duty:
             self._next_search = start + (time.perf_counter() - start) / self.search_duty
         return boxes
@@ -206,7 +203,7 @@ class MediapipeFaceAnalyser:
         face = found[0]
         inv = cv2.invertAffineTransform(M)
         pts = face.landmarks @ inv[:, :2].T + inv[:, 2]
-        return self._face(pts.astype(np.float32), face.extra["z"] / s)
+        return self._face(pts.astype(np.float32), face.z / s)
 
     def _mesh_faces(self, mesh, image: np.ndarray) -> list[Face]:
         h, w = image.shape[:2]
@@ -219,8 +216,7 @@ class MediapipeFaceAnalyser:
 
     @staticmethod
     def _face(pts: np.ndarray, z: np.ndarray) -> Face:
-        bbox = np.concatenate([pts.min(0), pts.max(0)]).astype(np.float32)
-        return Face(bbox=bbox, landmarks=pts, kps5=kps5_from_mesh(pts), extra={"z": z})
+        return Face.from_landmarks(pts, z)
 
     def reset(self) -> None:
         """Forget the faces the whole-frame mesh tracks: its next video-mode call detects afresh.

@@ -138,6 +138,10 @@ class SCRFDDetector:
         """The box-detector interface MediapipeFaceAnalyser takes: (4,) float32 boxes, best first."""
         return list(self.detections(image).boxes)
 
+    def detect_tiled(self, image: np.ndarray) -> list[np.ndarray]:
+        """None: SCRFD sees the frame at 640 px, not at mediapipe's 192, so it is not tiled."""
+        return []
+
     def close(self) -> None:
         """Nothing to release (the onnxruntime session goes with the object); here so every
         box detector can be closed the same way."""

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from rswap.errors import RswapError
-from rswap.face.identity import cosine
+from rswap.face.dlib_embedder import cosine
 from rswap.face.types import Face
 
 MODES = ("largest", "center", "all", "reference")
@@ -53,7 +53,7 @@ class FaceSelector:
             raise ValueError("reference selection needs an embedding function")
         picked = []
         for face in faces:
-            vec = face.extra.get("embedding")
+            vec = face.embedding
             if vec is None:
                 vec = embed(image, face)
             scores = [cosine(vec, r) for r in self.references]

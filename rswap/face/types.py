@@ -10,7 +10,7 @@ Conventions used everywhere in rswap:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -43,7 +43,19 @@ class Face:
     kps5: np.ndarray  # (5, 2) float32, insightface order (see module doc)
     score: float = 1.0
     track_id: int | None = None  # set by trackers in video mode
-    extra: dict = field(default_factory=dict)  # provider-specific data (e.g. 3D mesh z)
+    z: np.ndarray | None = None  # (N,) float32 mesh depth on the x/y pixel scale (mediapipe)
+    raw_landmarks: np.ndarray | None = None  # the mesh before temporal smoothing (trackers)
+    embedding: np.ndarray | None = None  # identity vector, set by live's per-track cache (reference selection)
+
+    @classmethod
+    def from_landmarks(cls, landmarks: np.ndarray, z: np.ndarray | None = None, **fields) -> Face:
+        """The one place a box and the 5 points come from a mesh: the box bounds the mesh, the
+        5 points are the iris centres (or eye-contour means), nose tip and mouth corners."""
+        from rswap.face.landmarks import kps5_from_mesh  # imports mediapipe's mesh tables
+
+        pts = np.asarray(landmarks, np.float32)
+        bbox = np.concatenate([pts.min(0), pts.max(0)]).astype(np.float32)
+        return cls(bbox=bbox, landmarks=pts, kps5=kps5_from_mesh(pts), z=z, **fields)
 
     @property
     def area(self) -> float:

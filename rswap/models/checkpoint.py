@@ -110,7 +110,7 @@ def load_generator(
 
 def load_identity_parts(path: str | os.PathLike) -> tuple[torch.nn.Module | None, str]:
     """(the FixerNet stored with the generator, or None; sha256 of the encoder weights training used, or "")."""
-    from rswap.models.identity import FixerNet
+    from rswap.models.identity_encoders import FixerNet
 
     tensors, metadata = read_tensors(path, "generator file")
     config = config_from_metadata(metadata, path)

@@ -6,17 +6,27 @@ space, named by `template`. Callers align the target face with that template, ca
 The source identity is computed once per source (never per frame) by `encode_source`
 and is opaque to callers: a texture + landmarks for the classical swapper, an
 embedding vector for learned ones.
+
+What a swapper can do is declared, never discovered: every swapper has `swap_batch`
+(HostSwapper's default is a loop; networks run all faces of a frame in one call) and
+states in `tensor_device` whether it also takes torch tensors where its network computes
+(`swap_batch_device`, the on-device compose path), so the frame swapper's compositor is
+chosen once at build time (rswap.swap.compositor), not by probing attributes per call.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from rswap.errors import RswapError
 from rswap.face.align import Template
 from rswap.face.types import Face
+
+if TYPE_CHECKING:  # torch is imported only on the device path
+    import torch
 
 
 @dataclass
@@ -28,6 +38,9 @@ class SwapResult:
 class Swapper(Protocol):
     name: str
     template: Template  # the crop space swap() works in
+    # the torch device swap_batch_device takes and gives tensors on ("cuda:0", "cpu");
+    # None: host arrays only (the classical swapper, a network on the core's own runner)
+    tensor_device: str | None
 
     def encode_source(self, images: list[np.ndarray], faces: list[Face]) -> Any:
         """Identity of one person from one or more (image, face) pairs of them."""
@@ -37,3 +50,25 @@ class Swapper(Protocol):
 
         `landmarks` are the target's mesh points in crop coordinates.
         """
+
+    def swap_batch(self, crops: list[np.ndarray], landmarks: list[np.ndarray], sources: list[Any]) -> list[SwapResult]:
+        """Every face of a frame: one call, so a network can run them as one batch."""
+
+    def swap_batch_device(
+        self, crops: torch.Tensor, landmarks: list[np.ndarray], sources: list[Any]
+    ) -> tuple[torch.Tensor, np.ndarray]:
+        """The device twin of swap_batch, only where `tensor_device` is set: crops (N, 3, S, S) float
+        RGB 0..255 on that device -> (swapped crops alike, masks (N, S, S) float32 on the host)."""
+
+
+class HostSwapper:
+    """What a swapper that works on host arrays one face at a time inherits: the batch call is a
+    loop over `swap`, and there is no device path."""
+
+    tensor_device: str | None = None
+
+    def swap_batch(self, crops: list[np.ndarray], landmarks: list[np.ndarray], sources: list[Any]) -> list[SwapResult]:
+        return [self.swap(c, lm, s) for c, lm, s in zip(crops, landmarks, sources)]
+
+    def swap_batch_device(self, crops, landmarks: list[np.ndarray], sources: list[Any]):
+        raise RswapError(f"{self.name} computes on host arrays; it has no on-device path")

@@ -28,12 +28,12 @@ from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template, similarity_matrix, transform_points
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS, MESH_POINTS, RIGHT_BROW, mesh_triangles
 from rswap.face.types import Face
-from rswap.swap.base import SwapResult
+from rswap.swap.base import HostSwapper, SwapResult
+from rswap.swap.options import COLOR_METHODS, SwapperOptions
 
 # Points that move little with expression (eye corners, nose bridge and tip): used to
 # bring the source's face outline into the target's pose before reshaping toward it.
 STABLE_POINTS = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1]
-COLOR_METHODS = ("reinhard", "lct", "none")
 MAX_RESHAPE = 0.05  # an outline point moves at most this fraction of the crop size
 COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (reinhard)
 # Inner-lip gap over inner mouth width above which the target's mouth counts as open (teeth
@@ -127,7 +127,7 @@ def _skin_mask(hw: tuple[int, int], points: np.ndarray, erode: float) -> np.ndar
     return mask
 
 
-class ClassicalSwapper:
+class ClassicalSwapper(HostSwapper):
     name = "classical"
 
     def __init__(
@@ -135,8 +135,8 @@ class ClassicalSwapper:
         template: str = "ffhq256",
         keep_mouth: bool = False,
         keep_eyes: bool = False,
-        reshape: float = 0.6,
-        color: str = "reinhard",
+        reshape: float = SwapperOptions.reshape,
+        color: str = SwapperOptions.color,
         blend_levels: int = 4,
         clean_source: bool = True,
     ):
@@ -164,7 +164,7 @@ class ClassicalSwapper:
         for image, face in zip(images, faces):
             crop, M = align_crop(image, face.kps5, self.template)
             pts = transform_points(face.landmarks[:MESH_POINTS], M)
-            z = face.extra.get("z")
+            z = face.z
             if z is not None:  # depth on the crop's pixel scale, as x and y
                 z = np.asarray(z, np.float32)[:MESH_POINTS] * np.sqrt(abs(np.linalg.det(M[:, :2])))
             crops.append((crop, pts, clean_texture(crop, pts, z) if self.clean_source else None, z))

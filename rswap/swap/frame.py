@@ -2,33 +2,41 @@
 
 The three steps are separate methods so the live pipeline can run them as separate
 stages (plan and paste are cheap; swap is the heavy, batchable one); `process` runs
-them in one call for simple loops and offline conversion.
+them in one call for simple loops and offline conversion. Where the crops are cut and
+pasted (OpenCV on the host, or tensors on the inference device) is the compositor's
+business, chosen once when the frame swapper is built (rswap.swap.compositor).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 import numpy as np
 
-from rswap.compose.paste import paste_back
-from rswap.face.align import align_crop, transform_points
 from rswap.face.select import FaceSelector
 from rswap.face.types import Face
 from rswap.provenance.watermark import Watermarker
 from rswap.swap.base import SwapResult, Swapper
+
+if TYPE_CHECKING:  # the device compositor's types; torch is imported only on that path
+    import torch
+
+    from rswap.swap.compositor import Compositor
+    from rswap.swap.device_compositor import DeviceSwapResult
+
+Crop = Union[np.ndarray, "torch.Tensor"]  # (S, S, 3) uint8 on the host; (3, S, S) float on the device
 
 
 @dataclass
 class SwapJob:
     face: Face
     source_index: int
-    crop: np.ndarray  # aligned target crop in the swapper's template
+    crop: Crop  # aligned target crop in the swapper's template
     landmarks: np.ndarray  # target mesh points in crop coordinates
     M: np.ndarray  # 2x3 frame -> crop
-    result: SwapResult | None = None
-    device_frame: Any = None  # on-device compose: the frame's tensor, uploaded once, shared by its jobs
+    result: SwapResult | DeviceSwapResult | None = None
+    device_frame: torch.Tensor | None = None  # on-device compose: the frame's tensor, uploaded once, shared by its jobs
 
 
 class FrameSwapper:
@@ -38,18 +46,20 @@ class FrameSwapper:
         sources: list[Any],
         selector: FaceSelector | None = None,
         embed: Callable[[np.ndarray, Face], np.ndarray] | None = None,
-        blend_levels: int = 0,
+        compositor: Compositor | None = None,
         watermark: bool = True,
     ):
         """`sources`: identities from swapper.encode_source, indexed by the selector's source index.
-        `embed` is needed only by reference selection. `blend_levels` > 0 pastes back with a
-        Laplacian blend of that many levels instead of the feathered alpha mask. `watermark`:
-        every frame with a swapped face gets rswap's invisible mark (rswap.provenance)."""
+        `embed` is needed only by reference selection. `compositor`: where crops are cut and pasted
+        (default HostCompositor: OpenCV, feathered alpha). `watermark`: every frame with a swapped
+        face gets rswap's invisible mark (rswap.provenance)."""
+        from rswap.swap.compositor import HostCompositor
+
         self.swapper = swapper
         self.sources = sources
         self.selector = selector or FaceSelector()
         self.embed = embed
-        self.blend_levels = blend_levels
+        self.compositor = compositor or HostCompositor()
         self.watermarker = Watermarker() if watermark else None
 
     def selected(self, frame: np.ndarray, faces: list[Face]) -> list[tuple[Face, int]]:
@@ -58,28 +68,15 @@ class FrameSwapper:
         return [(face, idx if idx < n else 0) for face, idx in self.selector.select(frame, faces, self.embed)]
 
     def plan(self, frame: np.ndarray, faces: list[Face]) -> list[SwapJob]:
-        jobs = []
-        for face, idx in self.selected(frame, faces):
-            crop, M = align_crop(frame, face.kps5, self.swapper.template)
-            jobs.append(SwapJob(face, idx, crop, transform_points(face.landmarks, M), M))
-        return jobs
+        return self.compositor.plan(frame, self.selected(frame, faces), self.swapper.template)
 
     def swap(self, jobs: list[SwapJob]) -> list[SwapJob]:
-        swap_batch = getattr(self.swapper, "swap_batch", None)
-        if swap_batch is not None and len(jobs) > 1:  # learned models: every face in one call
-            results = swap_batch([j.crop for j in jobs], [j.landmarks for j in jobs], [self.sources[j.source_index] for j in jobs])
-            for job, result in zip(jobs, results):
-                job.result = result
-            return jobs
-        for job in jobs:
-            job.result = self.swapper.swap(job.crop, job.landmarks, self.sources[job.source_index])
-        return jobs
+        return self.compositor.swap(self.swapper, jobs, [self.sources[j.source_index] for j in jobs])
 
     def paste(self, frame: np.ndarray, jobs: list[SwapJob]) -> np.ndarray:
-        out = frame
-        for job in jobs:
-            out = paste_back(out, job.result.crop, job.result.mask, job.M, levels=self.blend_levels)
-        return self.finish(out, jobs)
+        if not jobs:
+            return frame
+        return self.finish(self.compositor.paste(frame, jobs), jobs)
 
     def finish(self, frame: np.ndarray, jobs: list[SwapJob]) -> np.ndarray:
         """The last step of every paste (host or device): mark a frame whose faces were swapped."""

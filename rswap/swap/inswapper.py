@@ -28,7 +28,7 @@ from rswap.face.align import align_crop, get_template
 from rswap.face.insightface_pack import find_arcface, verify_hash
 from rswap.face.types import Face
 from rswap.onnx_runner import OnnxRunner
-from rswap.swap.base import SwapResult
+from rswap.swap.base import HostSwapper, SwapResult
 from rswap.swap.learned import paste_mask
 
 EMBEDDING_DIM = 512
@@ -78,7 +78,9 @@ class InSwapperSource:
     latent: np.ndarray  # (512,) emap-projected, normalised
 
 
-class InSwapper:
+class InSwapper(HostSwapper):
+    """The file's batch axis is fixed at 1: the batch call is HostSwapper's loop."""
+
     name = "inswapper"
 
     def __init__(
@@ -109,6 +111,10 @@ class InSwapper:
         self.arcface_root = arcface_root
         self.keep_mouth, self.keep_eyes = keep_mouth, keep_eyes
         self._arcface: ArcFace | None = None
+
+    @property
+    def tensor_device(self) -> str | None:
+        return self.backend.tensor_device
 
     def encode_source(self, images: list[np.ndarray], faces: list[Face]) -> InSwapperSource:
         if self._arcface is None:

@@ -27,6 +27,8 @@ from rswap.swap.base import SwapResult
 
 
 class Runner(Protocol):
+    tensor_device: str | None  # where run_device takes torch tensors; None: host arrays only
+
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
 
@@ -113,6 +115,11 @@ class LearnedSwapper:
         self.backend = backend
         self._embedder = None
 
+    @property
+    def tensor_device(self) -> str | None:
+        """The backend's: on the app backends the network also runs on device tensors."""
+        return self.backend.tensor_device
+
     def _identity_encoder(self) -> Callable[[list[np.ndarray], list[Face]], np.ndarray]:
         """photos + faces -> (N, identity_size) unit vectors, made the way the manifest says; created
         on first use (the network or dlib loads ~100 MB of weights)."""
@@ -149,7 +156,7 @@ class LearnedSwapper:
                 f"model {m.name!r} ({m.identity_encoder}{' + FixerNet' if fixer else ''}, {m.identity_size}-D identity) "
                 f"has no identity encoder network; rebuild it with `rswap build`"
             )
-        from rswap.face.identity import DlibEmbedder
+        from rswap.face.dlib_embedder import DlibEmbedder
 
         dlib = DlibEmbedder()
         return lambda images, faces: np.stack([dlib.embed(img, face) for img, face in zip(images, faces)])

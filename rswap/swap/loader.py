@@ -7,10 +7,11 @@ Source identities are computed here, once; nothing per frame.
 from __future__ import annotations
 
 from rswap.errors import NoFaceError, RswapError
-from rswap.face.identity import DlibEmbedder
+from rswap.face.dlib_embedder import DlibEmbedder
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.face.select import FaceSelector
 from rswap.media.images import read_image
+from rswap.swap.compositor import choose_compositor
 from rswap.swap.factory import SwapperOptions, make_swapper
 from rswap.swap.frame import FrameSwapper
 
@@ -34,6 +35,7 @@ def load_frame_swapper(
     references: list[str] | None = None,
     options: SwapperOptions | None = None,
     blend_levels: int = 0,
+    compose_on: str = "host",
     one_identity_per_photo: bool = False,
     detector=None,
     watermark: bool = True,
@@ -43,10 +45,12 @@ def load_frame_swapper(
     swapped onto the target faces that match the reference photo at the same position.
     `one_identity_per_photo` makes each photo its own source without reference matching
     (live's --cycle: a hotkey switches between them). `detector`: the analyser's box detector
-    for small faces (default mediapipe's; see MediapipeFaceAnalyser)."""
+    for small faces (default mediapipe's; see MediapipeFaceAnalyser). `compose_on` and
+    `blend_levels` choose the compositor (rswap.swap.compositor.choose_compositor)."""
     if not source_paths:
         raise RswapError("no source image given (-s/--source)")
     sw = make_swapper(swapper, options)
+    compositor = choose_compositor(sw, compose_on, blend_levels)
     with MediapipeFaceAnalyser(max_faces=1, video=False, detector=detector) as analyser:
         pairs = load_source_faces(source_paths, analyser)
         embedder = None
@@ -64,5 +68,5 @@ def load_frame_swapper(
                 sources = [sw.encode_source([i], [f]) for i, f in pairs]
             else:
                 sources = [sw.encode_source([i for i, _ in pairs], [f for _, f in pairs])]
-    return FrameSwapper(sw, sources, selector, embed=embedder.embed if embedder else None, blend_levels=blend_levels,
+    return FrameSwapper(sw, sources, selector, embed=embedder.embed if embedder else None, compositor=compositor,
                         watermark=watermark)

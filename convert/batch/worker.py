@@ -67,7 +67,7 @@ SWAPPERS = SwapperCache()  # this worker process's swappers (see the module docs
 
 def _convert(ns: argparse.Namespace, on_frame: Callable[[], None]) -> dict:
     """The single-file convert's own checks and work (convert_cli), for one job."""
-    from realtime.convert_cli import check_job, convert_job
+    from convert.cli import check_job, convert_job
 
     Path(ns.output).parent.mkdir(parents=True, exist_ok=True)
     target, output, target_is_video = check_job(ns, ns.target, ns.output)  # before any swapper is built

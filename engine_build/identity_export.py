@@ -28,7 +28,7 @@ from rswap.artifacts import NetworkSpec, TensorSpec, sha256_file
 from rswap.errors import RswapError
 from rswap.models.checkpoint import load_identity_parts
 from rswap.models.generator import GeneratorConfig, identity_vector
-from rswap.models.identity import IdentityEncoder, build_identity_encoder, load_fixernet
+from rswap.models.identity_encoders import IdentityEncoder, build_identity_encoder, load_fixernet
 
 FILE = "identity_encoder.onnx"
 # onnxruntime vs torch on unit vectors: 1e-4 per entry keeps the cosine within ~1e-6

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from rswap.errors import NoFaceError
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+from rswap.face.options import AnalysisOptions
 from rswap.media.images import read_image, write_image
 from rswap.media.video import Truncation, VideoReader, VideoWriter
 from rswap.swap.frame import FrameSwapper
@@ -42,6 +43,7 @@ class _ReaderSource:
         self.allow_truncated = allow_truncated
         self.pts: dict[int, int] = {}  # packet index -> original pts
         self.reader = None
+        self.dropped: dict[str, int] = {}  # none: conversion takes every frame
         self._lock = threading.Lock()
 
     def open(self) -> None:
@@ -124,7 +126,7 @@ def convert_video(
             copy_from=target, before_publish=before_publish,
         ) as writer:
             # Detection every 10 frames: offline, finding a face that enters late matters more than 1 ms.
-            stages, closers = swap_conveyor(swapper, face_select, detect_every=10, smooth=True, detector=detector,
+            stages, closers = swap_conveyor(swapper, face_select, AnalysisOptions(detect_every=10), detector=detector,
                                             swap_workers=swap_workers)
             sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"),
                                on_frame)

@@ -24,7 +24,7 @@ from pathlib import Path
 from rswap import __version__
 from rswap.errors import RswapError
 
-from realtime.batch.plan import NOT_RESULT_OPTIONS, Job
+from convert.batch.plan import NOT_RESULT_OPTIONS, Job
 
 LEDGER_NAME = ".rswap-ledger.jsonl"
 

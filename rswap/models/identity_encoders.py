@@ -12,13 +12,14 @@ identity loss can run on generator outputs without a landmark detector in the lo
   arcface_torch IResNet, loading a backbone checkpoint the user brings.
 - `FixerNet`: an IResNet on the lower face (mouth and jaw) of the crop (ReliableSwap's
   FixerNet): identity cues that whole-face encoders under-weight. Trained by
-  `python -m training.fixer` or loaded from a safetensors file.
+  `rswap fixer` or loaded from a safetensors file.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -89,7 +90,7 @@ class DlibIdentityEncoder(IdentityEncoder):
 
     def __init__(self, dat_path: str | os.PathLike | None = None):
         super().__init__()
-        from rswap.face.identity import model_file
+        from rswap.face.dlib_embedder import model_file
         from rswap.models.dlib_resnet import DlibResNet
 
         self.net = DlibResNet.from_dat(dat_path or model_file("dlib_face_recognition_resnet_model_v1.dat"))
@@ -225,15 +226,27 @@ class FixerNet(IdentityEncoder):
         return self.net(chips)
 
 
+def _arcface(arch: str) -> Callable[[str | os.PathLike | None], IdentityEncoder]:
+    def build(weights: str | os.PathLike | None) -> IdentityEncoder:
+        if weights is None:
+            raise RswapError(f"identity encoder arcface_{arch} needs --identity-weights (an arcface_torch backbone .pth)")
+        return ArcFaceIdentityEncoder(arch, weights)
+
+    return build
+
+
+# name -> factory(weights file or None); dlib's needs none (its weights ship in a PyPI package)
+IDENTITY_ENCODERS: dict[str, Callable[[str | os.PathLike | None], IdentityEncoder]] = {
+    "dlib_resnet128": DlibIdentityEncoder,
+    **{f"arcface_{arch}": _arcface(arch) for arch in IRESNET_LAYERS},  # arcface_torch backbones
+}
+
+
 def build_identity_encoder(name: str, weights: str | os.PathLike | None = None) -> IdentityEncoder:
     """'dlib_resnet128' (default, offline) or 'arcface_r50' / 'arcface_r100' (+ weights file)."""
-    if name == "dlib_resnet128":
-        return DlibIdentityEncoder(weights)
-    if name.startswith("arcface_"):
-        if weights is None:
-            raise RswapError(f"identity encoder {name} needs --identity-weights (an arcface_torch backbone .pth)")
-        return ArcFaceIdentityEncoder(name.removeprefix("arcface_"), weights)
-    raise RswapError(f"unknown identity encoder {name!r}; choose dlib_resnet128 or arcface_r50/arcface_r100")
+    if name not in IDENTITY_ENCODERS:
+        raise RswapError(f"unknown identity encoder {name!r}; choose one of {', '.join(IDENTITY_ENCODERS)}")
+    return IDENTITY_ENCODERS[name](weights)
 
 
 def load_fixernet(path: str | os.PathLike) -> FixerNet:

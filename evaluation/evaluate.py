@@ -6,7 +6,7 @@ face with FrameSwapper) and the result is analysed again. Per pair we measure:
   target (lower means less of the target's identity is left);
 - ID retrieval: is the source the nearest of all source embeddings to the result?
 - head-pose error (degrees) and expression error of the result against the target
-  (benchmarks.metrics; both ~0 for a swap that keeps the target's pose and expression);
+  (evaluation.metrics; both ~0 for a swap that keeps the target's pose and expression);
 - skin tone error (CIELAB ΔE, `skin_tone_error`): how far the result's skin moved from
   the target's own skin on the same pixels, as a whole (a paler or greyer patch) and
   locally at a coarse scale (shading and seams); the target's skin is what its neck and
@@ -33,14 +33,15 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
-from benchmarks.metrics import expression_error, pose_error
+from evaluation.metrics import expression_error, pose_error
 from rswap.errors import RswapError
-from rswap.face.identity import DlibEmbedder
+from rswap.face.dlib_embedder import DlibEmbedder
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_EYE_LOOP
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.face.types import Face
 from rswap.media.images import read_image, write_image
 from rswap.media.paths import IMAGE_SUFFIXES, atomic_output
+from rswap.swap.compositor import HostCompositor
 from rswap.swap.factory import SwapperOptions, make_swapper
 from rswap.swap.frame import FrameSwapper
 
@@ -349,7 +350,7 @@ def evaluate(
             name, sw = swappers[k]
             src, tgt = sources[i], targets[t]
             record = PairRecord(name, src.path.name, tgt.path.name)
-            frame_swapper = FrameSwapper(sw, [identities[k][i]], blend_levels=blend_levels)
+            frame_swapper = FrameSwapper(sw, [identities[k][i]], compositor=HostCompositor(blend_levels))
             start = time.perf_counter()
             try:
                 result = frame_swapper.process(tgt.image, [tgt.face])

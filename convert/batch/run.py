@@ -17,13 +17,13 @@ import threading
 from rswap.errors import RswapError
 from rswap.media.paths import describe_os_error, is_image_path, is_video_path
 
-from realtime.batch.ledger import Ledger
-from realtime.batch.options import add_batch_arguments, default_parallel
-from realtime.batch.plan import Job, RowParser, plan_jobs
+from convert.batch.ledger import Ledger
+from convert.batch.options import add_batch_arguments, default_parallel
+from convert.batch.plan import Job, RowParser, plan_jobs
 
 
 def _row_parser() -> argparse.ArgumentParser:
-    from realtime.convert_cli import add_arguments
+    from convert.cli import add_arguments
 
     parser = RowParser(prog="rswap convert", add_help=False)
     add_arguments(parser)
@@ -59,7 +59,7 @@ def run_batch(args: argparse.Namespace) -> int:
         where = f"ray at {args.ray_address or os.environ.get('RAY_ADDRESS') or 'a Ray started here'}"
     else:
         where = f"local, {min(parallel, max(1, len(todo)))} worker process(es)"
-    from realtime.batch.view import BatchView
+    from convert.batch.view import BatchView
 
     if not todo:
         print(f"nothing new to convert: all {len(plan.jobs)} jobs are done (ledger {ledger.path})", file=sys.stderr)
@@ -93,11 +93,11 @@ def run_batch(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         if args.cluster == "ray":
-            from realtime.batch.ray_runner import run_ray
+            from convert.batch.ray_runner import run_ray
 
             run_ray(todo, view, on_done, args.ray_address, args.cpus_per_job, stop)
         else:
-            from realtime.batch.local import run_local
+            from convert.batch.local import run_local
 
             run_local(todo, view, parallel, on_done, stop)
     except KeyboardInterrupt:

@@ -4,7 +4,7 @@ Both compare two analysed faces (mediapipe mesh), typically a swap result and th
 target it was made from; a good swap keeps the target's pose and expression.
 
 Head pose. mediapipe's mesh is a 3D reconstruction: x, y in pixels and a relative
-depth z on the same scale (`face.extra["z"]`). Rather than solvePnP against a
+depth z on the same scale (`face.z`). Rather than solvePnP against a
 hand-typed generic head (whose shape error becomes pose error), we fit the rotation
 between the two faces' own 3D meshes (Kabsch/Umeyama on points of the rigid upper
 face inside the outline: forehead, eye corners, nose, cheekbones). Mouth and jaw
@@ -51,9 +51,9 @@ EXPRESSION_FEATURES = ("mouth_open", "mouth_width", "smile", "eye_open_right", "
 
 def mesh_3d(face: Face) -> np.ndarray:
     """(N, 3) float64 mesh points: pixel x, y and mediapipe's relative depth z (pixel scale)."""
-    z = face.extra.get("z")
+    z = face.z
     if z is None:
-        raise ValueError("this face has no 3D mesh (face.extra['z']); analyse it with MediapipeFaceAnalyser")
+        raise ValueError("this face has no 3D mesh (face.z); analyse it with MediapipeFaceAnalyser")
     n = min(len(face.landmarks), len(z))
     return np.column_stack([face.landmarks[:n], z[:n]]).astype(np.float64)
 

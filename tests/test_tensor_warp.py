@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 from rswap.compose.paste import paste_back
 from rswap.face.align import align_crop, get_template
-from rswap.models.device_warp import crop_faces, paste_faces
+from rswap.compose.tensor_warp import crop_faces, paste_faces
 
 TEMPLATE = get_template("ffhq256")
 

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 from rswap.errors import RswapError
+from rswap.options import add_options, from_args
+from rswap.swap.options import FrameOptions, SwapperOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,12 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", help="write eval.md, eval.json and contact_sheet.png here")
     parser.add_argument("--limit", type=int, metavar="N", help="use at most the first N photos of each folder")
     parser.add_argument("--sheet-rows", type=int, default=24, metavar="N", help="pairs shown in the contact sheet (24)")
-    parser.add_argument("--keep-mouth", action="store_true", help="keep the target's mouth interior")
-    parser.add_argument("--keep-eyes", action="store_true", help="keep the target's eyes")
-    parser.add_argument("--reshape", type=float, default=0.6, metavar="0..1", help="classical: face-contour reshaping (0.6)")
-    parser.add_argument("--color", choices=("reinhard", "lct", "none"), default="reinhard", help="classical: colour transfer")
-    parser.add_argument("--blend-levels", type=int, default=0, metavar="N",
-                        help="paste back with an N-level Laplacian blend instead of a feathered mask (0)")
+    # the swap options live and convert have, those that apply to photos on the CPU
+    add_options(parser, SwapperOptions, only=("keep_mouth", "keep_eyes", "reshape", "color"))
+    add_options(parser, FrameOptions, only=("blend_levels",))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,10 +45,8 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, out: Path | None) -> int:
     from tqdm import tqdm
 
-    from benchmarks.eval import ContactSheet, evaluate, markdown_table, save_sheet, swapper_name, write_json, write_text
-    from rswap.swap.factory import SwapperOptions
-
-    options = SwapperOptions(keep_mouth=args.keep_mouth, keep_eyes=args.keep_eyes, reshape=args.reshape, color=args.color)
+    from evaluation.evaluate import ContactSheet, evaluate, markdown_table, save_sheet, swapper_name, write_json, write_text
+    options = from_args(SwapperOptions, args)
     sheet = ContactSheet([swapper_name(s) for s in args.swapper]) if out else None
     report = evaluate(
         args.sources, args.targets, args.swapper, options, limit=args.limit, blend_levels=args.blend_levels,

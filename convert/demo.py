@@ -1,4 +1,4 @@
-"""The embedded demo: `python -m realtime.demo [OUTDIR]` (what `make demo` runs).
+"""The embedded demo: `python -m convert.demo [OUTDIR]` (what `make demo` runs).
 
 Source: scikit-image's astronaut photo (Eileen Collins, NASA, public domain).
 Target: a clip rendered from Barack Obama's official portrait (White House, public
@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from rswap.media.images import write_image
-from rswap.media.render import render_moving_face
+from rswap.testing.render import render_moving_face
 
 SDIST_MEMBER = "tests/test_images/obama.jpg"
 
@@ -54,7 +54,7 @@ def head_and_shoulders(photo: np.ndarray) -> np.ndarray:
 def main(argv: list[str]) -> int:
     from skimage import data
 
-    from cli.main import hide_native_logs, main as rswap
+    from rswap.entry import hide_native_logs, run_command
 
     hide_native_logs()
 
@@ -66,7 +66,8 @@ def main(argv: list[str]) -> int:
     target = out / "target.mp4"
     render_moving_face(target, head_and_shoulders(photo), size=(1280, 720), fps=25, seconds=4.0, audio=True, scale=0.8, amplitude=0.15)
     print(f"demo: source {source}, target {target} rendered from {name}")
-    code = rswap(["convert", "-s", str(source), "-t", str(target), "-o", str(out / "swapped.mp4")])
+    code = run_command("convert.cli", "rswap convert", "swap faces in a video or image file",
+                       ["-s", str(source), "-t", str(target), "-o", str(out / "swapped.mp4")])
     if code == 0:
         frame_path = out / "swapped_frame.png"
         from rswap.media.video import VideoReader

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from rswap.atomic import atomic_path
 from rswap.errors import RswapError
 
-from realtime.batch.plan import Job
+from convert.batch.plan import Job
 
 
 def _cpu_seconds() -> float:

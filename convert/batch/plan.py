@@ -21,7 +21,7 @@ from pathlib import Path
 from rswap.errors import RswapError
 from rswap.media.paths import is_image_path, is_video_path
 
-from realtime.batch.options import has_glob
+from convert.batch.options import has_glob
 
 # Options that say nothing about a job's result (left out of its digest).
 NOT_RESULT_OPTIONS = ("target", "output", "no_progress")

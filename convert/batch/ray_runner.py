@@ -24,10 +24,10 @@ from typing import Callable
 
 from rswap.errors import RswapError
 
-from realtime.batch.partial import remove_partial
-from realtime.batch.plan import Job
-from realtime.batch.view import BatchView
-from realtime.batch.worker import run_job
+from convert.batch.partial import remove_partial
+from convert.batch.plan import Job
+from convert.batch.view import BatchView
+from convert.batch.worker import run_job
 
 
 class SwapActor:

@@ -16,7 +16,7 @@ from rswap.media.paths import (
     is_image_path, is_same_file, is_video_path, require_input_file, require_output_path, require_video_output,
 )
 
-from realtime.batch.options import add_batch_arguments, is_batch
+from convert.batch.options import add_batch_arguments, is_batch
 from realtime.detector_options import add_detector_arguments, detector_from_args
 from realtime.provenance_options import add_signing_arguments, credentials_from_args
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if is_batch(args):
-        from realtime.batch.run import run_batch
+        from convert.batch.run import run_batch
 
         return run_batch(args)
     missing = [flag for flag, value in (("-s/--source", args.source), ("-t/--target", args.target),
@@ -105,14 +105,14 @@ def convert_job(args: argparse.Namespace, target, output, target_is_video: bool,
     credentials = credentials_from_args(args, output, target, "rswap convert")
     sign = credentials.sign_in_place if credentials else None
     if target_is_video:
-        from realtime.convert import convert_video
+        from convert.conversion import convert_video
 
         return convert_video(
             swapper, target, output, args.face_select, crf=args.crf, preset=args.preset, progress=progress,
             detector=detector, allow_truncated=args.allow_truncated, before_publish=sign, on_frame=on_frame,
             swap_workers=args.swap_workers,
         )
-    from realtime.convert import convert_image
+    from convert.conversion import convert_image
 
     convert_image(swapper, target, output, detector, before_publish=sign)
     if on_frame is not None:

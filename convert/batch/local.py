@@ -24,10 +24,10 @@ import threading
 import time
 from typing import Callable
 
-from realtime.batch.partial import remove_partial
-from realtime.batch.plan import Job
-from realtime.batch.view import BatchView
-from realtime.batch.worker import init_pool_worker, run_pool_job
+from convert.batch.partial import remove_partial
+from convert.batch.plan import Job
+from convert.batch.view import BatchView
+from convert.batch.worker import init_pool_worker, run_pool_job
 
 ATTEMPTS = 2  # a job whose worker died is run once more
 

@@ -1,0 +1,71 @@
+"""What every command-line entry point does around its work: hide native log noise, parse
+the flags, and end a user's mistake or an interrupt as one line on stderr.
+
+Each command lives in its app as a module with two functions: `add_arguments(parser)`
+declares its flags, `run(args) -> int` does the work. `rswap` (cli/), `python -m training`
+(torchrun's entry), `python -m realtime.live_cli` and the demo all run such modules through
+`run_command`, so no app imports cli/ (which imports the apps by name) and the error
+handling exists once.
+
+Errors a user can cause are raised as `RswapError` anywhere below; they end here as one
+line "rswap: error: ..." and exit code 2. Ctrl-C and SIGTERM raise `Interrupted` in the main
+thread (rswap/interrupts.py), unwind through every clean-up, and end here as one line saying
+what was kept, with exit code 130 or 143. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import io
+import os
+import sys
+from typing import Callable
+
+from rswap.errors import RswapError
+from rswap.interrupts import describe, exit_code, signals_raise
+
+
+def hide_native_logs() -> None:
+    """mediapipe's C++ layers (TFLite, absl) write INFO/WARNING lines straight to file
+    descriptor 2 whenever a graph starts; a user should see only rswap's own lines.
+    So Python's stderr moves to a duplicate of fd 2 and fd 2 itself goes to /dev/null.
+    RSWAP_NATIVE_LOGS=1 keeps them (for debugging the native layers)."""
+    if os.environ.get("RSWAP_NATIVE_LOGS"):
+        return
+    try:
+        sys.stderr.flush()
+        python_fd = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        return
+    sys.stderr = io.TextIOWrapper(io.FileIO(python_fd, "w"), encoding="utf-8", errors="replace", line_buffering=True)
+
+
+def guarded(fn: Callable[..., int], *args) -> int:
+    """fn(*args), with a user's error or an interrupt as one line and its exit code."""
+    try:
+        with signals_raise():
+            return fn(*args)
+    except RswapError as e:
+        print(f"rswap: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as e:  # Interrupted too (SIGTERM)
+        print(f"rswap: {describe(e)}", file=sys.stderr)
+        return exit_code(e)
+
+
+def _parse_and_run(module_name: str, prog: str, description: str, argv: list[str]) -> int:
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    module.add_arguments(parser)
+    args = parser.parse_args(argv)
+    return int(module.run(args) or 0)
+
+
+def run_command(module_name: str, prog: str, description: str, argv: list[str] | None = None) -> int:
+    """The command in `module_name` (imported only now) on `argv` (default: the process's)."""
+    argv = sys.argv[1:] if argv is None else argv
+    return guarded(_parse_and_run, module_name, prog, description, argv)
