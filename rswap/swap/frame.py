@@ -82,10 +82,11 @@ class FrameSwapper:
         return self.finish(out, jobs)
 
     def finish(self, frame: np.ndarray, jobs: list[SwapJob]) -> np.ndarray:
-        """The last step of every paste (host or device): mark a frame whose faces were swapped."""
+        """The last step of every paste (host or device): mark a frame whose faces were swapped
+        (at the mark's flat-area strength on the faces: see rswap.provenance.watermark)."""
         if not jobs or self.watermarker is None:
             return frame
-        return self.watermarker.embed(frame)
+        return self.watermarker.embed(frame, [job.face.bbox for job in jobs])
 
     def process(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
         return self.paste(frame, self.swap(self.plan(frame, faces)))
