@@ -74,7 +74,7 @@ class DeviceFrameSwapper(FrameSwapper):
             job.result = DeviceSwapResult(crops[i], masks_dev[i], paste_region(frame_hw, masks[i], job.M))
         return jobs
 
-    def paste(self, frame: np.ndarray, jobs: list[SwapJob]) -> np.ndarray:
+    def paste(self, frame: np.ndarray, jobs: list[SwapJob], still: bool = False) -> np.ndarray:
         if not jobs:
             return frame
         out = paste_faces(
@@ -84,7 +84,7 @@ class DeviceFrameSwapper(FrameSwapper):
             np.stack([j.M for j in jobs]),
             regions=[j.result.region for j in jobs],
         )
-        return self.finish(out.cpu().numpy(), jobs)
+        return self.finish(out.cpu().numpy(), jobs, still)
 
 
 @dataclass
