@@ -19,17 +19,18 @@ uncompressed and compressed video", Signal Processing 66(3), 1998).
   FLAT (0.8 grey levels) where the frame is flat and grows as (activity / 2)^0.7 up to
   GAIN_MAX times that where it is textured; "activity" is the local std of the luma's
   high-pass, on a copy about 135 rows high. The texture takes back much of the energy
-  the flat areas give up (measured on the tests' clip: 6.0 without the growth, 10.7 with
-  it, against 12.2 for the old uniform std of 2.5; benchmarks/RESULTS.md, "Provenance").
+  the flat areas give up (the tests' clip after CRF 28 scores 10.7 with growth up to 4x,
+  9.1 up to 3x, 5.6 with none; benchmarks/RESULTS.md, "provenance").
 - Faces: where `embed` is told a face is (the swapped faces' boxes, widened by FACE_MARGIN),
   the strength stays at FLAT, texture or not: the pattern is fixed to the frame, so a face
   that moves under it changes from frame to frame (measured: the old mark added 0.92 grey
-  levels of aligned-face flicker, this one 0.17; benchmarks/flicker.py).
+  levels of aligned-face flicker, this one 0.17; benchmarks/flicker.py). Video frames only:
+  a still's faces are marked like the rest (rswap.swap.frame.FrameSwapper.finish).
 - Payload: the signs are drawn from a generator seeded with "rswap synthetic" and a
   4-bit payload (M-ary modulation: one of 16 sign patterns). PAYLOAD 1 is "rswap
   watermark, format 1"; the detector tries all 16 and reports which one matched.
 - Detection: the luma is resized to 256x256 and high-passed; each pixel is weighted by
-  the strength the embedder gave it over the local host variance, gain(a) / (a² + 4) for
+  the strength the embedder gave it over the local host variance, strength(a) / (a² + 2²) for
   the activity a measured on this received copy (flat areas carry little mark but little
   host noise, textured areas the reverse: the weight a correlation detector should give
   each, a locally normalised correlation); then DCT'd, each coefficient divided by the
@@ -126,9 +127,10 @@ class Watermarker:
     """Adds the mark to RGB uint8 frames; keeps the pattern of the last few frame sizes.
 
     One instance per conveyor (the paste stage is one thread: `embed` reuses its scratch
-    buffers); `embed` returns a new array. Measured ~1.2 ms per 720p frame on one core
-    (benchmarks/RESULTS.md): the strength map is made on a ~135-row copy, the mark at half
-    size for 720p (its shortest period there is ~27 px), then scaled up.
+    buffers); `embed` returns a new array. Measured 1.2-1.9 ms per 720p frame on one core
+    (best of 200, 21-29x a plain copy; benchmarks/RESULTS.md): the strength map is made on a
+    ~135-row copy, the mark at half size for 720p (its shortest period there is ~27 px),
+    then scaled up and added with one saturation.
     """
 
     def __init__(self, payload: int = PAYLOAD):
