@@ -168,6 +168,7 @@ class Watermarker:
         """`faces`: boxes of the swapped faces, where the mark stays at its flat-area strength."""
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected an RGB uint8 image, got {image.dtype} {image.shape}")
+        image = np.ascontiguousarray(image)  # a flipped or cropped view, as OpenCV wants it
         h, w = image.shape[:2]
         k = max(1, min(h, w) // WORK_SIDE)
         size = (w // k, h // k)
@@ -178,7 +179,7 @@ class Watermarker:
             offset = cv2.resize(offset, (w, h), dst=grey, interpolation=cv2.INTER_LINEAR)
         rgb = cv2.cvtColor(offset, cv2.COLOR_GRAY2RGB, dst=rgb)
         # one saturation after the sum: image + mark, never clipped in between
-        return cv2.addWeighted(np.ascontiguousarray(image), 1.0, rgb, 1.0, -128.0)
+        return cv2.addWeighted(image, 1.0, rgb, 1.0, -128.0)
 
 
 def evidence(image: np.ndarray) -> np.ndarray | None:
