@@ -5,14 +5,20 @@
 
 Per photo (RGB, as it is):
 - clean score (false alarms: the detector's best z over its 16 payloads; "found" at 6);
-- marked, then JPEG q75 / half-size resize (INTER_AREA) / half-size + JPEG q75 / one frame
-  through H.264 at CRF 28 (PyAV, libx264 medium): score each;
+- marked as convert marks a still (no face given: texture raises the strength everywhere),
+  then JPEG q75 / half-size resize (INTER_AREA) / half-size + JPEG q75 / one frame through
+  H.264 at CRF 28 (PyAV, libx264 medium): score each; the same for the photo marked as a
+  video frame is (its faces, found by mediapipe, kept at the flat-area strength);
 - PSNR of the marked photo.
 Per clip (each photo moving across a 1280x720 and a 480x270 frame, 25 frames, as in
 tests): clean frames after H.264 CRF 20 (false alarms, per frame and averaged), marked
-frames after H.264 CRF 28 (per-frame scores and the 12-frame score `rswap verify` uses).
-Costs: best of N single-thread runs (cv2.setNumThreads(1)) of embed and detect on a 720p
-frame, and the time to sign a 25-frame 720p MP4 with the local signer.
+frames after H.264 CRF 28 (per-frame scores and the 12-frame score `rswap verify` uses);
+at 480x270 the faces are found in every frame (mediapipe, video mode) and kept at the flat
+strength, as convert does.
+Flicker (benchmarks.flicker, tests/test_eval.py's steady swap of a 10-frame 480x270 clip):
+the swap alone, and with the mark as convert makes it and with no face given.
+Costs: best of N single-thread runs (cv2.setNumThreads(1)) of a plain copy, embed and
+detect on a 720p frame, and the time to sign a 25-frame 720p MP4 with the local signer.
 """
 
 from __future__ import annotations
@@ -84,6 +90,35 @@ def photos(pattern: str | None) -> dict[str, np.ndarray]:
     return out
 
 
+def face_boxes(analyser, image: np.ndarray) -> list[np.ndarray]:
+    return [f.bbox for f in analyser.analyse(image)]
+
+
+def flicker_figures() -> tuple[float, float, float]:
+    """Aligned-face flicker of tests/test_eval.py's steady swap: alone, marked as convert marks
+    it, and marked with no face given (texture raises the strength on the face too)."""
+    from benchmarks.flicker import flicker
+    from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+    from rswap.swap.classical import ClassicalSwapper
+    from rswap.swap.frame import FrameSwapper
+
+    astronaut = np.ascontiguousarray(data.astronaut())
+    frames = list(moving_face_frames(astronaut[20:300, 60:300], (480, 270), 10, scale=0.9, amplitude=0.05))
+    sw = ClassicalSwapper()
+    mirrored = np.ascontiguousarray(astronaut[:, ::-1])
+    with MediapipeFaceAnalyser(max_faces=1, video=True) as analyser:
+        faces = [analyser.analyse(f)[:1] for f in frames]
+    with MediapipeFaceAnalyser(max_faces=1) as analyser:
+        source = sw.encode_source([mirrored], [analyser.analyse(mirrored)[0]])
+    plain = FrameSwapper(sw, [source], watermark=False)
+    outputs = [plain.process(f, fs) for f, fs in zip(frames, faces)]
+    first = [fs[0] if fs else None for fs in faces]
+    wm = Watermarker()
+    as_convert = [wm.embed(o, [f.bbox for f in fs]) if fs else o for o, fs in zip(outputs, faces)]
+    no_faces = [wm.embed(o) if fs else o for o, fs in zip(outputs, faces)]
+    return flicker(frames, outputs, first), flicker(frames, as_convert, first), flicker(frames, no_faces, first)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--photos", help="glob of extra photos (e.g. '../shared/data/*/*.*')")
@@ -92,19 +127,29 @@ def main(argv=None) -> None:
     wm = Watermarker()
     images = photos(args.photos)
 
-    rows, clean = [], []
-    for name, im in images.items():
-        m = wm.embed(im)
-        clean.append(score([im]))
-        rows.append([score([m]), score([jpeg(m)]), score([half(m)]), score([jpeg(half(m))]), score(h264([m, m], 28)[1:]),
-                     cv2.PSNR(im, m)])
-    r = np.array(rows)
+    from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+
+    def attacked(m: np.ndarray) -> list[float]:
+        return [score([m]), score([jpeg(m)]), score([half(m)]), score([jpeg(half(m))]), score(h264([m, m], 28)[1:])]
+
+    rows, with_faces, clean, n_faces = [], [], [], 0
+    with MediapipeFaceAnalyser(max_faces=4) as analyser:
+        for name, im in images.items():
+            m = wm.embed(im)
+            clean.append(score([im]))
+            rows.append(attacked(m) + [cv2.PSNR(im, m)])
+            boxes = face_boxes(analyser, im)
+            if boxes:
+                n_faces += 1
+                with_faces.append(attacked(wm.embed(im, boxes)))
     n = len(images)
-    print(f"photos: {n}")
+    print(f"photos: {n} ({n_faces} with a face found)")
     print(f"clean: max score {max(clean):.2f}, hits at {THRESHOLD}: {sum(c >= THRESHOLD for c in clean)}/{n}")
-    for i, what in enumerate(["marked", "jpeg75", "half", "half+jpeg75", "h264 crf28 (1 frame)"]):
-        col = r[:, i]
-        print(f"{what:22s} found {int((col >= THRESHOLD).sum())}/{n}  min {col.min():5.1f}  median {np.median(col):5.1f}")
+    for label, r in (("still (no face given)", np.array(rows)), ("video frame (faces flat)", np.array(with_faces))):
+        for i, what in enumerate(["marked", "jpeg75", "half", "half+jpeg75", "h264 crf28 (1 frame)"]):
+            col = r[:, i]
+            print(f"{label}: {what:22s} found {int((col >= THRESHOLD).sum())}/{len(col)}  min {col.min():5.1f}  median {np.median(col):5.1f}")
+    r = np.array(rows)
     print(f"PSNR marked vs photo: min {r[:, 5].min():.1f} dB, median {np.median(r[:, 5]):.1f} dB")
 
     for size in ((1280, 720), (480, 270)):
@@ -114,7 +159,11 @@ def main(argv=None) -> None:
             plain = h264(frames, 20)
             per_frame_clean += [score([f]) for f in plain]
             avg_clean.append(score(plain[::2][:12]))
-            marked = h264([wm.embed(f) for f in frames], 28)
+            if size == (480, 270):  # as convert marks them: the faces at the flat strength
+                with MediapipeFaceAnalyser(max_faces=4, video=True) as analyser:
+                    marked = h264([wm.embed(f, face_boxes(analyser, f)) for f in frames], 28)
+            else:
+                marked = h264([wm.embed(f) for f in frames], 28)
             zs = [score([f]) for f in marked]
             per_frame += zs
             v = detect(marked[:: max(1, len(marked) // 12)][:12])
@@ -126,10 +175,17 @@ def main(argv=None) -> None:
               f"{int((pf >= THRESHOLD).sum())}/{pf.size} (min {pf.min():.1f}, median {np.median(pf):.1f}), "
               f"12-frame found {found}/{n} (min {vf.min():.1f})")
 
+    alone, as_convert, no_faces = flicker_figures()
+    print(f"flicker (grey levels): swap alone {alone:.2f}, marked as convert {as_convert:.2f}, marked with no face given {no_faces:.2f}")
+
     frame = cv2.resize(data.coffee(), (1280, 720))
+    boxes = [np.array([500.0, 150.0, 800.0, 550.0])]
     wm.embed(frame)  # the pattern for this size is made once
-    print(f"embed 720p: best {best_ms(lambda: wm.embed(frame), 200):.3f} ms; detect 720p: best {best_ms(lambda: detect([frame]), 20):.2f} ms "
-          "(single thread)")
+    copy = best_ms(lambda: frame.copy(), 200)
+    embed = best_ms(lambda: wm.embed(frame), 200)
+    embed_faces = best_ms(lambda: wm.embed(frame, boxes), 200)
+    print(f"720p, single thread, best of 200: copy {copy:.3f} ms, embed {embed:.3f} ms ({embed / copy:.0f}x the copy), "
+          f"embed with a face box {embed_faces:.3f} ms; detect: best {best_ms(lambda: detect([frame]), 20):.2f} ms (of 20)")
 
     from rswap.provenance.credentials import ContentCredentials, local_identity
 

@@ -174,6 +174,38 @@ def test_watermark_survives_jpeg75_and_half_size():
         assert result.found and result.payload == PAYLOAD, result
 
 
+def test_mark_is_faint_on_flat_areas_and_stronger_in_texture():
+    """Contrast masking: the grain that a uniform mark showed on plain backgrounds is gone
+    (std <= 1 grey level there), and texture carries more of it."""
+    frame = next(moving_face_frames(data.astronaut(), (1280, 720), 1, scale=0.9))
+    added = Watermarker().embed(frame).astype(float) - frame
+    flat = added[100:600, 40:240]  # the gradient background, left of the photo (and ~60 px off its edge)
+    textured = added[450:700, 500:800]  # the astronaut's suit and badges
+    assert 0.3 < flat.std() <= 1.0 and textured.std() > 1.5 * flat.std()
+    assert np.abs(added).max() <= 16
+
+
+def test_video_frames_keep_the_swapped_faces_at_the_flat_strength(astronaut, astronaut_face):
+    """A face that moves under the fixed pattern would flicker: video frames (paste) keep the
+    mark on the faces at its flat-area strength; a still picture (process) does not need to."""
+    from rswap.swap.classical import ClassicalSwapper
+    from rswap.swap.frame import FrameSwapper
+
+    sw = ClassicalSwapper()
+    sources = [sw.encode_source([astronaut], [astronaut_face])]
+    plain, marking = FrameSwapper(sw, sources, watermark=False), FrameSwapper(sw, sources)
+    jobs = marking.swap(marking.plan(astronaut, [astronaut_face]))
+    unmarked = plain.paste(astronaut, jobs).astype(float)
+    x0, y0, x1, y1 = np.round(astronaut_face.bbox).astype(int)
+    on_face = np.s_[y0:y1, x0:x1]
+    video = marking.paste(astronaut, jobs).astype(float) - unmarked
+    still = marking.paste(astronaut, jobs, still=True).astype(float) - unmarked
+    assert video[on_face].std() <= 1.0 < still[on_face].std()
+    assert not detect([unmarked.astype(np.uint8)]).found
+    for marked in (video, still):
+        assert detect([np.clip(unmarked + marked, 0, 255).astype(np.uint8)]).found
+
+
 def test_no_watermark_found_on_clean_images(clip_with_audio):
     from rswap.media.video import VideoReader
 

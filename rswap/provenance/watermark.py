@@ -2,28 +2,43 @@
 
 Method: additive spread spectrum in the DCT domain of the whole frame (Cox, Kilian,
 Leighton, Shamoon, "Secure spread spectrum watermarking for multimedia", IEEE Trans.
-Image Processing 6(12), 1997), detected blindly by correlation after a whitening step,
-as Hartung & Girod do for compressed video ("Watermarking of uncompressed and compressed
-video", Signal Processing 66(3), 1998). Cox et al. scale each coefficient by the host's
-own (|v|); we add a fixed pattern instead, so embedding costs one saturating add per
-pixel (a 256x256 pattern is made once per frame size): measured ~0.2 ms per 720p frame
-on one core (benchmarks/RESULTS.md, "Provenance").
+Image Processing 6(12), 1997), its strength shaped pixel by pixel by a contrast-masking
+model (the image-adaptive scheme of Podilchuk & Zeng, "Image-adaptive watermarking using
+visual models", IEEE JSAC 16(4), 1998, with Watson's masking exponent 0.7 from "DCT
+quantization matrices visually optimized for individual images", SPIE 1913, 1993), and
+detected blindly by correlation after whitening (Hartung & Girod, "Watermarking of
+uncompressed and compressed video", Signal Processing 66(3), 1998).
 
 - The pattern lives on a canonical 256x256 grid: ±1 signs on the DCT coefficients whose
-  radius is 16..96 (7112 of them), scaled to a std of 2.5 grey levels (PSNR ~40.6 dB),
-  stretched to the frame size and added equally to R, G and B (a luma-only change).
-  Frequencies are counted per frame, not per pixel, so a resized copy still carries it;
-  the band is low enough to survive H.264 at CRF 28 and JPEG at quality 75 and high
-  enough that the image's own content (strong at low frequencies) does not drown it.
+  radius is 16..96 (7112 of them), stretched to the frame size and added equally to R, G
+  and B (a luma-only change). Frequencies are counted per frame, not per pixel, so a
+  resized copy still carries it; the band is low enough to survive H.264 at CRF 28 and
+  JPEG at quality 75.
+- Strength (contrast masking): a pattern of one fixed strength shows as a mottled grain
+  on flat areas (plain walls, sky, smooth skin) and hides in texture. So its local std is
+  FLAT (0.8 grey levels) where the frame is flat and grows as (activity / 2)^0.7 up to
+  GAIN_MAX times that where it is textured; "activity" is the local std of the luma's
+  high-pass, on a copy about 135 rows high. The texture takes back much of the energy
+  the flat areas give up (the tests' clip after CRF 28 scores 10.7 with growth up to 4x,
+  9.1 up to 3x, 5.6 with none; benchmarks/RESULTS.md, "provenance").
+- Faces: where `embed` is told a face is (the swapped faces' boxes, widened by FACE_MARGIN),
+  the strength stays at FLAT, texture or not: the pattern is fixed to the frame, so a face
+  that moves under it changes from frame to frame (measured: the old mark added 0.92 grey
+  levels of aligned-face flicker, this one 0.17; benchmarks/flicker.py). Video frames only:
+  a still's faces are marked like the rest (rswap.swap.frame.FrameSwapper.finish).
 - Payload: the signs are drawn from a generator seeded with "rswap synthetic" and a
   4-bit payload (M-ary modulation: one of 16 sign patterns). PAYLOAD 1 is "rswap
   watermark, format 1"; the detector tries all 16 and reports which one matched.
-- Detection: the luma is resized to 256x256, DCT'd, each coefficient divided by the
-  square of the mean magnitude of its 9x9 neighbourhood (whitening: natural images have
-  most of their energy at low frequencies), and correlated with each pattern. The score
-  z = <s, y> / |y| is N(0, 1) over random keys for any image that was not marked, so
-  the threshold of 6 bounds the false-alarm rate near 16 x 1e-9 per test. Several
-  frames of a video are combined by averaging their whitened vectors (same null law).
+- Detection: the luma is resized to 256x256 and high-passed; each pixel is weighted by
+  the strength the embedder gave it over the local host variance, strength(a) / (a² + 2²) for
+  the activity a measured on this received copy (flat areas carry little mark but little
+  host noise, textured areas the reverse: the weight a correlation detector should give
+  each, a locally normalised correlation); then DCT'd, each coefficient divided by the
+  square of the mean magnitude of its 9x9 neighbourhood (whitening), and correlated with
+  each pattern. Whatever the weights, they come from the image alone, so the score
+  z = <s, y> / |y| is N(0, 1) over random keys for any image that was not marked, and the
+  threshold of 6 bounds the false-alarm rate near 16 x 1e-9 per test. Several frames of a
+  video are combined by averaging their whitened vectors (same null law).
 - Why not a library: invisible-watermark 0.2.0 requires `opencv-python` (beside our
   opencv-contrib-python) and resolves to numpy 2; trustmark 0.9.2 needs torch, torchvision
   and lightning and runs a neural network on every frame.
@@ -44,7 +59,17 @@ import numpy as np
 
 GRID = 256  # canonical DCT grid (pixels per side) on which the pattern is defined
 BAND = (16.0, 96.0)  # radii (in DCT index units of the 256 grid) carrying the mark
-STRENGTH = 2.5  # std of the added pattern, grey levels (PSNR ~40.6 dB)
+FLAT = 0.8  # std of the added pattern on flat areas, grey levels: not seen there at 100%
+MASKING_THRESHOLD = 2.0  # activity (grey levels) above which the strength grows
+MASKING_EXPONENT = 0.7  # Watson's contrast-masking exponent
+GAIN_MAX = 4.0  # the most texture raises the strength over FLAT (std 3.2)
+HIGH_PASS = 9  # box (pixels of the activity copy) whose mean is taken off the luma
+WINDOW = 17  # box over which the high-pass's energy is averaged into "activity"
+ACTIVITY_ROWS = 135  # the activity copy is at least this many rows (or columns) high
+WORK_SIDE = 256  # the mark is made at the frame size / k, k = shorter side // this (≥ 1)
+FACE_MARGIN = 0.6  # a face's box is widened by this fraction of its size on each side
+DETECT_HIGH_PASS = 8.0  # Gaussian sigma (grid pixels) taken off before the weighting
+HOST_NOISE = 2.0  # grey levels of noise assumed where the received frame is flat
 PAYLOADS = 16  # 4 bits
 PAYLOAD = 1  # "rswap watermark, format 1"
 THRESHOLD = 6.0  # detection score (in standard deviations of the null) for "found"
@@ -74,7 +99,7 @@ class _Patterns:
         coeffs = np.zeros(GRID * GRID, np.float32)
         coeffs[self.index] = self.signs[payload]
         pattern = cv2.idct(coeffs.reshape(GRID, GRID))
-        return pattern * (STRENGTH / pattern.std())
+        return pattern / pattern.std()
 
 
 @functools.cache
@@ -83,38 +108,78 @@ def _patterns() -> _Patterns:
     return _Patterns()
 
 
+def activity(grey: np.ndarray) -> np.ndarray:
+    """Local std (grey levels) of the luma's high-pass: how much texture hides a mark here."""
+    luma = grey.astype(np.float32)
+    high = luma - cv2.blur(luma, (HIGH_PASS, HIGH_PASS))
+    return np.sqrt(np.maximum(cv2.blur(high * high, (WINDOW, WINDOW)), 0.0))
+
+
+def strength(act: np.ndarray) -> np.ndarray:
+    """The pattern's local std for that activity: FLAT, raised by contrast masking."""
+    return FLAT * np.clip((act / MASKING_THRESHOLD) ** MASKING_EXPONENT, 1.0, GAIN_MAX)
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels
+
+
 class Watermarker:
     """Adds the mark to RGB uint8 frames; keeps the pattern of the last few frame sizes.
 
-    One instance per conveyor (the paste stage is one thread); `embed` returns a new array.
+    One instance per conveyor (the paste stage is one thread: `embed` reuses its scratch
+    buffers); `embed` returns a new array. Measured 1.2-1.9 ms per 720p frame on one core
+    (best of 200, 21-29x a plain copy; benchmarks/RESULTS.md): the strength map is made on a
+    ~135-row copy, the mark at half size for 720p (its shortest period there is ~27 px),
+    then scaled up and added with one saturation.
     """
 
     def __init__(self, payload: int = PAYLOAD):
         if not 0 <= payload < PAYLOADS:
             raise ValueError(f"payload must be in 0..{PAYLOADS - 1}")
         self.payload = payload
-        self._by_size: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        # frame size (h, w) -> the unit-std pattern at the work size, and two scratch buffers
+        self._by_size: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def _planes(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-        planes = self._by_size.get((h, w))
-        if planes is None:
-            base = _patterns().spatial(self.payload)
-            interp = cv2.INTER_LINEAR if w >= GRID and h >= GRID else cv2.INTER_AREA
-            p = np.rint(cv2.resize(base, (w, h), interpolation=interp)).astype(np.int16)
-            # cv2.add / cv2.subtract saturate: the signed pattern is applied as its two halves
-            pos = np.repeat(np.clip(p, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
-            neg = np.repeat(np.clip(-p, 0, 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    def _buffers(self, h: int, w: int, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        buffers = self._by_size.get((h, w))
+        if buffers is None:
+            interp = cv2.INTER_LINEAR if min(size) >= GRID else cv2.INTER_AREA
+            pattern = cv2.resize(_patterns().spatial(self.payload), size, interpolation=interp)
+            pattern /= pattern.std()
             if len(self._by_size) >= 4:  # live and convert see one size; bound it anyway
                 self._by_size.pop(next(iter(self._by_size)))
-            planes = self._by_size[(h, w)] = (pos, neg)
-        return planes
+            buffers = self._by_size[(h, w)] = (pattern, np.empty((h, w), np.uint8), np.empty((h, w, 3), np.uint8))
+        return buffers
 
-    def embed(self, image: np.ndarray) -> np.ndarray:
+    def strength_map(self, image: np.ndarray, size: tuple[int, int], faces: Iterable[Box] = ()) -> np.ndarray:
+        """The pattern's local std at `size` (w, h): contrast masking, FLAT on the faces."""
+        h, w = image.shape[:2]
+        s = max(1, min(h, w) // ACTIVITY_ROWS)
+        # nearest neighbour: a plain subsample is enough to measure texture, and 10x cheaper
+        small = cv2.cvtColor(cv2.resize(image, (w // s, h // s), interpolation=cv2.INTER_NEAREST), cv2.COLOR_RGB2GRAY)
+        gain = strength(activity(small))
+        for x0, y0, x1, y1 in faces:
+            mx, my = (x1 - x0) * FACE_MARGIN, (y1 - y0) * FACE_MARGIN
+            gain[max(0, int((y0 - my) / s)): max(0, int((y1 + my) / s) + 1),
+                 max(0, int((x0 - mx) / s)): max(0, int((x1 + mx) / s) + 1)] = FLAT
+        return cv2.resize(gain, size, interpolation=cv2.INTER_LINEAR)
+
+    def embed(self, image: np.ndarray, faces: Iterable[Box] = ()) -> np.ndarray:
+        """`faces`: boxes of the swapped faces, where the mark stays at its flat-area strength."""
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected an RGB uint8 image, got {image.dtype} {image.shape}")
-        pos, neg = self._planes(image.shape[0], image.shape[1])
-        out = cv2.add(np.ascontiguousarray(image), pos)
-        return cv2.subtract(out, neg, dst=out)
+        image = np.ascontiguousarray(image)  # a flipped or cropped view, as OpenCV wants it
+        h, w = image.shape[:2]
+        k = max(1, min(h, w) // WORK_SIDE)
+        size = (w // k, h // k)
+        pattern, grey, rgb = self._buffers(h, w, size)
+        mark = cv2.multiply(pattern, self.strength_map(image, size, faces))
+        offset = cv2.convertScaleAbs(mark, alpha=1.0, beta=128.0)  # rounded, saturated, +128
+        if k > 1:
+            offset = cv2.resize(offset, (w, h), dst=grey, interpolation=cv2.INTER_LINEAR)
+        rgb = cv2.cvtColor(offset, cv2.COLOR_GRAY2RGB, dst=rgb)
+        # one saturation after the sum: image + mark, never clipped in between
+        return cv2.addWeighted(image, 1.0, rgb, 1.0, -128.0)
 
 
 def evidence(image: np.ndarray) -> np.ndarray | None:
@@ -122,7 +187,9 @@ def evidence(image: np.ndarray) -> np.ndarray | None:
     the band is empty (a flat image carries nothing to test)."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
     small = cv2.resize(grey.astype(np.float32), (GRID, GRID), interpolation=cv2.INTER_AREA)
-    coeffs = cv2.dct(small)
+    act = activity(small)
+    weighted = (small - cv2.GaussianBlur(small, (0, 0), DETECT_HIGH_PASS)) * (strength(act) / (act * act + HOST_NOISE**2))
+    coeffs = cv2.dct(weighted)
     magnitude = cv2.blur(np.abs(coeffs), (WHITEN, WHITEN)) + 1e-3
     # weight 1/sigma^2: the correlation detector that is optimal for a Gaussian host of
     # local std sigma (measured: +10-20% score over 1/sigma after H.264 at CRF 28)

@@ -73,16 +73,20 @@ class FrameSwapper:
     def swap(self, jobs: list[SwapJob]) -> list[SwapJob]:
         return self.compositor.swap(self.swapper, jobs, [self.sources[j.source_index] for j in jobs])
 
-    def paste(self, frame: np.ndarray, jobs: list[SwapJob]) -> np.ndarray:
+    def paste(self, frame: np.ndarray, jobs: list[SwapJob], still: bool = False) -> np.ndarray:
         if not jobs:
             return frame
-        return self.finish(self.compositor.paste(frame, jobs), jobs)
+        return self.finish(self.compositor.paste(frame, jobs), jobs, still)
 
-    def finish(self, frame: np.ndarray, jobs: list[SwapJob]) -> np.ndarray:
-        """The last step of every paste (host or device): mark a frame whose faces were swapped."""
+    def finish(self, frame: np.ndarray, jobs: list[SwapJob], still: bool = False) -> np.ndarray:
+        """The last step of every paste (host or device): mark a frame whose faces were swapped.
+        A video frame's faces keep the mark at its flat-area strength (a face that moves under
+        the fixed pattern would flicker); a still picture's faces take it like the rest (nothing
+        moves, and a face that fills the picture must still carry it). See rswap.provenance.watermark."""
         if not jobs or self.watermarker is None:
             return frame
-        return self.watermarker.embed(frame)
+        return self.watermarker.embed(frame, [] if still else [job.face.bbox for job in jobs])
 
     def process(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
-        return self.paste(frame, self.swap(self.plan(frame, faces)))
+        """Swap and mark one still picture (convert's images; video frames go plan/swap/paste)."""
+        return self.paste(frame, self.swap(self.plan(frame, faces)), still=True)
