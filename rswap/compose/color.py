@@ -202,3 +202,44 @@ def match_shading(
     out = src.copy()
     np.copyto(out[box], moved, where=(np.asarray(where)[box] > 0)[..., None])
     return out
+
+
+def limit_detail(
+    src: np.ndarray, ref: np.ndarray, weight: np.ndarray, sigma: float, slack: float = 8.0, keep: float = 0.25,
+    bright_slack: float | None = None,
+) -> np.ndarray:
+    """`src` with its skin's lightness detail held near the reference's own detail there.
+
+    Detail is lightness minus its coarse skin mean (a `masked_blur` of `sigma`), in each image.
+    A source photographed in hard light (a dark skin's deep eye sockets, wrinkles, a
+    moustache's shadow) carries shadows that the target's light does not make: on a lighter,
+    softer-lit target they read as dark patches (the worst pairs of the eval, RESULTS.md
+    issue 10). Where the source's detail goes more than `slack` (L units) darker, or
+    brighter, than the reference's detail anywhere within `sigma`/2 (a little misalignment
+    is not a defect), the excess is kept at `keep` (a soft knee, so structure still shows).
+    `weight` (H, W) in [0, 1]: the skin pixels this applies to, the soft edge fading it in
+    (eyes, brows and lips are left alone: they carry identity and are not shading)."""
+    weight = np.asarray(weight, np.float32)
+    box = _bbox(weight > 0)
+    if box is None:
+        return src.copy()
+    # Work on the box grown by the blur's reach, so the coarse means see their surroundings.
+    h, w = weight.shape
+    pad = int(2 * sigma)
+    ys, xs = box
+    box = (slice(max(0, ys.start - pad), min(h, ys.stop + pad)), slice(max(0, xs.start - pad), min(w, xs.stop + pad)))
+    wb = weight[box]
+    src_lab, ref_lab = _to_lab(src[box]), _to_lab(ref[box])
+    ls, lr = src_lab[..., 0], ref_lab[..., 0]
+    skin = (wb > 0.5).astype(np.float32)
+    ds = ls - masked_blur(src_lab, skin, sigma)[..., 0]
+    dr = lr - masked_blur(ref_lab, skin, sigma)[..., 0]
+    reach = max(1, int(round(sigma / 2)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    low = cv2.erode(dr, kernel) - slack  # the darkest the reference itself gets nearby, less the slack
+    high = cv2.dilate(dr, kernel) + (slack if bright_slack is None else bright_slack)
+    limited = np.where(ds < low, low + keep * (ds - low), np.where(ds > high, high + keep * (ds - high), ds))
+    src_lab[..., 0] = ls + wb * (limited - ds)
+    out = src.copy()
+    np.copyto(out[box], _from_lab(src_lab), where=(wb > 0)[..., None])
+    return out

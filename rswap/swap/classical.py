@@ -20,8 +20,9 @@ import cv2
 import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
-from rswap.compose.color import match_bright_chroma, match_shading, transfer_color
+from rswap.compose.color import limit_detail, match_bright_chroma, match_shading, transfer_color
 from rswap.compose.masks import region_mask
+from rswap.compose.occluders import forehead_occluders
 from rswap.compose.source_texture import clean_texture, merge_textures, sample_triangles
 from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
 from rswap.errors import RswapError
@@ -39,6 +40,7 @@ COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (r
 # Inner-lip gap over inner mouth width above which the target's mouth counts as open (teeth
 # or tongue show): a closed mouth reads 0.00-0.05 on mediapipe's mesh.
 MOUTH_OPEN = 0.12
+DETAIL_SIGMA = 0.05  # scale of the skin's shading detail held near the target's (limit_detail), fraction of the crop
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
 
@@ -122,6 +124,15 @@ def _skin_mask(hw: tuple[int, int], points: np.ndarray, erode: float) -> np.ndar
     """float32 0/1: the (lowered) face oval without eyes, brows and lips, shrunk by `erode`:
     the pixels whose colour statistics describe the skin, on either face."""
     mask = region_mask(hw, points, include=("face_oval",), exclude=("left_eye", "right_eye", "left_brow", "right_brow"), feather=0, erode=erode)
+    lips = cv2.convexHull(np.asarray(points, np.float32)[LIPS])[:, 0]
+    cv2.fillPoly(mask, [np.round(lips).astype(np.int32)], 0.0)
+    return mask
+
+
+def _detail_mask(hw: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    """float32 in [0, 1]: the (lowered) face oval without eyes, brows and lips, edges
+    feathered but not shrunk: the eye sockets and folds, where a source's shadows sit, count."""
+    mask = region_mask(hw, points, include=("face_oval",), exclude=("left_eye", "right_eye", "left_brow", "right_brow"), feather=4, erode=0)
     lips = cv2.convexHull(np.asarray(points, np.float32)[LIPS])[:, 0]
     cv2.fillPoly(mask, [np.round(lips).astype(np.int32)], 0.0)
     return mask
@@ -240,6 +251,10 @@ class ClassicalSwapper:
             # target's kept regions back with a short feather.
             kept = region_mask(hw, shaped, include=keep, feather=3, erode=-1)
             swapped = alpha_blend(background, swapped, kept)
+        # A cap's brim or a fringe over the target's forehead stays in front (occluders.py).
+        forehead = forehead_occluders(crop, target)
+        if forehead.any():
+            keep_mask = forehead if keep_mask is None else np.maximum(np.asarray(keep_mask, np.float32), forehead)
         if keep_mask is not None:  # occluders in front of the target's face: its own pixels
             swapped = alpha_blend(crop, swapped, np.asarray(keep_mask, np.float32))
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
