@@ -25,6 +25,14 @@ SCALE_FLOOR = np.array([6.0, 2.5, 2.5], np.float32)
 MIN_AREA = 2e-3  # fraction of the crop under which a found blob is noise
 
 
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """Float CIELAB (L 0..100, a and b centred) from OpenCV's 8-bit conversion (per frame: fast)."""
+    lab = cv2.cvtColor(cv2.blur(np.ascontiguousarray(rgb), (3, 3)), cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab -= np.array([0.0, 128.0, 128.0], np.float32)
+    lab[..., 0] *= 100.0 / 255.0
+    return lab
+
+
 def forehead_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.0) -> np.ndarray:
     """float32 (H, W) in [0, 1]: the target's pixels above the eyes, inside its face oval, that
     are not its skin (a cap's brim, a hat, a fringe), softened by `feather` pixels.
@@ -35,40 +43,42 @@ def forehead_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.
     pts = np.asarray(points, np.float32)
     out = np.zeros(hw, np.float32)
     eyes = float(pts[[33, 263, 133, 362], 1].min())
-    top = int(max(0, np.floor(pts[FACE_OVAL, 1].min())))
+    pad = int(np.ceil(3 * feather)) + 1
+    top = int(max(0, np.floor(pts[FACE_OVAL, 1].min()) - pad))
     nose = float(pts[1, 1])
     if eyes - top < 4 or nose <= eyes:
         return out
-    x0 = int(max(0, np.floor(pts[FACE_OVAL, 0].min())))
-    x1 = int(min(hw[1], np.ceil(pts[FACE_OVAL, 0].max()) + 1))
+    x0 = int(max(0, np.floor(pts[FACE_OVAL, 0].min()) - pad))
+    x1 = int(min(hw[1], np.ceil(pts[FACE_OVAL, 0].max()) + 1 + pad))
     y1 = int(min(hw[0], np.ceil(nose) + 1))
     box = (slice(top, y1), slice(x0, x1))
-    oval = np.zeros(hw, np.uint8)
-    cv2.fillPoly(oval, [np.round(pts[FACE_OVAL]).astype(np.int32)], 1)
-    oval = oval[box] > 0
-    lab = cv2.cvtColor(cv2.GaussianBlur(crop[box], (0, 0), 1.0).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    rows = np.arange(top, y1)[:, None]
-    # Cheek skin: below the eyes, above the nose tip, between the outer eye corners' x.
-    cols = np.arange(x0, x1)[None, :]
-    xl, xr = sorted((float(pts[33, 0]), float(pts[263, 0])))
-    cheeks = oval & (rows > pts[[33, 263, 133, 362], 1].max() + 2) & (rows < nose) & (cols > xl) & (cols < xr)
+    bh, bw = y1 - top, x1 - x0
+    local = pts - np.array([x0, top], np.float32)
+    oval = np.zeros((bh, bw), np.uint8)
+    cv2.fillPoly(oval, [np.round(local[FACE_OVAL]).astype(np.int32)], 1)
+    oval = oval > 0
+    lab = _lab(crop[box])
+    rows = np.arange(bh)[:, None]
+    cols = np.arange(bw)[None, :]
+    # Cheek skin: below the eyes, above the nose tip, between the outer eye corners.
+    xl, xr = sorted((float(local[33, 0]), float(local[263, 0])))
+    cheeks = oval & (rows > local[[33, 263, 133, 362], 1].max() + 2) & (rows < local[1, 1]) & (cols > xl) & (cols < xr)
     ref = lab[cheeks]
     if len(ref) < 50:
         return out
     med = np.median(ref, axis=0)
     scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), SCALE_FLOOR)
-    z = (lab - med) / scale
-    chroma = np.hypot(z[..., 1], z[..., 2])
-    far = (chroma > CHROMA_FAR) | (z[..., 0] < -DARK_FAR)
     # Above the brows' top only: the brows, the eyes' shadows below them are the face's own.
-    brows = float(pts[LEFT_BROW + RIGHT_BROW, 1].min())
-    occ = (far & oval & (rows < brows)).astype(np.uint8)
+    strip = int(np.clip(np.ceil(local[LEFT_BROW + RIGHT_BROW, 1].min()), 0, bh))
+    z = (lab[:strip] - med) / scale
+    far = (z[..., 1] ** 2 + z[..., 2] ** 2 > CHROMA_FAR**2) | (z[..., 0] < -DARK_FAR)
+    occ = np.zeros((bh, bw), np.uint8)
+    occ[:strip] = far & oval[:strip]
     n, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
-    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < MIN_AREA * hw[0] * hw[1])
-    occ[np.isin(labels, small[small > 0])] = 0
-    if not occ.any():
+    big = stats[:, cv2.CC_STAT_AREA] >= MIN_AREA * hw[0] * hw[1]
+    big[0] = False  # the background label
+    if not big.any():
         return out
-    out[box] = occ.astype(np.float32)
-    if feather > 0:
-        out = cv2.GaussianBlur(out, (0, 0), feather)
+    soft = big[labels].astype(np.float32)
+    out[box] = cv2.GaussianBlur(soft, (0, 0), feather) if feather > 0 else soft
     return out
