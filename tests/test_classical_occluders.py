@@ -1,8 +1,11 @@
 """What the classical swap must not paste: a source's fringe joined to its hair, a source's
 hard shadows that the target's light does not make; and what it must leave in front: a cap's
-brim over the target's forehead. On the astronaut and edits of it."""
+brim over the target's forehead, and its open eyes when the source's are shut. On the astronaut and
+edits of it."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import cv2
 import numpy as np
@@ -10,12 +13,13 @@ import pytest
 
 from benchmarks.hard_cases import HAIR_RGB
 from rswap.compose.color import limit_shadows
+from rswap.compose.masks import region_mask
 from rswap.compose.occluders import forehead_occluders
 from rswap.compose.source_texture import occluder_mask, visibility_map
 from rswap.face.align import align_crop, get_template, transform_points
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, RIGHT_BROW
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
-from rswap.swap.classical import ClassicalSwapper
+from rswap.swap.classical import EYES_CLOSED, EYES_OPEN, ClassicalSwapper, eye_opening
 
 BRIM_RGB = (150, 190, 235)  # a light-blue cap
 
@@ -106,3 +110,20 @@ def test_source_shadows_deeper_than_the_targets_own_are_lifted_and_the_rest_kept
     outside = np.ones((size, size), bool)
     outside[8:120, 8:110] = False
     assert np.array_equal(out[outside], src[outside])
+
+
+def test_a_source_with_shut_eyes_leaves_the_targets_open_eyes(astronaut, astronaut_face, analyse):
+    """The source's lids pasted over open eyes read as dark holes: a source whose eyes are
+    shut (by the mesh's lid gap) keeps the target's eyes; an open-eyed one swaps them."""
+    sw = ClassicalSwapper(reshape=0.0)
+    crop, M = align_crop(astronaut, astronaut_face.kps5, sw.template)
+    lm = transform_points(astronaut_face.landmarks[:468], M)
+    assert eye_opening(lm) > EYES_OPEN  # her eyes are open
+    mirrored = astronaut[:, ::-1].copy()
+    source = sw.encode_source([mirrored], [analyse(mirrored)])
+    assert source.eye_opening > EYES_CLOSED
+    eyes = region_mask(crop.shape[:2], lm, include=("left_eye", "right_eye"), feather=0, erode=2) > 0
+    open_out = sw.swap(crop, lm, source).crop
+    shut_out = sw.swap(crop, lm, dataclasses.replace(source, eye_opening=0.05)).crop
+    assert np.abs(open_out[eyes].astype(int) - crop[eyes].astype(int)).mean() > 3  # the source's eyes
+    assert np.abs(shut_out[eyes].astype(int) - crop[eyes].astype(int)).mean() < 2  # her own

@@ -27,7 +27,7 @@ MIN_AREA = 2e-3  # fraction of the crop under which a found blob is noise
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
     """Float CIELAB (L 0..100, a and b centred) from OpenCV's 8-bit conversion (per frame: fast)."""
-    lab = cv2.cvtColor(cv2.blur(np.ascontiguousarray(rgb), (3, 3)), cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     lab -= np.array([0.0, 128.0, 128.0], np.float32)
     lab[..., 0] *= 100.0 / 255.0
     return lab
@@ -53,32 +53,34 @@ def forehead_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.
     y1 = int(min(hw[0], np.ceil(nose) + 1))
     box = (slice(top, y1), slice(x0, x1))
     bh, bw = y1 - top, x1 - x0
-    local = pts - np.array([x0, top], np.float32)
-    oval = np.zeros((bh, bw), np.uint8)
+    # At half size (it runs per frame; the mask is soft anyway): points and box scaled by 1/2.
+    hb, wb = max(1, bh // 2), max(1, bw // 2)
+    local = (pts - np.array([x0, top], np.float32)) * np.array([wb / bw, hb / bh], np.float32)
+    oval = np.zeros((hb, wb), np.uint8)
     cv2.fillPoly(oval, [np.round(local[FACE_OVAL]).astype(np.int32)], 1)
     oval = oval > 0
-    lab = _lab(crop[box])
-    rows = np.arange(bh)[:, None]
-    cols = np.arange(bw)[None, :]
+    lab = _lab(cv2.resize(np.ascontiguousarray(crop[box]), (wb, hb), interpolation=cv2.INTER_AREA))
+    rows = np.arange(hb)[:, None]
+    cols = np.arange(wb)[None, :]
     # Cheek skin: below the eyes, above the nose tip, between the outer eye corners.
     xl, xr = sorted((float(local[33, 0]), float(local[263, 0])))
-    cheeks = oval & (rows > local[[33, 263, 133, 362], 1].max() + 2) & (rows < local[1, 1]) & (cols > xl) & (cols < xr)
+    cheeks = oval & (rows > local[[33, 263, 133, 362], 1].max() + 1) & (rows < local[1, 1]) & (cols > xl) & (cols < xr)
     ref = lab[cheeks]
-    if len(ref) < 50:
+    if len(ref) < 30:
         return out
     med = np.median(ref, axis=0)
     scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), SCALE_FLOOR)
     # Above the brows' top only: the brows, the eyes' shadows below them are the face's own.
-    strip = int(np.clip(np.ceil(local[LEFT_BROW + RIGHT_BROW, 1].min()), 0, bh))
+    strip = int(np.clip(np.ceil(local[LEFT_BROW + RIGHT_BROW, 1].min()), 0, hb))
     z = (lab[:strip] - med) / scale
     far = (z[..., 1] ** 2 + z[..., 2] ** 2 > CHROMA_FAR**2) | (z[..., 0] < -DARK_FAR)
-    occ = np.zeros((bh, bw), np.uint8)
+    occ = np.zeros((hb, wb), np.uint8)
     occ[:strip] = far & oval[:strip]
     n, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
-    big = stats[:, cv2.CC_STAT_AREA] >= MIN_AREA * hw[0] * hw[1]
+    big = stats[:, cv2.CC_STAT_AREA] >= MIN_AREA * hw[0] * hw[1] * (hb * wb) / (bh * bw)
     big[0] = False  # the background label
     if not big.any():
         return out
-    soft = big[labels].astype(np.float32)
+    soft = cv2.resize(big[labels].astype(np.float32), (bw, bh), interpolation=cv2.INTER_LINEAR)
     out[box] = cv2.GaussianBlur(soft, (0, 0), feather) if feather > 0 else soft
     return out

@@ -40,6 +40,10 @@ COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (r
 # Inner-lip gap over inner mouth width above which the target's mouth counts as open (teeth
 # or tongue show): a closed mouth reads 0.00-0.05 on mediapipe's mesh.
 MOUTH_OPEN = 0.12
+# A source whose eyes are shut has no eye to paste: its lids pasted over a target's open eyes
+# read as dark holes (1_source in the eval). Below EYES_CLOSED the source's eyes count as shut,
+# and a target's eyes open wider than EYES_OPEN are then kept.
+EYES_CLOSED, EYES_OPEN = 0.12, 0.15
 DETAIL_SIGMA = 0.05  # scale of the skin's shadows held near the target's own (limit_shadows), fraction of the crop
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
@@ -50,12 +54,20 @@ class ClassicalSource:
     landmarks: np.ndarray  # its 468 mesh points, crop coordinates
     outline: np.ndarray  # face-oval points averaged over all source photos, in the texture's frame
     sample: np.ndarray | None = None  # (T, 3, 2): where each mesh triangle samples the texture (None: at its landmarks)
+    eye_opening: float = 1.0  # the texture's eyes, `eye_opening` (below EYES_CLOSED: shut, no eye to paste)
 
 
 def mouth_opening(points: np.ndarray) -> float:
     """Inner-lip gap (13-14) over the inner mouth width (78-308): 0 closed, ~0.5+ wide open."""
     gap = np.linalg.norm(points[13] - points[14])
     return float(gap / max(np.linalg.norm(points[78] - points[308]), 1e-6))
+
+
+def eye_opening(points: np.ndarray) -> float:
+    """Lid gap over eye width, the wider-open eye of the two: ~0.05 shut, ~0.25-0.35 open."""
+    gaps = [np.linalg.norm(points[up] - points[lo]) / max(np.linalg.norm(points[a] - points[b]), 1e-6)
+            for up, lo, a, b in ((159, 145, 33, 133), (386, 374, 263, 362))]
+    return float(max(gaps))
 
 
 def _frontalness(points: np.ndarray) -> float:
@@ -194,7 +206,7 @@ class ClassicalSwapper:
             S = similarity_matrix(pts[STABLE_POINTS], landmarks[STABLE_POINTS])
             outlines.append(transform_points(pts[FACE_OVAL], S))
         sample = sample_triangles(landmarks, crops[base][3]) if self.clean_source else None
-        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), sample)
+        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), sample, eye_opening(landmarks))
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
         """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
@@ -204,6 +216,8 @@ class ClassicalSwapper:
         keep = self.keep
         if "mouth_inner" not in keep and mouth_opening(target) > MOUTH_OPEN:
             keep = (*keep, "mouth_inner")  # an open mouth keeps its own teeth and tongue
+        if "left_eye" not in keep and source.eye_opening < EYES_CLOSED and eye_opening(target) > EYES_OPEN:
+            keep = (*keep, "left_eye", "right_eye")  # shut source eyes: the target's open eyes stay
 
         # 1. Move the target's face outline toward the source's outline (in the target's pose).
         shaped = target.copy()
