@@ -12,7 +12,9 @@ replaces the others:
 2. occluders (`occluder_mask`): a skin pixel unlike its mirror pixel (after the skin's coarse
    light is taken out) and the farther of the two from the source's skin statistics is
    covered; above the brows a symmetric outlier (a fringe) too; anywhere a colour no skin
-   has. Eyes, brows and lips are not skin-coloured, so they are judged by the skin ring
+   has; anywhere above the nose tip, what looks like the hair just outside the face and joins
+   it (`_hair_from_outside`: a fringe over both brows, strands over an eye corner). Eyes,
+   brows and lips are not skin-coloured, so they are judged by the skin ring
    around them: a feature whose surroundings are mostly covered (hair over an eye) is
    untrusted as a whole;
 3. fill: untrusted pixels take the mirrored triangle from the other side of the mesh

@@ -7,9 +7,11 @@ aligned crop space of one template:
    face shape (identity lives in the outline too), strength `reshape` in 0..1;
 2. reenactment: a piecewise-affine mesh warp carries the source's face texture onto
    the target's landmarks, so the source face takes the target's pose and expression;
-3. colour transfer of the warped source to the target's skin inside the face mask;
+3. colour transfer of the warped source to the target's skin inside the face mask, and
+   its shadows held near the target's own (`limit_shadows`);
 4. Laplacian multi-band blending inside the crop; optionally the target's mouth
-   interior and eyes are kept (expression fidelity).
+   interior and eyes are kept (expression fidelity); an open target mouth, a shut source's
+   eyes and a brim or fringe over the target's forehead keep the target's pixels.
 """
 
 from __future__ import annotations
@@ -210,7 +212,8 @@ class ClassicalSwapper:
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
         """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
-        swapped face (a hand, a microphone: e.g. `rswap.face.hands.hand_mask`)."""
+        swapped face (a hand, a microphone). A cap's brim or a fringe over the target's forehead
+        is found here and kept anyway (`forehead_occluders`)."""
         hw = crop.shape[:2]
         target = np.asarray(landmarks[:MESH_POINTS], np.float32)
         keep = self.keep
