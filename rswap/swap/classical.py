@@ -273,12 +273,15 @@ class ClassicalSwapper:
             # target's kept regions back with a short feather.
             kept = region_mask(hw, shaped, include=keep, feather=3, erode=-1)
             swapped = alpha_blend(background, swapped, kept)
-        # A cap's brim or a fringe over the target's forehead stays in front (occluders.py).
-        forehead = forehead_occluders(crop, target)
-        if forehead.any():
-            keep_mask = forehead if keep_mask is None else np.maximum(np.asarray(keep_mask, np.float32), forehead)
         if keep_mask is not None:  # occluders in front of the target's face: its own pixels
             swapped = alpha_blend(crop, swapped, np.asarray(keep_mask, np.float32))
+        # A cap's brim or a fringe over the target's forehead stays in front (occluders.py),
+        # blended on its own box only (a whole-crop blend cost ~0.7 ms a frame).
+        forehead = forehead_occluders(crop, target)
+        rows, cols = np.flatnonzero(forehead.any(1)), np.flatnonzero(forehead.any(0))
+        if len(rows):
+            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            swapped[box] = alpha_blend(crop[box], swapped[box], forehead[box])
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
 
     def _face_mask(self, hw, shaped: np.ndarray) -> np.ndarray:
