@@ -12,7 +12,9 @@ replaces the others:
 2. occluders (`occluder_mask`): a skin pixel unlike its mirror pixel (after the skin's coarse
    light is taken out) and the farther of the two from the source's skin statistics is
    covered; above the brows a symmetric outlier (a fringe) too; anywhere a colour no skin
-   has. Eyes, brows and lips are not skin-coloured, so they are judged by the skin ring
+   has; anywhere above the nose tip, what looks like the hair just outside the face and joins
+   it (`_hair_from_outside`: a fringe over both brows, strands over an eye corner). Eyes,
+   brows and lips are not skin-coloured, so they are judged by the skin ring
    around them: a feature whose surroundings are mostly covered (hair over an eye) is
    untrusted as a whole;
 3. fill: untrusted pixels take the mirrored triangle from the other side of the mesh
@@ -199,6 +201,7 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     # a beard's or a shadow's colour is skin-like (a few MAD in a, b, measured ~3).
     foreign = np.linalg.norm((lab[..., 1:] - med[1:]) / scale[1:], axis=2) > 3 * OCCLUDER_DISTANCE
     occ = ((skin & (asym | foreign | (outlier & above_brows))) | feature_odd).astype(np.uint8)
+    occ |= _hair_from_outside(lab, pts, oval, dist, med, scale).astype(np.uint8)
     # Speckles (pores, a mole, registration noise at a feature's rim) are small blobs; a
     # strand of hair is thin but long, so components are kept by area, not by an opening.
     n, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
@@ -222,6 +225,42 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
         if covered[k] > limit and (FEATURE_TWINS[k] == k or covered[k] > twin + FEATURE_MARGIN or twin > 0.6):
             occ[f] = 1
     return occ > 0
+
+
+HAIR_LIKE = 3.0  # robust distance (MAD units, Lab) to the hair model within which a pixel is hair-like
+HAIR_RING = 0.08  # width of the band outside the face oval where hair (or background) is sampled, fraction of the crop
+HAIR_SCALE_FLOOR = np.array([6.0, 3.0, 3.0])
+
+
+def _hair_from_outside(lab: np.ndarray, pts: np.ndarray, oval: np.ndarray, skin_dist: np.ndarray,
+                       skin_med: np.ndarray, skin_scale: np.ndarray) -> np.ndarray:
+    """bool (H, W): pixels in the face oval, above the nose tip, that look like what lies just
+    outside the oval above the eyes (hair, or background) and are connected to it.
+
+    A fringe or side hair is continuous with the hair around the face: that continuity is the
+    cue the symmetry test lacks when hair covers both sides of a forehead, or covers a brow
+    whose twin is in shadow. The hair model is the median and robust spread of the band just
+    outside the oval above the eyes, from its pixels that are not skin-like (the forehead's
+    skin may run past the oval); a pixel is hair-like when it is within HAIR_LIKE of that
+    model and nearer to it than to the skin (both in their own MAD units). Eyes' shadows and
+    brows stay unless hair-like pixels join them to the outside (a fringe over a brow)."""
+    hw = oval.shape
+    size = float(hw[0])
+    rows = np.arange(hw[0])[:, None]
+    grown = cv2.dilate(oval.astype(np.uint8), _disc(HAIR_RING * size)) > 0
+    ring = grown & ~oval & (rows < pts[[33, 263], 1].max())
+    samples = ring & (skin_dist > OCCLUDER_DISTANCE)
+    if samples.sum() < 5e-3 * size * size:
+        return np.zeros(hw, bool)
+    ref = lab[samples]
+    hmed = np.median(ref, axis=0)
+    hscale = np.maximum(1.4826 * np.median(np.abs(ref - hmed), axis=0), HAIR_SCALE_FLOOR)
+    hdist = np.linalg.norm((lab - hmed) / hscale, axis=2)
+    like = (hdist < HAIR_LIKE) & (hdist < skin_dist) & (skin_dist > OCCLUDER_DISTANCE)
+    cand = (like & oval & (rows < pts[1, 1])) | (like & ring)
+    n, labels = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
+    seeds = np.unique(labels[like & ring])
+    return np.isin(labels, seeds[seeds > 0]) & oval
 
 
 def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None = None) -> CleanTexture:

@@ -7,9 +7,11 @@ aligned crop space of one template:
    face shape (identity lives in the outline too), strength `reshape` in 0..1;
 2. reenactment: a piecewise-affine mesh warp carries the source's face texture onto
    the target's landmarks, so the source face takes the target's pose and expression;
-3. colour transfer of the warped source to the target's skin inside the face mask;
+3. colour transfer of the warped source to the target's skin inside the face mask, and
+   its shadows held near the target's own (`limit_shadows`);
 4. Laplacian multi-band blending inside the crop; optionally the target's mouth
-   interior and eyes are kept (expression fidelity).
+   interior and eyes are kept (expression fidelity); an open target mouth, a shut source's
+   eyes and a brim or fringe over the target's forehead keep the target's pixels.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import cv2
 import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
-from rswap.compose.color import match_bright_chroma, match_shading, transfer_color
-from rswap.compose.masks import region_mask
+from rswap.compose.color import limit_shadows, match_bright_chroma, match_shading, transfer_color
+from rswap.compose.masks import region_mask, region_polygon
+from rswap.compose.occluders import forehead_occluders
 from rswap.compose.source_texture import clean_texture, merge_textures, sample_triangles
 from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
 from rswap.errors import RswapError
@@ -39,6 +42,11 @@ COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (r
 # Inner-lip gap over inner mouth width above which the target's mouth counts as open (teeth
 # or tongue show): a closed mouth reads 0.00-0.05 on mediapipe's mesh.
 MOUTH_OPEN = 0.12
+# A source whose eyes are shut has no eye to paste: its lids pasted over a target's open eyes
+# read as dark holes (1_source in the eval). Below EYES_CLOSED the source's eyes count as shut,
+# and a target's eyes open wider than EYES_OPEN are then kept.
+EYES_CLOSED, EYES_OPEN = 0.12, 0.15
+DETAIL_SIGMA = 0.05  # scale of the skin's shadows held near the target's own (limit_shadows), fraction of the crop
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
 
@@ -48,12 +56,20 @@ class ClassicalSource:
     landmarks: np.ndarray  # its 468 mesh points, crop coordinates
     outline: np.ndarray  # face-oval points averaged over all source photos, in the texture's frame
     sample: np.ndarray | None = None  # (T, 3, 2): where each mesh triangle samples the texture (None: at its landmarks)
+    eye_opening: float = 1.0  # the texture's eyes, `eye_opening` (below EYES_CLOSED: shut, no eye to paste)
 
 
 def mouth_opening(points: np.ndarray) -> float:
     """Inner-lip gap (13-14) over the inner mouth width (78-308): 0 closed, ~0.5+ wide open."""
     gap = np.linalg.norm(points[13] - points[14])
     return float(gap / max(np.linalg.norm(points[78] - points[308]), 1e-6))
+
+
+def eye_opening(points: np.ndarray) -> float:
+    """Lid gap over eye width, the wider-open eye of the two: ~0.05 shut, ~0.25-0.35 open."""
+    gaps = [np.linalg.norm(points[up] - points[lo]) / max(np.linalg.norm(points[a] - points[b]), 1e-6)
+            for up, lo, a, b in ((159, 145, 33, 133), (386, 374, 263, 362))]
+    return float(max(gaps))
 
 
 def _frontalness(points: np.ndarray) -> float:
@@ -127,6 +143,19 @@ def _skin_mask(hw: tuple[int, int], points: np.ndarray, erode: float) -> np.ndar
     return mask
 
 
+def _detail_mask(hw: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    """float32 in [0, 1]: the (lowered) face oval without eyes, brows and lips, edges softened
+    a few pixels but not shrunk: the eye sockets and folds, where a source's shadows sit, count.
+    Polygons and a box blur (it runs per frame: a feathered `region_mask` cost ~0.9 ms)."""
+    mask = np.zeros(hw, np.uint8)
+    pts = np.asarray(points, np.float32)
+    cv2.fillPoly(mask, [np.round(pts[FACE_OVAL]).astype(np.int32)], 255)
+    for name in ("left_eye", "right_eye", "left_brow", "right_brow"):
+        cv2.fillPoly(mask, [np.round(region_polygon(pts, name)).astype(np.int32)], 0)
+    cv2.fillPoly(mask, [np.round(cv2.convexHull(pts[LIPS])[:, 0]).astype(np.int32)], 0)
+    return cv2.blur(mask, (5, 5)).astype(np.float32) * (1.0 / 255.0)
+
+
 class ClassicalSwapper(HostSwapper):
     name = "classical"
 
@@ -179,16 +208,19 @@ class ClassicalSwapper(HostSwapper):
             S = similarity_matrix(pts[STABLE_POINTS], landmarks[STABLE_POINTS])
             outlines.append(transform_points(pts[FACE_OVAL], S))
         sample = sample_triangles(landmarks, crops[base][3]) if self.clean_source else None
-        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), sample)
+        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), sample, eye_opening(landmarks))
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
         """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
-        swapped face (a hand, a microphone: e.g. `rswap.face.hands.hand_mask`)."""
+        swapped face (a hand, a microphone). A cap's brim or a fringe over the target's forehead
+        is found here and kept anyway (`forehead_occluders`)."""
         hw = crop.shape[:2]
         target = np.asarray(landmarks[:MESH_POINTS], np.float32)
         keep = self.keep
         if "mouth_inner" not in keep and mouth_opening(target) > MOUTH_OPEN:
             keep = (*keep, "mouth_inner")  # an open mouth keeps its own teeth and tongue
+        if "left_eye" not in keep and source.eye_opening < EYES_CLOSED and eye_opening(target) > EYES_OPEN:
+            keep = (*keep, "left_eye", "right_eye")  # shut source eyes: the target's open eyes stay
 
         # 1. Move the target's face outline toward the source's outline (in the target's pose).
         shaped = target.copy()
@@ -232,6 +264,7 @@ class ClassicalSwapper(HostSwapper):
                                         where=face_mask > 0, chroma=chroma)
                 warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0], chroma=chroma)
                 warped = match_bright_chroma(warped, background, regions)
+                warped = limit_shadows(warped, background, _detail_mask(hw, lowered), DETAIL_SIGMA * hw[0])
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
@@ -242,6 +275,13 @@ class ClassicalSwapper(HostSwapper):
             swapped = alpha_blend(background, swapped, kept)
         if keep_mask is not None:  # occluders in front of the target's face: its own pixels
             swapped = alpha_blend(crop, swapped, np.asarray(keep_mask, np.float32))
+        # A cap's brim or a fringe over the target's forehead stays in front (occluders.py),
+        # blended on its own box only (a whole-crop blend cost ~0.7 ms a frame).
+        forehead = forehead_occluders(crop, target)
+        rows, cols = np.flatnonzero(forehead.any(1)), np.flatnonzero(forehead.any(0))
+        if len(rows):
+            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+            swapped[box] = alpha_blend(crop[box], swapped[box], forehead[box])
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
 
     def _face_mask(self, hw, shaped: np.ndarray) -> np.ndarray:

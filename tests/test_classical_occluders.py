@@ -1,0 +1,129 @@
+"""What the classical swap must not paste: a source's fringe joined to its hair, a source's
+hard shadows that the target's light does not make; and what it must leave in front: a cap's
+brim over the target's forehead, and its open eyes when the source's are shut. On the astronaut and
+edits of it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from benchmarks.hard_cases import HAIR_RGB
+from rswap.compose.color import limit_shadows
+from rswap.compose.masks import region_mask
+from rswap.compose.occluders import forehead_occluders
+from rswap.compose.source_texture import occluder_mask, visibility_map
+from rswap.face.align import align_crop, get_template, transform_points
+from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, RIGHT_BROW
+from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+from rswap.swap.classical import EYES_CLOSED, EYES_OPEN, ClassicalSwapper, eye_opening
+
+BRIM_RGB = (150, 190, 235)  # a light-blue cap
+
+
+@pytest.fixture(scope="module")
+def analyse():
+    with MediapipeFaceAnalyser(max_faces=1) as analyser:
+        yield lambda image: analyser.analyse(image)[0]
+
+
+def _lab(img):
+    return cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def test_strands_of_a_fringe_joined_to_the_hair_are_found_below_the_brows(astronaut, astronaut_face):
+    """A fringe over the forehead with two strands falling, one each side alike, past the
+    brows' outer ends to the eyes: the mirror cannot tell them from skin (both sides alike),
+    and below the brows a symmetric dark patch is normally a beard or a shadow. Their
+    continuity with the hair outside the face gives them away."""
+    crop, M = align_crop(astronaut, astronaut_face.kps5, get_template("ffhq256"))
+    pts = transform_points(astronaut_face.landmarks[:468], M)
+    z = astronaut_face.z[:468] * np.sqrt(abs(np.linalg.det(M[:, :2])))
+    rows, cols = np.arange(crop.shape[0])[:, None], np.arange(crop.shape[1])[None, :]
+    brows_top = pts[LEFT_BROW + RIGHT_BROW, 1].min()
+    eyes_y = pts[[33, 263], 1].mean()
+    fringe = (rows < brows_top - 4) & (cols > pts[FACE_OVAL, 0].min() - 10) & (cols < pts[FACE_OVAL, 0].max() + 10)
+    for outer, inner in ((33, 133), (263, 362)):  # a strand over each outer eye corner
+        x = pts[outer, 0] + 0.15 * (pts[outer, 0] - pts[inner, 0])
+        fringe |= (np.abs(cols - x) < 7) & (rows < eyes_y - 2)
+    hairy = crop.copy()
+    hairy[fringe] = HAIR_RGB
+    occ = occluder_mask(hairy, pts, visibility_map(crop.shape[:2], pts, z))
+    oval = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(pts[FACE_OVAL]).astype(np.int32)], 1)
+    strands = fringe & (oval > 0) & (rows > brows_top + 2)
+    assert strands.sum() > 100
+    assert occ[strands].mean() > 0.8
+    # The clean photo: the skin between her eyes and brows is her own (her real hairline at
+    # the top of the mesh's oval and at one temple is hair, and is found as such).
+    clean = occluder_mask(crop, pts, visibility_map(crop.shape[:2], pts, z))
+    xl, xr = sorted(((pts[33, 0] + pts[133, 0]) / 2, (pts[263, 0] + pts[362, 0]) / 2))  # the eyes' centres
+    assert clean[(oval > 0) & (rows > brows_top + 2) & (rows < eyes_y) & (cols > xl) & (cols < xr)].mean() < 0.02
+
+
+def test_a_cap_brim_over_the_targets_forehead_stays_in_front(astronaut, astronaut_face, analyse):
+    sw = ClassicalSwapper(reshape=0.0)
+    crop, M = align_crop(astronaut, astronaut_face.kps5, sw.template)
+    lm = transform_points(astronaut_face.landmarks[:468], M)
+    top, brows = lm[FACE_OVAL, 1].min(), lm[LEFT_BROW + RIGHT_BROW, 1].min()
+    rows, cols = np.arange(crop.shape[0])[:, None], np.arange(crop.shape[1])[None, :]
+    xl, xr = sorted((lm[133, 0], lm[362, 0]))  # between the inner eye corners
+    forehead = (rows > brows - 15) & (rows < brows) & (cols > xl) & (cols < xr)
+    assert forehead_occluders(crop, lm)[forehead].mean() < 0.05  # her own skin (her hair over a temple is hair, and kept)
+    capped = crop.copy()
+    brim_y = int(top + 0.75 * (brows - top))  # the brim reaches into the swapped part of the forehead
+    capped[:brim_y] = BRIM_RGB
+    occ = forehead_occluders(capped, lm)
+    oval = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(lm[FACE_OVAL]).astype(np.int32)], 1)
+    inner = cv2.erode(oval, np.ones((9, 9), np.uint8)) > 0  # the mask is soft at the oval's edge
+    brim = inner & (rows < brim_y - 3)
+    assert brim.sum() > 100 and occ[brim].min() > 0.9
+    source = sw.encode_source([astronaut[:, ::-1].copy()], [analyse(astronaut[:, ::-1].copy())])
+    out = sw.swap(capped, lm, source).crop
+    assert np.abs(out[brim].astype(int) - capped[brim].astype(int)).max() <= 1
+    skin_below = (oval > 0) & (np.arange(crop.shape[0])[:, None] > brows + 20)
+    assert np.abs(out[skin_below].astype(int) - capped[skin_below].astype(int)).mean() > 3  # the face is still swapped
+
+
+def test_source_shadows_deeper_than_the_targets_own_are_lifted_and_the_rest_kept():
+    """Flat skin: the source has a deep and a shallow dark blotch; the target has the deep one
+    too at one place only. Only the deep blotch the target lacks is lifted, and only in the weight."""
+    size = 128
+    skin = np.full((size, size, 3), (200, 160, 140), np.uint8)
+    src, ref = skin.copy(), skin.copy()
+    deep, shallow, shared = (slice(30, 40), slice(30, 40)), (slice(30, 40), slice(80, 90)), (slice(80, 90), slice(30, 40))
+    src[deep] = src[shared] = (110, 80, 70)  # ~30 L darker
+    src[shallow] = (190, 150, 130)  # ~4 L darker
+    ref[shared] = (110, 80, 70)  # the target's own shadow in the same place
+    weight = np.zeros((size, size), np.float32)
+    weight[8:120, 8:110] = 1.0
+    out = limit_shadows(src, ref, weight, sigma=6.0)
+    L = lambda img, where: float(_lab(img)[where][..., 0].mean())  # noqa: E731
+    assert L(out, deep) > L(src, deep) + 10  # lifted, most of the way to the skin
+    assert L(out, deep) < L(skin, deep) - 3  # but a soft knee: still a little darker
+    assert abs(L(out, shallow) - L(src, shallow)) < 0.5
+    assert abs(L(out, shared) - L(src, shared)) < 0.5
+    outside = np.ones((size, size), bool)
+    outside[8:120, 8:110] = False
+    assert np.array_equal(out[outside], src[outside])
+
+
+def test_a_source_with_shut_eyes_leaves_the_targets_open_eyes(astronaut, astronaut_face, analyse):
+    """The source's lids pasted over open eyes read as dark holes: a source whose eyes are
+    shut (by the mesh's lid gap) keeps the target's eyes; an open-eyed one swaps them."""
+    sw = ClassicalSwapper(reshape=0.0)
+    crop, M = align_crop(astronaut, astronaut_face.kps5, sw.template)
+    lm = transform_points(astronaut_face.landmarks[:468], M)
+    assert eye_opening(lm) > EYES_OPEN  # her eyes are open
+    mirrored = astronaut[:, ::-1].copy()
+    source = sw.encode_source([mirrored], [analyse(mirrored)])
+    assert source.eye_opening > EYES_CLOSED
+    eyes = region_mask(crop.shape[:2], lm, include=("left_eye", "right_eye"), feather=0, erode=2) > 0
+    open_out = sw.swap(crop, lm, source).crop
+    shut_out = sw.swap(crop, lm, dataclasses.replace(source, eye_opening=0.05)).crop
+    assert np.abs(open_out[eyes].astype(int) - crop[eyes].astype(int)).mean() > 3  # the source's eyes
+    assert np.abs(shut_out[eyes].astype(int) - crop[eyes].astype(int)).mean() < 2  # her own
