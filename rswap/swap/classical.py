@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
-from rswap.compose.color import match_bright_chroma, match_shading, transfer_color
+from rswap.compose.color import match_face_colour
 from rswap.compose.masks import region_mask
 from rswap.compose.source_texture import clean_texture, merge_textures, sample_triangles
 from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
@@ -227,11 +227,11 @@ class ClassicalSwapper:
                 # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
                 regions = [region_mask(hw, shaped, include=(name,), feather=2.0, erode=-2.0)
                            for name in ("left_eye", "right_eye", "mouth_inner")]
+                # Skin statistics, then the coarse light (shading), then the features' own colour
+                # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
                 chroma = 1.0 - np.max(regions, axis=0)
-                warped = transfer_color(warped, background, src_skin, dst_skin, method=self.color, spread=COLOR_SPREAD,
-                                        where=face_mask > 0, chroma=chroma)
-                warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0], chroma=chroma)
-                warped = match_bright_chroma(warped, background, regions)
+                warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
+                                           method=self.color, spread=COLOR_SPREAD, chroma=chroma, regions=regions)
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
