@@ -17,6 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from rswap.compose.kernels import area_sums, bright_half_chroma
 from rswap.errors import RswapError
 
 METHODS = ("reinhard", "lct")
@@ -227,6 +228,8 @@ def match_face_colour(
     steps (well over 40 dB PSNR, tests/test_swap_reference.py). `where` (H, W): the
     pixels the skin transfer and the shading change; `regions`: float masks whose
     pixels take their feature's colour (match_bright_chroma). Other pixels stay as they are.
+    The skin masks are 0/1 (as the swapper's are): "reinhard" counts the pixels > 0 alike,
+    which lets OpenCV's masked meanStdDev take the statistics (0.05 ms against numpy's 0.9).
     """
     if method not in METHODS:
         raise RswapError(f"unknown colour transfer method {method!r}; choose one of {', '.join(METHODS)}")
@@ -252,11 +255,14 @@ def match_face_colour(
 
     # 1. Global statistics: the skin's mean and spread (or covariance) moved to the reference's.
     # x -> A x + b as a change: (A - I) x + b.
-    mu_s, cov_s = _weighted_stats(src_lab[src_w > 0], src_w[src_w > 0])
-    mu_r, cov_r = _weighted_stats(ref_lab[ref_w > 0], ref_w[ref_w > 0])
-    if method == "reinhard":
-        A = np.diag(np.sqrt(np.maximum(np.diag(cov_r), _EPS) / np.maximum(np.diag(cov_s), _EPS)) ** spread)
+    if method == "reinhard":  # per channel mean and deviation: OpenCV's masked meanStdDev
+        (mu_s, sd_s), (mu_r, sd_r) = (cv2.meanStdDev(lab_, mask=(w_ > 0).astype(np.uint8))
+                                      for lab_, w_ in ((src_lab, src_w), (ref_lab, ref_w)))
+        mu_s, mu_r = mu_s[:, 0], mu_r[:, 0]
+        A = np.diag(np.sqrt(np.maximum(sd_r[:, 0] ** 2, _EPS) / np.maximum(sd_s[:, 0] ** 2, _EPS)) ** spread)
     else:
+        mu_s, cov_s = _weighted_stats(src_lab[src_w > 0], src_w[src_w > 0])
+        mu_r, cov_r = _weighted_stats(ref_lab[ref_w > 0], ref_w[ref_w > 0])
         A = _sqrtm(cov_r) @ _sqrtm(cov_s, inverse=True)
     change = np.hstack([A - np.eye(3), (mu_r - A @ mu_s)[:, None]]).astype(np.float32)
     lab = cv2.transform(src_lab, change)
@@ -281,11 +287,8 @@ def match_face_colour(
         core = m > 0.5
         if core.sum() < 8:
             continue
-        means = []
-        for img in (lab[rbox], ref_lab[rbox]):
-            light = img[..., 0][core]
-            means.append(img[core & (img[..., 0] >= np.median(light))][:, 1:].mean(0))
-        lab[rbox][..., 1:] += m[..., None] * (means[1] - means[0]).astype(np.float32)
+        move = bright_half_chroma(ref_lab[rbox], core) - bright_half_chroma(lab[rbox], core)
+        lab[rbox][..., 1:] += m[..., None] * move.astype(np.float32)
 
     out = src.copy()
     np.copyto(out[box], _from_lab(lab), where=changed[box][..., None])
@@ -293,14 +296,14 @@ def match_face_colour(
 
 
 def _coarse_mean(lab: np.ndarray, weight: np.ndarray, box: tuple[slice, slice], hw: tuple[int, int], sigma: float) -> np.ndarray:
-    """masked_blur of the box's pixels placed in a zero frame of size hw, on its shrunk grid
-    (not scaled back up): the weighted local mean, where only weighted pixels count."""
-    num, den = np.zeros((*hw, 3), np.float32), np.zeros(hw, np.float32)
-    num[box], den[box] = lab * weight[..., None], weight
+    """masked_blur of the box's pixels in a frame of size hw (zero outside the box), on its
+    shrunk grid (not scaled back up): the weighted local mean, where only weighted pixels count.
+
+    The shrink is a compiled pass over the box alone (`area_sums`, the same cells as
+    masked_blur's INTER_AREA resize of the whole frame: 0.7 ms there for the 256² frame)."""
     step = max(1, int(sigma // 4))
     small = (max(1, hw[1] // step), max(1, hw[0] // step))
-    num = cv2.resize(num, small, interpolation=cv2.INTER_AREA)
-    den = cv2.resize(den, small, interpolation=cv2.INTER_AREA)
-    s = sigma * small[0] / hw[1]
-    num, den = cv2.GaussianBlur(num, (0, 0), s), cv2.GaussianBlur(den, (0, 0), s)
-    return num / np.maximum(den, 1e-4)[..., None]
+    sums = area_sums(np.ascontiguousarray(lab), np.ascontiguousarray(weight), box[0].start, box[1].start,
+                     hw[0] / small[1], hw[1] / small[0], small[1], small[0])
+    sums = cv2.GaussianBlur(sums, (0, 0), sigma * small[0] / hw[1])
+    return sums[..., :3] / np.maximum(sums[..., 3:], 1e-4 * hw[0] * hw[1] / (small[0] * small[1]))
