@@ -71,7 +71,7 @@ def laplacian_blend(
     if fg.shape != bg.shape or mask.shape != fg.shape[:2]:
         raise ValueError(f"laplacian_blend: shapes differ: fg {fg.shape}, bg {bg.shape}, mask {mask.shape}")
     if fg.ndim == 3 and fg.dtype == np.uint8 and bg.dtype == np.uint8:
-        return _laplacian_blend_rgb(fg, bg, np.asarray(mask, np.float32), levels, fg_valid)
+        return _laplacian_blend_rgb(fg, bg, np.ascontiguousarray(mask, np.float32), levels, fg_valid)
     bg_f = bg.astype(np.float32)
     delta = fg.astype(np.float32) - bg_f
     if fg_valid is not None:
@@ -82,7 +82,8 @@ def laplacian_blend(
 
 def _laplacian_blend_rgb(fg: np.ndarray, bg: np.ndarray, mask: np.ndarray, levels: int, fg_valid: np.ndarray | None) -> np.ndarray:
     """laplacian_blend of uint8 (H, W, C) images: the same sums (blend_delta's), with the
-    full-size passes fused in compiled kernels (outside the GIL): 3.1 -> 1.2 ms at 256²."""
+    full-size passes fused in compiled kernels (outside the GIL): 3.1 -> 0.8 ms at 256²
+    (one OpenCV thread)."""
     fg, bg = np.ascontiguousarray(fg), np.ascontiguousarray(bg)
     valid = np.ones(mask.shape, np.float32) if fg_valid is None else np.ascontiguousarray(fg_valid, np.float32)
     delta = masked_difference(fg, bg, valid)
@@ -100,13 +101,13 @@ def _laplacian_blend_rgb(fg: np.ndarray, bg: np.ndarray, mask: np.ndarray, level
         acc = cv2.pyrUp(acc, dstsize=size)
         acc += (gauss[i] - cv2.pyrUp(gauss[i + 1], dstsize=size)) * masks[i][..., None]
     size = delta.shape[1::-1]
-    return finish_blend(bg, cv2.pyrUp(acc, dstsize=size), delta, cv2.pyrUp(gauss[1], dstsize=size), np.ascontiguousarray(mask))
+    return finish_blend(bg, cv2.pyrUp(acc, dstsize=size), delta, cv2.pyrUp(gauss[1], dstsize=size), mask)
 
 
 def alpha_blend(fg: np.ndarray, bg: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """out = bg + mask * (fg - bg), rounded to uint8."""
     m = np.asarray(mask, np.float32)
-    if fg.ndim == 3 and fg.dtype == np.uint8 and bg.dtype == np.uint8 and fg.shape == bg.shape:
+    if fg.ndim == 3 and m.ndim == 2 and fg.dtype == np.uint8 and bg.dtype == np.uint8 and fg.shape == bg.shape:
         return mix(np.ascontiguousarray(fg), np.ascontiguousarray(bg), np.ascontiguousarray(m))
     if fg.ndim == 3:
         m = m[..., None]
