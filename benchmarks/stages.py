@@ -35,9 +35,7 @@ SWAP_PARTS = {
     "reshape_points": "swap: warp (reshape)",
     "mesh_warp": "swap: warp (mesh reenactment)",
     "region_mask": "swap: masks",
-    "transfer_color": "swap: colour",
-    "match_shading": "swap: colour",
-    "match_bright_chroma": "swap: colour",
+    "match_face_colour": "swap: colour",
     "laplacian_blend": "swap: blend",
 }
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy.interpolate import RBFInterpolator
 
+from rswap.compose.blend import laplacian_blend
 from rswap.compose.masks import region_mask
 from rswap.compose.warp import ThinPlateSpline, mesh_warp, reshape_map
 from rswap.face.align import align_crop, get_template, transform_points
@@ -123,12 +124,15 @@ def test_region_mask_equals_the_full_frame_two_transform_mask(mesh, include, exc
 
 
 def test_kernels_compile_from_a_cold_cache(tmp_path, mesh):
-    """No kernel cache yet (a fresh install): the first call compiles and still gives the warp."""
+    """No kernel cache yet (a fresh install): the first call compiles and still gives the warp
+    and the blend."""
     code = (
         "import numpy as np; from rswap.compose.warp import mesh_warp; from rswap.face.landmarks import mesh_triangles;"
         "d = np.load(__import__('sys').argv[1]);"
         "w, v = mesh_warp(d['crop'], d['src'], d['dst'], (256, 256), mesh_triangles());"
-        "print(int(v.sum()), int(w.sum()))"
+        "from rswap.compose.blend import laplacian_blend;"
+        "b = laplacian_blend(w, d['crop'], v, levels=4, fg_valid=v);"
+        "print(int(v.sum()), int(w.sum()), int(b.sum()))"
     )
     crop, src, dst = mesh
     np.savez(tmp_path / "m.npz", crop=crop, src=src, dst=dst)
@@ -136,5 +140,45 @@ def test_kernels_compile_from_a_cold_cache(tmp_path, mesh):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.npz")], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     warped, valid = mesh_warp(crop, src, dst, (CROP, CROP), mesh_triangles())
-    assert out.stdout.split() == [str(int(valid.sum())), str(int(warped.sum()))]
+    blended = laplacian_blend(warped, crop, valid, levels=4, fg_valid=valid)
+    assert out.stdout.split() == [str(int(valid.sum())), str(int(warped.sum())), str(int(blended.sum()))]
     assert any((tmp_path / "cache").rglob("*.nbi"))  # and left its compiled code for the next start
+
+
+def test_blend_kernels_give_numpys_sums(mesh):
+    """The compiled finish of the Laplacian blend and the alpha mix against the numpy sums
+    they replaced (blend_delta over the float difference; bg + m (fg - bg)): equal up to a
+    rounding step on a few pixels."""
+    from rswap.compose.blend import alpha_blend, blend_delta
+
+    crop, src, dst = mesh
+    warped, valid = mesh_warp(crop, src, dst, (CROP, CROP), mesh_triangles())
+    mask = region_mask((CROP, CROP), dst, feather=10, erode=10)
+    bg = crop.astype(np.float32)
+    delta = (warped.astype(np.float32) - bg) * (valid > 0)[..., None]
+    want = np.clip(np.rint(bg + blend_delta(delta, mask, 4)), 0, 255).astype(np.uint8)
+    got = laplacian_blend(warped, crop, mask, levels=4, fg_valid=valid)
+    d = np.abs(got.astype(int) - want.astype(int))
+    assert d.max() <= 1 and (d > 0).mean() < 1e-3
+    assert np.abs(got.astype(int) - crop.astype(int)).max() > 50  # the blend did move pixels
+    mixed = alpha_blend(warped, crop, mask)
+    ref = np.clip(np.rint(bg + mask[..., None] * (warped.astype(np.float32) - bg)), 0, 255).astype(np.uint8)
+    assert np.array_equal(mixed, ref)
+
+
+def test_coarse_skin_colour_from_the_box_equals_the_whole_frame_blur(astronaut):
+    """The colour pass shrinks only the face's box (compiled `area_sums`); masked_blur
+    shrinks the whole frame with OpenCV's INTER_AREA. Same weighted local means."""
+    import cv2
+
+    from rswap.compose.color import _coarse_mean, _to_lab, masked_blur
+
+    lab = _to_lab(cv2.resize(astronaut, (CROP, CROP)))
+    weight = np.zeros((CROP, CROP), np.float32)
+    weight[70:200, 60:190] = 1.0
+    weight[120:140, 100:160] = 0.0  # a hole, as eyes and lips make in the skin
+    box = (slice(61, 211), slice(50, 201))
+    sigma = 0.15 * CROP
+    want = masked_blur(lab * (weight[..., None] > 0), weight, sigma)
+    got = cv2.resize(_coarse_mean(lab[box], weight[box], box, (CROP, CROP), sigma), (CROP, CROP), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(got[weight > 0], want[weight > 0], atol=0.02)

