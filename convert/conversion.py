@@ -9,9 +9,12 @@ input's time base) so the sink can write it back unchanged.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from dataclasses import dataclass, field
 
+import cv2
 from tqdm import tqdm
 
 from rswap.errors import NoFaceError
@@ -93,6 +96,31 @@ class _WriterSink:
         self.bar.close()  # the VideoWriter's `with` block in convert_video discards the file
 
 
+FEW_CORES = 2  # at most this many: libx264 and OpenCV run in their callers' threads (measured on 2)
+
+
+@contextlib.contextmanager
+def _library_threads(cores: int):
+    """How many threads libx264 and OpenCV may start beside the conveyor's own, for the
+    conversion's length (yields libx264's thread count; OpenCV's is put back after).
+
+    The conveyor already runs five busy threads (decode, track, swap, paste, encode). On a
+    box with few cores, libx264's frame threads (1.5 per core) and OpenCV's pool only add
+    hand-offs and busy waits (OpenCV's workers spin before they sleep): measured on 2 cores,
+    a 20 s 640x368 clip, CPU seconds over all threads 19.7 with both libraries' defaults,
+    18.4 with libx264 on one thread, 17.3 with OpenCV on one thread as well
+    (benchmarks/RESULTS.md, "convert on two cores"). On more cores they have room to help."""
+    if cores > FEW_CORES:
+        yield 0  # libx264's own choice
+        return
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield 1
+    finally:
+        cv2.setNumThreads(before)
+
+
 def convert_image(swapper: FrameSwapper, target, output, detector=None, before_publish=None) -> None:
     """`before_publish(tmp, dest)`: e.g. Content Credentials signing, on the finished file."""
     image = read_image(target, "target")
@@ -121,9 +149,9 @@ def convert_video(
     source.open()
     info = source.info
     try:
-        with VideoWriter(
+        with _library_threads(len(os.sched_getaffinity(0))) as encoder_threads, VideoWriter(
             output, info.fps, (info.width, info.height), info.time_base, crf=crf, preset=preset,
-            copy_from=target, before_publish=before_publish,
+            copy_from=target, before_publish=before_publish, threads=encoder_threads,
         ) as writer:
             # Detection every 10 frames: offline, finding a face that enters late matters more than 1 ms.
             stages, closers = swap_conveyor(swapper, face_select, AnalysisOptions(detect_every=10), detector=detector,

@@ -178,3 +178,24 @@ def test_two_swap_workers_give_the_same_video_frame_for_frame(tmp_path, source_p
     assert len(one) == len(two) == 30
     assert [p for p, _ in one] == [p for p, _ in two]
     assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(one, two))
+
+
+def test_few_cores_run_encoder_and_opencv_in_callers_threads_and_opencv_is_put_back():
+    import cv2
+
+    from convert.conversion import _library_threads
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(3)  # a value the conversion must give back, whatever the test run's default
+    try:
+        with _library_threads(2) as encoder_threads:
+            assert encoder_threads == 1 and cv2.getNumThreads() == 1
+        assert cv2.getNumThreads() == 3
+        with pytest.raises(ZeroDivisionError):  # also after a failed conversion
+            with _library_threads(1):
+                1 / 0
+        assert cv2.getNumThreads() == 3
+        with _library_threads(8) as encoder_threads:  # cores to spare: both libraries choose
+            assert encoder_threads == 0 and cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)

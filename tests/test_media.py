@@ -87,3 +87,19 @@ def test_outputs_get_ordinary_permissions(tmp_path, astronaut):
         os.umask(old)
     for name in ("a.png", "v.mp4"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
+
+
+def test_writer_in_one_thread_gives_the_picture_of_its_own_threads(tmp_path, astronaut):
+    import cv2
+
+    frames = [cv2.resize(np.roll(astronaut, 8 * k, axis=1), (96, 64)) for k in range(5)]
+    decoded = []
+    for threads in (0, 1):  # libx264's own choice, then encoding in the calling thread
+        out = tmp_path / f"t{threads}.mp4"
+        with VideoWriter(out, 25, (96, 64), threads=threads) as w:
+            for frame in frames:
+                w.write(frame)
+        with VideoReader(out) as r:
+            decoded.append(np.stack([f.image for f in r]).astype(int))
+    assert decoded[0].shape == decoded[1].shape == (5, 64, 96, 3)
+    assert np.abs(decoded[0] - decoded[1]).mean() < 1.0  # encoder noise only, not another picture

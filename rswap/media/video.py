@@ -396,9 +396,12 @@ class VideoWriter:
         copy_from: str | os.PathLike | None = None,
         metadata: dict[str, str] | None = None,
         before_publish: Callable[[Path, Path], None] | None = None,
+        threads: int = 0,
     ):
         """`before_publish(tmp, dest)` runs on the finished file before it is renamed into
-        place (rswap.provenance signs it there)."""
+        place (rswap.provenance signs it there). `threads`: libx264's threads, 0 for its own
+        choice (1.5 per core, frame-threaded); 1 encodes in the calling thread (for a caller
+        whose other threads already fill the cores: see convert.conversion)."""
         self.path = require_video_output(path)
         self._before_publish = before_publish
         fps = Fraction(fps).limit_denominator(100000)
@@ -422,6 +425,7 @@ class VideoWriter:
             vs.time_base = self.time_base
             vs.codec_context.time_base = self.time_base
             vs.options = {"crf": str(int(crf)), "preset": preset}
+            vs.codec_context.thread_count = int(threads)
             vs.metadata["comment"] = SYNTHETIC_TAG
             self._video = vs
             self._copier = _StreamCopier(Path(copy_from), self._out, self.path) if copy_from else None
