@@ -80,17 +80,17 @@ def colour_fraction(result: np.ndarray, target: np.ndarray, landmarks: np.ndarra
     return float(np.count_nonzero(defect) / n) if n else None
 
 
-def _lightness(image: np.ndarray, sigma: float) -> np.ndarray:
-    """CIELAB L (0-100, float32) of `image` blurred at `sigma` pixels."""
+def _lab(image: np.ndarray, sigma: float) -> np.ndarray:
+    """CIELAB (L 0-100, float32) of `image` blurred at `sigma` pixels."""
     img = cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0.3 else image
-    return cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[..., 0]
+    return cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
 # The nose's lower part (wings, tip, nostrils, subnasale): a source's nostrils land near the
 # target's but never on them, and their rims are the strongest edges of a clean face.
 NOSE_BASE = [1, 4, 5, 19, 94, 2, 97, 326, 98, 327, 64, 294, 240, 460, 75, 305, 48, 278, 115, 344]
 
-EDGE_STEP_L = 10.0  # a new edge: a step of at least this many L (0-100) at the blur below ...
+EDGE_STEP_DE = 10.0  # a new edge: a step of at least this CIELAB ΔE at the blur below ...
 EDGE_RATIO = 2.0  # ... and this many times the target's strongest edge near that place
 EDGE_SIGMA = 0.01  # blur before the gradient, share of the face size (pores are not edges)
 EDGE_SLACK = 0.03  # how far the target's edge may be from the result's (misregistration), share of the face size
@@ -113,17 +113,19 @@ def structure_region(hw: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
 
 
 def edge_step(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Per pixel, the height (L, 0-100) of the step edge whose blurred gradient peak this
-    pixel's gradient is: |grad L| * sigma * sqrt(2 pi), after a blur at `sigma`."""
-    L = _lightness(image, sigma)
-    gx = cv2.Sobel(L, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
-    gy = cv2.Sobel(L, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
-    return np.sqrt(gx * gx + gy * gy) * (max(sigma, 0.5) * np.sqrt(2 * np.pi))
+    """Per pixel, the height (CIELAB ΔE) of the step edge whose blurred gradient peak this
+    pixel's gradient is: |grad Lab| * sigma * sqrt(2 pi), after a blur at `sigma`. Colour
+    counts as well as lightness: a grey or reddish patch on a pale cheek steps little in L
+    (a first version on L alone missed such a patch on a labelled pair, RESULTS.md)."""
+    lab = _lab(image, sigma)
+    gx = cv2.Sobel(lab, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
+    gy = cv2.Sobel(lab, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
+    return np.sqrt((gx * gx + gy * gy).sum(axis=2)) * (max(sigma, 0.5) * np.sqrt(2 * np.pi))
 
 
 def structure_map(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(new edges bool (H, W), region bool (H, W)): pixels of `structure_region` where the
-    result has a step of at least EDGE_STEP_L that is EDGE_RATIO times the strongest step of
+    result has a step of at least EDGE_STEP_DE that is EDGE_RATIO times the strongest step of
     the target within EDGE_SLACK of the face size. Both at a blur of EDGE_SIGMA of the face
     size, so a face's pores and a source's fine wrinkles are not edges, a seam or a hair
     strand is. Blobs under 0.1% of the region are dropped (a mole's rim)."""
@@ -136,7 +138,7 @@ def structure_map(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray)
     e_r, e_t = edge_step(result, sigma), edge_step(target, sigma)
     k = max(1, round(EDGE_SLACK * size))
     e_t_near = cv2.dilate(e_t, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
-    new = (region & (e_r > EDGE_STEP_L) & (e_r > EDGE_RATIO * e_t_near)).astype(np.uint8)
+    new = (region & (e_r > EDGE_STEP_DE) & (e_r > EDGE_RATIO * e_t_near)).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(new, connectivity=8)
     small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < 0.001 * n)
     new[np.isin(labels, small[small > 0])] = 0
@@ -162,7 +164,7 @@ def eye_darkness(image: np.ndarray, landmarks: np.ndarray) -> tuple[float, float
     if not skin.any():
         return 0.0, 0.0
     size = float(np.sqrt(np.count_nonzero(skin)))
-    L = _lightness(image, 0.01 * size)
+    L = _lab(image, 0.01 * size)[..., 0]
     dark = L < float(np.median(L[skin])) - EYE_DARK_L
     shares = []
     for loop in (RIGHT_EYE_LOOP, LEFT_EYE_LOOP):  # the subject's right eye is the image-left one
