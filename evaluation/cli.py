@@ -1,9 +1,10 @@
-"""`rswap eval --sources DIR --targets DIR [--swapper SPEC ...] [--out DIR]`.
+"""`rswap eval --sources DIR --targets DIR [--swapper SPEC ...] [--out DIR [--save-pairs]]`.
 
 Swaps every source photo onto every target photo with each swapper, prints a
-Markdown table of identity, pose and expression metrics, and writes that table,
+Markdown table of identity, pose, expression and defect metrics, and writes that table,
 the full JSON report and contact sheets (source | target | results, worst pairs first)
-to --out.
+to --out; --save-pairs adds a target | result crop of every pair, to judge the defect
+count by eye.
 """
 
 from __future__ import annotations

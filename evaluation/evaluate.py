@@ -34,7 +34,7 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
-from evaluation.defects import COLOUR_LINE, measure_defects, skin_mask
+from evaluation.defects import OLD_COLOUR_LINE, measure_defects, skin_mask
 from evaluation.metrics import expression_error, pose_error
 from rswap.errors import RswapError
 from rswap.face.dlib_embedder import DlibEmbedder
@@ -142,7 +142,7 @@ def summarise(pairs: list[PairRecord]) -> dict:
         "local_de_mean": _mean(p.local_de for p in ok if p.local_de is not None),
         "swap_ms_mean": _mean(p.swap_ms for p in ok if p.swap_ms is not None),
         "defective": sum(p.defect > 1.0 for p in ok if p.defect is not None),
-        "defective_colour_only": sum(p.defect_colour > COLOUR_LINE for p in ok if p.defect_colour is not None),
+        "defective_colour_only": sum(p.defect_colour > OLD_COLOUR_LINE for p in ok if p.defect_colour is not None),
         "defect_mean": _mean(p.defect for p in ok if p.defect is not None),
     }
 
@@ -361,7 +361,7 @@ def face_tile(image: np.ndarray, face: Face | None, label: str = "", size: int =
 
 class ContactSheet:
     """Rows of source | target | result per swapper. Tiles are kept small as results come
-    in; `image()` lays out the pairs worst first (largest defect fraction of any swapper),
+    in; `image()` lays out the pairs worst first (largest defect score of any swapper),
     so what is broken is what one sees; `image(worst_first=False)`, a diagonal selection
     where every source and every target shows up before any repeats."""
 
@@ -369,7 +369,7 @@ class ContactSheet:
         self.columns = ["source", "target", *swappers]
         self.faces: dict[str, np.ndarray] = {}  # photo name -> tile
         self.results: dict[tuple[str, str], dict[str, np.ndarray]] = {}  # (source, target) -> swapper -> tile
-        self.worst: dict[tuple[str, str], float] = {}  # (source, target) -> the largest defect of any swapper
+        self.worst: dict[tuple[str, str], float] = {}  # (source, target) -> the largest defect score of any swapper
 
     def add(self, record: PairRecord, source: Photo, target: Photo, result: np.ndarray) -> None:
         for photo in (source, target):
