@@ -177,6 +177,15 @@ def test_cli_reports_a_missing_folder_in_one_line(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]  # no empty output folder left behind
 
 
+def test_save_pairs_without_an_output_folder_is_one_clear_error(tmp_path, capsys):
+    from cli.main import main
+
+    (tmp_path / "s").mkdir(), (tmp_path / "t").mkdir()
+    assert main(["eval", "--sources", str(tmp_path / "s"), "--targets", str(tmp_path / "t"), "--save-pairs"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--save-pairs needs --out" in err
+
+
 def _finite(x) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
