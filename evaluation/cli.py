@@ -1,9 +1,10 @@
-"""`rswap eval --sources DIR --targets DIR [--swapper SPEC ...] [--out DIR]`.
+"""`rswap eval --sources DIR --targets DIR [--swapper SPEC ...] [--out DIR [--save-pairs]]`.
 
 Swaps every source photo onto every target photo with each swapper, prints a
-Markdown table of identity, pose and expression metrics, and writes that table,
+Markdown table of identity, pose, expression and defect metrics, and writes that table,
 the full JSON report and contact sheets (source | target | results, worst pairs first)
-to --out.
+to --out; --save-pairs adds a target | result crop of every pair, to judge the defect
+count by eye.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="one or more swappers: 'classical' or a model path (default: classical)")
     parser.add_argument("--out", metavar="DIR", help="write eval.md, eval.json and contact_sheet.png here")
     parser.add_argument("--limit", type=int, metavar="N", help="use at most the first N photos of each folder")
+    parser.add_argument("--save-pairs", action="store_true",
+                        help="also write target | result face crops of every pair to OUT/pairs/SWAPPER/ (to judge by eye)")
     parser.add_argument("--sheet-rows", type=int, default=24, metavar="N", help="pairs shown in the contact sheet (24)")
     # the swap options live and convert have, those that apply to photos on the CPU
     add_options(parser, SwapperOptions, only=("keep_mouth", "keep_eyes", "reshape", "color"))
@@ -33,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rswap.atomic import output_folder
 
+    if args.save_pairs and not args.out:
+        raise RswapError("--save-pairs needs --out")
     if args.limit is not None and args.limit < 1:
         raise RswapError("--limit must be at least 1")
     out = Path(args.out) if args.out else None
@@ -45,12 +50,19 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, out: Path | None) -> int:
     from tqdm import tqdm
 
-    from evaluation.evaluate import ContactSheet, evaluate, markdown_table, save_sheet, swapper_name, write_json, write_text
+    from evaluation.evaluate import (ContactSheet, evaluate, markdown_table, save_pair, save_sheet, swapper_name,
+                                     write_json, write_text)
     options = from_args(SwapperOptions, args)
     sheet = ContactSheet([swapper_name(s) for s in args.swapper]) if out else None
+
+    def on_result(record, source, target, result):
+        sheet.add(record, source, target, result)
+        if args.save_pairs:
+            save_pair(out / "pairs", record, target, result)
+
     report = evaluate(
         args.sources, args.targets, args.swapper, options, limit=args.limit, blend_levels=args.blend_levels,
-        on_result=sheet.add if sheet else None,
+        on_result=on_result if sheet else None,
         progress=lambda jobs: tqdm(jobs, desc="swap+measure", unit="pair", file=sys.stderr),
     )
     table = markdown_table(report)

@@ -11,10 +11,11 @@ face with FrameSwapper) and the result is analysed again. Per pair we measure:
   the target's own skin on the same pixels, as a whole (a paler or greyer patch) and
   locally at a coarse scale (shading and seams); the target's skin is what its neck and
   hairline match, so a pasted-on face shows up here.
-- visible defects (`defect_fraction`): the share of the face's skin whose colour in the result
-  is like neither the result's own skin nor the target's own pixel there (pasted hair, a
-  hand, background, a teal patch); a pair is "defective" above DEFECTIVE (calibrated by eye
-  on contact sheets ordered worst first, RESULTS.md).
+- visible defects (`evaluation.defects`): colour like neither the result's own skin nor the
+  target's pixel there, strong edges inside the face that the target lacks there, eye
+  regions darker than in either face; one score per pair (> 1: defective, the lines set by
+  eye on a labelled set of pairs, RESULTS.md). The colour term alone, issue 10's first
+  measure, is kept beside it in the table ("colour only") to compare.
 A "target as is" row (no swap) is the baseline that shows what the numbers are worth.
 
 Images are analysed and embedded once each; photos without a face are listed and
@@ -33,10 +34,10 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
+from evaluation.defects import OLD_COLOUR_LINE, measure_defects, skin_mask
 from evaluation.metrics import expression_error, pose_error
 from rswap.errors import RswapError
 from rswap.face.dlib_embedder import DlibEmbedder
-from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_EYE_LOOP
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.face.types import Face
 from rswap.media.images import read_image, write_image
@@ -85,7 +86,10 @@ class PairRecord:
     tone_de: float | None = None  # ΔE of the mean skin colour, result vs target
     local_de: float | None = None  # mean ΔE of the coarse-scale skin colour, result vs target
     swap_ms: float | None = None
-    defect: float | None = None  # fraction of the skin with colour like neither own skin nor the target (defect_fraction)
+    defect: float | None = None  # the defect score (evaluation.defects.Defects.score): > 1 is defective
+    defect_colour: float | None = None  # share of the skin with colour like neither own skin nor the target
+    defect_structure: float | None = None  # share of the face region with strong edges the target lacks there
+    defect_eyes: float | None = None  # the worst eye's dark share beyond the target's and the source's
     note: str = ""  # why the metrics are missing, when they are
 
     @property
@@ -137,7 +141,8 @@ def summarise(pairs: list[PairRecord]) -> dict:
         "tone_de_mean": _mean(p.tone_de for p in ok if p.tone_de is not None),
         "local_de_mean": _mean(p.local_de for p in ok if p.local_de is not None),
         "swap_ms_mean": _mean(p.swap_ms for p in ok if p.swap_ms is not None),
-        "defective": sum(p.defect > DEFECTIVE for p in ok if p.defect is not None),
+        "defective": sum(p.defect > 1.0 for p in ok if p.defect is not None),
+        "defective_colour_only": sum(p.defect_colour > OLD_COLOUR_LINE for p in ok if p.defect_colour is not None),
         "defect_mean": _mean(p.defect for p in ok if p.defect is not None),
     }
 
@@ -148,7 +153,7 @@ def markdown_table(report: EvalReport) -> str:
 
     rows = [
         "| swapper | pairs (evaluated) | cos → source ↑ | cos → target ↓ | closer to source | ID top-1 ↑ "
-        "| pose err ° mean / median ↓ | expression err ↓ | skin ΔE mean / local ↓ | defective pairs ↓ (mean defect) | swap ms |",
+        "| pose err ° mean / median ↓ | expression err ↓ | skin ΔE mean / local ↓ | defective pairs ↓ (colour only) | swap ms |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in report.summary().items():
@@ -157,7 +162,8 @@ def markdown_table(report: EvalReport) -> str:
             f"| {f(s['closer_to_source'], '{:.0%}')} | {f(s['id_top1'], '{:.0%}')} "
             f"| {f(s['pose_deg_mean'], '{:.2f}')} / {f(s['pose_deg_median'], '{:.2f}')} "
             f"| {f(s['expression_mean'], '{:.4f}')} | {f(s['tone_de_mean'], '{:.1f}')} / {f(s['local_de_mean'], '{:.1f}')} "
-            f"| {s['defective']} = {f(s['defective'] / max(s['evaluated'], 1), '{:.1%}')} ({f(s['defect_mean'], '{:.2%}')}) "
+            f"| {s['defective']} = {f(s['defective'] / max(s['evaluated'], 1), '{:.1%}')} "
+            f"({s['defective_colour_only']} = {f(s['defective_colour_only'] / max(s['evaluated'], 1), '{:.1%}')}) "
             f"| {f(s['swap_ms_mean'], '{:.0f}')} |"
         )
     for what, names in report.skipped.items():
@@ -167,19 +173,6 @@ def markdown_table(report: EvalReport) -> str:
     if failed:
         rows.append(f"\n{len(failed)} pair(s) without metrics: " + "; ".join(f"{p.swapper}: {p.source} → {p.target}: {p.note}" for p in failed[:10]))
     return "\n".join(rows) + "\n"
-
-
-def skin_mask(hw: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
-    """bool (H, W): the face oval without eyes, brows and lips, shrunk by 3% of the face's
-    size so that hair, background and the features' rims stay out."""
-    pts = np.asarray(landmarks, np.float32)
-    mask = np.zeros(hw, np.uint8)
-    cv2.fillPoly(mask, [np.round(pts[FACE_OVAL]).astype(np.int32)], 255)
-    size = float(np.sqrt(np.count_nonzero(mask)))
-    for idx in (LEFT_EYE_LOOP, RIGHT_EYE_LOOP, LEFT_BROW, RIGHT_BROW, LIPS):
-        cv2.fillPoly(mask, [np.round(cv2.convexHull(pts[idx])[:, 0]).astype(np.int32)], 0)
-    r = max(1, round(0.03 * size))
-    return cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
 
 
 def skin_tone_error(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) -> tuple[float, float] | None:
@@ -207,50 +200,6 @@ def skin_tone_error(result: np.ndarray, target: np.ndarray, landmarks: np.ndarra
     tone = float(np.linalg.norm(labs[0][0] - labs[1][0]))
     local = float(np.linalg.norm(labs[0][1] - labs[1][1], axis=1).mean())
     return tone, local
-
-
-DEFECT_DE = 18.0  # CIELAB distance that counts as "unlike" (skin against hair, background, a teal cast: 25-60)
-DEFECTIVE = 0.02  # a pair is defective when more than this share of its face's skin is unlike both
-
-
-def defect_map(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(defect bool (H, W), skin bool (H, W)): skin pixels of the result (on the target's
-    landmarks: a swap keeps the target's pose) whose colour is like neither the result's own
-    skin nor the target's pixel there.
-
-    Both images are blurred at 1.5% of the face size first (pores and a pixel of
-    misregistration are not defects). "Own skin": within DEFECT_DE (CIELAB) of the result's
-    median skin colour, or of its local skin colour (a blur at 8% of the face over the skin
-    pixels near the median, so a lit and a shaded cheek both count as skin, but a patch is
-    never its own reference). "The target's pixel": within DEFECT_DE of
-    the target there (the target's own hair, glasses or hand kept in front are fine).
-    Blobs under 0.2% of the skin are dropped (a mole, an eye corner)."""
-    skin = skin_mask(result.shape[:2], landmarks)
-    n = int(np.count_nonzero(skin))
-    if n == 0:
-        return np.zeros_like(skin), skin
-    size = np.sqrt(n)
-    lab_r, lab_t = (cv2.cvtColor(cv2.GaussianBlur(img, (0, 0), 0.015 * size).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-                    for img in (result, target))
-    med = np.median(lab_r[skin], axis=0)
-    near_median = np.linalg.norm(lab_r - med, axis=2) <= DEFECT_DE
-    # The local skin colour from the pixels near the median only: a patch must not be its own reference.
-    w = (skin & near_median).astype(np.float32)
-    local = cv2.GaussianBlur(lab_r * w[..., None], (0, 0), 0.08 * size) / np.maximum(cv2.GaussianBlur(w, (0, 0), 0.08 * size), 1e-4)[..., None]
-    unlike_own = ~near_median & (np.linalg.norm(lab_r - local, axis=2) > DEFECT_DE)
-    unlike_target = np.linalg.norm(lab_r - lab_t, axis=2) > DEFECT_DE
-    defect = (skin & unlike_own & unlike_target).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(defect, connectivity=8)
-    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < 0.002 * n)
-    defect[np.isin(labels, small[small > 0])] = 0
-    return defect > 0, skin
-
-
-def defect_fraction(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) -> float | None:
-    """Share of the face's skin that `defect_map` flags; None without skin pixels."""
-    defect, skin = defect_map(result, target, landmarks)
-    n = int(np.count_nonzero(skin))
-    return float(np.count_nonzero(defect) / n) if n else None
 
 
 def _nearest_face(faces: list[Face], to: Face) -> Face | None:
@@ -300,7 +249,11 @@ class Evaluator:
         tone = skin_tone_error(result, target.image, target.face.landmarks)
         if tone is not None:
             record.tone_de, record.local_de = tone
-        record.defect = defect_fraction(result, target.image, target.face.landmarks)
+        src = sources[index]
+        defects = measure_defects(result, target.image, target.face.landmarks, src.image, src.face.landmarks)
+        if defects is not None:
+            record.defect, record.defect_colour = defects.score, defects.colour
+            record.defect_structure, record.defect_eyes = defects.structure, defects.eyes
 
 
 def evaluate(
@@ -342,7 +295,8 @@ def evaluate(
                 nearest = sources[int(np.argmax(cos))].path.name
                 report.pairs.append(PairRecord(BASELINE, src.path.name, tgt.path.name, float(cos[i]), 1.0,
                                                nearest == src.path.name, nearest, 0.0, None, 0.0,
-                                               tone_de=0.0, local_de=0.0, defect=0.0))
+                                               tone_de=0.0, local_de=0.0, defect=0.0,
+                                               defect_colour=0.0, defect_structure=0.0, defect_eyes=0.0))
 
         identities = [[sw.encode_source([s.image], [s.face]) for s in sources] for _, sw in swappers]
         jobs = [(k, i, t) for k in range(len(swappers)) for i in range(len(sources)) for t in range(len(targets))]
@@ -407,7 +361,7 @@ def face_tile(image: np.ndarray, face: Face | None, label: str = "", size: int =
 
 class ContactSheet:
     """Rows of source | target | result per swapper. Tiles are kept small as results come
-    in; `image()` lays out the pairs worst first (largest defect fraction of any swapper),
+    in; `image()` lays out the pairs worst first (largest defect score of any swapper),
     so what is broken is what one sees; `image(worst_first=False)`, a diagonal selection
     where every source and every target shows up before any repeats."""
 
@@ -415,13 +369,13 @@ class ContactSheet:
         self.columns = ["source", "target", *swappers]
         self.faces: dict[str, np.ndarray] = {}  # photo name -> tile
         self.results: dict[tuple[str, str], dict[str, np.ndarray]] = {}  # (source, target) -> swapper -> tile
-        self.worst: dict[tuple[str, str], float] = {}  # (source, target) -> the largest defect of any swapper
+        self.worst: dict[tuple[str, str], float] = {}  # (source, target) -> the largest defect score of any swapper
 
     def add(self, record: PairRecord, source: Photo, target: Photo, result: np.ndarray) -> None:
         for photo in (source, target):
             if photo.path.name not in self.faces:
                 self.faces[photo.path.name] = face_tile(photo.image, photo.face, photo.path.name)
-        caption = "no face" if record.cos_source is None else f"s{record.cos_source:.2f} t{record.cos_target:.2f} d{100 * (record.defect or 0):.1f}%"
+        caption = "no face" if record.cos_source is None else f"s{record.cos_source:.2f} t{record.cos_target:.2f} D{record.defect or 0:.2f}"
         self.worst[(record.source, record.target)] = max(self.worst.get((record.source, record.target), 0.0), record.defect or 0.0)
         self.results.setdefault((record.source, record.target), {})[record.swapper] = face_tile(result, target.face, caption)
 
@@ -452,3 +406,13 @@ def save_sheet(path: str | os.PathLike, sheet: ContactSheet, max_rows: int = 24,
         return False
     write_image(path, img)
     return True
+
+
+def save_pair(folder: Path, record: PairRecord, target: Photo, result: np.ndarray, size: int = 256) -> None:
+    """target | result face crops side by side, big enough to judge by eye, as
+    FOLDER/SWAPPER/SOURCE__TARGET.png (names without suffixes)."""
+    caption = f"D{record.defect or 0:.2f}"
+    tile = np.hstack([face_tile(target.image, target.face, target.path.name, size), face_tile(result, target.face, caption, size)])
+    name = f"{Path(record.source).stem}__{Path(record.target).stem}.png"
+    (folder / record.swapper).mkdir(parents=True, exist_ok=True)
+    write_image(folder / record.swapper / name, tile)

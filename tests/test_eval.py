@@ -100,35 +100,58 @@ def test_skin_tone_error_is_zero_for_the_target_and_sees_a_paler_patch(astronaut
 
 
 def test_defect_measure_flags_a_broken_swap_and_passes_a_clean_one(astronaut, analyse):
-    from evaluation.evaluate import DEFECTIVE, defect_fraction
     from benchmarks.hard_cases import hair_band
+    from evaluation.defects import COLOUR_LINE, OLD_COLOUR_LINE, STRUCTURE_LINE, measure_defects
     from rswap.swap.classical import ClassicalSwapper
     from rswap.swap.frame import FrameSwapper
 
     face = analyse(astronaut)
-    assert defect_fraction(astronaut, astronaut, face.landmarks) == 0.0  # the target itself
+    itself = measure_defects(astronaut, astronaut, face.landmarks)
+    assert itself.score == 0.0 and not itself.defective  # the target itself
     target = np.ascontiguousarray(cv2.convertScaleAbs(astronaut, alpha=0.85, beta=10))
     tface = analyse(target)
+    lm = tface.landmarks
     source = np.ascontiguousarray(astronaut[:, ::-1])
-    hairy = hair_band(source, analyse(source), side=1)
+    sface = analyse(source)
+    hairy = hair_band(source, sface, side=1)
 
     def swapped(src_image, clean=True):
         sw = ClassicalSwapper(clean_source=clean)
         return FrameSwapper(sw, [sw.encode_source([src_image], [analyse(src_image)])]).process(target, [tface])
 
-    clean = defect_fraction(swapped(source), target, tface.landmarks)
-    assert clean < DEFECTIVE / 2  # a clean swap passes with room
+    def defects(result):
+        return measure_defects(result, target, lm, source, sface.landmarks)
+
+    good = swapped(source)
+    clean = defects(good)
+    assert clean.score < 0.75, clean  # a clean swap passes with room
     # Deliberately broken: the source's hair band pasted across the face (the raw texture).
-    broken = defect_fraction(swapped(hairy, clean=False), target, tface.landmarks)
-    assert broken > DEFECTIVE
-    # Another kind: a teal patch over a cheek (a colour cast neither face has).
-    teal = swapped(source)
-    cv2.circle(teal, tuple(np.round(tface.landmarks[205]).astype(int)), 18, (40, 140, 150), -1)
-    assert defect_fraction(teal, target, tface.landmarks) > DEFECTIVE
+    assert defects(swapped(hairy, clean=False)).defective
+    # A teal patch over a cheek (a colour cast neither face has): the colour term.
+    teal = good.copy()
+    cv2.circle(teal, tuple(np.round(lm[205]).astype(int)), 18, (40, 140, 150), -1)
+    assert defects(teal).colour > COLOUR_LINE and defects(teal).defective
     # Dark pixels that are the target's own there (a hand, glasses kept in front) are not defects.
     kept = teal.copy()
     kept[...] = np.where(np.all(teal == (40, 140, 150), axis=2)[..., None], target, teal)
-    assert defect_fraction(kept, target, tface.landmarks) < DEFECTIVE / 2
+    assert not defects(kept).defective
+    # A thin strand of brown hair drawn across the forehead and down a cheek: too little area
+    # for the old colour-only measure, a new edge for the structure term.
+    strand = good.copy()
+    cv2.polylines(strand, [np.round(lm[[103, 151, 337, 352]]).astype(np.int32)], False, (90, 65, 50), 2, cv2.LINE_AA)
+    assert defects(strand).colour <= OLD_COLOUR_LINE and defects(strand).structure > STRUCTURE_LINE and defects(strand).defective
+    # A pasted wedge: a triangle from the nose bridge to the cheek's edge, lighter by a step that
+    # no colour line calls "unlike" (ΔE < 18), with hard edges the target does not have there.
+    tri = np.zeros(good.shape[:2], np.uint8)
+    cv2.fillPoly(tri, [np.round(lm[[6, 234, 172]]).astype(np.int32)], 1)
+    wedge = np.where(tri[..., None] > 0, np.clip(good.astype(np.int16) + 40, 0, 255), good).astype(np.uint8)
+    assert defects(wedge).colour <= COLOUR_LINE and defects(wedge).structure > STRUCTURE_LINE and defects(wedge).defective
+    # A dark hole where the image-right eye was: the eye term (colour and structure skip the eyes).
+    hole = good.copy()
+    eye = np.round(lm[[33, 133, 159, 145, 362, 263, 386, 374]]).astype(int)
+    cx, cy = eye[4:].mean(0).astype(int)
+    cv2.ellipse(hole, (int(cx), int(cy)), (int(0.7 * np.ptp(eye[4:, 0])), int(0.6 * np.ptp(eye[4:, 0]))), 0, 0, 360, (20, 15, 12), -1)
+    assert defects(hole).eyes > 0 and defects(hole).defective
 
 
 def test_missing_or_empty_folders_are_one_clear_error(tmp_path):
@@ -154,6 +177,15 @@ def test_cli_reports_a_missing_folder_in_one_line(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]  # no empty output folder left behind
 
 
+def test_save_pairs_without_an_output_folder_is_one_clear_error(tmp_path, capsys):
+    from cli.main import main
+
+    (tmp_path / "s").mkdir(), (tmp_path / "t").mkdir()
+    assert main(["eval", "--sources", str(tmp_path / "s"), "--targets", str(tmp_path / "t"), "--save-pairs"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--save-pairs needs --out" in err
+
+
 def _finite(x) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
@@ -169,7 +201,7 @@ def test_eval_on_a_tiny_folder_pair_writes_table_json_and_sheet(tmp_path, astron
     write_image(tgt / "astronaut_warm.jpg", recoloured)
     write_image(tgt / "blank.png", np.full((120, 160, 3), 128, np.uint8))  # no face: skipped, not fatal
 
-    assert main(["eval", "--sources", str(src), "--targets", str(tgt), "--out", str(out)]) == 0
+    assert main(["eval", "--sources", str(src), "--targets", str(tgt), "--out", str(out), "--save-pairs"]) == 0
     printed = capsys.readouterr().out
     assert "| classical |" in printed and "targets without a face: blank.png" in printed
 
@@ -188,6 +220,10 @@ def test_eval_on_a_tiny_folder_pair_writes_table_json_and_sheet(tmp_path, astron
     assert {p["source"] for p in pairs} == {"astronaut.png", "astronaut_mirror.png"}
     assert all(set(p["pose_axes_deg"]) == {"pitch", "yaw", "roll"} for p in pairs)
 
+    assert all(p["defect"] is not None and p["defect_structure"] is not None for p in pairs)
+    assert isinstance(summary["defective"], int) and isinstance(summary["defective_colour_only"], int)
+    saved = sorted(p.name for p in (out / "pairs" / "classical").iterdir())  # target | result crops, to judge by eye
+    assert saved == ["astronaut__astronaut_warm.png", "astronaut_mirror__astronaut_warm.png"]
     table = (out / "eval.md").read_text()
     assert table.startswith("| swapper |") and "| target as is (no swap) |" in table
     sheet = cv2.imread(str(out / "contact_sheet.png"))
