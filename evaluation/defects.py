@@ -23,6 +23,30 @@ import numpy as np
 
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_EYE_LOOP
 
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def _without_small_blobs(mask: np.ndarray, min_area: float) -> np.ndarray:
+    """bool: the connected blobs (8-connected) of uint8 `mask` of at least `min_area` pixels."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < min_area)
+    return (mask > 0) & ~np.isin(labels, small[small > 0])
+
+
+def _share(flagged: np.ndarray, region: np.ndarray) -> float | None:
+    """Share of `region` that is `flagged`; None for an empty region."""
+    n = int(np.count_nonzero(region))
+    return float(np.count_nonzero(flagged) / n) if n else None
+
+
+def _lab(image: np.ndarray, sigma: float) -> np.ndarray:
+    """CIELAB (L 0-100, float32) of `image` blurred at `sigma` pixels."""
+    img = cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0.3 else image
+    return cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
 def skin_mask(hw: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
     """bool (H, W): the face oval without eyes, brows and lips, shrunk by 3% of the face's
     size so that hair, background and the features' rims stay out."""
@@ -32,8 +56,7 @@ def skin_mask(hw: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
     size = float(np.sqrt(np.count_nonzero(mask)))
     for idx in (LEFT_EYE_LOOP, RIGHT_EYE_LOOP, LEFT_BROW, RIGHT_BROW, LIPS):
         cv2.fillPoly(mask, [np.round(cv2.convexHull(pts[idx])[:, 0]).astype(np.int32)], 0)
-    r = max(1, round(0.03 * size))
-    return cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    return cv2.erode(mask, _disk(max(1, round(0.03 * size)))) > 0
 
 
 DEFECT_DE = 18.0  # CIELAB distance that counts as "unlike" (skin against hair, background, a teal cast: 25-60)
@@ -57,8 +80,7 @@ def colour_map(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) ->
     if n == 0:
         return np.zeros_like(skin), skin
     size = np.sqrt(n)
-    lab_r, lab_t = (cv2.cvtColor(cv2.GaussianBlur(img, (0, 0), 0.015 * size).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-                    for img in (result, target))
+    lab_r, lab_t = _lab(result, 0.015 * size), _lab(target, 0.015 * size)
     med = np.median(lab_r[skin], axis=0)
     near_median = np.linalg.norm(lab_r - med, axis=2) <= DEFECT_DE
     # The local skin colour from the pixels near the median only: a patch must not be its own reference.
@@ -66,24 +88,12 @@ def colour_map(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) ->
     local = cv2.GaussianBlur(lab_r * w[..., None], (0, 0), 0.08 * size) / np.maximum(cv2.GaussianBlur(w, (0, 0), 0.08 * size), 1e-4)[..., None]
     unlike_own = ~near_median & (np.linalg.norm(lab_r - local, axis=2) > DEFECT_DE)
     unlike_target = np.linalg.norm(lab_r - lab_t, axis=2) > DEFECT_DE
-    defect = (skin & unlike_own & unlike_target).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(defect, connectivity=8)
-    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < 0.002 * n)
-    defect[np.isin(labels, small[small > 0])] = 0
-    return defect > 0, skin
+    return _without_small_blobs((skin & unlike_own & unlike_target).astype(np.uint8), 0.002 * n), skin
 
 
 def colour_fraction(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) -> float | None:
     """Share of the face's skin that `colour_map` flags; None without skin pixels."""
-    defect, skin = colour_map(result, target, landmarks)
-    n = int(np.count_nonzero(skin))
-    return float(np.count_nonzero(defect) / n) if n else None
-
-
-def _lab(image: np.ndarray, sigma: float) -> np.ndarray:
-    """CIELAB (L 0-100, float32) of `image` blurred at `sigma` pixels."""
-    img = cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0.3 else image
-    return cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    return _share(*colour_map(result, target, landmarks))
 
 
 # The nose's lower part (wings, tip, nostrils, subnasale): a source's nostrils land near the
@@ -106,9 +116,8 @@ def structure_region(hw: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
     features = np.zeros(hw, np.uint8)
     for idx in (LEFT_EYE_LOOP, RIGHT_EYE_LOOP, LEFT_BROW, RIGHT_BROW, LIPS, NOSE_BASE):
         cv2.fillPoly(features, [np.round(cv2.convexHull(pts[idx])[:, 0]).astype(np.int32)], 255)
-    r, g = max(1, round(0.03 * size)), max(1, round(0.04 * size))
-    oval = cv2.erode(oval, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-    features = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1, 2 * g + 1)))
+    oval = cv2.erode(oval, _disk(max(1, round(0.03 * size))))
+    features = cv2.dilate(features, _disk(max(1, round(0.04 * size))))
     return (oval > 0) & (features == 0)
 
 
@@ -137,19 +146,14 @@ def structure_map(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray)
     sigma = EDGE_SIGMA * size
     e_r, e_t = edge_step(result, sigma), edge_step(target, sigma)
     k = max(1, round(EDGE_SLACK * size))
-    e_t_near = cv2.dilate(e_t, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    e_t_near = cv2.dilate(e_t, _disk(k))
     new = (region & (e_r > EDGE_STEP_DE) & (e_r > EDGE_RATIO * e_t_near)).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(new, connectivity=8)
-    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < 0.001 * n)
-    new[np.isin(labels, small[small > 0])] = 0
-    return new > 0, region
+    return _without_small_blobs(new, 0.001 * n), region
 
 
 def structure_fraction(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) -> float | None:
     """Share of `structure_region` that `structure_map` flags; None when the region is empty."""
-    new, region = structure_map(result, target, landmarks)
-    n = int(np.count_nonzero(region))
-    return float(np.count_nonzero(new) / n) if n else None
+    return _share(*structure_map(result, target, landmarks))
 
 
 EYE_DARK_L = 35.0  # "dark": this many L below the face's median skin (lashes, pupil, a hole, hair)
@@ -173,7 +177,7 @@ def eye_darkness(image: np.ndarray, landmarks: np.ndarray) -> tuple[float, float
         region = np.zeros(image.shape[:2], np.uint8)
         cv2.fillPoly(region, [np.round(cv2.convexHull(eye)[:, 0]).astype(np.int32)], 255)
         g = max(1, round(0.25 * width))
-        region = cv2.dilate(region, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * g + 1, 2 * g + 1))) > 0
+        region = cv2.dilate(region, _disk(g)) > 0
         shares.append(float(dark[region].mean()) if region.any() else 0.0)
     return shares[0], shares[1]
 
