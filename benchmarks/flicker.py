@@ -1,8 +1,10 @@
 """Flicker of a swapped video: frame-to-frame change of the face beyond the target's own.
 
-Two figures. The aligned one (`flicker`) takes the head's motion out; the face box one
+Three figures. The aligned one (`flicker`) takes the head's motion out; the face box one
 (`box_change`) is what a viewer sees, motion included, in input and output alike, so the
-added change is their difference (unclipped: a swap may also change less than the input).
+added change is their difference (unclipped: a swap may also change less than the input, and
+a swapped face smoother than the target's does); the level one (`level_change`) follows the
+aligned face's mean grey level, which a jumping colour estimate moves and smoothness does not.
 `python -m benchmarks.flicker` measures both on `rswap convert` of talking-head clips.
 
 Each frame's face is cut out aligned (its 5 key points onto the ffhq template, 128 px), so
@@ -46,6 +48,21 @@ def box_change(inputs: list[np.ndarray], outputs: list[np.ndarray], faces: list[
             a, b = (cv2.cvtColor(frames[k][y0:y1, x0:x1], cv2.COLOR_RGB2GRAY).astype(np.float32) for k in (t - 1, t))
             d.append(float(np.abs(b - a).mean()))
     return (float(np.mean(d_in)), float(np.mean(d_out))) if d_in else (0.0, 0.0)
+
+
+def level_change(inputs: list[np.ndarray], outputs: list[np.ndarray], faces: list[Face | None]) -> tuple[float, float]:
+    """(input, output): mean frame-to-frame change of the aligned face's mean grey level (its
+    central half, where the swapped skin is). A colour estimate that jumps moves the whole face's
+    level; a smoother face does not lower this figure as it lowers the per-pixel ones."""
+    pairs = []
+    for t in range(1, len(inputs)):
+        if faces[t - 1] is None or faces[t] is None:
+            continue
+        q = CROP // 4
+        d = [abs(float(_aligned_grey(x[t], faces[t])[q:-q, q:-q].mean() - _aligned_grey(x[t - 1], faces[t - 1])[q:-q, q:-q].mean()))
+             for x in (inputs, outputs)]
+        pairs.append(d)
+    return tuple(np.mean(pairs, axis=0).tolist()) if pairs else (0.0, 0.0)
 
 
 def flicker(inputs: list[np.ndarray], outputs: list[np.ndarray], faces: list[Face | None]) -> float:
@@ -135,13 +152,16 @@ def main(argv=None) -> None:
             outputs = _decode(out)
             f = flicker(inputs, outputs, faces)
             b_in, b_out = box_change(inputs, outputs, faces)
-            rows.append((tag, Path(source).stem, f, encoder, b_out - b_in))
+            l_in, l_out = level_change(inputs, outputs, faces)
+            rows.append((tag, Path(source).stem, f, encoder, b_out - b_in, l_out - l_in))
             print(f"{tag:>16} <- {Path(source).stem:<10} aligned flicker {f:.2f} (encoder alone {encoder:.2f}); "
                   f"face box change in {b_in:.2f} out {b_out:.2f} added {b_out - b_in:+.2f}; "
+                  f"face level change in {l_in:.2f} out {l_out:.2f} added {l_out - l_in:+.2f}; "
                   f"faces {sum(x is not None for x in faces)}/{len(faces)}", flush=True)
     print(f"mean over {len(rows)} runs: aligned flicker {np.mean([r[2] for r in rows]):.2f} (encoder alone "
           f"{np.mean([r[3] for r in rows]):.2f}), face box added change {np.mean([r[4] for r in rows]):+.2f}, "
-          f"worst {max(r[2] for r in rows):.2f} / {max(r[4] for r in rows):+.2f}")
+          f"face level added change {np.mean([r[5] for r in rows]):+.2f}; "
+          f"worst {max(r[2] for r in rows):.2f} / {max(r[4] for r in rows):+.2f} / {max(r[5] for r in rows):+.2f}")
 
 
 if __name__ == "__main__":

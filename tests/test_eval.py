@@ -305,7 +305,7 @@ def test_flicker_is_small_for_a_steady_swap_and_its_watermark_and_sees_a_face_wh
     levels of frame-to-frame change to the aligned face (landmark jitter moves the warped
     texture; measured the same before and after issue 10's changes, RESULTS.md); a swapped
     face whose brightness jumps by 12 every other frame adds clearly more."""
-    from benchmarks.flicker import box_change, flicker
+    from benchmarks.flicker import box_change, flicker, level_change
     from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
     from rswap.provenance.watermark import Watermarker
     from rswap.testing.render import moving_face_frames
@@ -350,3 +350,4 @@ def test_flicker_is_small_for_a_steady_swap_and_its_watermark_and_sees_a_face_wh
     flashing = [np.clip(still[0].astype(np.int16) + 12 * (i % 2), 0, 255).astype(np.uint8) for i in range(4)]
     s_in, s_out = box_change(still, flashing, [first[k]] * 4)
     assert s_in == 0.0 and 10.0 < s_out <= 12.0
+    assert level_change(still, flashing, [first[k]] * 4) == (0.0, pytest.approx(12.0, abs=1.0))  # the face's level jumps
