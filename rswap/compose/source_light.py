@@ -10,7 +10,9 @@ grey or grey-green patches with the shade's edge (lcw, dnl, james in the eval).
 So, in CIELAB, the skin's local mean colour (a normalised blur at 5% of the crop over the skin,
 leaving out what is much darker than the skin's coarse brightness around it: a beard, hair,
 nostrils, deep creases are no light) minus the skin's mean is subtracted from the whole face:
-its colour cast everywhere, and its shading (`KEEP_SHADING` of it stays). Detail keeps its
+its colour cast entirely, half of its shading (`KEEP_SHADING`: the shading of the nose and
+cheekbones carries identity; taking all of it out cost 1 point of closer-to-source on the
+crops -> faces eval, half of it 0.8 and kept top-1 and the cosine to the source). Detail keeps its
 amplitude (an additive change; dividing out the light in linear RGB amplified a shadow's
 compressed detail and its noise). One more step keeps the per-frame match honest: it scales the
 skin's spread by (target's / source's) ** 0.5, and with the light gone the source's spread is
@@ -30,7 +32,7 @@ from rswap.compose.color import masked_blur
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_EYE_LOOP
 
 LIGHT_SIGMA = 0.05  # scale of the light taken out, fraction of the crop (the per-frame match works at 0.15)
-KEEP_SHADING = 0.0  # share of the lightness variation kept (0: all of it goes, 1: only the colour cast)
+KEEP_SHADING = 0.5  # share of the lightness variation kept (0: all of it goes, 1: only the colour cast goes)
 COARSE_SIGMA = 0.15  # the skin's coarse brightness (the per-frame match's scale), fraction of the crop
 NOT_SKIN = 0.35  # a pixel darker than this share of the coarse brightness (linear light) is no skin
 MAX_LIFT = 30.0  # the most the lightness moves (L units): a black beard is never lifted to skin
