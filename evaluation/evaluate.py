@@ -330,7 +330,10 @@ def evaluate(
     """
     source_paths = list_images(sources_dir, "sources", limit)
     target_paths = list_images(targets_dir, "targets", limit)
-    groups = person_groups(same_person, [p.name for p in source_paths])  # checked before any model loads
+    # Checked against the whole folder before any model loads; --limit may leave a group short.
+    used = {p.name for p in source_paths}
+    groups = [kept for g in person_groups(same_person, [p.name for p in list_images(sources_dir, "sources")])
+              if len(kept := [n for n in g if n in used]) > 1]
     swappers = [(swapper_name(spec), make_swapper(spec, options)) for spec in swapper_specs]
     ev = Evaluator()
     try:

@@ -229,6 +229,19 @@ def test_cli_refuses_an_unknown_same_person_name_before_any_work(tmp_path, astro
     assert not (tmp_path / "out").exists()
 
 
+def test_a_group_that_limit_leaves_short_is_dropped_not_refused(tmp_path, astronaut):
+    from cli.main import main
+
+    (tmp_path / "s").mkdir(), (tmp_path / "t").mkdir()
+    write_image(tmp_path / "s" / "a.png", astronaut)
+    write_image(tmp_path / "s" / "b.png", np.ascontiguousarray(astronaut[:, ::-1]))
+    write_image(tmp_path / "t" / "c.png", astronaut)
+    assert main(["eval", "--sources", str(tmp_path / "s"), "--targets", str(tmp_path / "t"), "--limit", "1",
+                 "--same-person", "a,b", "--out", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "eval.json").read_text())
+    assert report["sources"] == ["a.png"] and report["same_person"] == []
+
+
 def _finite(x) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
