@@ -4,7 +4,8 @@ Swaps every source photo onto every target photo with each swapper, prints a
 Markdown table of identity, pose, expression and defect metrics, and writes that table,
 the full JSON report and contact sheets (source | target | results, worst pairs first)
 to --out; --save-pairs adds a target | result crop of every pair, to judge the defect
-count by eye.
+count by eye. `--same-person a,b,c` (repeated) declares source photos of one person, so ID
+top-1 counts retrieving another photo of that person as a hit (the strict figure stays).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, metavar="N", help="use at most the first N photos of each folder")
     parser.add_argument("--save-pairs", action="store_true",
                         help="also write target | result face crops of every pair to OUT/pairs/SWAPPER/ (to judge by eye)")
+    parser.add_argument("--same-person", action="append", default=[], metavar="NAMES",
+                        help="comma-separated source photos of one person (file names or stems, e.g. ljm,ljm2,ljm3); "
+                             "ID top-1 counts retrieving any of them as a hit (repeat for each person; the strict "
+                             "figure is reported beside it)")
     parser.add_argument("--sheet-rows", type=int, default=24, metavar="N", help="pairs shown in the contact sheet (24)")
     # the swap options live and convert have, those that apply to photos on the CPU
     add_options(parser, SwapperOptions, only=("keep_mouth", "keep_eyes", "reshape", "color"))
@@ -64,6 +69,7 @@ def _run(args: argparse.Namespace, out: Path | None) -> int:
         args.sources, args.targets, args.swapper, options, limit=args.limit, blend_levels=args.blend_levels,
         on_result=on_result if sheet else None,
         progress=lambda jobs: tqdm(jobs, desc="swap+measure", unit="pair", file=sys.stderr),
+        same_person=[[n.strip() for n in group.split(",") if n.strip()] for group in args.same_person],
     )
     table = markdown_table(report)
     print(table)

@@ -186,6 +186,62 @@ def test_save_pairs_without_an_output_folder_is_one_clear_error(tmp_path, capsys
     assert err.count("\n") == 1 and "--save-pairs needs --out" in err
 
 
+def test_same_person_groups_count_another_photo_of_the_person_as_a_hit_and_keep_the_strict_figure():
+    from evaluation.evaluate import person_groups, person_of, retrieved
+
+    names = ["ljm.jpg", "ljm2.jpg", "ljm3.jpg", "ds.jpg", "zrf.jpg", "trump.jpg"]
+    groups = person_groups([["ljm", "ljm2.jpg", "ljm3"], ["ds", "zrf"]], names)
+    assert groups == [["ljm.jpg", "ljm2.jpg", "ljm3.jpg"], ["ds.jpg", "zrf.jpg"]]
+    people = person_of(names, groups)
+    assert people == ["ljm.jpg"] * 3 + ["ds.jpg"] * 2 + ["trump.jpg"]
+    # Made similarities: a swap of ljm3 whose nearest bank entry is ljm, of ds nearest zrf, of trump nearest ljm.
+    sims = {2: [0.95, 0.90, 0.93, 0.1, 0.1, 0.2], 3: [0.1, 0.1, 0.1, 0.90, 0.94, 0.3], 5: [0.96, 0.1, 0.1, 0.1, 0.1, 0.95]}
+    assert retrieved(np.array(sims[2]), 2, people) == (True, False)  # the same person: a hit, not a strict one
+    assert retrieved(np.array(sims[3]), 3, people) == (True, False)
+    assert retrieved(np.array(sims[5]), 5, people) == (False, False)  # another person is a miss either way
+    assert retrieved(np.array(sims[2]), 2, names) == (False, False)  # without groups each photo is its own person
+    assert retrieved(np.array(sims[3]) * [1, 1, 1, 2, 1, 1], 3, people) == (True, True)
+
+
+@pytest.mark.parametrize("groups, message", [
+    ([["ljm", "nobody"]], "'nobody' is no source photo"),
+    ([["ljm", "ljm2"], ["ljm2", "ds"]], "ljm2.jpg is in two groups"),
+    ([["ljm"]], "two or more photos a group"),
+    ([["ljm", "ds"]], "'ds' names 2 source photos"),
+])
+def test_same_person_groups_that_name_no_photo_or_overlap_are_one_clear_error(groups, message):
+    from evaluation.evaluate import person_groups
+
+    with pytest.raises(RswapError, match=message):
+        person_groups(groups, ["ljm.jpg", "ljm2.jpg", "ds.jpg", "ds.png"])
+
+
+def test_cli_refuses_an_unknown_same_person_name_before_any_work(tmp_path, astronaut, capsys):
+    from cli.main import main
+
+    (tmp_path / "s").mkdir(), (tmp_path / "t").mkdir()
+    write_image(tmp_path / "s" / "a.png", astronaut)
+    write_image(tmp_path / "t" / "b.png", astronaut)
+    code = main(["eval", "--sources", str(tmp_path / "s"), "--targets", str(tmp_path / "t"),
+                 "--same-person", "a,zz", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "'zz' is no source photo" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_group_that_limit_leaves_short_is_dropped_not_refused(tmp_path, astronaut):
+    from cli.main import main
+
+    (tmp_path / "s").mkdir(), (tmp_path / "t").mkdir()
+    write_image(tmp_path / "s" / "a.png", astronaut)
+    write_image(tmp_path / "s" / "b.png", np.ascontiguousarray(astronaut[:, ::-1]))
+    write_image(tmp_path / "t" / "c.png", astronaut)
+    assert main(["eval", "--sources", str(tmp_path / "s"), "--targets", str(tmp_path / "t"), "--limit", "1",
+                 "--same-person", "a,b", "--out", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "eval.json").read_text())
+    assert report["sources"] == ["a.png"] and report["same_person"] == []
+
+
 def _finite(x) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
@@ -201,9 +257,11 @@ def test_eval_on_a_tiny_folder_pair_writes_table_json_and_sheet(tmp_path, astron
     write_image(tgt / "astronaut_warm.jpg", recoloured)
     write_image(tgt / "blank.png", np.full((120, 160, 3), 128, np.uint8))  # no face: skipped, not fatal
 
-    assert main(["eval", "--sources", str(src), "--targets", str(tgt), "--out", str(out), "--save-pairs"]) == 0
+    assert main(["eval", "--sources", str(src), "--targets", str(tgt), "--out", str(out), "--save-pairs",
+                 "--same-person", "astronaut,astronaut_mirror.png"]) == 0
     printed = capsys.readouterr().out
     assert "| classical |" in printed and "targets without a face: blank.png" in printed
+    assert "same person: astronaut.png, astronaut_mirror.png" in printed
 
     report = json.loads((out / "eval.json").read_text())
     assert report["skipped"]["targets without a face"] == ["blank.png"]
@@ -219,6 +277,10 @@ def test_eval_on_a_tiny_folder_pair_writes_table_json_and_sheet(tmp_path, astron
     pairs = [p for p in report["pairs"] if p["swapper"] == "classical"]
     assert {p["source"] for p in pairs} == {"astronaut.png", "astronaut_mirror.png"}
     assert all(set(p["pose_axes_deg"]) == {"pitch", "yaw", "roll"} for p in pairs)
+    # Both sources are one declared person: every retrieval is a hit; the strict figure asks for the photo itself.
+    assert report["same_person"] == [["astronaut.png", "astronaut_mirror.png"]]
+    assert summary["id_top1"] == 1.0 and all(p["top1"] for p in pairs)
+    assert summary["id_top1_strict"] == np.mean([p["nearest_source"] == p["source"] for p in pairs])
 
     assert all(p["defect"] is not None and p["defect_structure"] is not None for p in pairs)
     assert isinstance(summary["defective"], int) and isinstance(summary["defective_colour_only"], int)
@@ -256,7 +318,7 @@ def test_flicker_is_small_for_a_steady_swap_and_its_watermark_and_sees_a_face_wh
     levels of frame-to-frame change to the aligned face (landmark jitter moves the warped
     texture; measured the same before and after issue 10's changes, RESULTS.md); a swapped
     face whose brightness jumps by 12 every other frame adds clearly more."""
-    from benchmarks.flicker import flicker
+    from benchmarks.flicker import box_change, flicker, level_change
     from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
     from rswap.provenance.watermark import Watermarker
     from rswap.testing.render import moving_face_frames
@@ -292,3 +354,13 @@ def test_flicker_is_small_for_a_steady_swap_and_its_watermark_and_sees_a_face_wh
         jumping.append(np.clip(o, 0, 255).astype(np.uint8))
     assert flicker(frames, jumping, first) > steady_flicker + 1.0
     assert flicker(frames, frames, first) == 0.0
+    # The face-box figure counts the head's motion too, in input and output alike: the same for the
+    # input itself; on a still clip a face that jumps by 12 every other frame adds ~12.
+    b_in, b_out = box_change(frames, frames, first)
+    assert b_in == b_out > 0
+    k = next(i for i, f in enumerate(first) if f is not None)
+    still = [frames[k]] * 4
+    flashing = [np.clip(still[0].astype(np.int16) + 12 * (i % 2), 0, 255).astype(np.uint8) for i in range(4)]
+    s_in, s_out = box_change(still, flashing, [first[k]] * 4)
+    assert s_in == 0.0 and 10.0 < s_out <= 12.0
+    assert level_change(still, flashing, [first[k]] * 4) == (0.0, pytest.approx(12.0, abs=1.0))  # the face's level jumps

@@ -35,6 +35,7 @@ import numpy as np
 
 from rswap.compose.color import masked_blur, transfer_color
 from rswap.compose.masks import region_mask
+from rswap.compose.source_light import even_light
 from rswap.compose.warp import mesh_warp
 from rswap.face.landmarks import LEFT_BROW, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_EYE_LOOP, mesh_triangles
 from rswap.face.symmetry import mirror_index
@@ -315,6 +316,7 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     rgb = np.clip(np.rint(cv2.cvtColor(out.astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0), 0, 255).astype(np.uint8)
     inside = oval > 0
     rgb[~inside] = texture[~inside]
+    rgb = even_light(rgb, pts)  # the source's own light and colour cast out (source_light.py)
     filled = ((1.0 - trust) * mtrust).astype(np.float32)
     return CleanTexture(rgb, trust.astype(np.float32), filled, np.maximum(trust, mtrust).astype(np.float32))
 
