@@ -50,6 +50,10 @@ VISIBLE_FROM, VISIBLE_FULL = 0.1, 0.3
 # PREFER_FULL in facing cosine, fading out where the pixel's own triangle was seen well anyway
 # (facing SEEN_WELL and more: about 50 degrees from the view axis).
 PREFER_FROM, PREFER_FULL, SEEN_WELL = 0.15, 0.4, 0.65
+# `beyond_cheek`: robust distance (MAD units, Lab) from the face's inner skin beyond which a
+# pixel is unlike it, and under which its mirror counts as skin; floors of the scales.
+BEYOND_UNLIKE, BEYOND_LIKE = 4.0, 3.0
+BEYOND_SCALE_FLOOR = np.array([6.0, 2.0, 2.0])
 OCCLUDER_DISTANCE = 4.5  # robust z-score (MAD units, Lab) beyond which a forehead pixel is not skin on either side
 MAX_LIGHT_SHIFT = np.array([12.0, 4.0, 4.0], np.float32)  # Lab: most the mirrored side's coarse colour moves
 MIN_OCCLUDER_AREA = 1.5e-3  # fraction of the crop's area under which a flagged blob is noise (~100 px at 256²)
@@ -165,6 +169,39 @@ def frontal_texture(image: np.ndarray, image_points: np.ndarray, crop: np.ndarra
     inside = valid > 0
     out[inside] = face[inside]
     return out, layout
+
+
+def beyond_cheek(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """bool (H, W): what lies beyond a turned head's far cheek but inside its mesh: pixels on
+    one side of the face, below the brows, unlike the face's skin while their mirror pixel is
+    like it, and joined to the face's outline (the background or the hair that shows where
+    the far cheek would be: mediapipe's mesh keeps a cheek's shape there).
+
+    The two conditions keep what belongs to the face: a beard or sideburns are on both
+    sides alike (their mirrors are not skin-like either), and a mole, the eyes or a
+    nostril's shadow do not touch the outline."""
+    hw = texture.shape[:2]
+    size = float(hw[0])
+    pts = np.asarray(points, np.float32)
+    oval = region_mask(hw, pts, include=("face_oval",), feather=0, erode=0) > 0
+    features = np.any([_hull(hw, pts, idx) for idx in FEATURES], axis=0) | _hull(hw, pts, NOSTRIL_POINTS)
+    features = cv2.dilate(features.astype(np.uint8), _disc(0.02 * size)) > 0
+    lab = cv2.cvtColor(cv2.GaussianBlur(texture, (0, 0), 0.004 * size).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    inner = (cv2.erode(oval.astype(np.uint8), _disc(0.08 * size)) > 0) & ~features & (visible > 0.9)
+    if inner.sum() < 50:
+        return np.zeros(hw, bool)
+    ref = lab[inner]
+    med = np.median(ref, axis=0)
+    scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), BEYOND_SCALE_FLOOR)
+    dist = np.linalg.norm((lab - med) / scale, axis=2).astype(np.float32)
+    mdist, mvalid = mesh_warp(dist, pts[mirror_index()], pts, hw, mesh_triangles())
+    rows = np.arange(hw[0])[:, None]
+    below_brows = rows > pts[LEFT_BROW + RIGHT_BROW, 1].mean()
+    cand = oval & ~features & below_brows & (dist > BEYOND_UNLIKE) & (mvalid > 0) & (mdist < BEYOND_LIKE)
+    n, labels = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
+    rim = oval & ~(cv2.erode(oval.astype(np.uint8), _disc(0.02 * size)) > 0)
+    seeds = np.unique(labels[cand & rim])
+    return np.isin(labels, seeds[seeds > 0])
 
 
 def _hull(hw, points, idx) -> np.ndarray:
@@ -355,7 +392,7 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     if facing is None:
         facing = triangle_facing(pts, z, tris)
     visible = visibility_map(hw, pts, z, facing)
-    occluded = occluder_mask(texture, pts, visible)
+    occluded = occluder_mask(texture, pts, visible) | beyond_cheek(texture, pts, visible)
     soft_occ = cv2.GaussianBlur(occluded.astype(np.float32), (0, 0), 0.01 * size)
     trust = visible * (1.0 - np.maximum(soft_occ, occluded))
 
