@@ -54,6 +54,7 @@ PREFER_FROM, PREFER_FULL, SEEN_WELL = 0.15, 0.4, 0.65
 # pixel is unlike it, and under which its mirror counts as skin; floors of the scales.
 BEYOND_UNLIKE, BEYOND_LIKE = 4.0, 3.0
 BEYOND_SCALE_FLOOR = np.array([6.0, 2.0, 2.0])
+GRAIN = 0.5  # the fill's grain, in units of the skin's own fine-detail spread (a full one looked coarser than skin)
 OCCLUDER_DISTANCE = 4.5  # robust z-score (MAD units, Lab) beyond which a forehead pixel is not skin on either side
 MAX_LIGHT_SHIFT = np.array([12.0, 4.0, 4.0], np.float32)  # Lab: most the mirrored side's coarse colour moves
 MIN_OCCLUDER_AREA = 1.5e-3  # fraction of the crop's area under which a flagged blob is noise (~100 px at 256²)
@@ -377,6 +378,29 @@ def _light_shift(diff: np.ndarray, both: np.ndarray, size: float) -> np.ndarray:
     return np.clip(t * near + (1.0 - t) * wide, -MAX_LIGHT_SHIFT, MAX_LIGHT_SHIFT)
 
 
+def _mix(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """a where t is 1, b where t is 0 (t (H, W), a and b (H, W, 3))."""
+    t = t[..., None]
+    return t * a + (1.0 - t) * b
+
+
+def _skin_grain(lab: np.ndarray, weight: np.ndarray, size: float) -> np.ndarray:
+    """(H, W, 3) Lab: a fine random grain with the trusted skin's own fine-detail spread
+    (its pores, down and the photo's noise, above a blur of 1.5% of the crop), to lay over
+    the smooth fill: a flat fill reads as a plastic patch next to the photo's skin. Seeded,
+    so a source always gives the same texture."""
+    detail = lab - cv2.GaussianBlur(lab, (0, 0), 0.015 * size)
+    skin = detail[weight > 0.9]
+    if len(skin) < 50:
+        return np.zeros_like(lab)
+    spread = 1.4826 * np.median(np.abs(skin[:, 0] - np.median(skin[:, 0])))
+    noise = np.random.default_rng(0).standard_normal(lab.shape[:2]).astype(np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), max(0.5, 0.003 * size))
+    grain = np.zeros_like(lab)
+    grain[..., 0] = noise * (GRAIN * spread / max(float(noise.std()), 1e-6))  # lightness only: coloured grain speckles
+    return grain
+
+
 def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None = None,
                   facing: np.ndarray | None = None) -> CleanTexture:
     """The source crop with what is not its own visible face replaced (see the module doc).
@@ -416,8 +440,9 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     wide = masked_blur(lab, weight, 0.12 * size)
     far = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 0.12 * size)
     median = np.median(lab[weight > 0.5], axis=0) if (weight > 0.5).sum() > 20 else lab[oval > 0].mean(0)
-    wide = np.where((far > 0.02)[..., None], wide, median)
-    smooth = np.where((near > 0.05)[..., None], smooth, wide)
+    # Blended, not switched, from one reach to the next: a switch drew the fill's own seams.
+    wide = _mix(wide, median, _smooth01(far, 0.01, 0.04))
+    smooth = _mix(smooth, wide, _smooth01(near, 0.02, 0.08)) + _skin_grain(lab, weight, size)
     # Features are never smoothed away (a face without a brow): where neither side is
     # trusted they take the mirror's feature all the same.
     smooth_fill = np.where(features[..., None], mirror_fixed, smooth)
