@@ -5,10 +5,16 @@ lies on the source's mesh that is not its face comes along: hair over the forehe
 eye, a hand, the far side of a turned head (the temple's hair, the background beyond the
 cheek). This module decides, in the source's aligned crop, which pixels to trust and
 replaces the others:
-1. visibility: each mesh triangle's facing from mediapipe's 3D landmarks (x, y and the
-   relative depth z on the same scale): the cosine between its normal and the view axis.
-   Pixels of triangles turned away or strongly foreshortened are not trusted, and such a
-   triangle samples its mirrored triangle at swap time (`sample_triangles`);
+0. layout (`frontal_texture`): the photo is unwrapped onto its own mesh seen from straight
+   ahead (`rswap.face.symmetry.frontal_layout`), so a turned head's far cheek, a sliver or
+   a fold in the photo, has its area in the texture and is filled there pixel by pixel;
+1. visibility: each mesh triangle's facing in the photo, from mediapipe's 3D landmarks (x, y
+   and the relative depth z on the same scale): the cosine between its normal and the view
+   axis. Pixels of triangles turned away or strongly foreshortened are not trusted, and a
+   pixel whose mirror the camera saw much more squarely gives way to it, smoothly
+   (`mirror_preference`); what lies beyond a turned head's far cheek inside its mesh
+   (background, hair: unlike the skin, joined to the outline, with a skin-like mirror) is
+   not trusted either (`beyond_cheek`);
 2. occluders (`occluder_mask`): a skin pixel unlike its mirror pixel (after the skin's coarse
    light is taken out) and the farther of the two from the source's skin statistics is
    covered; above the brows a symmetric outlier (a fringe) too; anywhere a colour no skin
@@ -18,8 +24,10 @@ replaces the others:
    around them: a feature whose surroundings are mostly covered (hair over an eye) is
    untrusted as a whole;
 3. fill: untrusted pixels take the mirrored triangle from the other side of the mesh
-   (`rswap.face.symmetry`), with that side's coarse colour moved to this side's light; where
-   the mirror is untrusted too, a smooth skin fill (the trusted skin's local mean colour);
+   (`rswap.face.symmetry`), with that side's coarse colour moved to this side's light (the
+   difference measured where both sides are trusted, `_light_shift`); where the mirror is
+   untrusted too, a smooth skin fill (the trusted skin's local mean colour with a fine grain
+   of its own spread, `_skin_grain`);
    eyes, brows and lips are never smooth-filled (they would vanish): they take the mirror's;
 4. several photos: each pixel from the photo whose texture is most trusted there.
 Thresholds are set where identity held on real photos (RESULTS.md, issue 10): eager ones

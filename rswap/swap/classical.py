@@ -52,8 +52,8 @@ SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction
 
 @dataclass
 class ClassicalSource:
-    texture: np.ndarray  # aligned crop of the most frontal source photo, cleaned (source_texture.py)
-    landmarks: np.ndarray  # its 468 mesh points, crop coordinates
+    texture: np.ndarray  # the most frontal source photo unwrapped to its face seen from straight ahead, cleaned (source_texture.py)
+    landmarks: np.ndarray  # its 468 mesh points in that layout (crop coordinates; a frontal face's own landmarks)
     outline: np.ndarray  # face-oval points averaged over all source photos, in the texture's frame
     sample: np.ndarray | None = None  # (T, 3, 2): where each mesh triangle samples the texture (None: at its landmarks)
     eye_opening: float = 1.0  # the texture's eyes, `eye_opening` (below EYES_CLOSED: shut, no eye to paste)
@@ -196,17 +196,15 @@ class ClassicalSwapper(HostSwapper):
             z = face.z
             if z is not None:  # depth on the crop's pixel scale, as x and y
                 z = np.asarray(z, np.float32)[:MESH_POINTS] * np.sqrt(abs(np.linalg.det(M[:, :2])))
-            cleaned = None
+            cleaned, layout = None, pts
             if self.clean_source:
                 # Unwrapped to the face seen from straight ahead, so a turned head's far side has
                 # room for what the mirror fills in (frontal_texture); the mesh points become that layout.
                 facing = triangle_facing(pts, z, self._triangles)
                 if z is not None:
                     crop, layout = frontal_texture(image, face.landmarks[:MESH_POINTS], crop, pts, z)
-                    cleaned = clean_texture(crop, layout, facing=facing)
-                else:
-                    cleaned, layout = clean_texture(crop, pts, facing=facing), pts
-            crops.append((crop, pts, cleaned, layout if cleaned is not None else pts))
+                cleaned = clean_texture(crop, layout, facing=facing)
+            crops.append((crop, pts, cleaned, layout))
         base = min(range(len(crops)), key=lambda k: _frontalness(crops[k][1]))
         _, _, cleaned, landmarks = crops[base]
         texture = crops[base][0] if cleaned is None else cleaned.texture
