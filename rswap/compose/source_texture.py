@@ -12,9 +12,7 @@ replaces the others:
    and the relative depth z on the same scale): the cosine between its normal and the view
    axis. Pixels of triangles turned away or strongly foreshortened are not trusted, and a
    pixel whose mirror the camera saw much more squarely gives way to it, smoothly
-   (`mirror_preference`); what lies beyond a turned head's far cheek inside its mesh
-   (background, hair: unlike the skin, joined to the outline, with a skin-like mirror) is
-   not trusted either (`beyond_cheek`);
+   (`mirror_preference`);
 2. occluders (`occluder_mask`): a skin pixel unlike its mirror pixel (after the skin's coarse
    light is taken out) and the farther of the two from the source's skin statistics is
    covered; above the brows a symmetric outlier (a fringe) too; anywhere a colour no skin
@@ -58,10 +56,6 @@ VISIBLE_FROM, VISIBLE_FULL = 0.1, 0.3
 # PREFER_FULL in facing cosine, fading out where the pixel's own triangle was seen well anyway
 # (facing SEEN_WELL and more: about 50 degrees from the view axis).
 PREFER_FROM, PREFER_FULL, SEEN_WELL = 0.15, 0.4, 0.65
-# `beyond_cheek`: robust distance (MAD units, Lab) from the face's inner skin beyond which a
-# pixel is unlike it, and under which its mirror counts as skin; floors of the scales.
-BEYOND_UNLIKE, BEYOND_LIKE = 4.0, 3.0
-BEYOND_SCALE_FLOOR = np.array([6.0, 2.0, 2.0])
 GRAIN = 0.5  # the fill's grain, in units of the skin's own fine-detail spread (a full one looked coarser than skin)
 OCCLUDER_DISTANCE = 4.5  # robust z-score (MAD units, Lab) beyond which a forehead pixel is not skin on either side
 MAX_LIGHT_SHIFT = np.array([12.0, 4.0, 4.0], np.float32)  # Lab: most the mirrored side's coarse colour moves
@@ -178,39 +172,6 @@ def frontal_texture(image: np.ndarray, image_points: np.ndarray, crop: np.ndarra
     inside = valid > 0
     out[inside] = face[inside]
     return out, layout
-
-
-def beyond_cheek(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) -> np.ndarray:
-    """bool (H, W): what lies beyond a turned head's far cheek but inside its mesh: pixels on
-    one side of the face, below the brows, unlike the face's skin while their mirror pixel is
-    like it, and joined to the face's outline (the background or the hair that shows where
-    the far cheek would be: mediapipe's mesh keeps a cheek's shape there).
-
-    The two conditions keep what belongs to the face: a beard or sideburns are on both
-    sides alike (their mirrors are not skin-like either), and a mole, the eyes or a
-    nostril's shadow do not touch the outline."""
-    hw = texture.shape[:2]
-    size = float(hw[0])
-    pts = np.asarray(points, np.float32)
-    oval = region_mask(hw, pts, include=("face_oval",), feather=0, erode=0) > 0
-    features = np.any([_hull(hw, pts, idx) for idx in FEATURES], axis=0) | _hull(hw, pts, NOSTRIL_POINTS)
-    features = cv2.dilate(features.astype(np.uint8), _disc(0.02 * size)) > 0
-    lab = cv2.cvtColor(cv2.GaussianBlur(texture, (0, 0), 0.004 * size).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    inner = (cv2.erode(oval.astype(np.uint8), _disc(0.08 * size)) > 0) & ~features & (visible > 0.9)
-    if inner.sum() < 50:
-        return np.zeros(hw, bool)
-    ref = lab[inner]
-    med = np.median(ref, axis=0)
-    scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), BEYOND_SCALE_FLOOR)
-    dist = np.linalg.norm((lab - med) / scale, axis=2).astype(np.float32)
-    mdist, mvalid = mesh_warp(dist, pts[mirror_index()], pts, hw, mesh_triangles())
-    rows = np.arange(hw[0])[:, None]
-    below_brows = rows > pts[LEFT_BROW + RIGHT_BROW, 1].mean()
-    cand = oval & ~features & below_brows & (dist > BEYOND_UNLIKE) & (mvalid > 0) & (mdist < BEYOND_LIKE)
-    n, labels = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
-    rim = oval & ~(cv2.erode(oval.astype(np.uint8), _disc(0.02 * size)) > 0)
-    seeds = np.unique(labels[cand & rim])
-    return np.isin(labels, seeds[seeds > 0])
 
 
 def _hull(hw, points, idx) -> np.ndarray:
@@ -424,7 +385,7 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     if facing is None:
         facing = triangle_facing(pts, z, tris)
     visible = visibility_map(hw, pts, z, facing)
-    occluded = occluder_mask(texture, pts, visible) | beyond_cheek(texture, pts, visible)
+    occluded = occluder_mask(texture, pts, visible)
     soft_occ = cv2.GaussianBlur(occluded.astype(np.float32), (0, 0), 0.01 * size)
     trust = visible * (1.0 - np.maximum(soft_occ, occluded))
 
