@@ -5,10 +5,14 @@ lies on the source's mesh that is not its face comes along: hair over the forehe
 eye, a hand, the far side of a turned head (the temple's hair, the background beyond the
 cheek). This module decides, in the source's aligned crop, which pixels to trust and
 replaces the others:
-1. visibility: each mesh triangle's facing from mediapipe's 3D landmarks (x, y and the
-   relative depth z on the same scale): the cosine between its normal and the view axis.
-   Pixels of triangles turned away or strongly foreshortened are not trusted, and such a
-   triangle samples its mirrored triangle at swap time (`sample_triangles`);
+0. layout (`frontal_texture`): the photo is unwrapped onto its own mesh seen from straight
+   ahead (`rswap.face.symmetry.frontal_layout`), so a turned head's far cheek, a sliver or
+   a fold in the photo, has its area in the texture and is filled there pixel by pixel;
+1. visibility: each mesh triangle's facing in the photo, from mediapipe's 3D landmarks (x, y
+   and the relative depth z on the same scale): the cosine between its normal and the view
+   axis. Pixels of triangles turned away or strongly foreshortened are not trusted, and a
+   pixel whose mirror the camera saw much more squarely gives way to it, smoothly
+   (`mirror_preference`);
 2. occluders (`occluder_mask`): a skin pixel unlike its mirror pixel (after the skin's coarse
    light is taken out) and the farther of the two from the source's skin statistics is
    covered; above the brows a symmetric outlier (a fringe) too; anywhere a colour no skin
@@ -18,8 +22,10 @@ replaces the others:
    around them: a feature whose surroundings are mostly covered (hair over an eye) is
    untrusted as a whole;
 3. fill: untrusted pixels take the mirrored triangle from the other side of the mesh
-   (`rswap.face.symmetry`), with that side's coarse colour moved to this side's light; where
-   the mirror is untrusted too, a smooth skin fill (the trusted skin's local mean colour);
+   (`rswap.face.symmetry`), with that side's coarse colour moved to this side's light (the
+   difference measured where both sides are trusted, `_light_shift`); where the mirror is
+   untrusted too, a smooth skin fill (the trusted skin's local mean colour with a fine grain
+   of its own spread, `_skin_grain`);
    eyes, brows and lips are never smooth-filled (they would vanish): they take the mirror's;
 4. several photos: each pixel from the photo whose texture is most trusted there.
 Thresholds are set where identity held on real photos (RESULTS.md, issue 10): eager ones
@@ -29,6 +35,7 @@ removed more pasted hair and flagged asymmetric light and real hairlines.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -38,13 +45,19 @@ from rswap.compose.masks import region_mask
 from rswap.compose.source_light import even_light
 from rswap.compose.warp import mesh_warp
 from rswap.face.landmarks import LEFT_BROW, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_EYE_LOOP, mesh_triangles
-from rswap.face.symmetry import mirror_index
+from rswap.face.align import similarity_matrix
+from rswap.face.symmetry import frontal_layout, mirror_index
 
 # Facing cosine below which a triangle is not trusted at all, and above which fully: ~84
 # and ~73 degrees from the view axis. A frontal face's cheek rims sit at 60-70° (cosine
 # 0.35-0.5): trusting only from 0.55 replaced them on every face and cost identity
 # (measured on 24 x 6 pairs: closer-to-source 95% -> 88%).
 VISIBLE_FROM, VISIBLE_FULL = 0.1, 0.3
+# A pixel takes its mirror, blended, when the mirror faced the camera better by PREFER_FROM to
+# PREFER_FULL in facing cosine, fading out where the pixel's own triangle was seen well anyway
+# (facing SEEN_WELL and more: about 50 degrees from the view axis).
+PREFER_FROM, PREFER_FULL, SEEN_WELL = 0.15, 0.4, 0.65
+GRAIN = 0.5  # the fill's grain, in units of the skin's own fine-detail spread (a full one looked coarser than skin)
 OCCLUDER_DISTANCE = 4.5  # robust z-score (MAD units, Lab) beyond which a forehead pixel is not skin on either side
 MAX_LIGHT_SHIFT = np.array([12.0, 4.0, 4.0], np.float32)  # Lab: most the mirrored side's coarse colour moves
 MIN_OCCLUDER_AREA = 1.5e-3  # fraction of the crop's area under which a flagged blob is noise (~100 px at 256²)
@@ -100,11 +113,66 @@ def _raster(hw: tuple[int, int], points: np.ndarray, triangles: np.ndarray, valu
     return out
 
 
-def visibility_map(hw: tuple[int, int], points: np.ndarray, z: np.ndarray | None) -> np.ndarray:
-    """float32 (H, W) in [0, 1]: how far each pixel's mesh triangle faces the camera."""
+def visibility_map(hw: tuple[int, int], points: np.ndarray, z: np.ndarray | None,
+                   facing: np.ndarray | None = None) -> np.ndarray:
+    """float32 (H, W) in [0, 1]: how far each pixel's mesh triangle faces the camera.
+    `facing` (T,), optional: the triangles' facing in the photo, when `points` are another
+    layout of the mesh (`frontal_texture`)."""
     tris = mesh_triangles()
-    facing = triangle_facing(points, z, tris)
+    if facing is None:
+        facing = triangle_facing(points, z, tris)
     return _raster(hw, points, tris, _smooth01(facing, VISIBLE_FROM, VISIBLE_FULL), np.argsort(facing))
+
+
+@lru_cache(maxsize=1)
+def mirror_triangles() -> np.ndarray:
+    """(T,) int: the row in mesh_triangles() of each triangle's mirror image (-1 where the
+    tessellation has no mirrored twin: a few flipped quad diagonals)."""
+    tris = mesh_triangles()
+    mirror = mirror_index()
+    row = {tuple(sorted(t)): k for k, t in enumerate(tris.tolist())}
+    return np.array([row.get(tuple(sorted(mirror[t].tolist())), -1) for t in tris])
+
+
+def mirror_preference(hw: tuple[int, int], points: np.ndarray, facing: np.ndarray) -> np.ndarray:
+    """float32 (H, W) in [0, 1]: how much each pixel should rather show its mirror, which the
+    camera saw much more squarely (the far cheek of a turned head, whose own pixels are a
+    stretched sliver of the photo, often with the background or hair beyond the cheek in it).
+    Smooth (blurred at 3% of the crop), so own and mirrored texture blend with no seam; 0 on
+    a frontal face, whose two sides face the camera alike."""
+    tris = mesh_triangles()
+    other = mirror_triangles()
+    mfacing = np.where(other >= 0, facing[np.maximum(other, 0)], facing)
+    gain = _smooth01(mfacing - facing, PREFER_FROM, PREFER_FULL) * (1.0 - _smooth01(facing, SEEN_WELL, 1.0))
+    pref = cv2.GaussianBlur(_raster(hw, points, tris, gain, np.argsort(facing)), (0, 0), 0.03 * hw[0])
+    # Eyes, brows and lips stay whole, own or (where untrusted) mirrored: a blend of a feature
+    # with its slightly misplaced mirror image is a ghost (double lids, a blurred iris).
+    features = np.any([_hull(hw, points, idx) for idx in FEATURES], axis=0).astype(np.uint8)
+    features = cv2.GaussianBlur(cv2.dilate(features, _disc(0.02 * hw[0])).astype(np.float32), (0, 0), 0.01 * hw[0])
+    return pref * (1.0 - features)
+
+
+def frontal_texture(image: np.ndarray, image_points: np.ndarray, crop: np.ndarray, points: np.ndarray,
+                    z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(texture, layout): the source photo unwrapped onto its own mesh seen from straight
+    ahead (`rswap.face.symmetry.frontal_layout`, in the crop's frame).
+
+    In the crop of a turned head the far cheek's triangles are slivers or fold over the near
+    face and the background: a texture in that frame has no pixels of its own to hold a fill
+    from the mirror, so the far side used to sample the near side's triangles at swap time,
+    a hard cut at triangle edges with the near side's light (the wedges seen on three-quarter
+    sources). In the frontal layout every triangle has its area, so the fill blends per
+    pixel. The mesh is warped from the photo itself (one resampling, as the crop is); what
+    lies outside the mesh comes from the crop, moved by the same fit.
+    image_points: the 468 mesh points in `image`; points, z: the same in the crop's frame."""
+    hw = crop.shape[:2]
+    layout = frontal_layout(points, z)
+    S = similarity_matrix(points, layout)
+    out = cv2.warpAffine(crop, S, (hw[1], hw[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    face, valid = mesh_warp(image, np.asarray(image_points, np.float32)[:len(layout)], layout, hw, mesh_triangles())
+    inside = valid > 0
+    out[inside] = face[inside]
+    return out, layout
 
 
 def _hull(hw, points, idx) -> np.ndarray:
@@ -264,16 +332,60 @@ def _hair_from_outside(lab: np.ndarray, pts: np.ndarray, oval: np.ndarray, skin_
     return np.isin(labels, seeds[seeds > 0]) & oval
 
 
-def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None = None) -> CleanTexture:
+def _light_shift(diff: np.ndarray, both: np.ndarray, size: float) -> np.ndarray:
+    """(H, W, 3) Lab: what to add to the mirrored texture to bring it to this side's light.
+
+    Measured where both a pixel and its mirror are trusted skin (`both`: their difference
+    there is light and little else once blurred) and carried smoothly into where only the
+    mirror is: at 4% of the crop near such pixels, so the fill meets its surroundings with no
+    seam, at 12% farther in. (Comparing each side's own coarse colour instead, each over its
+    own trusted pixels, left a step at the rim of a filled patch: lighter or darker wedges
+    on turned sources.) Clipped: a hair edge still leans the trusted mean dark, and the
+    target's light is matched at swap time anyway."""
+    near = masked_blur(diff, both, 0.04 * size)
+    wide = masked_blur(diff, both, 0.12 * size)
+    t = _smooth01(cv2.GaussianBlur(both.astype(np.float32), (0, 0), 0.04 * size), 0.02, 0.1)[..., None]
+    return np.clip(t * near + (1.0 - t) * wide, -MAX_LIGHT_SHIFT, MAX_LIGHT_SHIFT)
+
+
+def _mix(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """a where t is 1, b where t is 0 (t (H, W), a and b (H, W, 3))."""
+    t = t[..., None]
+    return t * a + (1.0 - t) * b
+
+
+def _skin_grain(lab: np.ndarray, weight: np.ndarray, size: float) -> np.ndarray:
+    """(H, W, 3) Lab: a fine random grain with the trusted skin's own fine-detail spread
+    (its pores, down and the photo's noise, above a blur of 1.5% of the crop), to lay over
+    the smooth fill: a flat fill reads as a plastic patch next to the photo's skin. Seeded,
+    so a source always gives the same texture."""
+    detail = lab - cv2.GaussianBlur(lab, (0, 0), 0.015 * size)
+    skin = detail[weight > 0.9]
+    if len(skin) < 50:
+        return np.zeros_like(lab)
+    spread = 1.4826 * np.median(np.abs(skin[:, 0] - np.median(skin[:, 0])))
+    noise = np.random.default_rng(0).standard_normal(lab.shape[:2]).astype(np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), max(0.5, 0.003 * size))
+    grain = np.zeros_like(lab)
+    grain[..., 0] = noise * (GRAIN * spread / max(float(noise.std()), 1e-6))  # lightness only: coloured grain speckles
+    return grain
+
+
+def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None = None,
+                  facing: np.ndarray | None = None) -> CleanTexture:
     """The source crop with what is not its own visible face replaced (see the module doc).
 
     texture: aligned source crop, RGB uint8; points: its 468 mesh points (crop pixels);
-    z: their relative depth on the crop's pixel scale, or None (2D fallback)."""
+    z: their relative depth on the crop's pixel scale, or None (2D fallback);
+    facing (T,), optional: the triangles' facing in the photo when `texture` and `points`
+    are the frontal layout (`frontal_texture`; z is then not used)."""
     hw = texture.shape[:2]
     size = float(hw[0])
     pts = np.asarray(points, np.float32)
     tris = mesh_triangles()
-    visible = visibility_map(hw, pts, z)
+    if facing is None:
+        facing = triangle_facing(pts, z, tris)
+    visible = visibility_map(hw, pts, z, facing)
     occluded = occluder_mask(texture, pts, visible)
     soft_occ = cv2.GaussianBlur(occluded.astype(np.float32), (0, 0), 0.01 * size)
     trust = visible * (1.0 - np.maximum(soft_occ, occluded))
@@ -288,14 +400,8 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     oval = region_mask(hw, pts, include=("face_oval",), feather=0, erode=0)
     features = np.any([_hull(hw, pts, idx) for idx in FEATURES], axis=0)
     skin_w = oval * (~features)
-    sigma = 0.08 * size
     lab, mlab = (cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB) for img in (texture, mirror))
-    own_coarse = masked_blur(lab, skin_w * trust, sigma)
-    mirror_coarse = masked_blur(mlab, skin_w * mtrust, sigma)
-    # Clipped: next to an occluder the trusted skin's local mean still leans toward it (a
-    # hair edge), and a full correction would carry that darkness onto the mirrored patch.
-    # The target's light is matched at swap time anyway.
-    mirror_fixed = mlab + np.clip(own_coarse - mirror_coarse, -MAX_LIGHT_SHIFT, MAX_LIGHT_SHIFT)
+    mirror_fixed = mlab + _light_shift(lab - mlab, skin_w * trust * mtrust, size)
     # The smooth fill: the trusted skin's local colour; where none is near (a fringe over the
     # whole forehead) a wider one, and where even that finds none, the skin's median.
     weight = skin_w * trust
@@ -304,43 +410,24 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     wide = masked_blur(lab, weight, 0.12 * size)
     far = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 0.12 * size)
     median = np.median(lab[weight > 0.5], axis=0) if (weight > 0.5).sum() > 20 else lab[oval > 0].mean(0)
-    wide = np.where((far > 0.02)[..., None], wide, median)
-    smooth = np.where((near > 0.05)[..., None], smooth, wide)
+    # Blended, not switched, from one reach to the next: a switch drew the fill's own seams.
+    wide = _mix(wide, median, _smooth01(far, 0.01, 0.04))
+    smooth = _mix(smooth, wide, _smooth01(near, 0.02, 0.08)) + _skin_grain(lab, weight, size)
     # Features are never smoothed away (a face without a brow): where neither side is
     # trusted they take the mirror's feature all the same.
     smooth_fill = np.where(features[..., None], mirror_fixed, smooth)
 
-    a = trust[..., None]
+    # Own pixels give way, smoothly, to a trusted mirror that the camera saw much better.
+    own = trust * (1.0 - mirror_preference(hw, pts, facing) * mtrust)
+    a = own[..., None]
     b = mtrust[..., None]
     out = a * lab + (1.0 - a) * (b * mirror_fixed + (1.0 - b) * smooth_fill)
     rgb = np.clip(np.rint(cv2.cvtColor(out.astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0), 0, 255).astype(np.uint8)
     inside = oval > 0
     rgb[~inside] = texture[~inside]
     rgb = even_light(rgb, pts)  # the source's own light and colour cast out (source_light.py)
-    filled = ((1.0 - trust) * mtrust).astype(np.float32)
+    filled = ((1.0 - own) * mtrust).astype(np.float32)
     return CleanTexture(rgb, trust.astype(np.float32), filled, np.maximum(trust, mtrust).astype(np.float32))
-
-
-def sample_triangles(points: np.ndarray, z: np.ndarray | None, turned: float = VISIBLE_FULL) -> np.ndarray:
-    """(T, 3, 2) float32: where each mesh triangle should sample the source texture.
-
-    A triangle that faces away or is foreshortened below `turned` (facing cosine) while its
-    mirror faces the camera samples the mirror, reflected: the far cheek of a three-quarter
-    view is drawn from the near one. This is per triangle, not per pixel, because in the
-    photo the far side's folded triangles lie over other pixels (the near face, the
-    background beyond the cheek), which no per-pixel trust can tell apart."""
-    pts = np.asarray(points, np.float32)
-    tris = mesh_triangles()
-    facing = triangle_facing(pts, z, tris)
-    mirror = mirror_index()
-    # The mirror of triangle (a, b, c) is (m(a), m(b), m(c)) as a vertex set: find its row.
-    row = {tuple(sorted(t)): k for k, t in enumerate(tris.tolist())}
-    other = np.array([row.get(tuple(sorted(mirror[t].tolist())), -1) for t in tris])
-    out = pts[tris].copy()
-    use = (facing < turned) & (other >= 0)
-    use[use] &= facing[other[use]] > np.maximum(facing[use], VISIBLE_FROM) + 0.1
-    out[use] = pts[mirror[tris[use]]]
-    return out
 
 
 def merge_textures(base: np.ndarray, base_points: np.ndarray, base_quality: np.ndarray,

@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from rswap.face.align import similarity_matrix, transform_points
 from rswap.face.landmarks import FACE_OVAL, MESH_POINTS, mesh_triangles
 
 
@@ -58,3 +59,32 @@ def mirror_index() -> np.ndarray:
 def mirrored_landmarks(points: np.ndarray) -> np.ndarray:
     """The mesh points renumbered by their mirrors: point i of the result is point mirror[i]."""
     return np.asarray(points)[mirror_index()]
+
+
+def frontal_layout(points: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """(468, 2) float32: the mesh as seen from straight ahead, in the frame of `points`.
+
+    The face's own 3D points (x, y and mediapipe's relative depth z, on one scale) are turned
+    by the smallest rotation that brings the normal of its plane of symmetry onto the image's
+    x axis: yaw (and roll) go, pitch stays as photographed. The normal is the main direction
+    of the vectors between mirror pairs (point i to point mirror[i]). The orthographic view
+    of the turned points is then fitted (rotation, scale, shift) onto `points`, so a frontal
+    face's layout is its own landmarks. On a turned head the far cheek, folded or squeezed
+    into a sliver in the photo, gets the area it has on the face: a texture in this frame
+    has room for what the mirror fills in there (rswap/compose/source_texture.py)."""
+    pts = np.asarray(points, np.float64)[:MESH_POINTS]
+    p = np.column_stack([pts, np.asarray(z, np.float64)[:MESH_POINTS]])
+    m = mirror_index()
+    pairs = p - p[m]
+    normal = np.linalg.svd(pairs[m != np.arange(MESH_POINTS)], full_matrices=False)[2][0]
+    if normal[0] < 0:  # image-left to image-right, as x
+        normal = -normal
+    axis = np.cross(normal, [1.0, 0.0, 0.0])
+    sin, cos = np.linalg.norm(axis), normal[0]
+    turn = np.eye(3)
+    if sin > 1e-9:  # Rodrigues: about `axis` by the angle between the normal and x
+        k = axis / sin
+        K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+        turn += sin * K + (1.0 - cos) * K @ K
+    view = (p @ turn.T)[:, :2]
+    return transform_points(view, similarity_matrix(view, pts)).astype(np.float32)

@@ -25,7 +25,7 @@ from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import limit_shadows, match_face_colour
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.occluders import forehead_occluders
-from rswap.compose.source_texture import clean_texture, merge_textures, sample_triangles
+from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
 from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template, similarity_matrix, transform_points
@@ -52,8 +52,8 @@ SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction
 
 @dataclass
 class ClassicalSource:
-    texture: np.ndarray  # aligned crop of the most frontal source photo, cleaned (source_texture.py)
-    landmarks: np.ndarray  # its 468 mesh points, crop coordinates
+    texture: np.ndarray  # the most frontal source photo unwrapped to its face seen from straight ahead, cleaned (source_texture.py)
+    landmarks: np.ndarray  # its 468 mesh points in that layout (crop coordinates; a frontal face's own landmarks)
     outline: np.ndarray  # face-oval points averaged over all source photos, in the texture's frame
     sample: np.ndarray | None = None  # (T, 3, 2): where each mesh triangle samples the texture (None: at its landmarks)
     eye_opening: float = 1.0  # the texture's eyes, `eye_opening` (below EYES_CLOSED: shut, no eye to paste)
@@ -196,19 +196,26 @@ class ClassicalSwapper(HostSwapper):
             z = face.z
             if z is not None:  # depth on the crop's pixel scale, as x and y
                 z = np.asarray(z, np.float32)[:MESH_POINTS] * np.sqrt(abs(np.linalg.det(M[:, :2])))
-            crops.append((crop, pts, clean_texture(crop, pts, z) if self.clean_source else None, z))
+            cleaned, layout = None, pts
+            if self.clean_source:
+                # Unwrapped to the face seen from straight ahead, so a turned head's far side has
+                # room for what the mirror fills in (frontal_texture); the mesh points become that layout.
+                facing = triangle_facing(pts, z, self._triangles)
+                if z is not None:
+                    crop, layout = frontal_texture(image, face.landmarks[:MESH_POINTS], crop, pts, z)
+                cleaned = clean_texture(crop, layout, facing=facing)
+            crops.append((crop, pts, cleaned, layout))
         base = min(range(len(crops)), key=lambda k: _frontalness(crops[k][1]))
-        _, landmarks, cleaned, _ = crops[base]
+        _, _, cleaned, landmarks = crops[base]
         texture = crops[base][0] if cleaned is None else cleaned.texture
         if cleaned is not None and len(crops) > 1:
-            others = [(c.texture, pts, c.quality) for k, (_, pts, c, _) in enumerate(crops) if k != base]
+            others = [(c.texture, layout, c.quality) for k, (_, _, c, layout) in enumerate(crops) if k != base]
             texture = merge_textures(texture, landmarks, cleaned.quality, others)
         outlines = []
         for _, pts, _, _ in crops:  # every photo's outline, brought into the texture's frame
             S = similarity_matrix(pts[STABLE_POINTS], landmarks[STABLE_POINTS])
             outlines.append(transform_points(pts[FACE_OVAL], S))
-        sample = sample_triangles(landmarks, crops[base][3]) if self.clean_source else None
-        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), sample, eye_opening(landmarks))
+        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), None, eye_opening(crops[base][1]))
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
         """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
