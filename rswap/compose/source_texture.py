@@ -207,8 +207,12 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     n, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
     small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < MIN_OCCLUDER_AREA * size * size)
     occ[np.isin(labels, small[small > 0])] = 0
-    # A gap inside hair (a lit lock, a few pixels of skin between strands) is hair too.
-    occ |= cv2.morphologyEx(occ, cv2.MORPH_CLOSE, _disc(HAIR_GAP * size)) & skin & (rows < pts[1, 1])
+    # A gap inside hair (a lit lock, a few pixels between strands) is hair too, and so is a
+    # sliver between hair and the oval's edge (real side hair on 2: left trusted, it fed the
+    # smooth fill next to it and came back as a dark blob beside the eye).
+    gaps = cv2.morphologyEx(occ | (~oval).astype(np.uint8), cv2.MORPH_CLOSE, _disc(HAIR_GAP * size))
+    gaps &= cv2.dilate(occ, _disc(2 * HAIR_GAP * size))  # (the oval's own concave bends are no gaps)
+    occ |= gaps & skin & (rows < pts[1, 1])
     # Whether an eye or brow is covered is judged without the strands: a few thin lines near
     # an eye do not hide it, and the lid creases they catch would bury the clean eye.
     bulk = cv2.dilate(occ, _disc(0.02 * size)) & oval
@@ -260,11 +264,13 @@ def _grow_strands(occ: np.ndarray, lab: np.ndarray, flat: np.ndarray, mflat: np.
     mocc, _ = mesh_warp(occ.astype(np.float32), mirrored, pts, hw, tris)
     light = lab[..., 0]
     line = light < cv2.GaussianBlur(light, (0, 0), 0.012 * size) - STRAND_CONTRAST
-    darker = (flat[..., 0] < mflat[..., 0] - STRAND_DARKER) | (mocc >= 0.5)
     rows = np.arange(hw[0])[:, None]
-    # Not at the eyes' and brows' rims: lids, creases and lashes are dark lines of the face.
+    # Where the mirror is covered there is no symmetry to judge by: any dark line counts, but
+    # not at the eyes' and brows' rims (lids, creases and lashes are dark lines of the face;
+    # with a visible mirror they are alike on both sides and fail the test above).
     rims = cv2.dilate((~skin).astype(np.uint8), _disc(STRAND_RIM * size)) > 0
-    strands = (line & darker & skin & ~rims & (rows < pts[1, 1])).astype(np.uint8)
+    darker = (flat[..., 0] < mflat[..., 0] - STRAND_DARKER) & (mocc < 0.5) | (mocc >= 0.5) & ~rims
+    strands = (line & darker & skin & (rows < pts[1, 1])).astype(np.uint8)
     out = occ.copy()
     for _ in range(STRAND_STEPS):  # a strand found is followed along: its continuation is near it
         grown = out | (strands & cv2.dilate(out, _disc(STRAND_NEAR * size)))
