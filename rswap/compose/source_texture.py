@@ -216,7 +216,7 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     # Whether an eye or brow is covered is judged without the strands: a few thin lines near
     # an eye do not hide it, and the lid creases they catch would bury the clean eye.
     bulk = cv2.dilate(occ, _disc(0.02 * size)) & oval
-    occ = _grow_strands(occ, lab, flat, mflat, skin, pts, mirrored, tris)
+    occ = _grow_strands(occ, lab, skin, pts, mirrored, tris)
     occ = cv2.dilate(occ, _disc(0.02 * size)) & oval
     ring_kernel = _disc(FEATURE_RING * size)
     covered = []
@@ -241,11 +241,10 @@ HAIR_GAP = 0.03  # gaps inside an occluder narrower than about twice this (fract
 STRAND_NEAR = 0.06  # how far from a found occluder a strand is looked for, fraction of the crop
 STRAND_RIM = 0.025  # margin around the eyes, brows (and the oval's edge) where no strand is looked for, fraction of the crop
 STRAND_STEPS = 4  # times the search steps along a strand from what was found
-STRAND_CONTRAST = 5.0  # L units a strand is darker than its surroundings (a blur at 1.2% of the crop)
-STRAND_DARKER = 8.0  # ... and darker than its mirror (after the coarse light is taken out), unless the mirror is covered
+STRAND_CONTRAST = 5.0  # L units a strand is darker than its surroundings (a blur at 1.2% of the crop), and than its mirror is
 
 
-def _grow_strands(occ: np.ndarray, lab: np.ndarray, flat: np.ndarray, mflat: np.ndarray, skin: np.ndarray,
+def _grow_strands(occ: np.ndarray, lab: np.ndarray, skin: np.ndarray,
                   pts: np.ndarray, mirrored: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """uint8 (H, W): `occ` with the thin dark strands near it added, above the nose tip.
 
@@ -263,14 +262,18 @@ def _grow_strands(occ: np.ndarray, lab: np.ndarray, flat: np.ndarray, mflat: np.
     size = float(hw[0])
     mocc, _ = mesh_warp(occ.astype(np.float32), mirrored, pts, hw, tris)
     light = lab[..., 0]
-    line = light < cv2.GaussianBlur(light, (0, 0), 0.012 * size) - STRAND_CONTRAST
+    detail = light - cv2.GaussianBlur(light, (0, 0), 0.012 * size)
+    mdetail, _ = mesh_warp(detail, mirrored, pts, hw, tris)
+    line = detail < -STRAND_CONTRAST
     rows = np.arange(hw[0])[:, None]
-    # Where the mirror is covered there is no symmetry to judge by: any dark line counts, but
-    # not at the eyes' and brows' rims (lids, creases and lashes are dark lines of the face;
-    # with a visible mirror they are alike on both sides and fail the test above).
+    # A strand is a line its mirror does not have (the mirror's detail is compared, not its
+    # lightness: beside the nose one side is in shade, and a strand there is no darker than
+    # the shaded twin). Where the mirror is covered there is no symmetry to judge by: any dark
+    # line counts, but not at the eyes' and brows' rims (lids, creases and lashes are dark
+    # lines of the face; with a visible mirror they are alike on both sides).
     rims = cv2.dilate((~skin).astype(np.uint8), _disc(STRAND_RIM * size)) > 0
-    darker = (flat[..., 0] < mflat[..., 0] - STRAND_DARKER) & (mocc < 0.5) | (mocc >= 0.5) & ~rims
-    strands = (line & darker & skin & (rows < pts[1, 1])).astype(np.uint8)
+    unlike = (detail < mdetail - STRAND_CONTRAST) & (mocc < 0.5) | (mocc >= 0.5) & ~rims
+    strands = (line & unlike & skin & (rows < pts[1, 1])).astype(np.uint8)
     out = occ.copy()
     for _ in range(STRAND_STEPS):  # a strand found is followed along: its continuation is near it
         grown = out | (strands & cv2.dilate(out, _disc(STRAND_NEAR * size)))
