@@ -207,17 +207,22 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     n, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
     small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < MIN_OCCLUDER_AREA * size * size)
     occ[np.isin(labels, small[small > 0])] = 0
+    # Whether an eye or brow is covered is judged as before the gaps and strands are added:
+    # thin lines and slivers near an eye do not hide it, and counting them buried clean eyes
+    # (wlh's fringe: both eyes replaced by their mirror, closer-to-source 20 -> 8 of 22).
+    bulk = cv2.dilate(occ, _disc(0.02 * size)) & oval
     # A gap inside hair (a lit lock, a few pixels between strands) is hair too, and so is a
     # sliver between hair and the oval's edge (real side hair on 2: left trusted, it fed the
     # smooth fill next to it and came back as a dark blob beside the eye).
     gaps = cv2.morphologyEx(occ | (~oval).astype(np.uint8), cv2.MORPH_CLOSE, _disc(HAIR_GAP * size))
     gaps &= cv2.dilate(occ, _disc(2 * HAIR_GAP * size))  # (the oval's own concave bends are no gaps)
     occ |= gaps & skin & (rows < pts[1, 1])
-    # Whether an eye or brow is covered is judged without the strands: a few thin lines near
-    # an eye do not hide it, and the lid creases they catch would bury the clean eye.
-    bulk = cv2.dilate(occ, _disc(0.02 * size)) & oval
-    occ = _grow_strands(occ, lab, skin, pts, mirrored, tris)
+    strands = _grow_strands(occ, lab, skin, pts, mirrored, tris) & ~occ
     occ = cv2.dilate(occ, _disc(0.02 * size)) & oval
+    # Strands are thin: grown only a little, and never into the eyes or brows (grown like the
+    # rest, the lash lines they catch next to an eye took the eye with them: wlh's eyes
+    # replaced by their mirror, closer-to-source 20 -> 8 of 22 targets).
+    occ |= cv2.dilate(strands, _disc(STRAND_GROW * size)) & skin
     ring_kernel = _disc(FEATURE_RING * size)
     covered = []
     for f in features:
@@ -240,6 +245,7 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
 HAIR_GAP = 0.03  # gaps inside an occluder narrower than about twice this (fraction of the crop) are closed
 STRAND_NEAR = 0.06  # how far from a found occluder a strand is looked for, fraction of the crop
 STRAND_RIM = 0.025  # margin around the eyes, brows (and the oval's edge) where no strand is looked for, fraction of the crop
+STRAND_GROW = 0.01  # how much a found strand is widened (its blurred edge), fraction of the crop
 STRAND_STEPS = 4  # times the search steps along a strand from what was found
 STRAND_CONTRAST = 5.0  # L units a strand is darker than its surroundings (a blur at 1.2% of the crop), and than its mirror is
 
@@ -268,12 +274,13 @@ def _grow_strands(occ: np.ndarray, lab: np.ndarray, skin: np.ndarray,
     rows = np.arange(hw[0])[:, None]
     # A strand is a line its mirror does not have (the mirror's detail is compared, not its
     # lightness: beside the nose one side is in shade, and a strand there is no darker than
-    # the shaded twin). Where the mirror is covered there is no symmetry to judge by: any dark
-    # line counts, but not at the eyes' and brows' rims (lids, creases and lashes are dark
-    # lines of the face; with a visible mirror they are alike on both sides).
+    # the shaded twin); where the mirror is covered there is no symmetry to judge by, and any
+    # dark line counts. Not at the eyes' and brows' rims: lids, creases and lashes are dark
+    # lines of the face, and a smile or a glance makes them unlike their twins (flagged, they
+    # were filled from the mirror: hzxc, wlh lost identity).
     rims = cv2.dilate((~skin).astype(np.uint8), _disc(STRAND_RIM * size)) > 0
-    unlike = (detail < mdetail - STRAND_CONTRAST) & (mocc < 0.5) | (mocc >= 0.5) & ~rims
-    strands = (line & unlike & skin & (rows < pts[1, 1])).astype(np.uint8)
+    unlike = (detail < mdetail - STRAND_CONTRAST) | (mocc >= 0.5)
+    strands = (line & unlike & skin & ~rims & (rows < pts[1, 1])).astype(np.uint8)
     out = occ.copy()
     for _ in range(STRAND_STEPS):  # a strand found is followed along: its continuation is near it
         grown = out | (strands & cv2.dilate(out, _disc(STRAND_NEAR * size)))
