@@ -235,9 +235,12 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
         # The lips have no twin and a moustache or the nasolabial shadows around them: they
         # need most of their ring covered.
         limit = FEATURE_OCCLUDED if FEATURE_TWINS[k] != k else 0.6
-        # Both twins buried (a fringe over both brows) are both untrusted: neither is better,
-        # but another photo may be.
-        if covered[k] > limit and (FEATURE_TWINS[k] == k or covered[k] > twin + FEATURE_MARGIN or twin > 0.6):
+        # Both twins buried alike (a fringe over both brows) are both untrusted: neither is
+        # better, but another photo may be. One clearly less buried stays: untrusted, it took
+        # its twin's pixels, which are the hair (a band over one brow that reached the other
+        # printed a brow of hair on every target).
+        alike = twin > 0.6 and covered[k] > twin - FEATURE_MARGIN
+        if covered[k] > limit and (FEATURE_TWINS[k] == k or covered[k] > twin + FEATURE_MARGIN or alike):
             occ[f] = 1
     return occ > 0
 
