@@ -255,7 +255,7 @@ STRAND_CONTRAST = 5.0  # L units a strand is darker than its surroundings (a blu
 
 def _grow_strands(occ: np.ndarray, lab: np.ndarray, skin: np.ndarray,
                   pts: np.ndarray, mirrored: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """uint8 (H, W): `occ` with the thin dark strands near it added, above the nose tip.
+    """uint8 (H, W): `occ` with the thin dark strands near it added, above the upper lip.
 
     The strands at a band's edge differ from their mirror by less than MIRROR_DE (thin, so
     blurred into the skin), and where a strand crosses the midline its mirror is the band
@@ -264,7 +264,8 @@ def _grow_strands(occ: np.ndarray, lab: np.ndarray, skin: np.ndarray,
     (hair_zjl, hair_cage, RESULTS.md issue 10). What gives them away is local: darker than
     their own surroundings by STRAND_CONTRAST (a line, not the broad shade of a cheek, which
     growing by connectivity alone spread into on real photos) and darker than their mirror,
-    within STRAND_NEAR of a found occluder."""
+    within STRAND_NEAR of a found occluder, down to the upper lip (a strand ends beside the
+    nostril; below the lip a line is a beard or a fold)."""
     if not occ.any():
         return occ
     hw = occ.shape
@@ -283,7 +284,7 @@ def _grow_strands(occ: np.ndarray, lab: np.ndarray, skin: np.ndarray,
     # were filled from the mirror: hzxc, wlh lost identity).
     rims = cv2.dilate((~skin).astype(np.uint8), _disc(STRAND_RIM * size)) > 0
     unlike = (detail < mdetail - STRAND_CONTRAST) | (mocc >= 0.5)
-    strands = (line & unlike & skin & ~rims & (rows < pts[1, 1])).astype(np.uint8)
+    strands = (line & unlike & skin & ~rims & (rows < pts[0, 1])).astype(np.uint8)
     out = occ.copy()
     for _ in range(STRAND_STEPS):  # a strand found is followed along: its continuation is near it
         grown = out | (strands & cv2.dilate(out, _disc(STRAND_NEAR * size)))
