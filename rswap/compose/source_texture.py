@@ -13,7 +13,9 @@ replaces the others:
    light is taken out) and the farther of the two from the source's skin statistics is
    covered; above the brows a symmetric outlier (a fringe) too; anywhere a colour no skin
    has; anywhere above the nose tip, what looks like the hair just outside the face and joins
-   it (`_hair_from_outside`: a fringe over both brows, strands over an eye corner). Eyes,
+   it (`_hair_from_outside`: a fringe over both brows, strands over an eye corner); thin dark
+   lines their mirror lacks next to what was found (`_grow_strands`: the strands beside a band,
+   which the fill would otherwise mirror into a V). Eyes,
    brows and lips are not skin-coloured, so they are judged by the skin ring
    around them: a feature whose surroundings are mostly covered (hair over an eye) is
    untrusted as a whole;
@@ -263,9 +265,9 @@ def _grow_strands(occ: np.ndarray, lab: np.ndarray, skin: np.ndarray,
     mirrored them onto the covered side: the V of dark strands over the nose on every target
     (hair_zjl, hair_cage, RESULTS.md issue 10). What gives them away is local: darker than
     their own surroundings by STRAND_CONTRAST (a line, not the broad shade of a cheek, which
-    growing by connectivity alone spread into on real photos) and darker than their mirror,
-    within STRAND_NEAR of a found occluder, down to the upper lip (a strand ends beside the
-    nostril; below the lip a line is a beard or a fold)."""
+    growing by connectivity alone spread into on real photos), a line their mirror lacks,
+    within STRAND_NEAR of a found occluder (followed along, STRAND_STEPS times), down to the
+    upper lip (a strand ends beside the nostril; below the lip a line is a beard or a fold)."""
     if not occ.any():
         return occ
     hw = occ.shape
