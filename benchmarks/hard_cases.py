@@ -25,9 +25,9 @@ from rswap.face.types import Face
 HAIR_RGB = (38, 28, 22)  # dark brown
 
 
-def hair_band(image: np.ndarray, face: Face, side: int = 0, seed: int = 0) -> np.ndarray:
-    """`image` with a hair band from the top of the forehead down over one eye (side 0:
-    image-left eye, 1: image-right), ~a third of the eye distance wide, with strands."""
+def hair_band(image: np.ndarray, face: Face, side: int = 0, seed: int = 0, colour: tuple[int, int, int] = HAIR_RGB) -> np.ndarray:
+    """`image` with a hair band of `colour` (RGB) from the top of the forehead down over one eye
+    (side 0: image-left eye, 1: image-right), ~a third of the eye distance wide, with strands."""
     rng = np.random.default_rng(seed)
     pts = face.landmarks
     eye = face.kps5[side]
@@ -45,7 +45,7 @@ def hair_band(image: np.ndarray, face: Face, side: int = 0, seed: int = 0) -> np
     mask = cv2.GaussianBlur(np.maximum(mask, strands), (0, 0), max(1.0, 0.02 * iod)).astype(np.float32) / 255.0
     shade = rng.normal(1.0, 0.15, image.shape[:2]).astype(np.float32)
     shade = cv2.GaussianBlur(shade, (0, 0), 1.0)[..., None]
-    hair = np.clip(np.array(HAIR_RGB, np.float32) * shade, 0, 255)
+    hair = np.clip(np.array(colour, np.float32) * shade, 0, 255)
     out = image.astype(np.float32) * (1 - mask[..., None]) + hair * mask[..., None]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
