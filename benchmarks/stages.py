@@ -101,10 +101,10 @@ def timed_swap_parts(timer: StageTimer):
 
 
 def measure(frames: list[np.ndarray], warmup: int, preset: str) -> StageTimer:
-    import mediapipe as mp
     from skimage import data
 
     from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+    from rswap.face.mediapipe_modules import face_detection
     from rswap.media.video import VideoWriter
     from rswap.swap.classical import ClassicalSwapper
     from rswap.swap.frame import FrameSwapper
@@ -118,7 +118,7 @@ def measure(frames: list[np.ndarray], warmup: int, preset: str) -> StageTimer:
 
     timer = StageTimer()
     h, w = frames[0].shape[:2]
-    detectors = {k: mp.solutions.face_detection.FaceDetection(model_selection=k, min_detection_confidence=0.5) for k in (0, 1)}
+    detectors = {k: face_detection.FaceDetection(model_selection=k, min_detection_confidence=0.5) for k in (0, 1)}
     tracking = MediapipeFaceAnalyser(max_faces=1, video=True)
     cold = MediapipeFaceAnalyser(max_faces=1, video=False)
     with tempfile.TemporaryDirectory() as tmp, timed_swap_parts(timer):

@@ -51,9 +51,9 @@ class MediapipeBoxDetector:
     roi_scale = 1.9  # this detector's box is tight (brows to mouth)
 
     def __init__(self, min_confidence: float = 0.5, tile: int | None = TILE, overlap: int = TILE_OVERLAP):
-        import mediapipe as mp
+        from rswap.face.mediapipe_modules import face_detection
 
-        self._graph = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
+        self._graph = face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
         self.tile, self.overlap = tile, overlap
 
     def detect(self, image: np.ndarray) -> list[np.ndarray]:
@@ -98,18 +98,18 @@ class MediapipeFaceAnalyser:
         `search_every` (video mode): small faces already found are followed frame to frame, and
         pass 2 searches for new ones whenever no face is in view; with N, also every N frames
         while other faces are (a small face entering beside a tracked one). None: only then."""
-        import mediapipe as mp  # imported here: loading it costs ~1 s
+        from rswap.face.mediapipe_modules import face_mesh  # imported here: loading mediapipe costs ~1 s
 
         self.video = video
         self.max_faces = max_faces
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
+        self._mesh = face_mesh.FaceMesh(
             static_image_mode=not video,
             max_num_faces=max_faces,
             refine_landmarks=iris,
             min_detection_confidence=min_confidence,
             min_tracking_confidence=min_confidence,
         )
-        self._roi_mesh = mp.solutions.face_mesh.FaceMesh(
+        self._roi_mesh = face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=1, refine_landmarks=iris, min_detection_confidence=min_confidence
         )
         self._own_detector = detector is None
