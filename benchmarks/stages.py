@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rswap.media.h264 import DEFAULT_PRESET
+
 # Functions that rswap.swap.classical imports, and the stage each one belongs to.
 SWAP_PARTS = {
     "reshape_warp": "swap: warp (reshape)",
@@ -44,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=60, help="frames of the generated clip to time (60)")
     parser.add_argument("--warmup", type=int, default=3, help="frames run first and not counted (3)")
     parser.add_argument("--size", default="1280x720", help="frame size WxH (1280x720)")
-    parser.add_argument("--preset", default="medium", help="libx264 preset for the encode stage (medium, as convert)")
+    parser.add_argument("--preset", default=DEFAULT_PRESET, help=f"libx264 preset for the encode stage ({DEFAULT_PRESET}, as convert)")
     parser.add_argument("--threads", type=int, default=0, help="OpenCV threads (0: OpenCV's default)")
     parser.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
 

@@ -21,6 +21,7 @@ from rswap.errors import NoFaceError
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.face.options import AnalysisOptions
 from rswap.media.images import read_image, write_image
+from rswap.media.h264 import DEFAULT_CRF, DEFAULT_PRESET
 from rswap.media.video import Truncation, VideoReader, VideoWriter
 from rswap.swap.frame import FrameSwapper
 
@@ -132,7 +133,7 @@ def convert_image(swapper: FrameSwapper, target, output, detector=None, before_p
 
 
 def convert_video(
-    swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = 18, preset: str = "medium",
+    swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
     progress: bool = True, detector=None, allow_truncated: bool = False, before_publish=None, on_frame=None,
     swap_workers: int = 1,
 ) -> ConvertStats:
