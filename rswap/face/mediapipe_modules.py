@@ -28,7 +28,7 @@ class _RunsOnFirstUse(types.ModuleType):
     import bookkeeping (`__spec__`, `__name__`, `__file__`) is there from the start, so an
     `import` statement finds it initialised and leaves it alone."""
 
-    _lock = threading.Lock()
+    _lock = threading.RLock()  # re-entrant: running one module may read another deferred one
 
     def __getattr__(self, attr: str):  # called only for attributes the module does not have
         with _RunsOnFirstUse._lock:
