@@ -154,7 +154,8 @@ def convert_video(
             output, info.fps, (info.width, info.height), info.time_base, crf=crf, preset=preset,
             copy_from=target, before_publish=before_publish, threads=encoder_threads,
         ) as writer:
-            # Detection every 10 frames: offline, finding a face that enters late matters more than 1 ms.
+            # A look for faces joining a tracked one every 10 frames (live: 30): offline, finding them
+            # soon matters more than the look (~2 ms, the mesh re-detects only when it finds one).
             stages, closers = swap_conveyor(swapper, face_select, AnalysisOptions(detect_every=10), detector=detector,
                                             swap_workers=swap_workers)
             sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"),
