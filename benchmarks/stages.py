@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rswap.media.h264 import DEFAULT_PRESET
+
 # Functions that rswap.swap.classical imports, and the stage each one belongs to.
 SWAP_PARTS = {
     "reshape_warp": "swap: warp (reshape)",
@@ -44,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=60, help="frames of the generated clip to time (60)")
     parser.add_argument("--warmup", type=int, default=3, help="frames run first and not counted (3)")
     parser.add_argument("--size", default="1280x720", help="frame size WxH (1280x720)")
-    parser.add_argument("--preset", default="medium", help="libx264 preset for the encode stage (medium, as convert)")
+    parser.add_argument("--preset", default=DEFAULT_PRESET, help=f"libx264 preset for the encode stage ({DEFAULT_PRESET}, as convert)")
     parser.add_argument("--threads", type=int, default=0, help="OpenCV threads (0: OpenCV's default)")
     parser.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
 
@@ -101,10 +103,10 @@ def timed_swap_parts(timer: StageTimer):
 
 
 def measure(frames: list[np.ndarray], warmup: int, preset: str) -> StageTimer:
-    import mediapipe as mp
     from skimage import data
 
     from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+    from rswap.face.mediapipe_modules import face_detection
     from rswap.media.video import VideoWriter
     from rswap.swap.classical import ClassicalSwapper
     from rswap.swap.frame import FrameSwapper
@@ -118,7 +120,7 @@ def measure(frames: list[np.ndarray], warmup: int, preset: str) -> StageTimer:
 
     timer = StageTimer()
     h, w = frames[0].shape[:2]
-    detectors = {k: mp.solutions.face_detection.FaceDetection(model_selection=k, min_detection_confidence=0.5) for k in (0, 1)}
+    detectors = {k: face_detection.FaceDetection(model_selection=k, min_detection_confidence=0.5) for k in (0, 1)}
     tracking = MediapipeFaceAnalyser(max_faces=1, video=True)
     cold = MediapipeFaceAnalyser(max_faces=1, video=False)
     with tempfile.TemporaryDirectory() as tmp, timed_swap_parts(timer):

@@ -12,6 +12,7 @@ import sys
 
 from rswap.errors import RswapError
 from rswap.interrupts import note_kept
+from rswap.media.h264 import DEFAULT_CRF, DEFAULT_PRESET, X264_PRESETS
 from rswap.media.paths import (
     is_image_path, is_same_file, is_video_path, require_input_file, require_output_path, require_video_output,
 )
@@ -20,8 +21,6 @@ from convert.batch.options import add_batch_arguments, is_batch
 from realtime.detector_options import add_detector_arguments, detector_from_args
 from realtime.provenance_options import add_signing_arguments, credentials_from_args
 from realtime.swap_options import add_swap_arguments, frame_swapper_from_args
-
-X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,8 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output",
                         help="output file (.mp4/.mkv/.mov for video, .png/.jpg for images); the output folder for a batch")
     q = parser.add_argument_group("video output")
-    q.add_argument("--crf", type=int, default=18, help="H.264 quality: lower is better and larger (0-51, default 18)")
-    q.add_argument("--preset", default="medium", choices=X264_PRESETS, help="x264 speed preset (default medium)")
+    q.add_argument("--crf", type=int, default=DEFAULT_CRF,
+                   help=f"H.264 quality: lower is better and larger (0-51, default {DEFAULT_CRF})")
+    q.add_argument("--preset", default=DEFAULT_PRESET, choices=X264_PRESETS,
+                   help=f"x264 speed preset; a slower one compresses better at the same CRF (default {DEFAULT_PRESET})")
     parser.add_argument("--allow-truncated", action="store_true",
                         help="convert the readable part of a cut or damaged target video instead of refusing it")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

@@ -4,8 +4,10 @@ mediapipe's face mesh in video mode is the tracker: it follows each face from th
 previous frame's landmarks and runs its detector only when it tracks fewer faces
 than `max_faces` or a face's tracking score drops below min_tracking_confidence.
 What it does not do is look for *new* faces while it is full, so every
-`detect_every` frames, when it is full, we restart its graph to force a fresh
-detection (costs one detector run, ~1-2 ms at 720p on 2 cores).
+`detect_every` frames, when it is full, the same detector looks at the frame and the
+mesh is made to detect afresh only when that finds a face it does not track
+(`reset_if_new_face`: 2.3 ms a look at 640x368 on 2 cores; restarting the mesh's graph
+every time cost ~14 ms, measured in benchmarks/RESULTS.md, issue 11, convert, fourth part).
 
 Track ids are kept by box overlap from frame to frame (mediapipe gives none); each
 track has its own One-Euro filter.
@@ -40,7 +42,8 @@ class FaceTracker:
             max_faces=self.max_faces, video=True, detector=detector, search_duty=options.search_duty,
             search_every=self.detect_every or None,  # the same cadence looks for small faces entering beside others
         )
-        self.forced_detections = 0
+        self.detection_checks = 0  # periodic looks for faces entering while the tracker is full
+        self.forced_detections = 0  # those that found one, so the mesh detected afresh
         self._tracks: dict[int, tuple[np.ndarray, OneEuroFilter]] = {}  # id -> (last bbox, filter)
         self._next_id = 0
         self._frames = 0
@@ -52,8 +55,8 @@ class FaceTracker:
 
     def track(self, image: np.ndarray, t: float) -> list[Face]:
         if self.detect_every and self._frames and self._frames % self.detect_every == 0 and len(self._tracks) >= self.max_faces:
-            self.analyser.reset()  # forget tracked faces: the next call detects afresh
-            self.forced_detections += 1
+            self.detection_checks += 1
+            self.forced_detections += self.analyser.reset_if_new_face(image)  # then the next call detects afresh
         self._frames += 1
         faces = self.analyser.analyse(image)
         self._assign_ids(faces)

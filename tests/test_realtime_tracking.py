@@ -1,15 +1,17 @@
-"""Tracking stage on real mediapipe: stable ids, less jitter with smoothing, little lag, forced re-detection."""
+"""Tracking stage on real mediapipe: stable ids, less jitter with smoothing, little lag, re-detection when a face joins."""
 
 from __future__ import annotations
 
 import threading
 
+import cv2
 import numpy as np
 
 from realtime.smoothing import OneEuroFilter
 from realtime.testing import SyntheticSource
 from realtime.tracking import FaceTracker
 from rswap.face.landmarks import kps5_from_mesh
+from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.face.options import AnalysisOptions
 
 SIZE = (640, 360)
@@ -50,13 +52,30 @@ def test_moving_face_keeps_its_track_and_smoothing_does_not_lag():
     assert np.allclose(last.kps5, kps5_from_mesh(last.landmarks))  # alignment uses the smoothed points
 
 
-def test_forced_detection_only_when_tracker_is_full():
+def test_periodic_look_for_new_faces_only_when_tracker_is_full_and_no_fresh_detection_for_the_tracked_face():
     full = FaceTracker(AnalysisOptions(max_faces=1, detect_every=5, smooth=False))
     _run(full, SyntheticSource(SIZE, fps=None, cycle=30), 21)
-    assert full.forced_detections == 4  # frames 5, 10, 15, 20
+    assert full.detection_checks == 4  # frames 5, 10, 15, 20
+    assert full.forced_detections == 0  # each look saw only the face already tracked: the mesh kept tracking
     room = FaceTracker(AnalysisOptions(max_faces=2, detect_every=5, smooth=False))  # one face, room for two: mediapipe detects by itself
     _run(room, SyntheticSource(SIZE, fps=None, cycle=30), 21)
-    assert room.forced_detections == 0
+    assert room.detection_checks == 0
+
+
+def test_a_face_joining_a_tracked_one_makes_the_mesh_detect_afresh(astronaut):
+    crop = cv2.resize(astronaut[0:320, 90:410], (300, 300))
+    one = np.full((360, 640, 3), 90, np.uint8)
+    one[30:330, 10:310] = crop
+    two = one.copy()
+    two[30:330, 330:630] = crop
+    analyser = MediapipeFaceAnalyser(max_faces=1, video=True)
+    try:
+        assert len(analyser.analyse(one)) == 1
+        assert not analyser.reset_if_new_face(one)  # the tracked face alone: keep tracking
+        assert analyser.reset_if_new_face(two)  # a second face beside it: detect afresh
+        assert len(analyser.analyse(two)) == 1
+    finally:
+        analyser.close()
 
 
 def test_one_euro_filter_holds_still_and_follows_motion():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from mediapipe.python.solutions import face_mesh_connections as _mc
+from rswap.face.mediapipe_modules import face_mesh_connections as _mc
 
 MESH_POINTS = 468  # without iris refinement
 MESH_POINTS_WITH_IRIS = 478

@@ -50,10 +50,13 @@ class MediapipeBoxDetector:
 
     roi_scale = 1.9  # this detector's box is tight (brows to mouth)
 
-    def __init__(self, min_confidence: float = 0.5, tile: int | None = TILE, overlap: int = TILE_OVERLAP):
-        import mediapipe as mp
+    def __init__(self, min_confidence: float = 0.5, tile: int | None = TILE, overlap: int = TILE_OVERLAP,
+                 full_range: bool = True):
+        """`full_range`: mediapipe's full-range model (1), else its short-range one (0), the one
+        its face mesh detects with."""
+        from rswap.face.mediapipe_modules import face_detection
 
-        self._graph = mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence)
+        self._graph = face_detection.FaceDetection(model_selection=int(full_range), min_detection_confidence=min_confidence)
         self.tile, self.overlap = tile, overlap
 
     def detect(self, image: np.ndarray) -> list[np.ndarray]:
@@ -98,23 +101,26 @@ class MediapipeFaceAnalyser:
         `search_every` (video mode): small faces already found are followed frame to frame, and
         pass 2 searches for new ones whenever no face is in view; with N, also every N frames
         while other faces are (a small face entering beside a tracked one). None: only then."""
-        import mediapipe as mp  # imported here: loading it costs ~1 s
+        from rswap.face.mediapipe_modules import face_mesh  # imported here: loading mediapipe costs ~1 s
 
         self.video = video
         self.max_faces = max_faces
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
+        self._mesh = face_mesh.FaceMesh(
             static_image_mode=not video,
             max_num_faces=max_faces,
             refine_landmarks=iris,
             min_detection_confidence=min_confidence,
             min_tracking_confidence=min_confidence,
         )
-        self._roi_mesh = mp.solutions.face_mesh.FaceMesh(
+        self._roi_mesh = face_mesh.FaceMesh(
             static_image_mode=True, max_num_faces=1, refine_landmarks=iris, min_detection_confidence=min_confidence
         )
         self._own_detector = detector is None
         self._detector = MediapipeBoxDetector(min_confidence) if detector is None else detector
         self._roi_boxes: list[np.ndarray] = []  # video mode: small faces followed by pass 2
+        self._min_confidence = min_confidence
+        self._known: list[np.ndarray] = []  # video mode: the boxes of the faces the last call returned
+        self._mesh_detector: MediapipeBoxDetector | None = None  # made on first use (reset_if_new_face)
         self.search_duty = search_duty
         self._next_search = 0.0  # perf_counter time before which a duty-limited search is skipped
         self.search_every = search_every
@@ -134,7 +140,9 @@ class MediapipeFaceAnalyser:
         elif self.video:
             self._roi_boxes = []  # pass 1 has all the faces it may: stop following small-face boxes
         faces.sort(key=lambda f: -f.area)
-        return faces[: self.max_faces]
+        faces = faces[: self.max_faces]
+        self._known = [f.bbox for f in faces]
+        return faces
 
     def _small_faces(self, image: np.ndarray, found: list[Face]) -> list[Face]:
         boxes = list(self._roi_boxes) if self.video else []  # small faces followed from the last frame
@@ -224,11 +232,31 @@ class MediapipeFaceAnalyser:
         when lost): forgetting them too made every forced detection a full tiled search."""
         self._mesh.reset()
 
+    def reset_if_new_face(self, image: np.ndarray) -> bool:
+        """Video: `reset()`, but only when the fresh detection would find a face the last call
+        did not return: when mediapipe's short-range detector (the model the whole-frame mesh
+        detects with, at the same confidence) sees a face that none of those faces covers.
+        True when it reset.
+
+        A periodic look for faces entering while the mesh tracks all it may (FaceTracker's
+        `detect_every`) used to reset every time; a reset restarts the mesh's graph and its
+        models, and the next call detects again: 19.5 ms of CPU against 5.0 ms for a tracked
+        640x368 frame on 2 cores, where the detector alone takes 2.3 ms (benchmarks/RESULTS.md,
+        "issue 11, convert, fourth part"). A face the detector finds is found the same way."""
+        if self._mesh_detector is None:
+            self._mesh_detector = MediapipeBoxDetector(self._min_confidence, tile=None, full_range=False)
+        if any(_is_new(box, self._known) for box in self._mesh_detector.detect(np.ascontiguousarray(image))):
+            self.reset()
+            return True
+        return False
+
     def close(self) -> None:
         self._mesh.close()
         self._roi_mesh.close()
         if self._own_detector:
             self._detector.close()
+        if self._mesh_detector is not None:
+            self._mesh_detector.close()
 
     def __enter__(self):
         return self

@@ -23,6 +23,7 @@ import numpy as np
 from rswap import __version__
 from rswap.atomic import finish, make_temp_file
 from rswap.errors import RswapError
+from rswap.media.h264 import DEFAULT_CRF, DEFAULT_PRESET
 from rswap.media.paths import describe_os_error, require_input_file, require_video_output
 
 SYNTHETIC_TAG = f"synthetic media: faces swapped by rswap {__version__}"
@@ -391,8 +392,8 @@ class VideoWriter:
         fps: Fraction | float,
         size: tuple[int, int],
         time_base: Fraction | None = None,
-        crf: int = 18,
-        preset: str = "medium",
+        crf: int = DEFAULT_CRF,
+        preset: str = DEFAULT_PRESET,
         copy_from: str | os.PathLike | None = None,
         metadata: dict[str, str] | None = None,
         before_publish: Callable[[Path, Path], None] | None = None,
