@@ -26,7 +26,7 @@ from rswap.compose.color import limit_shadows, match_face_colour
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.occluders import forehead_occluders
 from rswap.compose.source_texture import clean_texture, merge_textures, sample_triangles
-from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
+from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template, similarity_matrix, transform_points
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS, MESH_POINTS, RIGHT_BROW, mesh_triangles
@@ -231,8 +231,7 @@ class ClassicalSwapper(HostSwapper):
             goal = _limit_moves(target[FACE_OVAL], transform_points(source.outline, S), MAX_RESHAPE * hw[0])
             # Eyes and nose stay pinned: only the outline (jaw, cheeks, temples) moves.
             ctrl = (target[FACE_OVAL], goal, strength, target[STABLE_POINTS])
-            background, _ = reshape_warp(crop, *ctrl)
-            shaped = reshape_points(target, hw, *ctrl)
+            background, shaped = reshape_crop(crop, target, *ctrl)  # the crop and the landmarks, one compiled call
 
         # 2. Reenact: the source texture warped onto the (reshaped) target landmarks.
         warped, valid = mesh_warp(source.texture, source.landmarks, shaped, hw, self._triangles, source.sample)
