@@ -244,7 +244,10 @@ def _bilinear(img, x, y, out, oy, ox, replicate):  # pragma: no cover - compiled
     (replicate) or 0. As cv2.remap does it: the position rounded to 1/32 pixel, integer
     weights (here 10 bits: exact sums of 8-bit values, rounded once)."""
     h, w, c = img.shape
-    xi, yi = int(np.floor(x * 32.0 + 0.5)), int(np.floor(y * 32.0 + 0.5))
+    fx, fy = x * 32.0 + 0.5, y * 32.0 + 0.5
+    # floor (a libm call) only where truncation is not floor already
+    xi = int(fx) if fx >= 0.0 else int(np.floor(fx))
+    yi = int(fy) if fy >= 0.0 else int(np.floor(fy))
     ix, iy, ax, ay = xi >> 5, yi >> 5, xi & 31, yi & 31
     w00, w01, w10, w11 = (32 - ax) * (32 - ay), ax * (32 - ay), (32 - ax) * ay, ax * ay
     if ix >= 0 and iy >= 0 and ix + 1 < w and iy + 1 < h:  # inside: the common case

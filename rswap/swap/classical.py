@@ -23,13 +23,14 @@ import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import limit_shadows, match_face_colour
+from rswap.compose.mask_kernels import swap_masks
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.occluders import forehead_occluders
 from rswap.compose.source_texture import clean_texture, merge_textures, sample_triangles
 from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template, similarity_matrix, transform_points
-from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS, MESH_POINTS, RIGHT_BROW, mesh_triangles
+from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS, MESH_POINTS, REGIONS, RIGHT_BROW, mesh_triangles
 from rswap.face.types import Face
 from rswap.swap.base import HostSwapper, SwapResult
 from rswap.swap.options import COLOR_METHODS, SwapperOptions
@@ -47,6 +48,7 @@ MOUTH_OPEN = 0.12
 # and a target's eyes open wider than EYES_OPEN are then kept.
 EYES_CLOSED, EYES_OPEN = 0.12, 0.15
 DETAIL_SIGMA = 0.05  # scale of the skin's shadows held near the target's own (limit_shadows), fraction of the crop
+_FEATURES = ("left_eye", "right_eye", "mouth_inner")  # the regions a swap may keep, in swap_masks' order
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
 
@@ -182,6 +184,14 @@ class ClassicalSwapper(HostSwapper):
         self._triangles = mesh_triangles()
         size = self.template.size
         self._feather = max(3, size // 24)
+        # What the compiled `swap_masks` needs, made once: the regions' landmark indices and
+        # the brow line's Gaussian (as OpenCV sizes it for float images: 8 sigma + 1, odd).
+        index = lambda names: tuple(np.asarray(REGIONS[n], np.int64) for n in names)  # noqa: E731
+        self._mask_parts = (np.asarray(FACE_OVAL, np.int64), index(_FEATURES), index(("left_brow", "right_brow")),
+                            np.asarray(LIPS, np.int64))
+        self._grow_element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self._feather + 1, 2 * self._feather + 1))
+        sigma = 0.03 * size
+        self._fade_kernel = cv2.getGaussianKernel(int(round(sigma * 8 + 1)) | 1, sigma, cv2.CV_32F)[:, 0].copy()
 
     def encode_source(self, images: list[np.ndarray], faces: list[Face]) -> ClassicalSource:
         """The source texture, computed once per source: each photo's crop cleaned of what
@@ -238,39 +248,38 @@ class ClassicalSwapper(HostSwapper):
 
         # 3. Where the source replaces the target, and its colour matched to the target's skin.
         lowered = _lower_forehead(shaped)
+        # Every mask in one compiled call (`swap_masks`; what each is for, below and in
+        # _face_mask, _skin_mask, _detail_mask, which draw the same masks step by step).
         # An open mouth is put back after the blend only: a hole in the blend mask would let
         # the target's coarse colour spread over the skin around the mouth (measured: the
         # pasted skin's mean moved ~0.8 ΔE off the target's on the tinted-astronaut test).
-        face_mask = self._face_mask(hw, shaped) * valid
-        if self.color != "none":
+        face_mask, dst_skin, src_skin, regions, chroma, detail, kept = swap_masks(
+            hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, *self._mask_parts,
+            np.array([name in self.keep for name in _FEATURES]), np.array([name in keep for name in _FEATURES]),
+            float(self._feather), self._fade_kernel, self.color != "none")
+        if self.color != "none" and src_skin.any() and dst_skin.any():
             # Statistics from skin only, on both faces: brows, eyes and lips would pull the
             # mean toward grey or red. Both skins are taken on the reshaped landmarks,
-            # where the warped source and the reshaped target both lie.
-            dst_skin = _skin_mask(hw, lowered, self._feather)
-            src_skin = dst_skin * valid  # the same skin, where the warped source has pixels
-            if src_skin.any() and dst_skin.any():
-                # Eyes and the mouth's inside (teeth) take the skin's light change but not its
-                # colour change: on a tinted target the skin's shift (and its contrast gain)
-                # turned eye whites teal and teeth orange. They take the colour of the
-                # target's own eyes and teeth instead (`match_bright_chroma`).
-                # Whole up to the rim and a short ramp outside it: eyes are a few pixels tall,
-                # a ramp inside would leave their rims with the skin's cast, a wide one outside
-                # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
-                regions = [region_mask(hw, shaped, include=(name,), feather=2.0, erode=-2.0)
-                           for name in ("left_eye", "right_eye", "mouth_inner")]
-                # Skin statistics, then the coarse light (shading), then the features' own colour
-                # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
-                chroma = 1.0 - np.max(regions, axis=0)
-                warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
-                                           method=self.color, spread=COLOR_SPREAD, chroma=chroma, regions=regions)
-                warped = limit_shadows(warped, background, _detail_mask(hw, lowered), DETAIL_SIGMA * hw[0])
+            # where the warped source and the reshaped target both lie; the source's where
+            # the warped source has pixels.
+            # Eyes and the mouth's inside (teeth) take the skin's light change but not its
+            # colour change: on a tinted target the skin's shift (and its contrast gain)
+            # turned eye whites teal and teeth orange. They take the colour of the
+            # target's own eyes and teeth instead (`match_bright_chroma`).
+            # Whole up to the rim and a short ramp outside it: eyes are a few pixels tall,
+            # a ramp inside would leave their rims with the skin's cast, a wide one outside
+            # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
+            # Skin statistics, then the coarse light (shading), then the features' own colour
+            # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
+            warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
+                                       method=self.color, spread=COLOR_SPREAD, chroma=chroma, regions=list(regions))
+            warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
         if keep:
             # The pyramid's coarse levels bleed into small holes such as the mouth: put the
-            # target's kept regions back with a short feather.
-            kept = region_mask(hw, shaped, include=keep, feather=3, erode=-1)
+            # target's kept regions back with a short feather (`kept`, drawn with the masks).
             swapped = alpha_blend(background, swapped, kept)
         if keep_mask is not None:  # occluders in front of the target's face: its own pixels
             swapped = alpha_blend(crop, swapped, np.asarray(keep_mask, np.float32))
@@ -292,11 +301,22 @@ class ClassicalSwapper(HostSwapper):
     def _paste_mask(self, hw, target: np.ndarray, shaped: np.ndarray) -> np.ndarray:
         """Both outlines (before and after reshaping), grown a little and feathered, so the
         reshaped jaw line and the blend's soft edge come back into the frame."""
-        mask = np.zeros(hw, np.uint8)
-        for pts in (target, shaped):
-            cv2.fillPoly(mask, [np.round(pts[FACE_OVAL]).astype(np.int32)], 255)
         grow = self._feather
-        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        outlines = [np.round(pts[FACE_OVAL]).astype(np.int32) for pts in (target, shaped)]
+        # Drawn on the outlines' box grown by the dilation and the blur's reach: beyond it the
+        # mask is 0, and the blur reads zeros there as it would on the whole crop (or the
+        # crop's own border, where the box is clipped), so the result is the whole-crop one.
+        reach = 2 * grow + int(round(grow / 2 * 4))  # the dilation's radius + the blur's half-width (4 sigma)
+        lo = np.maximum(np.min([o.min(0) for o in outlines], axis=0) - reach, 0)
+        hi = np.minimum(np.max([o.max(0) for o in outlines], axis=0) + reach + 1, (hw[1], hw[0]))
+        out = np.zeros(hw, np.float32)
+        if (hi <= lo).any():
+            return out
+        mask = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.uint8)
+        for outline in outlines:
+            cv2.fillPoly(mask, [outline - lo.astype(np.int32)], 255)
+        mask = cv2.dilate(mask, self._grow_element, borderType=cv2.BORDER_CONSTANT, borderValue=0)
         # Blurred in float32: OpenCV's uint8 Gaussian of this width took 1.2 ms at 256², the
         # float one 0.4 (the two masks differ by under 0.01).
-        return cv2.GaussianBlur(mask.astype(np.float32) * np.float32(1 / 255), (0, 0), grow / 2)
+        out[lo[1]:hi[1], lo[0]:hi[0]] = cv2.GaussianBlur(mask.astype(np.float32) * np.float32(1 / 255), (0, 0), grow / 2)
+        return out
