@@ -439,3 +439,30 @@ def _raster(dst_tris, affines, order, x0, y0, map_x, map_y, valid, tri):  # prag
                     map_y[y, x] = a10 * fx + a11 * fy + a12
                     valid[y, x] = 2.0 if nearest >= 0.0 else 1.0
                     tri[y, x] = t
+
+
+@numba.njit(nogil=True, cache=True)
+def move_feature_chroma(lab, ref_lab, regions):  # pragma: no cover - compiled
+    """`match_bright_chroma`'s move on CIELAB images, every region in one call: each region
+    (regions (R, h, w) float32 weights) moves lab's a, b (in place) by the difference of
+    ref_lab's and lab's mean a, b over the brighter half of its core (weight > 0.5),
+    weighted by the region; regions with a core under 8 pixels are left alone."""
+    h, w = regions.shape[1], regions.shape[2]
+    for r in range(regions.shape[0]):
+        m = regions[r]
+        y0, y1, x0, x1 = h, -1, w, -1
+        for y in range(h):
+            for x in range(w):
+                if m[y, x] > 0:
+                    y0, y1, x0, x1 = min(y0, y), max(y1, y), min(x0, x), max(x1, x)
+        if y1 < 0:
+            continue
+        core = m[y0:y1 + 1, x0:x1 + 1] > 0.5
+        if core.sum() < 8:
+            continue
+        move = bright_half_chroma(ref_lab[y0:y1 + 1, x0:x1 + 1], core) - bright_half_chroma(lab[y0:y1 + 1, x0:x1 + 1], core)
+        ma, mb = np.float32(move[0]), np.float32(move[1])
+        for y in range(y0, y1 + 1):
+            for x in range(x0, x1 + 1):
+                lab[y, x, 1] += m[y, x] * ma
+                lab[y, x, 2] += m[y, x] * mb
