@@ -242,11 +242,12 @@ def reshape_crop(
     anchors: np.ndarray | None = None,
     grid_step: int = 8,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`reshape_warp` of a uint8 (H, W, C) image and `reshape_points` of `points`, in one
-    compiled call (`reshape_kernel`: both splines solved, the backward one evaluated on the
-    `grid_step` grid, upsampled and sampled at every pixel): the swap's per-frame reshape.
-    The same warp as those two (the map to a thirty-second of a pixel: cv2.remap rounds its
-    coordinates to that); no map is returned. Returns (warped image, moved points float32)."""
+    """`reshape_warp` of `img` and `reshape_points` of `points` in two calls, both outside the
+    GIL: one compiled (`reshape_kernel`: both splines solved, the backward one evaluated on
+    the `grid_step` grid and upsampled to a dense map, the points moved) and one remap: the
+    swap's per-frame reshape (it took a dozen calls). The same warp as those two (the map
+    exact where OpenCV's upsampling rounds to 1/32 of a grid cell). Returns (warped image,
+    moved points float32)."""
     h, w = img.shape[:2]
     src = np.asarray(src_ctrl, np.float64)
     moved = src + strength * (np.asarray(dst_ctrl, np.float64) - src)
@@ -254,8 +255,7 @@ def reshape_crop(
     back_nodes, back_values = _spline_nodes(moved, src - moved, fixed)
     fwd_nodes, fwd_values = _spline_nodes(src, moved - src, fixed)
     nx, ny = max(2, -(-(w - 1) // grid_step) + 1), max(2, -(-(h - 1) // grid_step) + 1)
-    warped, out_points, ok = reshape_kernel(np.ascontiguousarray(img), back_nodes, back_values, fwd_nodes, fwd_values,
-                                            np.asarray(points, np.float64), nx, ny)
+    m, out_points, ok = reshape_kernel((h, w), back_nodes, back_values, fwd_nodes, fwd_values, np.asarray(points, np.float64), nx, ny)
     if not ok:
         raise ValueError("thin-plate spline: singular system (two control points coincide)")
-    return warped, out_points.astype(np.float32)
+    return cv2.remap(img, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), out_points.astype(np.float32)
