@@ -217,14 +217,13 @@ def test_one_call_masks_draw_the_step_by_step_masks(mesh, keep_mouth):
     valid = np.ones(hw, np.float32)
     valid[:, :40] = 0  # the warped source does not reach everywhere
     lowered = C._lower_forehead(moved)
-    frame_keep = np.array([False, False, True])  # an open mouth: put back after the blend
     face, skin, src_skin, regions, chroma, detail, kept = swap_masks(
-        hw, moved.astype(np.float64), lowered.astype(np.float64), valid, *sw._mask_parts,
-        np.array([n in sw.keep for n in C._FEATURES]), frame_keep, float(sw._feather), sw._fade_kernel, True)
+        hw, moved.astype(np.float64), lowered.astype(np.float64), valid, sw._face_parts, sw._kept_parts(("mouth_inner",)),
+        *sw._mask_parts, float(sw._feather), sw._fade_kernel, True)
     want_face = sw._face_mask(hw, moved) * valid
     want_skin = C._skin_mask(hw, lowered, sw._feather)
     want_regions = [region_mask(hw, moved, include=(n,), feather=2.0, erode=-2.0) for n in C._FEATURES]
-    want_kept = region_mask(hw, moved, include=("mouth_inner",), feather=3, erode=-1)
+    want_kept = region_mask(hw, moved, include=("mouth_inner",), feather=3, erode=-1)  # an open mouth, put back
 
     def close(got, want, worst, mean):
         """At most `worst` apart anywhere, `mean` apart on average over where either is set."""

@@ -207,20 +207,20 @@ def _outline(pts, idx, hull, subpixel):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
-def _region(hw, pts, parts, hulls, signs, feather, erode):  # pragma: no cover - compiled
-    """soft_region of landmark regions: parts (a tuple of index arrays), hulls and signs per part."""
-    polys = []
-    starts = np.zeros(len(parts) + 1, np.int64)
-    total = 0
-    for i in range(len(parts)):
-        p = _outline(pts, parts[i], hulls[i], True)
-        polys.append(p)
-        total += p.shape[0]
-        starts[i + 1] = total
-    flat = np.empty((total, 2))
-    for i in range(len(polys)):
-        flat[starts[i]:starts[i + 1]] = polys[i]
-    return soft_region(hw, flat, starts, signs, feather, erode)
+def _region(hw, pts, parts, feather, erode):  # pragma: no cover - compiled
+    """soft_region of landmark regions. parts = (idx, starts, hulls, signs): the regions'
+    landmark indices one after the other (region i is idx[starts[i]:starts[i + 1]]), whether
+    each is filled as its hull, +1 / -1 for an included / excluded one. (Flat arrays, not
+    lists: numba compiles them once, where lists of arrays made every start ~10 s slower.)"""
+    idx, starts, hulls, signs = parts
+    n = starts.shape[0] - 1
+    flat = np.empty((idx.shape[0], 2))
+    out_starts = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        p = _outline(pts, idx[starts[i]:starts[i + 1]], hulls[i], True)
+        flat[out_starts[i]:out_starts[i] + p.shape[0]] = p
+        out_starts[i + 1] = out_starts[i] + p.shape[0]
+    return soft_region(hw, flat[:out_starts[n]], out_starts, signs, feather, erode)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -277,46 +277,35 @@ def _brow_fade(hw, pts, brows, oval, kernel, keep):  # pragma: no cover - compil
 
 
 @numba.njit(nogil=True, cache=True)
-def swap_masks(hw, shaped, lowered, valid, oval, eyes_mouth, brows, lips, keep_face, keep_frame, feather, fade_kernel,
-               colour):  # pragma: no cover - compiled
+def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, feature_parts, oval, eyes, brows, lips,
+               feather, fade_kernel, colour):  # pragma: no cover - compiled
     """Every per-frame mask of the classical swap, in one call (see ClassicalSwapper.swap).
 
     shaped, lowered (468, 2) float64: the reshaped target's landmarks, and the same with the
-    oval's top pulled down; valid (H, W): where the warped source has pixels. oval, lips:
-    index arrays; eyes_mouth: (left eye, right eye, inner mouth) loops; brows: (left, right).
-    keep_face / keep_frame (3,) bool: which of eyes_mouth the face mask leaves out (the
-    swapper's keep) and which go back after the blend (this frame's keep). feather: the
-    swapper's feather (px); fade_kernel: the brow line's Gaussian. colour: also the colour
-    step's masks. Returns (face mask, target skin, source skin, eye/eye/mouth regions
-    (3, H, W), chroma, detail mask, kept mask), float32; those not asked for are empty."""
+    oval's top pulled down; valid (H, W): where the warped source has pixels. *_parts:
+    regions as `_region` takes them: face_parts the oval without the swapper's kept regions,
+    kept_parts this frame's kept regions (none: empty), skin_parts the oval without eyes and
+    brows, feature_parts the left eye, right eye and inner mouth (one part each). oval, lips:
+    landmark indices; eyes, brows: (left, right) index arrays. feather: the swapper's feather
+    (px); fade_kernel: the brow line's Gaussian. colour: also the colour step's masks.
+    Returns (face mask, target skin, source skin, eye/eye/mouth regions (3, H, W), chroma,
+    detail mask, kept mask), float32; those not asked for are empty."""
     h, w = hw
     empty = np.zeros((0, 0), np.float32)
     # where the source replaces the target: the oval minus the kept regions, feathered, times
     # the forehead fade and the warped source's coverage
-    parts = [oval]
-    signs = [1]
-    for k in range(3):
-        if keep_face[k]:
-            parts.append(eyes_mouth[k])
-            signs.append(-1)
-    face = _region(hw, shaped, parts, np.zeros(len(parts), np.bool_), np.array(signs), feather, feather)
+    face = _region(hw, shaped, face_parts, feather, feather)
     fade = _brow_fade(hw, shaped, brows, oval, fade_kernel, 0.45)
     for y in range(h):
         for x in range(w):
             face[y, x] *= fade[y, x] * valid[y, x]
     kept = empty
-    if keep_frame.any():
-        parts = [oval]
-        parts.clear()
-        for k in range(3):
-            if keep_frame[k]:
-                parts.append(eyes_mouth[k])
-        kept = _region(hw, shaped, parts, np.zeros(len(parts), np.bool_), np.ones(len(parts), np.int64), 3.0, -1.0)
+    if kept_parts[1].shape[0] > 1:
+        kept = _region(hw, shaped, kept_parts, 3.0, -1.0)
     if not colour:
         return face, empty, empty, np.zeros((3, 0, 0), np.float32), empty, empty, kept
     # skin: the lowered oval without eyes and brows, shrunk by the feather, without the lips' hull
-    skin = _region(hw, lowered, [oval, eyes_mouth[0], eyes_mouth[1], brows[0], brows[1]],
-                   np.array([False, False, False, True, True]), np.array([1, -1, -1, -1, -1]), 0.0, feather)
+    skin = _region(hw, lowered, skin_parts, 0.0, feather)
     hole = np.zeros((h, w), np.uint8)
     fill_polygon(hole, _outline(lowered, lips, True, False), 1)
     src_skin = np.empty((h, w), np.float32)
@@ -326,10 +315,12 @@ def swap_masks(hw, shaped, lowered, valid, oval, eyes_mouth, brows, lips, keep_f
                 skin[y, x] = 0.0
             src_skin[y, x] = skin[y, x] * valid[y, x]
     # eyes and the inner mouth: whole up to the rim and a short ramp outside
+    idx, starts, hulls, signs = feature_parts
     regions = np.empty((3, h, w), np.float32)
     chroma = np.ones((h, w), np.float32)
     for k in range(3):
-        regions[k] = _region(hw, shaped, [eyes_mouth[k]], np.zeros(1, np.bool_), np.ones(1, np.int64), 2.0, -2.0)
+        one = (idx[starts[k]:starts[k + 1]], np.array([0, starts[k + 1] - starts[k]]), hulls[k:k + 1], signs[k:k + 1])
+        regions[k] = _region(hw, shaped, one, 2.0, -2.0)
         for y in range(h):
             for x in range(w):
                 chroma[y, x] = min(chroma[y, x], 1.0 - regions[k, y, x])
@@ -337,11 +328,22 @@ def swap_masks(hw, shaped, lowered, valid, oval, eyes_mouth, brows, lips, keep_f
     marks = np.zeros((h, w), np.uint8)
     fill_polygon(marks, _outline(lowered, oval, False, False), 255)
     for k in range(2):
-        fill_polygon(marks, _outline(lowered, eyes_mouth[k], False, False), 0)
+        fill_polygon(marks, _outline(lowered, eyes[k], False, False), 0)
         fill_polygon(marks, _outline(lowered, brows[k], True, False), 0)
     fill_polygon(marks, _outline(lowered, lips, True, False), 0)
     detail = _box5(marks)
     return face, skin, src_skin, regions, chroma, detail, kept
+
+
+def region_parts(regions: list[tuple[str, bool, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`_region`'s parts from (landmark region name, filled as its hull, +1 include / -1 exclude)."""
+    from rswap.face.landmarks import REGIONS
+
+    idx = [np.asarray(REGIONS[name], np.int64) for name, _, _ in regions]
+    starts = np.cumsum([0] + [len(i) for i in idx]).astype(np.int64)
+    flat = np.concatenate(idx) if idx else np.zeros(0, np.int64)
+    return (flat, starts, np.array([hull for _, hull, _ in regions], np.bool_),
+            np.array([sign for _, _, sign in regions], np.int64))
 
 
 @numba.njit(nogil=True, cache=True)

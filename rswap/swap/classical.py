@@ -16,6 +16,7 @@ aligned crop space of one template:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -23,7 +24,7 @@ import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import limit_shadows, match_face_colour
-from rswap.compose.mask_kernels import swap_masks
+from rswap.compose.mask_kernels import region_parts, swap_masks
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.occluders import forehead_occluders
 from rswap.compose.source_texture import clean_texture, merge_textures, sample_triangles
@@ -158,6 +159,11 @@ def _detail_mask(hw: tuple[int, int], points: np.ndarray) -> np.ndarray:
     return cv2.blur(mask, (5, 5)).astype(np.float32) * (1.0 / 255.0)
 
 
+@functools.lru_cache(maxsize=8)
+def _kept_parts(which: tuple[bool, bool, bool]):
+    return region_parts([(name, False, 1) for name, kept in zip(_FEATURES, which) if kept])
+
+
 class ClassicalSwapper(HostSwapper):
     name = "classical"
 
@@ -187,8 +193,13 @@ class ClassicalSwapper(HostSwapper):
         # What the compiled `swap_masks` needs, made once: the regions' landmark indices and
         # the brow line's Gaussian (as OpenCV sizes it for float images: 8 sigma + 1, odd).
         index = lambda names: tuple(np.asarray(REGIONS[n], np.int64) for n in names)  # noqa: E731
-        self._mask_parts = (np.asarray(FACE_OVAL, np.int64), index(_FEATURES), index(("left_brow", "right_brow")),
-                            np.asarray(LIPS, np.int64))
+        self._face_parts = region_parts([("face_oval", False, 1)] + [(name, False, -1) for name in self.keep])
+        self._mask_parts = (
+            region_parts([("face_oval", False, 1), ("left_eye", False, -1), ("right_eye", False, -1),
+                          ("left_brow", True, -1), ("right_brow", True, -1)]),  # the skin
+            region_parts([(name, False, 1) for name in _FEATURES]),
+            np.asarray(FACE_OVAL, np.int64), index(("left_eye", "right_eye")), index(("left_brow", "right_brow")),
+            np.asarray(LIPS, np.int64))
         self._grow_element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self._feather + 1, 2 * self._feather + 1))
         sigma = 0.03 * size
         self._fade_kernel = cv2.getGaussianKernel(int(round(sigma * 8 + 1)) | 1, sigma, cv2.CV_32F)[:, 0].copy()
@@ -254,9 +265,8 @@ class ClassicalSwapper(HostSwapper):
         # the target's coarse colour spread over the skin around the mouth (measured: the
         # pasted skin's mean moved ~0.8 ΔE off the target's on the tinted-astronaut test).
         face_mask, dst_skin, src_skin, regions, chroma, detail, kept = swap_masks(
-            hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, *self._mask_parts,
-            np.array([name in self.keep for name in _FEATURES]), np.array([name in keep for name in _FEATURES]),
-            float(self._feather), self._fade_kernel, self.color != "none")
+            hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, self._face_parts,
+            self._kept_parts(keep), *self._mask_parts, float(self._feather), self._fade_kernel, self.color != "none")
         if self.color != "none" and src_skin.any() and dst_skin.any():
             # Statistics from skin only, on both faces: brows, eyes and lips would pull the
             # mean toward grey or red. Both skins are taken on the reshaped landmarks,
@@ -291,6 +301,11 @@ class ClassicalSwapper(HostSwapper):
             box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
             swapped[box] = alpha_blend(crop[box], swapped[box], forehead[box])
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
+
+    @staticmethod
+    def _kept_parts(keep: tuple[str, ...]):
+        """swap_masks' parts for the regions this frame keeps (cached: at most eight sets)."""
+        return _kept_parts(tuple(name in keep for name in _FEATURES))
 
     def _face_mask(self, hw, shaped: np.ndarray) -> np.ndarray:
         """Where the source replaces the target: the face oval minus the kept regions,
