@@ -18,6 +18,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from rswap.face.landmarks import REGIONS
+
 _INF = 1e20
 
 
@@ -337,8 +339,6 @@ def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, f
 
 def region_parts(regions: list[tuple[str, bool, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """`_region`'s parts from (landmark region name, filled as its hull, +1 include / -1 exclude)."""
-    from rswap.face.landmarks import REGIONS
-
     idx = [np.asarray(REGIONS[name], np.int64) for name, _, _ in regions]
     starts = np.cumsum([0] + [len(i) for i in idx]).astype(np.int64)
     flat = np.concatenate(idx) if idx else np.zeros(0, np.int64)
