@@ -32,11 +32,13 @@ import numpy as np
 from rswap.media.h264 import DEFAULT_PRESET
 
 # Functions that rswap.swap.classical imports, and the stage each one belongs to.
+# (Issue 11, fourth part: the reshape is one call, `reshape_crop`, and the masks are one,
+# `swap_masks`, which also draws the forehead fade and the detail and skin masks that
+# "masks" did not count before, when it was the `region_mask` calls alone.)
 SWAP_PARTS = {
-    "reshape_warp": "swap: warp (reshape)",
-    "reshape_points": "swap: warp (reshape)",
+    "reshape_crop": "swap: warp (reshape)",
     "mesh_warp": "swap: warp (mesh reenactment)",
-    "region_mask": "swap: masks",
+    "swap_masks": "swap: masks",
     "match_face_colour": "swap: colour",
     "laplacian_blend": "swap: blend",
 }

@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from rswap.compose.kernels import area_sums, bright_half_chroma
+from rswap.compose.kernels import area_sums, move_feature_chroma
 from rswap.errors import RswapError
 
 METHODS = ("reinhard", "lct")
@@ -233,8 +233,9 @@ def limit_shadows(src: np.ndarray, ref: np.ndarray, weight: np.ndarray, sigma: f
     to_l = 255.0 / 100.0
     ls, lr = (cv2.cvtColor(np.ascontiguousarray(img[box]), cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32) for img in (src, ref))
     skin = (wb > 0.5).astype(np.float32)
-    ds = ls - _masked_blur_2d(ls, skin, sigma)
-    dr = lr - _masked_blur_2d(lr, skin, sigma)
+    coarse = _masked_blur_2d(np.dstack([ls, lr]), skin, sigma)  # both images in the same three calls
+    ds = ls - coarse[..., 0]
+    dr = lr - coarse[..., 1]
     reach = max(1, int(round(sigma / 2)))
     low = cv2.erode(dr, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) - slack * to_l  # a square: separable, fast
     lift = wb * (1.0 - keep) * np.maximum(low - ds, 0.0) / to_l  # L units to add
@@ -251,15 +252,18 @@ def limit_shadows(src: np.ndarray, ref: np.ndarray, weight: np.ndarray, sigma: f
 
 
 def _masked_blur_2d(values: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """`masked_blur` of one channel (H, W): the same downscaled normalised convolution."""
+    """`masked_blur` of (H, W) or (H, W, C) values under one weight: the same downscaled
+    normalised convolution, each channel on its own; the channels and the weight travel
+    together through one shrink, one blur and one enlargement (OpenCV works per channel)."""
     h, w = weight.shape
     step = max(1, int(sigma // 4))
     small = (max(1, w // step), max(1, h // step))
-    num = cv2.resize(values * weight, small, interpolation=cv2.INTER_AREA)
-    den = cv2.resize(weight, small, interpolation=cv2.INTER_AREA)
-    s = sigma * small[0] / w
-    num, den = cv2.GaussianBlur(num, (0, 0), s), cv2.GaussianBlur(den, (0, 0), s)
-    return cv2.resize(num / np.maximum(den, 1e-4), (w, h), interpolation=cv2.INTER_LINEAR)
+    flat = values.ndim == 2
+    stack = np.dstack([values * (weight if flat else weight[..., None]), weight])
+    sums = cv2.GaussianBlur(cv2.resize(stack, small, interpolation=cv2.INTER_AREA), (0, 0), sigma * small[0] / w)
+    mean = sums[..., :-1] / np.maximum(sums[..., -1:], 1e-4)
+    out = cv2.resize(mean, (w, h), interpolation=cv2.INTER_LINEAR)
+    return out if not flat else (out if out.ndim == 2 else out[..., 0])
 
 
 def match_face_colour(
@@ -335,17 +339,10 @@ def match_face_colour(
     shift *= take
     lab += shift
 
-    # 3. Eyes and teeth: the colour of the reference's own feature (its brighter half).
-    for region in regions:
-        rbox = _bbox(np.asarray(region)[box] > 0)
-        if rbox is None:
-            continue
-        m = np.asarray(region, np.float32)[box][rbox]
-        core = m > 0.5
-        if core.sum() < 8:
-            continue
-        move = bright_half_chroma(ref_lab[rbox], core) - bright_half_chroma(lab[rbox], core)
-        lab[rbox][..., 1:] += m[..., None] * move.astype(np.float32)
+    # 3. Eyes and teeth: the colour of the reference's own feature (its brighter half), all
+    # regions in one compiled call.
+    if len(regions):
+        move_feature_chroma(lab, ref_lab, np.ascontiguousarray(np.asarray(regions, np.float32)[:, box[0], box[1]]))
 
     out = src.copy()
     np.copyto(out[box], _from_lab(lab), where=changed[box][..., None])

@@ -28,45 +28,8 @@ def rasterise_affine_maps(dst_tris, affines, order, x0, y0, map_x, map_y, valid)
     fillConvexPoly draws edge pixels; they never override a containing triangle, where
     extrapolating a thin neighbour's affine could sample far away.
     """
+    _raster(dst_tris, affines, order, x0, y0, map_x, map_y, valid, np.empty(map_x.shape, np.int32))
     h, w = map_x.shape
-    for k in range(order.shape[0]):
-        t = order[k]
-        ax, ay = dst_tris[t, 0, 0] - x0, dst_tris[t, 0, 1] - y0
-        bx, by = dst_tris[t, 1, 0] - x0, dst_tris[t, 1, 1] - y0
-        cx, cy = dst_tris[t, 2, 0] - x0, dst_tris[t, 2, 1] - y0
-        area = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
-        if abs(area) < 1e-6:
-            continue
-        sign = 1.0 if area > 0 else -1.0
-        # Each edge function, normalised by its edge length, is a signed distance in pixels.
-        e = np.empty((3, 3))
-        px = (ax, bx, cx)
-        py = (ay, by, cy)
-        for i in range(3):
-            j = (i + 1) % 3
-            ex, ey = px[j] - px[i], py[j] - py[i]
-            norm = np.sqrt(ex * ex + ey * ey)
-            # distance of (x, y) to edge i -> i+1, positive on the triangle's inner side
-            e[i, 0] = -ey * sign / norm
-            e[i, 1] = ex * sign / norm
-            e[i, 2] = -(e[i, 0] * px[i] + e[i, 1] * py[i])
-        lo_x = max(int(np.floor(min(ax, bx, cx) - 0.5)), 0)
-        hi_x = min(int(np.ceil(max(ax, bx, cx) + 0.5)), w - 1)
-        lo_y = max(int(np.floor(min(ay, by, cy) - 0.5)), 0)
-        hi_y = min(int(np.ceil(max(ay, by, cy) + 0.5)), h - 1)
-        a00, a01, a02 = affines[t, 0, 0], affines[t, 0, 1], affines[t, 0, 2]
-        a10, a11, a12 = affines[t, 1, 0], affines[t, 1, 1], affines[t, 1, 2]
-        for y in range(lo_y, hi_y + 1):
-            for x in range(lo_x, hi_x + 1):
-                nearest = 1e9  # the smallest signed distance to the three edges
-                for i in range(3):
-                    nearest = min(nearest, e[i, 0] * x + e[i, 1] * y + e[i, 2])
-                # valid holds 2 for "in a triangle", 1 for "within half a pixel of one" while drawing
-                if nearest >= 0.0 or (nearest >= -0.5 and valid[y, x] < 2.0):
-                    fx, fy = x + x0, y + y0
-                    map_x[y, x] = a00 * fx + a01 * fy + a02
-                    map_y[y, x] = a10 * fx + a11 * fy + a12
-                    valid[y, x] = 2.0 if nearest >= 0.0 else 1.0
     for y in range(h):
         for x in range(w):
             if valid[y, x] > 0.0:
@@ -205,3 +168,300 @@ def bright_half_chroma(lab, core):  # pragma: no cover - compiled
                 total[1] += lab[y, x, 2]
                 count += 1
     return total / count
+
+
+# ---------------------------------------------------------------- the swap's geometry in whole steps
+# Issue 11, fourth part: each of the classical swap's per-frame steps is one compiled call, so a
+# swap crosses back into the GIL a few times instead of ~50 (each crossing waits up to Python's
+# 5 ms switch interval while another thread runs Python).
+
+
+@numba.njit(nogil=True, cache=True)
+def tps_fit(nodes, values):  # pragma: no cover - compiled
+    """Thin-plate spline through `nodes` (N, 2) with `values` (N, D), both float64.
+
+    Returns (centre (2,), scale, scaled nodes (N, 2), coefficients (N + 3, D), ok). The
+    nodes are scaled to about unit size first (a well-conditioned system; the spline does
+    not depend on it) and the (N + 3)² system is solved by Gaussian elimination with
+    partial pivoting, as OpenCV's DECOMP_LU does (~75 points: no BLAS, no threads).
+    ok is False when the system is singular (two nodes coincide)."""
+    n, d = nodes.shape[0], values.shape[1]
+    centre = np.zeros(2)
+    for i in range(n):
+        centre[0] += nodes[i, 0] / n
+        centre[1] += nodes[i, 1] / n
+    spread = 1e-9
+    for i in range(n):
+        spread = max(spread, abs(nodes[i, 0] - centre[0]), abs(nodes[i, 1] - centre[1]))
+    scale = 1.0 / spread
+    scaled = np.empty((n, 2))
+    for i in range(n):
+        scaled[i, 0] = (nodes[i, 0] - centre[0]) * scale
+        scaled[i, 1] = (nodes[i, 1] - centre[1]) * scale
+    size = n + 3
+    a = np.zeros((size, size))
+    coef = np.zeros((size, d))
+    for i in range(n):
+        for j in range(n):
+            dx, dy = scaled[i, 0] - scaled[j, 0], scaled[i, 1] - scaled[j, 1]
+            r2 = dx * dx + dy * dy
+            a[i, j] = 0.5 * r2 * np.log(r2) if r2 > 0.0 else 0.0  # r² log r = ½ r² log r²
+        a[i, n], a[i, n + 1], a[i, n + 2] = 1.0, scaled[i, 0], scaled[i, 1]
+        a[n, i], a[n + 1, i], a[n + 2, i] = 1.0, scaled[i, 0], scaled[i, 1]
+        for k in range(d):
+            coef[i, k] = values[i, k]
+    for c in range(size):
+        p = c
+        for r in range(c + 1, size):
+            if abs(a[r, c]) > abs(a[p, c]):
+                p = r
+        if abs(a[p, c]) < 1e-12:
+            return centre, scale, scaled, coef, False
+        if p != c:
+            for j in range(size):
+                a[c, j], a[p, j] = a[p, j], a[c, j]
+            for k in range(d):
+                coef[c, k], coef[p, k] = coef[p, k], coef[c, k]
+        for r in range(c + 1, size):
+            f = a[r, c] / a[c, c]
+            if f != 0.0:
+                for j in range(c, size):
+                    a[r, j] -= f * a[c, j]
+                for k in range(d):
+                    coef[r, k] -= f * coef[c, k]
+    for c in range(size - 1, -1, -1):
+        for k in range(d):
+            s = coef[c, k]
+            for j in range(c + 1, size):
+                s -= a[c, j] * coef[j, k]
+            coef[c, k] = s / a[c, c]
+    return centre, scale, scaled, coef, True
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _bilinear(img, x, y, out, oy, ox, replicate):  # pragma: no cover - compiled
+    """out[oy, ox] = uint8 img sampled at (x, y) bilinearly, beyond the border the edge pixel
+    (replicate) or 0. As cv2.remap does it: the position rounded to 1/32 pixel, integer
+    weights (here 10 bits: exact sums of 8-bit values, rounded once)."""
+    h, w, c = img.shape
+    fx, fy = x * 32.0 + 0.5, y * 32.0 + 0.5
+    # floor (a libm call) only where truncation is not floor already
+    xi = int(fx) if fx >= 0.0 else int(np.floor(fx))
+    yi = int(fy) if fy >= 0.0 else int(np.floor(fy))
+    ix, iy, ax, ay = xi >> 5, yi >> 5, xi & 31, yi & 31
+    w00, w01, w10, w11 = (32 - ax) * (32 - ay), ax * (32 - ay), (32 - ax) * ay, ax * ay
+    if ix >= 0 and iy >= 0 and ix + 1 < w and iy + 1 < h:  # inside: the common case
+        for k in range(c):
+            out[oy, ox, k] = (w00 * np.int32(img[iy, ix, k]) + w01 * np.int32(img[iy, ix + 1, k])
+                              + w10 * np.int32(img[iy + 1, ix, k]) + w11 * np.int32(img[iy + 1, ix + 1, k]) + 512) >> 10
+        return
+    x0c, x1c = min(max(ix, 0), w - 1), min(max(ix + 1, 0), w - 1)
+    y0c, y1c = min(max(iy, 0), h - 1), min(max(iy + 1, 0), h - 1)
+    if not replicate:  # taps beyond the border read 0
+        if ix < 0 or ix >= w:
+            w00, w10 = 0, 0
+        if ix + 1 < 0 or ix + 1 >= w:
+            w01, w11 = 0, 0
+        if iy < 0 or iy >= h:
+            w00, w01 = 0, 0
+        if iy + 1 < 0 or iy + 1 >= h:
+            w10, w11 = 0, 0
+    for k in range(c):
+        out[oy, ox, k] = (w00 * np.int32(img[y0c, x0c, k]) + w01 * np.int32(img[y0c, x1c, k])
+                          + w10 * np.int32(img[y1c, x0c, k]) + w11 * np.int32(img[y1c, x1c, k]) + 512) >> 10
+
+
+@numba.njit(nogil=True, cache=True)
+def reshape_kernel(hw, back_nodes, back_values, fwd_nodes, fwd_values, points, nx, ny):  # pragma: no cover - compiled
+    """The reshaping warp's geometry in one call: its dense backward map, and `points` (M, 2)
+    carried by the forward spline.
+
+    The backward spline (output pixel -> displacement to its input position) is evaluated on
+    an nx x ny grid over the (H, W) image (border rows and columns held at zero, so the
+    border maps to itself) and interpolated bilinearly at every pixel (align corners): what
+    `reshape_map` did in a dozen calls. Returns (map (H, W, 2) float32 for cv2.remap, moved
+    points (M, 2), ok); ok False: a spline's system was singular. The sampling itself is left
+    to cv2.remap: its SIMD gather is ~3x faster than a compiled scalar loop."""
+    h, w = hw
+    out = np.empty((h, w, 2), np.float32)
+    moved = np.empty((points.shape[0], 2))
+    bc, bs, bn, bcoef, ok_b = tps_fit(back_nodes, back_values)
+    fc, fs, fn, fcoef, ok_f = tps_fit(fwd_nodes, fwd_values)
+    if not (ok_b and ok_f):
+        return out, moved, False
+    grid = np.empty((ny * nx, 2))
+    for j in range(ny):
+        for i in range(nx):
+            grid[j * nx + i, 0] = (i * (w - 1.0) / (nx - 1) - bc[0]) * bs
+            grid[j * nx + i, 1] = (j * (h - 1.0) / (ny - 1) - bc[1]) * bs
+    field = thin_plate_eval(grid, bn, bcoef).astype(np.float32)
+    for j in range(ny):
+        for i in range(nx):
+            if j == 0 or j == ny - 1 or i == 0 or i == nx - 1:
+                field[j * nx + i, 0] = 0.0
+                field[j * nx + i, 1] = 0.0
+    sx, sy = (nx - 1) / max(w - 1.0, 1.0), (ny - 1) / max(h - 1.0, 1.0)
+    col_i = np.empty(w, np.int64)
+    col_t = np.empty(w, np.float32)
+    for x in range(w):
+        gx = x * sx
+        col_i[x] = min(int(gx), nx - 2)
+        col_t[x] = gx - col_i[x]
+    row_x = np.empty(nx, np.float32)
+    row_y = np.empty(nx, np.float32)
+    for y in range(h):
+        gy = y * sy
+        j = min(int(gy), ny - 2)
+        ty = np.float32(gy - j)
+        for i in range(nx):  # the field along this row, at the grid's columns
+            row_x[i] = (1 - ty) * field[j * nx + i, 0] + ty * field[(j + 1) * nx + i, 0]
+            row_y[i] = (1 - ty) * field[j * nx + i, 1] + ty * field[(j + 1) * nx + i, 1]
+        for x in range(w):
+            i, tx = col_i[x], col_t[x]
+            out[y, x, 0] = x + ((1 - tx) * row_x[i] + tx * row_x[i + 1])
+            out[y, x, 1] = y + ((1 - tx) * row_y[i] + tx * row_y[i + 1])
+    fp = np.empty((points.shape[0], 2))
+    for k in range(points.shape[0]):
+        fp[k, 0] = (points[k, 0] - fc[0]) * fs
+        fp[k, 1] = (points[k, 1] - fc[1]) * fs
+    shift = thin_plate_eval(fp, fn, fcoef)
+    for k in range(points.shape[0]):
+        moved[k, 0] = points[k, 0] + shift[k, 0]
+        moved[k, 1] = points[k, 1] + shift[k, 1]
+    return out, moved, True
+
+
+@numba.njit(nogil=True, cache=True)
+def mesh_warp_kernel(img, src_tris, dst_tris, h, w):  # pragma: no cover - compiled
+    """A piecewise-affine warp in one call: per-triangle affines, the raster and the sampling.
+
+    img uint8 (Hs, Ws, C); src_tris, dst_tris (T, 3, 2) float32: where each triangle samples
+    and where it lands in the (h, w) output. Triangles that fold over (negative area at the
+    destination: the hidden side of a turned head) are drawn first, so front-facing ones win;
+    degenerate ones are skipped. Each covered pixel samples img bilinearly (0 beyond its
+    border, as cv2.remap's BORDER_CONSTANT). Returns (warped uint8 (h, w, C), valid float32
+    (h, w): 1 where a triangle covers the pixel, tri int32 (h, w): its triangle, -1 if none).
+    The raster is `rasterise_affine_maps`' (pixel centres, OpenCV-like outline pixels)."""
+    t_count = dst_tris.shape[0]
+    affines = np.zeros((t_count, 2, 3), np.float32)
+    usable = np.zeros(t_count, np.bool_)
+    front = np.zeros(t_count, np.bool_)
+    lo_x, lo_y, hi_x, hi_y = 1e9, 1e9, -1e9, -1e9
+    for t in range(t_count):
+        d0x, d0y = np.float64(dst_tris[t, 0, 0]), np.float64(dst_tris[t, 0, 1])
+        e00, e10 = dst_tris[t, 1, 0] - d0x, dst_tris[t, 1, 1] - d0y
+        e01, e11 = dst_tris[t, 2, 0] - d0x, dst_tris[t, 2, 1] - d0y
+        s0x, s0y = np.float64(src_tris[t, 0, 0]), np.float64(src_tris[t, 0, 1])
+        f00, f10 = src_tris[t, 1, 0] - s0x, src_tris[t, 1, 1] - s0y
+        f01, f11 = src_tris[t, 2, 0] - s0x, src_tris[t, 2, 1] - s0y
+        det = e00 * e11 - e01 * e10
+        for v in range(3):
+            lo_x, hi_x = min(lo_x, dst_tris[t, v, 0]), max(hi_x, dst_tris[t, v, 0])
+            lo_y, hi_y = min(lo_y, dst_tris[t, v, 1]), max(hi_y, dst_tris[t, v, 1])
+        front[t] = np.float32(e00) * np.float32(e11) - np.float32(e10) * np.float32(e01) > 0
+        if abs(det) <= 1e-6:
+            continue
+        usable[t] = True
+        # linear part: source edges times the inverse of the destination edges
+        i00, i01, i10, i11 = e11 / det, -e01 / det, -e10 / det, e00 / det
+        l00, l01 = f00 * i00 + f01 * i10, f00 * i01 + f01 * i11
+        l10, l11 = f10 * i00 + f11 * i10, f10 * i01 + f11 * i11
+        affines[t, 0, 0], affines[t, 0, 1], affines[t, 0, 2] = l00, l01, s0x - (l00 * d0x + l01 * d0y)
+        affines[t, 1, 0], affines[t, 1, 1], affines[t, 1, 2] = l10, l11, s0y - (l10 * d0x + l11 * d0y)
+    n_draw = 0
+    for t in range(t_count):
+        n_draw += usable[t]
+    order = np.empty(n_draw, np.int64)
+    n = 0
+    for want in (False, True):  # folded first, front-facing last
+        for t in range(t_count):
+            if usable[t] and front[t] == want:
+                order[n] = t
+                n += 1
+    out = np.zeros((h, w, img.shape[2]), np.uint8)
+    valid = np.zeros((h, w), np.float32)
+    tri = np.full((h, w), -1, np.int32)
+    x0, y0 = max(int(np.floor(lo_x)) - 1, 0), max(int(np.floor(lo_y)) - 1, 0)
+    x1, y1 = min(int(np.ceil(hi_x)) + 2, w), min(int(np.ceil(hi_y)) + 2, h)
+    if x1 <= x0 or y1 <= y0:
+        return out, valid, tri
+    map_x = np.empty((y1 - y0, x1 - x0), np.float32)
+    map_y = np.empty((y1 - y0, x1 - x0), np.float32)
+    win = np.zeros((y1 - y0, x1 - x0), np.float32)
+    _raster(dst_tris, affines, order, float(x0), float(y0), map_x, map_y, win, tri[y0:y1, x0:x1])
+    for y in range(y1 - y0):
+        for x in range(x1 - x0):
+            if win[y, x] > 0.0:
+                valid[y + y0, x + x0] = 1.0
+                _bilinear(img, np.float64(map_x[y, x]), np.float64(map_y[y, x]), out, y + y0, x + x0, False)
+    return out, valid, tri
+
+
+@numba.njit(nogil=True, cache=True)
+def _raster(dst_tris, affines, order, x0, y0, map_x, map_y, valid, tri):  # pragma: no cover - compiled
+    """The raster of `rasterise_affine_maps` (valid left at 2 inside a triangle, 1 on the
+    outline), also writing each pixel's triangle into `tri`."""
+    h, w = map_x.shape
+    e = np.empty((3, 3))
+    for k in range(order.shape[0]):
+        t = order[k]
+        ax, ay = dst_tris[t, 0, 0] - x0, dst_tris[t, 0, 1] - y0
+        bx, by = dst_tris[t, 1, 0] - x0, dst_tris[t, 1, 1] - y0
+        cx, cy = dst_tris[t, 2, 0] - x0, dst_tris[t, 2, 1] - y0
+        area = (bx - ax) * (cy - ay) - (by - ay) * (cx - ax)
+        if abs(area) < 1e-6:
+            continue
+        sign = 1.0 if area > 0 else -1.0
+        px = (ax, bx, cx)
+        py = (ay, by, cy)
+        for i in range(3):
+            j = (i + 1) % 3
+            ex, ey = px[j] - px[i], py[j] - py[i]
+            norm = np.sqrt(ex * ex + ey * ey)
+            e[i, 0] = -ey * sign / norm
+            e[i, 1] = ex * sign / norm
+            e[i, 2] = -(e[i, 0] * px[i] + e[i, 1] * py[i])
+        lo_x = max(int(np.floor(min(ax, bx, cx) - 0.5)), 0)
+        hi_x = min(int(np.ceil(max(ax, bx, cx) + 0.5)), w - 1)
+        lo_y = max(int(np.floor(min(ay, by, cy) - 0.5)), 0)
+        hi_y = min(int(np.ceil(max(ay, by, cy) + 0.5)), h - 1)
+        a00, a01, a02 = affines[t, 0, 0], affines[t, 0, 1], affines[t, 0, 2]
+        a10, a11, a12 = affines[t, 1, 0], affines[t, 1, 1], affines[t, 1, 2]
+        for y in range(lo_y, hi_y + 1):
+            for x in range(lo_x, hi_x + 1):
+                nearest = 1e9
+                for i in range(3):
+                    nearest = min(nearest, e[i, 0] * x + e[i, 1] * y + e[i, 2])
+                if nearest >= 0.0 or (nearest >= -0.5 and valid[y, x] < 2.0):
+                    fx, fy = x + x0, y + y0
+                    map_x[y, x] = a00 * fx + a01 * fy + a02
+                    map_y[y, x] = a10 * fx + a11 * fy + a12
+                    valid[y, x] = 2.0 if nearest >= 0.0 else 1.0
+                    tri[y, x] = t
+
+
+@numba.njit(nogil=True, cache=True)
+def move_feature_chroma(lab, ref_lab, regions):  # pragma: no cover - compiled
+    """`match_bright_chroma`'s move on CIELAB images, every region in one call: each region
+    (regions (R, h, w) float32 weights) moves lab's a, b (in place) by the difference of
+    ref_lab's and lab's mean a, b over the brighter half of its core (weight > 0.5),
+    weighted by the region; regions with a core under 8 pixels are left alone."""
+    h, w = regions.shape[1], regions.shape[2]
+    for r in range(regions.shape[0]):
+        m = regions[r]
+        y0, y1, x0, x1 = h, -1, w, -1
+        for y in range(h):
+            for x in range(w):
+                if m[y, x] > 0:
+                    y0, y1, x0, x1 = min(y0, y), max(y1, y), min(x0, x), max(x1, x)
+        if y1 < 0:
+            continue
+        core = m[y0:y1 + 1, x0:x1 + 1] > 0.5
+        if core.sum() < 8:
+            continue
+        move = bright_half_chroma(ref_lab[y0:y1 + 1, x0:x1 + 1], core) - bright_half_chroma(lab[y0:y1 + 1, x0:x1 + 1], core)
+        ma, mb = np.float32(move[0]), np.float32(move[1])
+        for y in range(y0, y1 + 1):
+            for x in range(x0, x1 + 1):
+                lab[y, x, 1] += m[y, x] * ma
+                lab[y, x, 2] += m[y, x] * mb

@@ -10,7 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from rswap.compose.kernels import rasterise_affine_maps, thin_plate_eval
+from rswap.compose.kernels import mesh_warp_kernel, rasterise_affine_maps, reshape_kernel, thin_plate_eval
+
 
 def _triangle_affines(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-triangle 2x3 affines taking dst triangle points to src ones, and which are usable.
@@ -59,6 +60,10 @@ def mesh_warp(
     tris = np.asarray(triangles, np.int64)
     src_t = src_pts[tris] if src_triangles is None else np.asarray(src_triangles, np.float32)
     dst_t = dst_pts[tris]
+    if src_img.dtype == np.uint8 and src_img.ndim == 3:
+        # Colour images (the swap's case): affines, raster and sampling in one compiled call.
+        warped, valid, _ = mesh_warp_kernel(np.ascontiguousarray(src_img), np.ascontiguousarray(src_t), dst_t, h, w)
+        return warped, valid
     A, ok = _triangle_affines(src_t, dst_t)
 
     e1, e2 = dst_t[:, 1] - dst_t[:, 0], dst_t[:, 2] - dst_t[:, 0]
@@ -135,11 +140,16 @@ def _tps(nodes: np.ndarray, moves: np.ndarray, fixed: np.ndarray) -> ThinPlateSp
     Fixed points within a pixel of a node are dropped: two conditions at one place
     would make the spline's system singular (a contour point on the crop border).
     """
+    return ThinPlateSpline(*_spline_nodes(nodes, moves, fixed))
+
+
+def _spline_nodes(nodes: np.ndarray, moves: np.ndarray, fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(nodes and fixed points, their displacements) for `_tps`, float64."""
     gap = np.linalg.norm(fixed[:, None] - nodes[None], axis=2).min(1)
     fixed = fixed[gap >= 1.0]
     y = np.concatenate([nodes, fixed]).astype(np.float64)
     d = np.concatenate([moves, np.zeros_like(fixed)]).astype(np.float64)
-    return ThinPlateSpline(y, d)
+    return np.ascontiguousarray(y), np.ascontiguousarray(d)
 
 
 def _fixed_points(hw: tuple[int, int], anchors: np.ndarray | None) -> np.ndarray:
@@ -221,3 +231,31 @@ def reshape_points(
     field = _tps(src, moved - src, _fixed_points(hw, anchors))
     pts = np.asarray(points, np.float64)
     return (pts + field(pts)).astype(np.float32)
+
+
+def reshape_crop(
+    img: np.ndarray,
+    points: np.ndarray,
+    src_ctrl: np.ndarray,
+    dst_ctrl: np.ndarray,
+    strength: float = 1.0,
+    anchors: np.ndarray | None = None,
+    grid_step: int = 8,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`reshape_warp` of `img` and `reshape_points` of `points` in two calls, both outside the
+    GIL: one compiled (`reshape_kernel`: both splines solved, the backward one evaluated on
+    the `grid_step` grid and upsampled to a dense map, the points moved) and one remap: the
+    swap's per-frame reshape (it took a dozen calls). The same warp as those two (the map
+    exact where OpenCV's upsampling rounds to 1/32 of a grid cell). Returns (warped image,
+    moved points float32)."""
+    h, w = img.shape[:2]
+    src = np.asarray(src_ctrl, np.float64)
+    moved = src + strength * (np.asarray(dst_ctrl, np.float64) - src)
+    fixed = _fixed_points((h, w), anchors)
+    back_nodes, back_values = _spline_nodes(moved, src - moved, fixed)
+    fwd_nodes, fwd_values = _spline_nodes(src, moved - src, fixed)
+    nx, ny = max(2, -(-(w - 1) // grid_step) + 1), max(2, -(-(h - 1) // grid_step) + 1)
+    m, out_points, ok = reshape_kernel((h, w), back_nodes, back_values, fwd_nodes, fwd_values, np.asarray(points, np.float64), nx, ny)
+    if not ok:
+        raise ValueError("thin-plate spline: singular system (two control points coincide)")
+    return cv2.remap(img, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), out_points.astype(np.float32)

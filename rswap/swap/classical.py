@@ -16,6 +16,7 @@ aligned crop space of one template:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -23,13 +24,14 @@ import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import limit_shadows, match_face_colour
+from rswap.compose.mask_kernels import region_parts, swap_masks
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.occluders import forehead_occluders
 from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
-from rswap.compose.warp import mesh_warp, reshape_points, reshape_warp
+from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, get_template, similarity_matrix, transform_points
-from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS, MESH_POINTS, RIGHT_BROW, mesh_triangles
+from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS, MESH_POINTS, REGIONS, RIGHT_BROW, mesh_triangles
 from rswap.face.types import Face
 from rswap.swap.base import HostSwapper, SwapResult
 from rswap.swap.options import COLOR_METHODS, SwapperOptions
@@ -47,6 +49,7 @@ MOUTH_OPEN = 0.12
 # and a target's eyes open wider than EYES_OPEN are then kept.
 EYES_CLOSED, EYES_OPEN = 0.12, 0.15
 DETAIL_SIGMA = 0.05  # scale of the skin's shadows held near the target's own (limit_shadows), fraction of the crop
+_FEATURES = ("left_eye", "right_eye", "mouth_inner")  # the regions a swap may keep, in swap_masks' order
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
 
@@ -55,7 +58,6 @@ class ClassicalSource:
     texture: np.ndarray  # the most frontal source photo unwrapped to its face seen from straight ahead, cleaned (source_texture.py)
     landmarks: np.ndarray  # its 468 mesh points in that layout (crop coordinates; a frontal face's own landmarks)
     outline: np.ndarray  # face-oval points averaged over all source photos, in the texture's frame
-    sample: np.ndarray | None = None  # (T, 3, 2): where each mesh triangle samples the texture (None: at its landmarks)
     eye_opening: float = 1.0  # the texture's eyes, `eye_opening` (below EYES_CLOSED: shut, no eye to paste)
 
 
@@ -156,6 +158,11 @@ def _detail_mask(hw: tuple[int, int], points: np.ndarray) -> np.ndarray:
     return cv2.blur(mask, (5, 5)).astype(np.float32) * (1.0 / 255.0)
 
 
+@functools.lru_cache(maxsize=8)
+def _kept_parts(which: tuple[bool, bool, bool]):
+    return region_parts([(name, False, 1) for name, kept in zip(_FEATURES, which) if kept])
+
+
 class ClassicalSwapper(HostSwapper):
     name = "classical"
 
@@ -182,6 +189,19 @@ class ClassicalSwapper(HostSwapper):
         self._triangles = mesh_triangles()
         size = self.template.size
         self._feather = max(3, size // 24)
+        # What the compiled `swap_masks` needs, made once: the regions' landmark indices and
+        # the brow line's Gaussian (as OpenCV sizes it for float images: 8 sigma + 1, odd).
+        index = lambda names: tuple(np.asarray(REGIONS[n], np.int64) for n in names)  # noqa: E731
+        self._face_parts = region_parts([("face_oval", False, 1)] + [(name, False, -1) for name in self.keep])
+        self._mask_parts = (
+            region_parts([("face_oval", False, 1), ("left_eye", False, -1), ("right_eye", False, -1),
+                          ("left_brow", True, -1), ("right_brow", True, -1)]),  # the skin
+            region_parts([(name, False, 1) for name in _FEATURES]),
+            np.asarray(FACE_OVAL, np.int64), index(("left_eye", "right_eye")), index(("left_brow", "right_brow")),
+            np.asarray(LIPS, np.int64))
+        self._grow_element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self._feather + 1, 2 * self._feather + 1))
+        sigma = 0.03 * size
+        self._fade_kernel = cv2.getGaussianKernel(int(round(sigma * 8 + 1)) | 1, sigma, cv2.CV_32F)[:, 0].copy()
 
     def encode_source(self, images: list[np.ndarray], faces: list[Face]) -> ClassicalSource:
         """The source texture, computed once per source: each photo's crop cleaned of what
@@ -215,7 +235,7 @@ class ClassicalSwapper(HostSwapper):
         for _, pts, _, _ in crops:  # every photo's outline, brought into the texture's frame
             S = similarity_matrix(pts[STABLE_POINTS], landmarks[STABLE_POINTS])
             outlines.append(transform_points(pts[FACE_OVAL], S))
-        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), None, eye_opening(crops[base][1]))
+        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1]))
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
         """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
@@ -238,47 +258,44 @@ class ClassicalSwapper(HostSwapper):
             goal = _limit_moves(target[FACE_OVAL], transform_points(source.outline, S), MAX_RESHAPE * hw[0])
             # Eyes and nose stay pinned: only the outline (jaw, cheeks, temples) moves.
             ctrl = (target[FACE_OVAL], goal, strength, target[STABLE_POINTS])
-            background, _ = reshape_warp(crop, *ctrl)
-            shaped = reshape_points(target, hw, *ctrl)
+            background, shaped = reshape_crop(crop, target, *ctrl)  # the crop and the landmarks, one compiled call
 
         # 2. Reenact: the source texture warped onto the (reshaped) target landmarks.
-        warped, valid = mesh_warp(source.texture, source.landmarks, shaped, hw, self._triangles, source.sample)
+        warped, valid = mesh_warp(source.texture, source.landmarks, shaped, hw, self._triangles)
 
         # 3. Where the source replaces the target, and its colour matched to the target's skin.
         lowered = _lower_forehead(shaped)
+        # Every mask in one compiled call (`swap_masks`; what each is for, below and in
+        # _face_mask, _skin_mask, _detail_mask, which draw the same masks step by step).
         # An open mouth is put back after the blend only: a hole in the blend mask would let
         # the target's coarse colour spread over the skin around the mouth (measured: the
         # pasted skin's mean moved ~0.8 ΔE off the target's on the tinted-astronaut test).
-        face_mask = self._face_mask(hw, shaped) * valid
-        if self.color != "none":
+        face_mask, dst_skin, src_skin, regions, chroma, detail, kept = swap_masks(
+            hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, self._face_parts,
+            self._kept_parts(keep), *self._mask_parts, float(self._feather), self._fade_kernel, self.color != "none")
+        if self.color != "none" and src_skin.any() and dst_skin.any():
             # Statistics from skin only, on both faces: brows, eyes and lips would pull the
             # mean toward grey or red. Both skins are taken on the reshaped landmarks,
-            # where the warped source and the reshaped target both lie.
-            dst_skin = _skin_mask(hw, lowered, self._feather)
-            src_skin = dst_skin * valid  # the same skin, where the warped source has pixels
-            if src_skin.any() and dst_skin.any():
-                # Eyes and the mouth's inside (teeth) take the skin's light change but not its
-                # colour change: on a tinted target the skin's shift (and its contrast gain)
-                # turned eye whites teal and teeth orange. They take the colour of the
-                # target's own eyes and teeth instead (`match_bright_chroma`).
-                # Whole up to the rim and a short ramp outside it: eyes are a few pixels tall,
-                # a ramp inside would leave their rims with the skin's cast, a wide one outside
-                # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
-                regions = [region_mask(hw, shaped, include=(name,), feather=2.0, erode=-2.0)
-                           for name in ("left_eye", "right_eye", "mouth_inner")]
-                # Skin statistics, then the coarse light (shading), then the features' own colour
-                # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
-                chroma = 1.0 - np.max(regions, axis=0)
-                warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
-                                           method=self.color, spread=COLOR_SPREAD, chroma=chroma, regions=regions)
-                warped = limit_shadows(warped, background, _detail_mask(hw, lowered), DETAIL_SIGMA * hw[0])
+            # where the warped source and the reshaped target both lie; the source's where
+            # the warped source has pixels.
+            # Eyes and the mouth's inside (teeth) take the skin's light change but not its
+            # colour change: on a tinted target the skin's shift (and its contrast gain)
+            # turned eye whites teal and teeth orange. They take the colour of the
+            # target's own eyes and teeth instead (`match_bright_chroma`).
+            # Whole up to the rim and a short ramp outside it: eyes are a few pixels tall,
+            # a ramp inside would leave their rims with the skin's cast, a wide one outside
+            # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
+            # Skin statistics, then the coarse light (shading), then the features' own colour
+            # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
+            warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
+                                       method=self.color, spread=COLOR_SPREAD, chroma=chroma, regions=list(regions))
+            warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
         if keep:
             # The pyramid's coarse levels bleed into small holes such as the mouth: put the
-            # target's kept regions back with a short feather.
-            kept = region_mask(hw, shaped, include=keep, feather=3, erode=-1)
+            # target's kept regions back with a short feather (`kept`, drawn with the masks).
             swapped = alpha_blend(background, swapped, kept)
         if keep_mask is not None:  # occluders in front of the target's face: its own pixels
             swapped = alpha_blend(crop, swapped, np.asarray(keep_mask, np.float32))
@@ -291,6 +308,11 @@ class ClassicalSwapper(HostSwapper):
             swapped[box] = alpha_blend(crop[box], swapped[box], forehead[box])
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
 
+    @staticmethod
+    def _kept_parts(keep: tuple[str, ...]):
+        """swap_masks' parts for the regions this frame keeps (cached: at most eight sets)."""
+        return _kept_parts(tuple(name in keep for name in _FEATURES))
+
     def _face_mask(self, hw, shaped: np.ndarray) -> np.ndarray:
         """Where the source replaces the target: the face oval minus the kept regions,
         feathered, and across the forehead the curved wide fade of `_forehead_fade`."""
@@ -300,11 +322,22 @@ class ClassicalSwapper(HostSwapper):
     def _paste_mask(self, hw, target: np.ndarray, shaped: np.ndarray) -> np.ndarray:
         """Both outlines (before and after reshaping), grown a little and feathered, so the
         reshaped jaw line and the blend's soft edge come back into the frame."""
-        mask = np.zeros(hw, np.uint8)
-        for pts in (target, shaped):
-            cv2.fillPoly(mask, [np.round(pts[FACE_OVAL]).astype(np.int32)], 255)
         grow = self._feather
-        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        outlines = [np.round(pts[FACE_OVAL]).astype(np.int32) for pts in (target, shaped)]
+        # Drawn on the outlines' box grown by the dilation and the blur's reach: beyond it the
+        # mask is 0, and the blur reads zeros there as it would on the whole crop (or the
+        # crop's own border, where the box is clipped), so the result is the whole-crop one.
+        reach = 2 * grow + int(round(grow / 2 * 4))  # the dilation's radius + the blur's half-width (4 sigma)
+        lo = np.maximum(np.min([o.min(0) for o in outlines], axis=0) - reach, 0)
+        hi = np.minimum(np.max([o.max(0) for o in outlines], axis=0) + reach + 1, (hw[1], hw[0]))
+        out = np.zeros(hw, np.float32)
+        if (hi <= lo).any():
+            return out
+        mask = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.uint8)
+        for outline in outlines:
+            cv2.fillPoly(mask, [outline - lo.astype(np.int32)], 255)
+        mask = cv2.dilate(mask, self._grow_element, borderType=cv2.BORDER_CONSTANT, borderValue=0)
         # Blurred in float32: OpenCV's uint8 Gaussian of this width took 1.2 ms at 256², the
         # float one 0.4 (the two masks differ by under 0.01).
-        return cv2.GaussianBlur(mask.astype(np.float32) * np.float32(1 / 255), (0, 0), grow / 2)
+        out[lo[1]:hi[1], lo[0]:hi[0]] = cv2.GaussianBlur(mask.astype(np.float32) * np.float32(1 / 255), (0, 0), grow / 2)
+        return out
