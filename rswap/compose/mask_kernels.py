@@ -24,11 +24,30 @@ _INF = 1e20
 
 
 @numba.njit(nogil=True, cache=True)
+def _sort_by(items, key):  # pragma: no cover - compiled
+    """Sort `items` (1-D) in place by key[item] (an insertion sort: a polygon's few dozen
+    points or a row's few edges; numba's own sort compiled for seconds on a cold start)."""
+    for i in range(1, items.shape[0]):
+        item = items[i]
+        j = i - 1
+        while j >= 0 and key[items[j]] > key[item]:
+            items[j + 1] = items[j]
+            j -= 1
+        items[j + 1] = item
+
+
+@numba.njit(nogil=True, cache=True)
 def convex_hull(pts):  # pragma: no cover - compiled
     """(K, 2) float64: the convex hull of `pts` (N, 2), counter-clockwise, no repeated point."""
     n = pts.shape[0]
-    order = np.argsort(pts[:, 0] * 1e6 + pts[:, 1])
-    p = pts[order]
+    key = np.empty(n)
+    for i in range(n):
+        key[i] = pts[i, 0] * 1e6 + pts[i, 1]
+    order = np.arange(n)
+    _sort_by(order, key)  # not np.argsort: numba's quicksort cost ~5 s of the first start's compiling
+    p = np.empty((n, 2))
+    for i in range(n):
+        p[i, 0], p[i, 1] = pts[order[i], 0], pts[order[i], 1]
     hull = np.empty((2 * n + 1, 2))
     k = 0
     for sweep in range(2):
@@ -72,7 +91,12 @@ def fill_polygon(mask, poly, value):  # pragma: no cover - compiled
             if (not last and ((y0 <= y < y1) or (y1 <= y < y0))) or (last and ((y0 < y <= y1) or (y1 < y <= y0))):
                 xs[n] = poly[i, 0] + (y - y0) * (poly[j, 0] - poly[i, 0]) / (y1 - y0)
                 n += 1
-        xs[:n].sort()
+        for i in range(1, n):  # sorted by insertion (a few edges; numba's sort compiled for seconds)
+            xv, jj = xs[i], i - 1
+            while jj >= 0 and xs[jj] > xv:
+                xs[jj + 1] = xs[jj]
+                jj -= 1
+            xs[jj + 1] = xv
         for p in range(0, n - 1, 2):
             for x in range(max(int(np.floor(xs[p] + 0.5)), 0), min(int(np.floor(xs[p + 1] + 0.5)), w - 1) + 1):
                 mask[y, x] = value
@@ -125,10 +149,11 @@ def _edt_1d(f, d, v, z):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
-def _edt(zero):  # pragma: no cover - compiled
-    """float32 (H, W): Euclidean distance from each pixel to the nearest pixel where `zero`
-    (bool (H, W)) is True (0 there; a large value if there is none)."""
-    h, w = zero.shape
+def _edt(marks, on):  # pragma: no cover - compiled
+    """float32 (H, W): Euclidean distance from each pixel to the nearest pixel where
+    `marks` (uint8 (H, W)) is set (on) or not set (not on): 0 there; a large value if
+    there is none. (A flag, not a `marks == 0` argument: array expressions compiled slowly.)"""
+    h, w = marks.shape
     n = max(h, w)
     f = np.empty(n)
     d = np.empty(n)
@@ -137,7 +162,7 @@ def _edt(zero):  # pragma: no cover - compiled
     sq = np.empty((h, w))
     for x in range(w):
         for y in range(h):
-            f[y] = 0.0 if zero[y, x] else _INF
+            f[y] = 0.0 if (marks[y, x] != 0) == on else _INF
         _edt_1d(f[:h], d[:h], v, z)
         for y in range(h):
             sq[y, x] = d[y]
@@ -172,9 +197,9 @@ def soft_region(hw, polys, starts, signs, feather, erode):  # pragma: no cover -
     pad = int(np.ceil(max(feather / 2 - erode, 0.0))) + 2
     y0, y1, x0, x1 = max(y_lo - pad, 0), min(y_hi + 1 + pad, h), max(x_lo - pad, 0), min(x_hi + 1 + pad, w)
     win = hard[y0:y1, x0:x1]
-    inside = _edt(win == 0)
+    inside = _edt(win, False)
     one_sided = erode >= max(feather, 0.0) / 2 - 0.5  # the ramp lies inside: outside pixels end at 0
-    outside = inside if one_sided else _edt(win > 0)
+    outside = inside if one_sided else _edt(win, True)
     for y in range(y1 - y0):
         for x in range(x1 - x0):
             a = inside[y, x] if win[y, x] else np.float32(0.0)
@@ -220,7 +245,8 @@ def _region(hw, pts, parts, feather, erode):  # pragma: no cover - compiled
     out_starts = np.zeros(n + 1, np.int64)
     for i in range(n):
         p = _outline(pts, idx[starts[i]:starts[i + 1]], hulls[i], True)
-        flat[out_starts[i]:out_starts[i] + p.shape[0]] = p
+        for j in range(p.shape[0]):  # element by element: a slice assignment compiled numba's string formatting
+            flat[out_starts[i] + j, 0], flat[out_starts[i] + j, 1] = p[j, 0], p[j, 1]
         out_starts[i + 1] = out_starts[i] + p.shape[0]
     return soft_region(hw, flat[:out_starts[n]], out_starts, signs, feather, erode)
 
@@ -237,24 +263,30 @@ def _brow_fade(hw, pts, brows, oval, kernel, keep):  # pragma: no cover - compil
         fill_polygon(marks, _outline(pts, brows[b], True, False), 1)
         for i in brows[b]:
             top = min(top, pts[i, 1])
-    first = np.full(w, -1.0)
+    first = np.empty(w)
+    hits = np.empty(w, np.int64)  # the columns the brows cover
+    n_hits = 0
     for x in range(w):
+        first[x] = -1.0
         for y in range(h):
             if marks[y, x]:
                 first[x] = y
+                hits[n_hits] = x
+                n_hits += 1
                 break
     line = np.empty(w, np.float32)
-    hits = np.flatnonzero(first >= 0)
+    nxt = 1
     for x in range(w):  # np.interp over the columns the brows cover
-        if hits.shape[0] == 0:
+        if n_hits == 0:
             line[x] = 0.0
         elif x <= hits[0]:
             line[x] = first[hits[0]]
-        elif x >= hits[-1]:
-            line[x] = first[hits[-1]]
+        elif x >= hits[n_hits - 1]:
+            line[x] = first[hits[n_hits - 1]]
         else:
-            k = np.searchsorted(hits, x)
-            a, b = hits[k - 1], hits[k]
+            while hits[nxt] < x:  # hits[nxt]: the first covered column at or after x (as np.searchsorted)
+                nxt += 1
+            a, b = hits[nxt - 1], hits[nxt]
             line[x] = first[a] + (first[b] - first[a]) * (x - a) / (b - a)
     r = kernel.shape[0] // 2
     smooth = np.empty(w, np.float32)
@@ -321,11 +353,14 @@ def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, f
     regions = np.empty((3, h, w), np.float32)
     chroma = np.ones((h, w), np.float32)
     for k in range(3):
-        one = (idx[starts[k]:starts[k + 1]], np.array([0, starts[k + 1] - starts[k]]), hulls[k:k + 1], signs[k:k + 1])
-        regions[k] = _region(hw, shaped, one, 2.0, -2.0)
+        one_start = np.zeros(2, np.int64)
+        one_start[1] = starts[k + 1] - starts[k]
+        one = (idx[starts[k]:starts[k + 1]], one_start, hulls[k:k + 1], signs[k:k + 1])
+        region = _region(hw, shaped, one, 2.0, -2.0)
         for y in range(h):
             for x in range(w):
-                chroma[y, x] = min(chroma[y, x], 1.0 - regions[k, y, x])
+                regions[k, y, x] = region[y, x]
+                chroma[y, x] = min(chroma[y, x], 1.0 - region[y, x])
     # the detail mask: the lowered oval without eyes, brows and lips, a 5x5 box blur (uint8, as OpenCV's)
     marks = np.zeros((h, w), np.uint8)
     fill_polygon(marks, _outline(lowered, oval, False, False), 255)
