@@ -46,7 +46,7 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         m = reshape_map(hw, *ctrl, grid_step=6)
         background = cv2.remap(crop, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         shaped = reshape_points(target, hw, *ctrl)
-    warped, valid = mesh_warp(source.texture, source.landmarks, shaped, hw, sw._triangles, source.sample)
+    warped, valid = mesh_warp(source.texture, source.landmarks, shaped, hw, sw._triangles)
     lowered = C._lower_forehead(shaped)
     oval = region_mask(hw, shaped, include=("face_oval",), exclude=sw.keep, feather=sw._feather, erode=sw._feather)
     face_mask = oval * C._forehead_fade(hw, shaped) * valid

@@ -9,7 +9,7 @@ drawing. The pieces:
 - `fill_polygon`: scanline fill with OpenCV's fillPoly rounding (a few edge pixels differ);
 - `_edt`: exact Euclidean distance transform (Felzenszwalb & Huttenlocher 2012), as
   OpenCV's DIST_MASK_PRECISE;
-- `soft_region`: region_mask's window, distances and ramp;
+- `_region`: region_mask's polygons, window, distances and ramp;
 - `convex_hull`: Andrew's monotone chain (brows and lips are filled as their hulls).
 """
 
@@ -43,7 +43,9 @@ def convex_hull(pts):  # pragma: no cover - compiled
     key = np.empty(n)
     for i in range(n):
         key[i] = pts[i, 0] * 1e6 + pts[i, 1]
-    order = np.arange(n)
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[i] = i
     _sort_by(order, key)  # not np.argsort: numba's quicksort cost ~5 s of the first start's compiling
     p = np.empty((n, 2))
     for i in range(n):
@@ -63,10 +65,15 @@ def convex_hull(pts):  # pragma: no cover - compiled
             hull[k, 0], hull[k, 1] = p[i, 0], p[i, 1]
             k += 1
         k -= 1  # the last point of a sweep is the first of the next
-    return hull[:max(k, 1)].copy()
+    out = np.empty((max(k, 1), 2))
+    for i in range(out.shape[0]):
+        out[i, 0], out[i, 1] = hull[i, 0], hull[i, 1]
+    return out
 
 
-@numba.njit(nogil=True, cache=True)
+# Explicit signatures for the helpers called with constants: numba otherwise compiles one
+# version per constant (a fill value of 0, 1 or 255; hull True or False), ~4 s more compiling.
+@numba.njit("void(uint8[:, ::1], float64[:, ::1], int64)", nogil=True, cache=True)
 def fill_polygon(mask, poly, value):  # pragma: no cover - compiled
     """Fill `poly` (K, 2) into `mask` (H, W) uint8 with `value` (even-odd rule), as OpenCV's
     fillPoly does with sub-pixel points: vertex rows rounded to the nearest row, each
@@ -148,7 +155,7 @@ def _edt_1d(f, d, v, z):  # pragma: no cover - compiled
         d[q] = (q - v[k]) * (q - v[k]) + f[v[k]]
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit("float32[:, ::1](uint8[:, :], boolean)", nogil=True, cache=True)
 def _edt(marks, on):  # pragma: no cover - compiled
     """float32 (H, W): Euclidean distance from each pixel to the nearest pixel where
     `marks` (uint8 (H, W)) is set (on) or not set (not on): 0 there; a large value if
@@ -176,16 +183,36 @@ def _edt(marks, on):  # pragma: no cover - compiled
     return out
 
 
+@numba.njit("float64[:, ::1](float64[:, ::1], int64[::1], boolean, boolean)", nogil=True, cache=True)
+def _outline(pts, idx, hull, subpixel):  # pragma: no cover - compiled
+    """A region's polygon from the landmarks: pts[idx], or its convex hull; rounded to 1/16
+    pixel (region_mask's sub-pixel fill) or to whole pixels (a plain fillPoly of rounded points)."""
+    p = np.empty((idx.shape[0], 2))
+    for i in range(idx.shape[0]):
+        p[i, 0], p[i, 1] = pts[idx[i], 0], pts[idx[i], 1]
+    if hull:
+        p = convex_hull(p)
+    step = 16.0 if subpixel else 1.0
+    for i in range(p.shape[0]):
+        p[i, 0] = np.floor(p[i, 0] * step + 0.5) / step
+        p[i, 1] = np.floor(p[i, 1] * step + 0.5) / step
+    return p
+
+
 @numba.njit(nogil=True, cache=True)
-def soft_region(hw, polys, starts, signs, feather, erode):  # pragma: no cover - compiled
-    """`region_mask` of polygons given as one (N, 2) array `polys` with each polygon's first
-    row in `starts` (and a last entry N), `signs` +1 for an included polygon, -1 for an
-    excluded one (drawn in order; points already rounded as region_mask rounds them).
-    feather, erode: pixels, as region_mask's (no defaults here). float32 (H, W)."""
+def _region(hw, pts, parts, feather, erode):  # pragma: no cover - compiled
+    """`region_mask` of landmark regions, float32 (H, W). parts = (idx, starts, hulls, signs):
+    the regions' landmark indices one after the other (region i is idx[starts[i]:starts[i + 1]]),
+    whether each is filled as its hull, +1 / -1 for an included / excluded one (drawn in
+    order, outlines rounded to 1/16 pixel as region_mask's). feather, erode: pixels, as
+    region_mask's (no defaults here). (Flat arrays, not lists: numba compiles them once, where
+    lists of arrays made every start ~10 s slower. One function, not a polygon step and a ramp
+    step: numba re-optimises a callee's code inside every caller, each level cost ~1.5 s.)"""
     h, w = hw
+    idx, starts, hulls, signs = parts
     hard = np.zeros((h, w), np.uint8)
     for i in range(starts.shape[0] - 1):
-        fill_polygon(hard, polys[starts[i]:starts[i + 1]], 255 if signs[i] > 0 else 0)
+        fill_polygon(hard, _outline(pts, idx[starts[i]:starts[i + 1]], hulls[i], True), 255 if signs[i] > 0 else 0)
     out = np.zeros((h, w), np.float32)
     y_lo, y_hi, x_lo, x_hi = h, -1, w, -1
     for y in range(h):
@@ -215,40 +242,6 @@ def soft_region(hw, polys, starts, signs, feather, erode):  # pragma: no cover -
                 t = min(max(s / feather + 0.5, 0.0), 1.0)
                 out[y + y0, x + x0] = t * t * (3.0 - 2.0 * t)
     return out
-
-
-@numba.njit(nogil=True, cache=True)
-def _outline(pts, idx, hull, subpixel):  # pragma: no cover - compiled
-    """A region's polygon from the landmarks: pts[idx], or its convex hull; rounded to 1/16
-    pixel (region_mask's sub-pixel fill) or to whole pixels (a plain fillPoly of rounded points)."""
-    p = np.empty((idx.shape[0], 2))
-    for i in range(idx.shape[0]):
-        p[i, 0], p[i, 1] = pts[idx[i], 0], pts[idx[i], 1]
-    if hull:
-        p = convex_hull(p)
-    step = 16.0 if subpixel else 1.0
-    for i in range(p.shape[0]):
-        p[i, 0] = np.floor(p[i, 0] * step + 0.5) / step
-        p[i, 1] = np.floor(p[i, 1] * step + 0.5) / step
-    return p
-
-
-@numba.njit(nogil=True, cache=True)
-def _region(hw, pts, parts, feather, erode):  # pragma: no cover - compiled
-    """soft_region of landmark regions. parts = (idx, starts, hulls, signs): the regions'
-    landmark indices one after the other (region i is idx[starts[i]:starts[i + 1]]), whether
-    each is filled as its hull, +1 / -1 for an included / excluded one. (Flat arrays, not
-    lists: numba compiles them once, where lists of arrays made every start ~10 s slower.)"""
-    idx, starts, hulls, signs = parts
-    n = starts.shape[0] - 1
-    flat = np.empty((idx.shape[0], 2))
-    out_starts = np.zeros(n + 1, np.int64)
-    for i in range(n):
-        p = _outline(pts, idx[starts[i]:starts[i + 1]], hulls[i], True)
-        for j in range(p.shape[0]):  # element by element: a slice assignment compiled numba's string formatting
-            flat[out_starts[i] + j, 0], flat[out_starts[i] + j, 1] = p[j, 0], p[j, 1]
-        out_starts[i + 1] = out_starts[i] + p.shape[0]
-    return soft_region(hw, flat[:out_starts[n]], out_starts, signs, feather, erode)
 
 
 @numba.njit(nogil=True, cache=True)
