@@ -148,17 +148,56 @@ def area_sums(lab, weight, y0, x0, step_y, step_x, grid_h, grid_w):  # pragma: n
 
 
 @numba.njit(nogil=True, cache=True)
+def _median(a):  # pragma: no cover - compiled
+    """np.median of `a` (1-D float64, reordered in place) by Hoare's quickselect: numba's
+    np.median (its partition and sort helpers) cost ~2.5 s of compiling on a cold start."""
+    n = a.shape[0]
+    if n == 0:
+        return np.nan
+    k = n // 2
+    lo, hi = 0, n - 1
+    while lo < hi:
+        pivot = a[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < pivot:
+                i += 1
+            while a[j] > pivot:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            break
+    if n % 2:
+        return a[k]
+    below = a[0]  # the largest of the lower half: everything before k is at most a[k]
+    for i in range(1, k):
+        below = max(below, a[i])
+    return (below + a[k]) / 2
+
+
+@numba.njit(nogil=True, cache=True)
 def bright_half_chroma(lab, core):  # pragma: no cover - compiled
     """(2,) float64: the mean a, b of the pixels of `core` (bool (h, w)) whose lightness is at
     least the median lightness over `core` (lab (h, w, 3))."""
-    light = np.empty(core.sum())
+    n = 0
+    for y in range(core.shape[0]):
+        for x in range(core.shape[1]):
+            n += core[y, x]
+    light = np.empty(n)
     n = 0
     for y in range(core.shape[0]):
         for x in range(core.shape[1]):
             if core[y, x]:
                 light[n] = lab[y, x, 0]
                 n += 1
-    median = np.median(light)
+    median = _median(light)
     total = np.zeros(2)
     count = 0
     for y in range(core.shape[0]):
@@ -167,7 +206,11 @@ def bright_half_chroma(lab, core):  # pragma: no cover - compiled
                 total[0] += lab[y, x, 1]
                 total[1] += lab[y, x, 2]
                 count += 1
-    return total / count
+    if count == 0:  # an empty core
+        total[0], total[1] = np.nan, np.nan
+        return total
+    total[0], total[1] = total[0] / count, total[1] / count
+    return total
 
 
 # ---------------------------------------------------------------- the swap's geometry in whole steps
@@ -380,7 +423,10 @@ def mesh_warp_kernel(img, src_tris, dst_tris, h, w):  # pragma: no cover - compi
                 n += 1
     out = np.zeros((h, w, img.shape[2]), np.uint8)
     valid = np.zeros((h, w), np.float32)
-    tri = np.full((h, w), -1, np.int32)
+    tri = np.empty((h, w), np.int32)
+    for y in range(h):  # not np.full: one more numba overload to compile on a cold start
+        for x in range(w):
+            tri[y, x] = -1
     x0, y0 = max(int(np.floor(lo_x)) - 1, 0), max(int(np.floor(lo_y)) - 1, 0)
     x1, y1 = min(int(np.ceil(hi_x)) + 2, w), min(int(np.ceil(hi_y)) + 2, h)
     if x1 <= x0 or y1 <= y0:
@@ -397,7 +443,10 @@ def mesh_warp_kernel(img, src_tris, dst_tris, h, w):  # pragma: no cover - compi
     return out, valid, tri
 
 
-@numba.njit(nogil=True, cache=True)
+# One explicit signature (any layout): its two callers pass windows and whole arrays, and a
+# compiled version per layout cost ~0.6 s more of the first start's compiling.
+@numba.njit("void(float32[:, :, ::1], float32[:, :, ::1], int64[::1], float64, float64, float32[:, :], float32[:, :], "
+            "float32[:, :], int32[:, :])", nogil=True, cache=True)
 def _raster(dst_tris, affines, order, x0, y0, map_x, map_y, valid, tri):  # pragma: no cover - compiled
     """The raster of `rasterise_affine_maps` (valid left at 2 inside a triangle, 1 on the
     outline), also writing each pixel's triangle into `tri`."""
@@ -456,11 +505,17 @@ def move_feature_chroma(lab, ref_lab, regions):  # pragma: no cover - compiled
                     y0, y1, x0, x1 = min(y0, y), max(y1, y), min(x0, x), max(x1, x)
         if y1 < 0:
             continue
-        core = m[y0:y1 + 1, x0:x1 + 1] > 0.5
-        if core.sum() < 8:
+        core = np.empty((y1 + 1 - y0, x1 + 1 - x0), np.bool_)  # by loops: array expressions compiled slowly
+        n_core = 0
+        for y in range(y0, y1 + 1):
+            for x in range(x0, x1 + 1):
+                core[y - y0, x - x0] = m[y, x] > 0.5
+                n_core += core[y - y0, x - x0]
+        if n_core < 8:
             continue
-        move = bright_half_chroma(ref_lab[y0:y1 + 1, x0:x1 + 1], core) - bright_half_chroma(lab[y0:y1 + 1, x0:x1 + 1], core)
-        ma, mb = np.float32(move[0]), np.float32(move[1])
+        want = bright_half_chroma(ref_lab[y0:y1 + 1, x0:x1 + 1], core)
+        have = bright_half_chroma(lab[y0:y1 + 1, x0:x1 + 1], core)
+        ma, mb = np.float32(want[0] - have[0]), np.float32(want[1] - have[1])
         for y in range(y0, y1 + 1):
             for x in range(x0, x1 + 1):
                 lab[y, x, 1] += m[y, x] * ma

@@ -9,7 +9,7 @@ drawing. The pieces:
 - `fill_polygon`: scanline fill with OpenCV's fillPoly rounding (a few edge pixels differ);
 - `_edt`: exact Euclidean distance transform (Felzenszwalb & Huttenlocher 2012), as
   OpenCV's DIST_MASK_PRECISE;
-- `soft_region`: region_mask's window, distances and ramp;
+- `_region`: region_mask's polygons, window, distances and ramp;
 - `convex_hull`: Andrew's monotone chain (brows and lips are filled as their hulls).
 """
 
@@ -24,11 +24,32 @@ _INF = 1e20
 
 
 @numba.njit(nogil=True, cache=True)
+def _sort_by(items, key):  # pragma: no cover - compiled
+    """Sort `items` (1-D) in place by key[item] (an insertion sort: a polygon's few dozen
+    points or a row's few edges; numba's own sort compiled for seconds on a cold start)."""
+    for i in range(1, items.shape[0]):
+        item = items[i]
+        j = i - 1
+        while j >= 0 and key[items[j]] > key[item]:
+            items[j + 1] = items[j]
+            j -= 1
+        items[j + 1] = item
+
+
+@numba.njit(nogil=True, cache=True)
 def convex_hull(pts):  # pragma: no cover - compiled
     """(K, 2) float64: the convex hull of `pts` (N, 2), counter-clockwise, no repeated point."""
     n = pts.shape[0]
-    order = np.argsort(pts[:, 0] * 1e6 + pts[:, 1])
-    p = pts[order]
+    key = np.empty(n)
+    for i in range(n):
+        key[i] = pts[i, 0] * 1e6 + pts[i, 1]
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        order[i] = i
+    _sort_by(order, key)  # not np.argsort: numba's quicksort cost ~5 s of the first start's compiling
+    p = np.empty((n, 2))
+    for i in range(n):
+        p[i, 0], p[i, 1] = pts[order[i], 0], pts[order[i], 1]
     hull = np.empty((2 * n + 1, 2))
     k = 0
     for sweep in range(2):
@@ -44,10 +65,15 @@ def convex_hull(pts):  # pragma: no cover - compiled
             hull[k, 0], hull[k, 1] = p[i, 0], p[i, 1]
             k += 1
         k -= 1  # the last point of a sweep is the first of the next
-    return hull[:max(k, 1)].copy()
+    out = np.empty((max(k, 1), 2))
+    for i in range(out.shape[0]):
+        out[i, 0], out[i, 1] = hull[i, 0], hull[i, 1]
+    return out
 
 
-@numba.njit(nogil=True, cache=True)
+# Explicit signatures for the helpers called with constants: numba otherwise compiles one
+# version per constant (a fill value of 0, 1 or 255; hull True or False), ~4 s more compiling.
+@numba.njit("void(uint8[:, ::1], float64[:, ::1], int64)", nogil=True, cache=True)
 def fill_polygon(mask, poly, value):  # pragma: no cover - compiled
     """Fill `poly` (K, 2) into `mask` (H, W) uint8 with `value` (even-odd rule), as OpenCV's
     fillPoly does with sub-pixel points: vertex rows rounded to the nearest row, each
@@ -72,7 +98,12 @@ def fill_polygon(mask, poly, value):  # pragma: no cover - compiled
             if (not last and ((y0 <= y < y1) or (y1 <= y < y0))) or (last and ((y0 < y <= y1) or (y1 < y <= y0))):
                 xs[n] = poly[i, 0] + (y - y0) * (poly[j, 0] - poly[i, 0]) / (y1 - y0)
                 n += 1
-        xs[:n].sort()
+        for i in range(1, n):  # sorted by insertion (a few edges; numba's sort compiled for seconds)
+            xv, jj = xs[i], i - 1
+            while jj >= 0 and xs[jj] > xv:
+                xs[jj + 1] = xs[jj]
+                jj -= 1
+            xs[jj + 1] = xv
         for p in range(0, n - 1, 2):
             for x in range(max(int(np.floor(xs[p] + 0.5)), 0), min(int(np.floor(xs[p + 1] + 0.5)), w - 1) + 1):
                 mask[y, x] = value
@@ -124,11 +155,12 @@ def _edt_1d(f, d, v, z):  # pragma: no cover - compiled
         d[q] = (q - v[k]) * (q - v[k]) + f[v[k]]
 
 
-@numba.njit(nogil=True, cache=True)
-def _edt(zero):  # pragma: no cover - compiled
-    """float32 (H, W): Euclidean distance from each pixel to the nearest pixel where `zero`
-    (bool (H, W)) is True (0 there; a large value if there is none)."""
-    h, w = zero.shape
+@numba.njit("float32[:, ::1](uint8[:, :], boolean)", nogil=True, cache=True)
+def _edt(marks, on):  # pragma: no cover - compiled
+    """float32 (H, W): Euclidean distance from each pixel to the nearest pixel where
+    `marks` (uint8 (H, W)) is set (on) or not set (not on): 0 there; a large value if
+    there is none. (A flag, not a `marks == 0` argument: array expressions compiled slowly.)"""
+    h, w = marks.shape
     n = max(h, w)
     f = np.empty(n)
     d = np.empty(n)
@@ -137,7 +169,7 @@ def _edt(zero):  # pragma: no cover - compiled
     sq = np.empty((h, w))
     for x in range(w):
         for y in range(h):
-            f[y] = 0.0 if zero[y, x] else _INF
+            f[y] = 0.0 if (marks[y, x] != 0) == on else _INF
         _edt_1d(f[:h], d[:h], v, z)
         for y in range(h):
             sq[y, x] = d[y]
@@ -151,16 +183,36 @@ def _edt(zero):  # pragma: no cover - compiled
     return out
 
 
+@numba.njit("float64[:, ::1](float64[:, ::1], int64[::1], boolean, boolean)", nogil=True, cache=True)
+def _outline(pts, idx, hull, subpixel):  # pragma: no cover - compiled
+    """A region's polygon from the landmarks: pts[idx], or its convex hull; rounded to 1/16
+    pixel (region_mask's sub-pixel fill) or to whole pixels (a plain fillPoly of rounded points)."""
+    p = np.empty((idx.shape[0], 2))
+    for i in range(idx.shape[0]):
+        p[i, 0], p[i, 1] = pts[idx[i], 0], pts[idx[i], 1]
+    if hull:
+        p = convex_hull(p)
+    step = 16.0 if subpixel else 1.0
+    for i in range(p.shape[0]):
+        p[i, 0] = np.floor(p[i, 0] * step + 0.5) / step
+        p[i, 1] = np.floor(p[i, 1] * step + 0.5) / step
+    return p
+
+
 @numba.njit(nogil=True, cache=True)
-def soft_region(hw, polys, starts, signs, feather, erode):  # pragma: no cover - compiled
-    """`region_mask` of polygons given as one (N, 2) array `polys` with each polygon's first
-    row in `starts` (and a last entry N), `signs` +1 for an included polygon, -1 for an
-    excluded one (drawn in order; points already rounded as region_mask rounds them).
-    feather, erode: pixels, as region_mask's (no defaults here). float32 (H, W)."""
+def _region(hw, pts, parts, feather, erode):  # pragma: no cover - compiled
+    """`region_mask` of landmark regions, float32 (H, W). parts = (idx, starts, hulls, signs):
+    the regions' landmark indices one after the other (region i is idx[starts[i]:starts[i + 1]]),
+    whether each is filled as its hull, +1 / -1 for an included / excluded one (drawn in
+    order, outlines rounded to 1/16 pixel as region_mask's). feather, erode: pixels, as
+    region_mask's (no defaults here). (Flat arrays, not lists: numba compiles them once, where
+    lists of arrays made every start ~10 s slower. One function, not a polygon step and a ramp
+    step: numba re-optimises a callee's code inside every caller, each level cost ~1.5 s.)"""
     h, w = hw
+    idx, starts, hulls, signs = parts
     hard = np.zeros((h, w), np.uint8)
     for i in range(starts.shape[0] - 1):
-        fill_polygon(hard, polys[starts[i]:starts[i + 1]], 255 if signs[i] > 0 else 0)
+        fill_polygon(hard, _outline(pts, idx[starts[i]:starts[i + 1]], hulls[i], True), 255 if signs[i] > 0 else 0)
     out = np.zeros((h, w), np.float32)
     y_lo, y_hi, x_lo, x_hi = h, -1, w, -1
     for y in range(h):
@@ -172,9 +224,9 @@ def soft_region(hw, polys, starts, signs, feather, erode):  # pragma: no cover -
     pad = int(np.ceil(max(feather / 2 - erode, 0.0))) + 2
     y0, y1, x0, x1 = max(y_lo - pad, 0), min(y_hi + 1 + pad, h), max(x_lo - pad, 0), min(x_hi + 1 + pad, w)
     win = hard[y0:y1, x0:x1]
-    inside = _edt(win == 0)
+    inside = _edt(win, False)
     one_sided = erode >= max(feather, 0.0) / 2 - 0.5  # the ramp lies inside: outside pixels end at 0
-    outside = inside if one_sided else _edt(win > 0)
+    outside = inside if one_sided else _edt(win, True)
     for y in range(y1 - y0):
         for x in range(x1 - x0):
             a = inside[y, x] if win[y, x] else np.float32(0.0)
@@ -193,39 +245,6 @@ def soft_region(hw, polys, starts, signs, feather, erode):  # pragma: no cover -
 
 
 @numba.njit(nogil=True, cache=True)
-def _outline(pts, idx, hull, subpixel):  # pragma: no cover - compiled
-    """A region's polygon from the landmarks: pts[idx], or its convex hull; rounded to 1/16
-    pixel (region_mask's sub-pixel fill) or to whole pixels (a plain fillPoly of rounded points)."""
-    p = np.empty((idx.shape[0], 2))
-    for i in range(idx.shape[0]):
-        p[i, 0], p[i, 1] = pts[idx[i], 0], pts[idx[i], 1]
-    if hull:
-        p = convex_hull(p)
-    step = 16.0 if subpixel else 1.0
-    for i in range(p.shape[0]):
-        p[i, 0] = np.floor(p[i, 0] * step + 0.5) / step
-        p[i, 1] = np.floor(p[i, 1] * step + 0.5) / step
-    return p
-
-
-@numba.njit(nogil=True, cache=True)
-def _region(hw, pts, parts, feather, erode):  # pragma: no cover - compiled
-    """soft_region of landmark regions. parts = (idx, starts, hulls, signs): the regions'
-    landmark indices one after the other (region i is idx[starts[i]:starts[i + 1]]), whether
-    each is filled as its hull, +1 / -1 for an included / excluded one. (Flat arrays, not
-    lists: numba compiles them once, where lists of arrays made every start ~10 s slower.)"""
-    idx, starts, hulls, signs = parts
-    n = starts.shape[0] - 1
-    flat = np.empty((idx.shape[0], 2))
-    out_starts = np.zeros(n + 1, np.int64)
-    for i in range(n):
-        p = _outline(pts, idx[starts[i]:starts[i + 1]], hulls[i], True)
-        flat[out_starts[i]:out_starts[i] + p.shape[0]] = p
-        out_starts[i + 1] = out_starts[i] + p.shape[0]
-    return soft_region(hw, flat[:out_starts[n]], out_starts, signs, feather, erode)
-
-
-@numba.njit(nogil=True, cache=True)
 def _brow_fade(hw, pts, brows, oval, kernel, keep):  # pragma: no cover - compiled
     """The classical swapper's `_forehead_fade`: 1 from the brows down, a smoothstep to 0 at
     `keep` of the forehead's height above them, along the brows' upper edge (each column's
@@ -237,24 +256,30 @@ def _brow_fade(hw, pts, brows, oval, kernel, keep):  # pragma: no cover - compil
         fill_polygon(marks, _outline(pts, brows[b], True, False), 1)
         for i in brows[b]:
             top = min(top, pts[i, 1])
-    first = np.full(w, -1.0)
+    first = np.empty(w)
+    hits = np.empty(w, np.int64)  # the columns the brows cover
+    n_hits = 0
     for x in range(w):
+        first[x] = -1.0
         for y in range(h):
             if marks[y, x]:
                 first[x] = y
+                hits[n_hits] = x
+                n_hits += 1
                 break
     line = np.empty(w, np.float32)
-    hits = np.flatnonzero(first >= 0)
+    nxt = 1
     for x in range(w):  # np.interp over the columns the brows cover
-        if hits.shape[0] == 0:
+        if n_hits == 0:
             line[x] = 0.0
         elif x <= hits[0]:
             line[x] = first[hits[0]]
-        elif x >= hits[-1]:
-            line[x] = first[hits[-1]]
+        elif x >= hits[n_hits - 1]:
+            line[x] = first[hits[n_hits - 1]]
         else:
-            k = np.searchsorted(hits, x)
-            a, b = hits[k - 1], hits[k]
+            while hits[nxt] < x:  # hits[nxt]: the first covered column at or after x (as np.searchsorted)
+                nxt += 1
+            a, b = hits[nxt - 1], hits[nxt]
             line[x] = first[a] + (first[b] - first[a]) * (x - a) / (b - a)
     r = kernel.shape[0] // 2
     smooth = np.empty(w, np.float32)
@@ -321,11 +346,14 @@ def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, f
     regions = np.empty((3, h, w), np.float32)
     chroma = np.ones((h, w), np.float32)
     for k in range(3):
-        one = (idx[starts[k]:starts[k + 1]], np.array([0, starts[k + 1] - starts[k]]), hulls[k:k + 1], signs[k:k + 1])
-        regions[k] = _region(hw, shaped, one, 2.0, -2.0)
+        one_start = np.zeros(2, np.int64)
+        one_start[1] = starts[k + 1] - starts[k]
+        one = (idx[starts[k]:starts[k + 1]], one_start, hulls[k:k + 1], signs[k:k + 1])
+        region = _region(hw, shaped, one, 2.0, -2.0)
         for y in range(h):
             for x in range(w):
-                chroma[y, x] = min(chroma[y, x], 1.0 - regions[k, y, x])
+                regions[k, y, x] = region[y, x]
+                chroma[y, x] = min(chroma[y, x], 1.0 - region[y, x])
     # the detail mask: the lowered oval without eyes, brows and lips, a 5x5 box blur (uint8, as OpenCV's)
     marks = np.zeros((h, w), np.uint8)
     fill_polygon(marks, _outline(lowered, oval, False, False), 255)
