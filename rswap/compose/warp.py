@@ -159,6 +159,12 @@ def _fixed_points(hw: tuple[int, int], anchors: np.ndarray | None) -> np.ndarray
     return np.concatenate([np.asarray(anchors, np.float64).reshape(-1, 2), border])
 
 
+def _controls(src_ctrl: np.ndarray, dst_ctrl: np.ndarray, strength: float) -> tuple[np.ndarray, np.ndarray]:
+    """(where the control points are, where the reshape takes them): `strength` of the way to dst."""
+    src = np.asarray(src_ctrl, np.float64)
+    return src, src + strength * (np.asarray(dst_ctrl, np.float64) - src)
+
+
 def reshape_map(
     hw: tuple[int, int],
     src_ctrl: np.ndarray,
@@ -177,8 +183,7 @@ def reshape_map(
     on the image border exactly.
     """
     h, w = hw
-    src = np.asarray(src_ctrl, np.float64)
-    moved = src + strength * (np.asarray(dst_ctrl, np.float64) - src)
+    src, moved = _controls(src_ctrl, dst_ctrl, strength)
     # Backward: output pixel `moved` samples the input at `src`.
     field = _tps(moved, src - moved, _fixed_points(hw, anchors))
     nx, ny = max(2, -(-(w - 1) // grid_step) + 1), max(2, -(-(h - 1) // grid_step) + 1)
@@ -226,8 +231,7 @@ def reshape_points(
 ) -> np.ndarray:
     """Where the reshaping warp moves `points` (the forward spline; control points go
     exactly to their targets, anchors stay). Use it to carry landmarks along."""
-    src = np.asarray(src_ctrl, np.float64)
-    moved = src + strength * (np.asarray(dst_ctrl, np.float64) - src)
+    src, moved = _controls(src_ctrl, dst_ctrl, strength)
     field = _tps(src, moved - src, _fixed_points(hw, anchors))
     pts = np.asarray(points, np.float64)
     return (pts + field(pts)).astype(np.float32)
@@ -249,8 +253,7 @@ def reshape_crop(
     exact where OpenCV's upsampling rounds to 1/32 of a grid cell). Returns (warped image,
     moved points float32)."""
     h, w = img.shape[:2]
-    src = np.asarray(src_ctrl, np.float64)
-    moved = src + strength * (np.asarray(dst_ctrl, np.float64) - src)
+    src, moved = _controls(src_ctrl, dst_ctrl, strength)
     fixed = _fixed_points((h, w), anchors)
     back_nodes, back_values = _spline_nodes(moved, src - moved, fixed)
     fwd_nodes, fwd_values = _spline_nodes(src, moved - src, fixed)

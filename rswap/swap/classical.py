@@ -16,7 +16,7 @@ aligned crop space of one template:
 
 from __future__ import annotations
 
-import functools
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -158,11 +158,6 @@ def _detail_mask(hw: tuple[int, int], points: np.ndarray) -> np.ndarray:
     return cv2.blur(mask, (5, 5)).astype(np.float32) * (1.0 / 255.0)
 
 
-@functools.lru_cache(maxsize=8)
-def _kept_parts(which: tuple[bool, bool, bool]):
-    return region_parts([(name, False, 1) for name, kept in zip(_FEATURES, which) if kept])
-
-
 class ClassicalSwapper(HostSwapper):
     name = "classical"
 
@@ -192,6 +187,10 @@ class ClassicalSwapper(HostSwapper):
         # What the compiled `swap_masks` needs, made once: the regions' landmark indices and
         # the brow line's Gaussian (as OpenCV sizes it for float images: 8 sigma + 1, odd).
         index = lambda names: tuple(np.asarray(REGIONS[n], np.int64) for n in names)  # noqa: E731
+        # Which of eyes and inner mouth a frame keeps changes per frame (an open mouth, shut
+        # eyes): the parts of all eight choices are made here.
+        self._kept_sets = {which: region_parts([(name, False, 1) for name, kept in zip(_FEATURES, which) if kept])
+                           for which in itertools.product((False, True), repeat=len(_FEATURES))}
         self._face_parts = region_parts([("face_oval", False, 1)] + [(name, False, -1) for name in self.keep])
         self._mask_parts = (
             region_parts([("face_oval", False, 1), ("left_eye", False, -1), ("right_eye", False, -1),
@@ -308,10 +307,9 @@ class ClassicalSwapper(HostSwapper):
             swapped[box] = alpha_blend(crop[box], swapped[box], forehead[box])
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
 
-    @staticmethod
-    def _kept_parts(keep: tuple[str, ...]):
-        """swap_masks' parts for the regions this frame keeps (cached: at most eight sets)."""
-        return _kept_parts(tuple(name in keep for name in _FEATURES))
+    def _kept_parts(self, keep: tuple[str, ...]):
+        """swap_masks' parts for the regions this frame keeps (one of the eight sets made at start)."""
+        return self._kept_sets[tuple(name in keep for name in _FEATURES)]
 
     def _face_mask(self, hw, shaped: np.ndarray) -> np.ndarray:
         """Where the source replaces the target: the face oval minus the kept regions,
