@@ -200,30 +200,61 @@ def _outline(pts, idx, hull, subpixel):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
-def _region(hw, pts, parts, feather, erode):  # pragma: no cover - compiled
-    """`region_mask` of landmark regions, float32 (H, W). parts = (idx, starts, hulls, signs):
-    the regions' landmark indices one after the other (region i is idx[starts[i]:starts[i + 1]]),
-    whether each is filled as its hull, +1 / -1 for an included / excluded one (drawn in
-    order, outlines rounded to 1/16 pixel as region_mask's). feather, erode: pixels, as
-    region_mask's (no defaults here). (Flat arrays, not lists: numba compiles them once, where
-    lists of arrays made every start ~10 s slower. One function, not a polygon step and a ramp
-    step: numba re-optimises a callee's code inside every caller, each level cost ~1.5 s.)"""
+def _shifted_outline(pts, idx, hull, subpixel, x0, y0):  # pragma: no cover - compiled
+    """`_outline` moved by (-x0, -y0) whole pixels: the same polygon drawn into a window whose
+    corner is (x0, y0) (a whole-pixel shift commutes with the fill's rounding)."""
+    p = _outline(pts, idx, hull, subpixel)
+    for i in range(p.shape[0]):
+        p[i, 0] -= x0
+        p[i, 1] -= y0
+    return p
+
+
+@numba.njit(nogil=True, cache=True)
+def _bounds(pts, idx, hull, subpixel, box):  # pragma: no cover - compiled
+    """Grow `box` (x_lo, y_lo, x_hi, y_hi, in place) to the pixels a fill of the polygon can set
+    (its vertices rounded to the nearest pixel, as fill_polygon rounds rows and span ends)."""
+    p = _outline(pts, idx, hull, subpixel)
+    for i in range(p.shape[0]):
+        x, y = np.floor(p[i, 0] + 0.5), np.floor(p[i, 1] + 0.5)
+        box[0], box[1] = min(box[0], x), min(box[1], y)
+        box[2], box[3] = max(box[2], x), max(box[3], y)
+
+
+@numba.njit(nogil=True, cache=True)
+def _window(hw, box, margin):  # pragma: no cover - compiled
+    """(y0, y1, x0, x1): `box` (x_lo, y_lo, x_hi, y_hi) grown by `margin` pixels, within the frame."""
     h, w = hw
+    return (max(int(box[1]) - margin, 0), min(int(box[3]) + 1 + margin, h),
+            max(int(box[0]) - margin, 0), min(int(box[2]) + 1 + margin, w))
+
+
+@numba.njit(nogil=True, cache=True)
+def _region(hw, pts, parts, feather, erode):  # pragma: no cover - compiled
+    """`region_mask` of landmark regions on a window of the frame: (float32 window, y0, x0),
+    the frame being 0 outside it. parts = (idx, starts, hulls, signs): the regions' landmark
+    indices one after the other (region i is idx[starts[i]:starts[i + 1]]), whether each is
+    filled as its hull, +1 / -1 for an included / excluded one (drawn in order, outlines
+    rounded to 1/16 pixel as region_mask's). feather, erode: pixels, as region_mask's (no
+    defaults here). The window is the included polygons' box grown by the ramp's reach: the
+    distances and the ramp are those of the whole frame (zeros around the shape either way)
+    and no pass reads the whole frame (issue 11, fifth session: the swap's masks made ~30
+    whole-frame passes, half their time). (Flat arrays, not lists: numba compiles them once,
+    where lists of arrays made every start ~10 s slower.)"""
     idx, starts, hulls, signs = parts
-    hard = np.zeros((h, w), np.uint8)
+    box = np.array([1e9, 1e9, -1e9, -1e9])
     for i in range(starts.shape[0] - 1):
-        fill_polygon(hard, _outline(pts, idx[starts[i]:starts[i + 1]], hulls[i], True), 255 if signs[i] > 0 else 0)
-    out = np.zeros((h, w), np.float32)
-    y_lo, y_hi, x_lo, x_hi = h, -1, w, -1
-    for y in range(h):
-        for x in range(w):
-            if hard[y, x]:
-                y_lo, y_hi, x_lo, x_hi = min(y_lo, y), max(y_hi, y), min(x_lo, x), max(x_hi, x)
-    if y_hi < 0:
-        return out
+        if signs[i] > 0:
+            _bounds(pts, idx[starts[i]:starts[i + 1]], hulls[i], True, box)
     pad = int(np.ceil(max(feather / 2 - erode, 0.0))) + 2
-    y0, y1, x0, x1 = max(y_lo - pad, 0), min(y_hi + 1 + pad, h), max(x_lo - pad, 0), min(x_hi + 1 + pad, w)
-    win = hard[y0:y1, x0:x1]
+    y0, y1, x0, x1 = _window(hw, box, pad)
+    if y1 <= y0 or x1 <= x0:
+        return np.zeros((0, 0), np.float32), 0, 0
+    win = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    for i in range(starts.shape[0] - 1):
+        fill_polygon(win, _shifted_outline(pts, idx[starts[i]:starts[i + 1]], hulls[i], True, x0, y0),
+                     255 if signs[i] > 0 else 0)
+    out = np.zeros((y1 - y0, x1 - x0), np.float32)
     inside = _edt(win, False)
     one_sided = erode >= max(feather, 0.0) / 2 - 0.5  # the ramp lies inside: outside pixels end at 0
     outside = inside if one_sided else _edt(win, True)
@@ -231,42 +262,45 @@ def _region(hw, pts, parts, feather, erode):  # pragma: no cover - compiled
         for x in range(x1 - x0):
             a = inside[y, x] if win[y, x] else np.float32(0.0)
             if one_sided:
-                b = np.float32(0.0) if win[y, x] else np.float32(1.0)
+                if not win[y, x]:
+                    continue  # a = 0, b = 1: s < 0, the ramp's 0
+                b = np.float32(0.0)
             else:
                 b = np.float32(0.0) if win[y, x] else outside[y, x]
             diff = a - b
             s = diff - 0.5 * (1.0 if diff > 0 else (-1.0 if diff < 0 else 0.0)) - erode
             if feather <= 0:
-                out[y + y0, x + x0] = 1.0 if s > 0 else 0.0
+                out[y, x] = 1.0 if s > 0 else 0.0
             else:
                 t = min(max(s / feather + 0.5, 0.0), 1.0)
-                out[y + y0, x + x0] = t * t * (3.0 - 2.0 * t)
-    return out
+                out[y, x] = t * t * (3.0 - 2.0 * t)
+    return out, y0, x0
 
 
 @numba.njit(nogil=True, cache=True)
-def _brow_fade(hw, pts, brows, oval, kernel, keep):  # pragma: no cover - compiled
-    """The classical swapper's `_forehead_fade`: 1 from the brows down, a smoothstep to 0 at
-    `keep` of the forehead's height above them, along the brows' upper edge (each column's
-    first brow row, interpolated between and held beyond the brows, blurred by `kernel`)."""
+def _brow_line(hw, pts, brows, kernel):  # pragma: no cover - compiled
+    """The classical swapper's `_brow_line`: (W,) float32, the row of the brows' upper edge in
+    every column (each column's first brow row, interpolated between and held beyond the
+    brows), blurred by `kernel`. The brows are drawn on their own box only."""
     h, w = hw
-    marks = np.zeros((h, w), np.uint8)
-    top = 1e9
+    box = np.array([1e9, 1e9, -1e9, -1e9])
     for b in range(len(brows)):
-        fill_polygon(marks, _outline(pts, brows[b], True, False), 1)
-        for i in brows[b]:
-            top = min(top, pts[i, 1])
+        _bounds(pts, brows[b], True, False, box)
+    y0, y1, x0, x1 = _window(hw, box, 0)
     first = np.empty(w)
     hits = np.empty(w, np.int64)  # the columns the brows cover
     n_hits = 0
-    for x in range(w):
-        first[x] = -1.0
-        for y in range(h):
-            if marks[y, x]:
-                first[x] = y
-                hits[n_hits] = x
-                n_hits += 1
-                break
+    if y1 > y0 and x1 > x0:
+        marks = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        for b in range(len(brows)):
+            fill_polygon(marks, _shifted_outline(pts, brows[b], True, False, x0, y0), 1)
+        for x in range(x1 - x0):
+            for y in range(y1 - y0):
+                if marks[y, x]:
+                    first[x + x0] = y + y0
+                    hits[n_hits] = x + x0
+                    n_hits += 1
+                    break
     line = np.empty(w, np.float32)
     nxt = 1
     for x in range(w):  # np.interp over the columns the brows cover
@@ -291,16 +325,15 @@ def _brow_fade(hw, pts, brows, oval, kernel, keep):  # pragma: no cover - compil
                 xx = -xx if xx < 0 else 2 * (w - 1) - xx
             s += kernel[k + r] * line[xx]
         smooth[x] = s
-    lo = 1e9
-    for i in oval:
-        lo = min(lo, pts[i, 1])
-    lift = np.float32(keep * (top - lo))
-    out = np.empty((h, w), np.float32)
-    for y in range(h):
-        for x in range(w):
-            t = min(max((y - (smooth[x] - lift)) / max(lift, np.float32(1.0)), 0.0), 1.0)
-            out[y, x] = t * t * (3.0 - 2.0 * t)
-    return out
+    return smooth
+
+
+@numba.njit(nogil=True, cache=True)
+def _place(frame, win, y0, x0):  # pragma: no cover - compiled
+    """frame[y0:, x0:] = win (the window's extent)."""
+    for y in range(win.shape[0]):
+        for x in range(win.shape[1]):
+            frame[y + y0, x + x0] = win[y, x]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -316,52 +349,75 @@ def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, f
     landmark indices; eyes, brows: (left, right) index arrays. feather: the swapper's feather
     (px); fade_kernel: the brow line's Gaussian. colour: also the colour step's masks.
     Returns (face mask, target skin, source skin, eye/eye/mouth regions (3, H, W), chroma,
-    detail mask, kept mask), float32; those not asked for are empty."""
+    detail mask, kept mask), float32 (H, W); those not asked for are empty. Each mask is
+    drawn on its own window and written into its zeroed frame (see `_region`)."""
     h, w = hw
     empty = np.zeros((0, 0), np.float32)
     # where the source replaces the target: the oval minus the kept regions, feathered, times
-    # the forehead fade and the warped source's coverage
-    face = _region(hw, shaped, face_parts, feather, feather)
-    fade = _brow_fade(hw, shaped, brows, oval, fade_kernel, 0.45)
-    for y in range(h):
-        for x in range(w):
-            face[y, x] *= fade[y, x] * valid[y, x]
+    # the forehead fade (1 from the brows down, a smoothstep to 0 at 0.45 of the forehead's
+    # height above them: the swapper's `_forehead_fade`) and the warped source's coverage
+    face = np.zeros((h, w), np.float32)
+    win, y0, x0 = _region(hw, shaped, face_parts, feather, feather)
+    smooth = _brow_line(hw, shaped, brows, fade_kernel)
+    top, lo = 1e9, 1e9
+    for b in range(len(brows)):
+        for i in brows[b]:
+            top = min(top, shaped[i, 1])
+    for i in oval:
+        lo = min(lo, shaped[i, 1])
+    lift = np.float32(0.45 * (top - lo))
+    for y in range(win.shape[0]):
+        for x in range(win.shape[1]):
+            if win[y, x] != 0.0:
+                t = min(max((y + y0 - (smooth[x + x0] - lift)) / max(lift, np.float32(1.0)), 0.0), 1.0)
+                fade = np.float32(t * t * (3.0 - 2.0 * t))
+                face[y + y0, x + x0] = win[y, x] * (fade * valid[y + y0, x + x0])
     kept = empty
     if kept_parts[1].shape[0] > 1:
-        kept = _region(hw, shaped, kept_parts, 3.0, -1.0)
+        kept = np.zeros((h, w), np.float32)
+        win, y0, x0 = _region(hw, shaped, kept_parts, 3.0, -1.0)
+        _place(kept, win, y0, x0)
     if not colour:
         return face, empty, empty, np.zeros((3, 0, 0), np.float32), empty, empty, kept
     # skin: the lowered oval without eyes and brows, shrunk by the feather, without the lips' hull
-    skin = _region(hw, lowered, skin_parts, 0.0, feather)
-    hole = np.zeros((h, w), np.uint8)
-    fill_polygon(hole, _outline(lowered, lips, True, False), 1)
-    src_skin = np.empty((h, w), np.float32)
-    for y in range(h):
-        for x in range(w):
-            if hole[y, x]:
-                skin[y, x] = 0.0
-            src_skin[y, x] = skin[y, x] * valid[y, x]
+    skin = np.zeros((h, w), np.float32)
+    src_skin = np.zeros((h, w), np.float32)
+    win, y0, x0 = _region(hw, lowered, skin_parts, 0.0, feather)
+    hole = np.zeros(win.shape, np.uint8)
+    if win.size:
+        fill_polygon(hole, _shifted_outline(lowered, lips, True, False, x0, y0), 1)
+    for y in range(win.shape[0]):
+        for x in range(win.shape[1]):
+            v = np.float32(0.0) if hole[y, x] else win[y, x]
+            skin[y + y0, x + x0] = v
+            src_skin[y + y0, x + x0] = v * valid[y + y0, x + x0]
     # eyes and the inner mouth: whole up to the rim and a short ramp outside
     idx, starts, hulls, signs = feature_parts
-    regions = np.empty((3, h, w), np.float32)
+    regions = np.zeros((3, h, w), np.float32)
     chroma = np.ones((h, w), np.float32)
     for k in range(3):
         one_start = np.zeros(2, np.int64)
         one_start[1] = starts[k + 1] - starts[k]
         one = (idx[starts[k]:starts[k + 1]], one_start, hulls[k:k + 1], signs[k:k + 1])
-        region = _region(hw, shaped, one, 2.0, -2.0)
-        for y in range(h):
-            for x in range(w):
-                regions[k, y, x] = region[y, x]
-                chroma[y, x] = min(chroma[y, x], 1.0 - region[y, x])
-    # the detail mask: the lowered oval without eyes, brows and lips, a 5x5 box blur (uint8, as OpenCV's)
-    marks = np.zeros((h, w), np.uint8)
-    fill_polygon(marks, _outline(lowered, oval, False, False), 255)
-    for k in range(2):
-        fill_polygon(marks, _outline(lowered, eyes[k], False, False), 0)
-        fill_polygon(marks, _outline(lowered, brows[k], True, False), 0)
-    fill_polygon(marks, _outline(lowered, lips, True, False), 0)
-    detail = _box5(marks)
+        win, y0, x0 = _region(hw, shaped, one, 2.0, -2.0)
+        for y in range(win.shape[0]):
+            for x in range(win.shape[1]):
+                regions[k, y + y0, x + x0] = win[y, x]
+                chroma[y + y0, x + x0] = min(chroma[y + y0, x + x0], 1.0 - win[y, x])
+    # the detail mask: the lowered oval without eyes, brows and lips, a 5x5 box blur (uint8, as
+    # OpenCV's), on the oval's box grown by 3: the blur's reach, and zeros its border reflects
+    detail = np.zeros((h, w), np.float32)
+    box = np.array([1e9, 1e9, -1e9, -1e9])
+    _bounds(lowered, oval, False, False, box)
+    y0, y1, x0, x1 = _window(hw, box, 3)
+    if y1 > y0 and x1 > x0:
+        marks = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        fill_polygon(marks, _shifted_outline(lowered, oval, False, False, x0, y0), 255)
+        for k in range(2):
+            fill_polygon(marks, _shifted_outline(lowered, eyes[k], False, False, x0, y0), 0)
+            fill_polygon(marks, _shifted_outline(lowered, brows[k], True, False, x0, y0), 0)
+        fill_polygon(marks, _shifted_outline(lowered, lips, True, False, x0, y0), 0)
+        _place(detail, _box5(marks), y0, x0)
     return face, skin, src_skin, regions, chroma, detail, kept
 
 
