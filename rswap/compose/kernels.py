@@ -486,9 +486,11 @@ def mesh_warp_kernel(img, src_tris, dst_tris, h, w):  # pragma: no cover - compi
             "float32[:, :], int32[:, :])", nogil=True, cache=True)
 def _raster(dst_tris, affines, order, x0, y0, map_x, map_y, valid, tri):  # pragma: no cover - compiled
     """The raster of `rasterise_affine_maps` (valid left at 2 inside a triangle, 1 on the
-    outline), also writing each pixel's triangle into `tri`."""
+    outline), also writing each pixel's triangle into `tri`. Each row of a triangle's box is
+    first narrowed to the span its three edges allow (widened by a pixel; the per-pixel test
+    decides, so the raster is the same): a face's ~900 triangles made ~97k box visits, and
+    the raster took 0.75 -> 0.55 ms (issue 11, fifth session)."""
     h, w = map_x.shape
-    e = np.empty((3, 3))
     for k in range(order.shape[0]):
         t = order[k]
         ax, ay = dst_tris[t, 0, 0] - x0, dst_tris[t, 0, 1] - y0
@@ -498,30 +500,46 @@ def _raster(dst_tris, affines, order, x0, y0, map_x, map_y, valid, tri):  # prag
         if abs(area) < 1e-6:
             continue
         sign = 1.0 if area > 0 else -1.0
-        px = (ax, bx, cx)
-        py = (ay, by, cy)
-        for i in range(3):
-            j = (i + 1) % 3
-            ex, ey = px[j] - px[i], py[j] - py[i]
-            norm = np.sqrt(ex * ex + ey * ey)
-            e[i, 0] = -ey * sign / norm
-            e[i, 1] = ex * sign / norm
-            e[i, 2] = -(e[i, 0] * px[i] + e[i, 1] * py[i])
+        # each edge's (a, b, c): a x + b y + c is the signed distance to it, >= 0 inside
+        ex, ey = bx - ax, by - ay
+        norm = np.sqrt(ex * ex + ey * ey)
+        a0, b0 = -ey * sign / norm, ex * sign / norm
+        c0 = -(a0 * ax + b0 * ay)
+        ex, ey = cx - bx, cy - by
+        norm = np.sqrt(ex * ex + ey * ey)
+        a1, b1 = -ey * sign / norm, ex * sign / norm
+        c1 = -(a1 * bx + b1 * by)
+        ex, ey = ax - cx, ay - cy
+        norm = np.sqrt(ex * ex + ey * ey)
+        a2, b2 = -ey * sign / norm, ex * sign / norm
+        c2 = -(a2 * cx + b2 * cy)
         lo_x = max(int(np.floor(min(ax, bx, cx) - 0.5)), 0)
         hi_x = min(int(np.ceil(max(ax, bx, cx) + 0.5)), w - 1)
         lo_y = max(int(np.floor(min(ay, by, cy) - 0.5)), 0)
         hi_y = min(int(np.ceil(max(ay, by, cy) + 0.5)), h - 1)
-        a00, a01, a02 = affines[t, 0, 0], affines[t, 0, 1], affines[t, 0, 2]
-        a10, a11, a12 = affines[t, 1, 0], affines[t, 1, 1], affines[t, 1, 2]
+        p00, p01, p02 = affines[t, 0, 0], affines[t, 0, 1], affines[t, 0, 2]
+        p10, p11, p12 = affines[t, 1, 0], affines[t, 1, 1], affines[t, 1, 2]
         for y in range(lo_y, hi_y + 1):
-            for x in range(lo_x, hi_x + 1):
-                nearest = 1e9
-                for i in range(3):
-                    nearest = min(nearest, e[i, 0] * x + e[i, 1] * y + e[i, 2])
+            xl, xr = lo_x, hi_x
+            r0, r1, r2 = b0 * y + c0, b1 * y + c1, b2 * y + c2
+            if a0 > 1e-9:
+                xl = max(xl, int(np.floor((-0.5 - r0) / a0)) - 1)
+            elif a0 < -1e-9:
+                xr = min(xr, int(np.ceil((-0.5 - r0) / a0)) + 1)
+            if a1 > 1e-9:
+                xl = max(xl, int(np.floor((-0.5 - r1) / a1)) - 1)
+            elif a1 < -1e-9:
+                xr = min(xr, int(np.ceil((-0.5 - r1) / a1)) + 1)
+            if a2 > 1e-9:
+                xl = max(xl, int(np.floor((-0.5 - r2) / a2)) - 1)
+            elif a2 < -1e-9:
+                xr = min(xr, int(np.ceil((-0.5 - r2) / a2)) + 1)
+            for x in range(xl, xr + 1):
+                nearest = min(a0 * x + b0 * y + c0, a1 * x + b1 * y + c1, a2 * x + b2 * y + c2)
                 if nearest >= 0.0 or (nearest >= -0.5 and valid[y, x] < 2.0):
                     fx, fy = x + x0, y + y0
-                    map_x[y, x] = a00 * fx + a01 * fy + a02
-                    map_y[y, x] = a10 * fx + a11 * fy + a12
+                    map_x[y, x] = p00 * fx + p01 * fy + p02
+                    map_y[y, x] = p10 * fx + p11 * fy + p12
                     valid[y, x] = 2.0 if nearest >= 0.0 else 1.0
                     tri[y, x] = t
 
