@@ -159,24 +159,30 @@ def _edt_1d(f, d, v, z):  # pragma: no cover - compiled
 def _edt(marks, on):  # pragma: no cover - compiled
     """float32 (H, W): Euclidean distance from each pixel to the nearest pixel where
     `marks` (uint8 (H, W)) is set (on) or not set (not on): 0 there; a large value if
-    there is none. (A flag, not a `marks == 0` argument: array expressions compiled slowly.)"""
+    there is none. (A flag, not a `marks == 0` argument: array expressions compiled slowly.)
+    The columns' distances come from two scans down and up the rows (Meijster et al. 2000:
+    for a 0/1 image the same whole numbers as the parabola envelope, but read row by row,
+    in memory order), the rows' from the parabola envelope (Felzenszwalb & Huttenlocher)."""
     h, w = marks.shape
     n = max(h, w)
     f = np.empty(n)
     d = np.empty(n)
     v = np.empty(n, np.int64)
     z = np.empty(n + 1)
-    sq = np.empty((h, w))
+    far = h + w + 1  # no marked pixel in the column (yet)
+    g = np.empty((h, w), np.int64)
     for x in range(w):
-        for y in range(h):
-            f[y] = 0.0 if (marks[y, x] != 0) == on else _INF
-        _edt_1d(f[:h], d[:h], v, z)
-        for y in range(h):
-            sq[y, x] = d[y]
+        g[0, x] = 0 if (marks[0, x] != 0) == on else far
+    for y in range(1, h):
+        for x in range(w):
+            g[y, x] = 0 if (marks[y, x] != 0) == on else min(g[y - 1, x] + 1, far)
+    for y in range(h - 2, -1, -1):
+        for x in range(w):
+            g[y, x] = min(g[y, x], g[y + 1, x] + 1)
     out = np.empty((h, w), np.float32)
     for y in range(h):
         for x in range(w):
-            f[x] = sq[y, x]
+            f[x] = g[y, x] * g[y, x] if g[y, x] < h else _INF
         _edt_1d(f[:w], d[:w], v, z)
         for x in range(w):
             out[y, x] = np.sqrt(d[x]) if d[x] < _INF else np.float32(_INF)
