@@ -15,6 +15,7 @@ drawing. The pieces:
 
 from __future__ import annotations
 
+import cv2
 import numba
 import numpy as np
 
@@ -425,6 +426,47 @@ def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, f
         fill_polygon(marks, _shifted_outline(lowered, lips, True, False, x0, y0), 0)
         _place(detail, _box5(marks), y0, x0)
     return face, skin, src_skin, regions, chroma, detail, kept
+
+
+def ellipse_rows(radius: int) -> np.ndarray:
+    """int64 (radius + 1,): the half-width of OpenCV's elliptic structuring element of size
+    2 radius + 1 at each row offset 0..radius from its centre (`dilate_rows` takes it)."""
+    element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return np.array([np.flatnonzero(element[radius + dy]).max() - radius for dy in range(radius + 1)], np.int64)
+
+
+@numba.njit("uint8[:, ::1](uint8[:, ::1], int64[::1])", nogil=True, cache=True)
+def dilate_rows(mask, half):  # pragma: no cover - compiled
+    """uint8 (H, W): cv2.dilate of `mask` by the symmetric element whose row at offset dy has
+    half-width half[|dy|] (`ellipse_rows`), 0 beyond the border; set pixels read 255.
+
+    Each pixel's distance to the nearest set pixel along its row (two scans), then a pixel is
+    set where some row dy away has a set pixel within half[|dy|]: exact, in one call. OpenCV
+    dilates by a non-rectangular element pixel by pixel of the element (the paste mask's
+    21 x 21 ellipse: 0.6 ms at 256², as 7 rectangles 0.3 ms in 7 calls; this 0.14 ms)."""
+    h, w = mask.shape
+    r = half.shape[0] - 1
+    far = r + 1
+    near = np.empty((h, w), np.int64)
+    for y in range(h):
+        last = -w - far
+        for x in range(w):
+            if mask[y, x]:
+                last = x
+            near[y, x] = min(x - last, far)
+        last = 2 * w + far
+        for x in range(w - 1, -1, -1):
+            if mask[y, x]:
+                last = x
+            near[y, x] = min(near[y, x], last - x)
+    out = np.zeros((h, w), np.uint8)
+    for y in range(h):
+        for dy in range(max(-r, -y), min(r, h - 1 - y) + 1):
+            reach = half[abs(dy)]
+            for x in range(w):
+                if near[y + dy, x] <= reach:
+                    out[y, x] = 255
+    return out
 
 
 def region_parts(regions: list[tuple[str, bool, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
