@@ -202,16 +202,18 @@ def test_one_call_reshape_equals_the_map_remap_and_forward_points(mesh):
     np.testing.assert_allclose(got_pts, reshape_points(pts, (CROP, CROP), *ctrl), atol=1e-3)
 
 
-@pytest.mark.parametrize("keep_mouth", [False, True])
-def test_one_call_masks_draw_the_step_by_step_masks(mesh, keep_mouth):
+@pytest.mark.parametrize("keep_mouth, shift", [(False, (0, 0)), (True, (0, 0)), (True, (-75, 40))])
+def test_one_call_masks_draw_the_step_by_step_masks(mesh, keep_mouth, shift):
     """`swap_masks` (polygons, distance transforms, ramps, the forehead fade and the detail
-    blur compiled in one call) against the OpenCV-drawn masks the swapper made step by step:
-    the same masks but for a few pixels along polygon edges (OpenCV draws edge pixels by
-    its own line rule)."""
+    blur compiled in one call, each on its own window) against the OpenCV-drawn masks the
+    swapper made step by step: the same masks but for a few pixels along polygon edges
+    (OpenCV draws edge pixels by its own line rule); also with the face cut by the crop's
+    left and bottom edges (the windows clipped there)."""
     from rswap.compose.mask_kernels import swap_masks
     from rswap.swap import classical as C
 
     _, pts, moved = mesh
+    moved = (moved + np.float32(shift)).astype(np.float32)
     sw = C.ClassicalSwapper(keep_mouth=keep_mouth)
     hw = (CROP, CROP)
     valid = np.ones(hw, np.float32)
@@ -255,3 +257,80 @@ def test_compiled_median_equals_numpys():
     for a in cases:
         assert _median(a.copy()) == np.median(a), a
     assert np.isnan(_median(np.zeros(0)))
+
+
+# ---------------------------------------------------------------- issue 11, fifth session
+
+
+def _made_marks(seed: int, shape=(90, 120)) -> np.ndarray:
+    """uint8 0/255: a few filled discs and polygons and some lone pixels, one touching the
+    border, with whole rows and columns left empty."""
+    rng = np.random.default_rng(seed)
+    marks = np.zeros(shape, np.uint8)
+    for _ in range(3):
+        cv2.circle(marks, (int(rng.integers(0, shape[1])), int(rng.integers(0, shape[0]))), int(rng.integers(2, 15)), 255, -1)
+    cv2.fillPoly(marks, [rng.integers(0, [shape[1] // 2, shape[0]], (6, 2)).astype(np.int32)], 255)
+    marks[rng.integers(0, shape[0], 5), rng.integers(0, shape[1], 5)] = 255
+    marks[:, -7:] = 0  # columns with no marked pixel
+    marks[:4] = 0
+    return marks
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_distance_transform_equals_opencvs_exact_one(seed):
+    """`_edt` (row-order scans for the columns, the parabola envelope for the rows) gives
+    OpenCV's exact Euclidean distances, to the marked pixels and to the unmarked ones."""
+    from rswap.compose.mask_kernels import _edt
+
+    marks = _made_marks(seed)
+    to_marked = cv2.distanceTransform((marks == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    to_unmarked = cv2.distanceTransform((marks > 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    np.testing.assert_allclose(_edt(marks, True), to_marked, atol=1e-4)
+    np.testing.assert_allclose(_edt(marks, False), to_unmarked, atol=1e-4)
+
+
+@pytest.mark.parametrize("radius", [3, 10, 14])
+def test_compiled_elliptic_dilation_equals_opencvs(mesh, radius):
+    """`dilate_rows` (one compiled call) is cv2.dilate by OpenCV's elliptic element, exactly:
+    on the swap's paste shape (two face outlines, one cut by the border) and on made marks."""
+    from rswap.compose.mask_kernels import dilate_rows, ellipse_rows
+
+    _, pts, moved = mesh
+    element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    outlines = np.zeros((CROP, CROP), np.uint8)
+    for p in (pts, moved - [90, 0]):
+        cv2.fillPoly(outlines, [np.round(p[FACE_OVAL]).astype(np.int32)], 255)
+    for marks in (outlines, _made_marks(radius)):
+        want = cv2.dilate(marks, element, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        assert np.array_equal(dilate_rows(marks, ellipse_rows(radius)), want)
+
+
+def test_float32_spline_sums_stay_within_a_thousandth_of_a_pixel(mesh):
+    """The reshape's spline evaluated with float32 kernel sums (`_tps_eval32`) against the
+    float64 evaluation, on the reshape's own spline (the outline moved, border pinned)."""
+    from rswap.compose.kernels import _tps_eval32, thin_plate_eval, tps_fit
+    from rswap.compose.warp import _fixed_points, _spline_nodes
+
+    _, pts, moved = mesh
+    nodes, values = _spline_nodes(moved[FACE_OVAL].astype(np.float64), (pts - moved)[FACE_OVAL].astype(np.float64),
+                                  _fixed_points((CROP, CROP), pts[[1, 33, 263]]))
+    centre, scale, scaled, coef, ok = tps_fit(nodes, values)
+    assert ok
+    queries = (np.random.default_rng(0).uniform(0, 255, (2000, 2)) - centre) * scale
+    queries = np.concatenate([queries, scaled])  # the nodes themselves (r = 0 terms)
+    want = thin_plate_eval(queries, scaled, coef)
+    assert np.abs(want).max() > 1.0  # the spline does move pixels
+    np.testing.assert_allclose(_tps_eval32(queries, scaled, coef), want, atol=1e-3)
+
+
+def test_shadow_limits_blur_of_two_lightness_channels_equals_masked_blur(astronaut):
+    """`_masked_blur_2d` (one compiled shrink for both images' lightness) against
+    `masked_blur` (OpenCV's INTER_AREA shrink) of each channel: the same coarse light."""
+    from rswap.compose.color import _masked_blur_2d, masked_blur
+
+    img = cv2.resize(astronaut, (194, 181)).astype(np.float32)
+    weight = np.zeros(img.shape[:2], np.float32)
+    cv2.ellipse(weight, (97, 95), (60, 75), 0, 0, 360, 1.0, -1)
+    values = np.ascontiguousarray(img[..., [0, 1, 2]])
+    got, want = _masked_blur_2d(values, weight, 12.8), masked_blur(values, weight, 12.8)
+    np.testing.assert_allclose(got[weight > 0], want[weight > 0], atol=0.05)
