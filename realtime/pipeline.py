@@ -8,7 +8,12 @@ release the GIL while they compute; benchmarks/latency.py measures what that buy
 The sink runs on the calling thread: GUI toolkits want their window on the main
 thread, and Ctrl-C is delivered there.
 
-live=True links keep only the newest frame (stale ones are dropped and counted);
+live=True links keep only the newest frame (stale ones are dropped and counted), and a
+stage takes a new frame only once the frame it last handed on has been taken: the frames
+that go stale are then dropped at the source's link, before any work is spent on them. (When
+the track stage ran freely ahead of the slower swap, a third of the frames it tracked were
+dropped at the swap's input: on 2 cores that tracking took CPU from the swap, and cost
+~30% more CPU per delivered frame; benchmarks/RESULTS.md, issue 11, fifth session.)
 live=False links are bounded FIFOs: lossless and ordered, for file conversion.
 
 Shutdown, whatever its cause (end of file, duration reached, the sink asking to
@@ -129,6 +134,8 @@ class Pipeline:
         turns = self._turns.get(stage.name)
         try:
             while True:
+                if self.live:  # no work on a frame that would only replace the one still waiting
+                    outq.wait_taken(self.stop)
                 item, turn = turns.take(inq) if turns else (inq.get(timeout=0.1), None)
                 if item is None:
                     continue
