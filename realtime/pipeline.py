@@ -38,6 +38,8 @@ from realtime.queues import make_link
 from realtime.stats import StatsRecorder
 
 StageFn = Callable[[Packet], "Packet | None"]  # None: the frame goes no further
+_TYPICAL_WEIGHT = 0.1  # of the newest call in a stage's running mean time
+_SPARE = 1.125  # live: a stage starts this much of its own time early (see Pipeline._await_room)
 
 
 @dataclass
@@ -108,6 +110,8 @@ class Pipeline:
         self._newest_out: dict[str, int] = {}
         self._running: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._next = {a.name: b for a, b in zip(self.stages, self.stages[1:])}
+        self._typical = {s.name: 0.0 for s in self.stages}  # seconds a call takes, a running mean
         # Ordered mode: a stage with several workers lets its frames out in the order they came in.
         self._turns = {s.name: _Turns() for s in self.stages if s.workers > 1 and not live}
 
@@ -134,8 +138,8 @@ class Pipeline:
         turns = self._turns.get(stage.name)
         try:
             while True:
-                if self.live:  # no work on a frame that would only replace the one still waiting
-                    outq.wait_taken(self.stop)
+                if self.live:
+                    self._await_room(stage, outq)
                 item, turn = turns.take(inq) if turns else (inq.get(timeout=0.1), None)
                 if item is None:
                     continue
@@ -143,7 +147,8 @@ class Pipeline:
                     break
                 t0 = time.perf_counter()
                 out = stage.fn(item)
-                item.timings[stage.name] = time.perf_counter() - t0
+                item.timings[stage.name] = took = time.perf_counter() - t0
+                self._typical[stage.name] += (took - self._typical[stage.name]) * _TYPICAL_WEIGHT
                 if turns is not None:
                     if not turns.wait(turn, self.stop):
                         break
@@ -165,6 +170,21 @@ class Pipeline:
                 last = self._running[stage.name] == 0
             if last:  # the stage's last worker closes its output
                 outq.close()
+
+    def _await_room(self, stage: Stage, outq) -> None:
+        """Live: start on a new frame only when the result can go on soon. First until the
+        next stage has taken the frame handed on last (no work on a frame that would only
+        replace the one still waiting); then, when that stage is one worker slower than this
+        one, until it is due to finish less this stage's own time (its typical times, with
+        an eighth to spare), so the frame taken is the newest and waits little once done."""
+        outq.wait_taken(self.stop)
+        after = self._next.get(stage.name)
+        if after is None or after.workers > 1:
+            return
+        lead = self._typical[after.name] - self._typical[stage.name] * _SPARE
+        delay = outq.taken_at + lead - time.perf_counter()
+        if delay > 0:
+            self.stop.wait(delay)
 
     def _in_order(self, name: str, index: int) -> bool:
         with self._lock:

@@ -15,6 +15,7 @@ Both are closed with `close()`: the consumer then gets what is left followed by
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 
 from realtime.packet import END
@@ -39,6 +40,7 @@ class LatestSlot(_Link):
     def __init__(self, name: str = ""):
         super().__init__(name)
         self._item = None
+        self.taken_at = 0.0  # perf_counter time of the last get that took a frame
 
     def put(self, item, stop: threading.Event | None = None) -> bool:
         with self._cond:
@@ -63,6 +65,7 @@ class LatestSlot(_Link):
                 return None
             if self._item is not None:
                 item, self._item = self._item, None
+                self.taken_at = time.perf_counter()
                 self._cond.notify_all()  # a producer may be waiting for the slot to empty (wait_taken)
                 return item
             return END
