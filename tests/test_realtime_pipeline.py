@@ -98,6 +98,25 @@ def test_live_mode_spends_no_work_on_frames_a_slower_stage_would_drop():
     assert not _pipeline_threads()
 
 
+def test_live_mode_starts_a_fast_stage_late_so_its_frame_is_fresh():
+    """Before a slower stage, a fast one starts when the slow one is due to finish (less its own
+    time), on the newest frame, instead of working at once and leaving its result to age in the
+    link: with 10 ms before 60 ms (sleeps, so the box's load hardly matters) a frame's latency is
+    ~75 ms, where starting at once made it ~120 ms (10 + ~50 waiting + 60)."""
+    def sleeper(name, seconds):
+        def fn(packet):
+            time.sleep(seconds)
+            return packet
+        return Stage(name, fn)
+
+    p = Pipeline(SyntheticSource((160, 120), fps=200, frames=None), [sleeper("fast", 0.01), sleeper("slow", 0.06)],
+                 RecordingSink(), duration=2.0, warmup_frames=8)
+    s = p.run().summary()
+    assert s["delivered_frames"] >= 20
+    assert s["delivered_fps"] > 14  # the slow stage is not kept waiting: ~16 fps at 60 ms a frame
+    assert s["e2e_latency_ms"]["p50"] < 97, s["e2e_latency_ms"]
+
+
 def test_shutdown_by_duration_is_clean_and_quick():
     def slowish(packet):
         time.sleep(0.01)
