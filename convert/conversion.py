@@ -97,6 +97,10 @@ class _WriterSink:
         self.bar.close()  # the VideoWriter's `with` block in convert_video discards the file
 
 
+# Offline, two swap threads by default: on 2 cores they converted the 20 s talking-head clip
+# ~10% faster than one (benchmarks/RESULTS.md, issue 11, fourth and fifth sessions); frames
+# still leave in order, the same pictures as with one.
+CONVERT_SWAP_WORKERS = 2
 FEW_CORES = 2  # at most this many: libx264 and OpenCV run in their callers' threads (measured on 2)
 
 
@@ -135,14 +139,14 @@ def convert_image(swapper: FrameSwapper, target, output, detector=None, before_p
 def convert_video(
     swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
     progress: bool = True, detector=None, allow_truncated: bool = False, before_publish=None, on_frame=None,
-    swap_workers: int = 1,
+    swap_workers: int | None = None,
 ) -> ConvertStats:
     """Swap faces in every frame of `target` into `output` (written atomically).
     User errors raise RswapError; Ctrl-C/SIGTERM (KeyboardInterrupt) propagate after the
     temporary file is removed. A cut or damaged target is an error unless `allow_truncated`,
     which converts the readable part (ConvertStats.truncated says how much).
     `on_frame()` is called after each frame is written (a batch worker's progress report).
-    `swap_workers` swap frames side by side; they still leave in order."""
+    `swap_workers` swap frames side by side (None: CONVERT_SWAP_WORKERS); they still leave in order."""
     from realtime.pipeline import Pipeline
     from realtime.swap_stages import swap_conveyor
 
@@ -157,7 +161,7 @@ def convert_video(
             # A look for faces joining a tracked one every 10 frames (live: 30): offline, finding them
             # soon matters more than the look (~2 ms, the mesh re-detects only when it finds one).
             stages, closers = swap_conveyor(swapper, face_select, AnalysisOptions(detect_every=10), detector=detector,
-                                            swap_workers=swap_workers)
+                                            swap_workers=swap_workers or CONVERT_SWAP_WORKERS)
             sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"),
                                on_frame)
             try:

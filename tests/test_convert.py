@@ -180,6 +180,27 @@ def test_two_swap_workers_give_the_same_video_frame_for_frame(tmp_path, source_p
     assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(one, two))
 
 
+def test_convert_swaps_on_two_threads_unless_told(tmp_path, source_png, clip_with_audio, monkeypatch):
+    """Offline the swap stage runs two workers by default (CONVERT_SWAP_WORKERS), one when asked."""
+    from rswap.swap.frame import FrameSwapper
+    import threading
+
+    seen: set[str] = set()
+    swap = FrameSwapper.swap
+
+    def spy(self, jobs):
+        seen.add(threading.current_thread().name)
+        return swap(self, jobs)
+
+    monkeypatch.setattr(FrameSwapper, "swap", spy)
+    for extra, threads in (([], {"rswap-swap-0", "rswap-swap-1"}), (["--swap-workers", "1"], {"rswap-swap-0"})):
+        seen.clear()
+        args = ["convert", "-s", source_png, "-t", clip_with_audio, "-o", str(tmp_path / "o.mp4"), "--no-progress",
+                "--preset", "ultrafast", *extra]
+        assert rswap(args) == 0
+        assert seen == threads
+
+
 def test_few_cores_run_encoder_and_opencv_in_callers_threads_and_opencv_is_put_back():
     import cv2
 
