@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from dataclasses import dataclass, field
 
@@ -101,6 +102,12 @@ class _WriterSink:
 # ~10% faster than one (benchmarks/RESULTS.md, issue 11, fourth and fifth sessions); frames
 # still leave in order, the same pictures as with one.
 CONVERT_SWAP_WORKERS = 2
+# The interpreter's thread switch interval while a conversion runs (Python's default: 5 ms).
+# Each return from a call that released the GIL waits until the thread holding it gives it
+# up, at the latest after this interval; with two swap workers and four other busy threads,
+# 1 ms converted the 20 s clip 2-9% faster than 5 ms in every alternated round, 0.5 ms was
+# slower (more hand-offs) (benchmarks/RESULTS.md, issue 11, fifth session).
+CONVERT_SWITCH_INTERVAL_S = 0.001
 FEW_CORES = 2  # at most this many: libx264 and OpenCV run in their callers' threads (measured on 2)
 
 
@@ -124,6 +131,18 @@ def _library_threads(cores: int):
         yield 1
     finally:
         cv2.setNumThreads(before)
+
+
+@contextlib.contextmanager
+def _switch_interval(seconds: float):
+    """Python's thread switch interval set for the conversion's length, then put back (it is
+    the process's: set by the app around its run, never by the core)."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 def convert_image(swapper: FrameSwapper, target, output, detector=None, before_publish=None) -> None:
@@ -154,7 +173,8 @@ def convert_video(
     source.open()
     info = source.info
     try:
-        with _library_threads(len(os.sched_getaffinity(0))) as encoder_threads, VideoWriter(
+        cores = len(os.sched_getaffinity(0))
+        with _switch_interval(CONVERT_SWITCH_INTERVAL_S), _library_threads(cores) as encoder_threads, VideoWriter(
             output, info.fps, (info.width, info.height), info.time_base, crf=crf, preset=preset,
             copy_from=target, before_publish=before_publish, threads=encoder_threads,
         ) as writer:
