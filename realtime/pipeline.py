@@ -12,8 +12,10 @@ live=True links keep only the newest frame (stale ones are dropped and counted),
 stage takes a new frame only once the frame it last handed on has been taken: the frames
 that go stale are then dropped at the source's link, before any work is spent on them. (When
 the track stage ran freely ahead of the slower swap, a third of the frames it tracked were
-dropped at the swap's input: on 2 cores that tracking took CPU from the swap, and cost
-~30% more CPU per delivered frame; benchmarks/RESULTS.md, issue 11, fifth session.)
+dropped at the swap's input: on 2 cores that tracking took CPU from the swap. A stage
+that is one worker ahead of a slower one also waits until that one is due to finish, less
+its own time, so the frame it takes is the newest; benchmarks/RESULTS.md, issue 11, fifth
+session.)
 live=False links are bounded FIFOs: lossless and ordered, for file conversion.
 
 Shutdown, whatever its cause (end of file, duration reached, the sink asking to
