@@ -106,9 +106,9 @@ CONVERT_SWAP_WORKERS = 2
 # The interpreter's thread switch interval while a conversion runs (Python's default: 5 ms).
 # Each return from a call that released the GIL waits until the thread holding it gives it
 # up, at the latest after this interval; with two swap workers and four other busy threads,
-# 1 ms converted the 20 s clip 8-13% faster than 5 ms in both orders of an alternated pair
-# (3-9% in five more rounds), 0.5 ms was not clearly better (benchmarks/RESULTS.md, issue 11,
-# fifth session).
+# 1 ms converted the 20 s clip 3-13% faster than 5 ms in seven of eight rounds on a loaded
+# box (one 27% slower, the box busier then), 0.5 ms was not clearly better (benchmarks/RESULTS.md,
+# issue 11, fifth session).
 CONVERT_SWITCH_INTERVAL_S = 0.001
 FEW_CORES = 2  # at most this many: libx264 and OpenCV run in their callers' threads (measured on 2)
 
