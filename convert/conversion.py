@@ -98,15 +98,15 @@ class _WriterSink:
         self.bar.close()  # the VideoWriter's `with` block in convert_video discards the file
 
 
-# Offline, two swap threads by default: on 2 cores they converted the 20 s talking-head clip
-# 3-12% faster than one while a core was to spare, and about as fast on a loaded box, for ~10%
-# more CPU (benchmarks/RESULTS.md, issue 11, fourth and fifth sessions); frames still leave in
-# order, the same pictures as with one.
+# Offline, two swap threads by default: on 2 cores (with the switch interval below) they
+# converted the 20 s talking-head clip 4-12% faster than one in five fixed-order rounds and
+# about as fast in three alternated ones on a loaded box, for ~10% more CPU (benchmarks/RESULTS.md,
+# issue 11, fourth and fifth sessions); frames still leave in order, the same pictures as with one.
 CONVERT_SWAP_WORKERS = 2
 # The interpreter's thread switch interval while a conversion runs (Python's default: 5 ms).
 # Each return from a call that released the GIL waits until the thread holding it gives it
 # up, at the latest after this interval; with two swap workers and four other busy threads,
-# 1 ms converted the 20 s clip 3-13% faster than 5 ms in seven of eight rounds on a loaded
+# 1 ms converted the 20 s clip 2-13% faster than 5 ms in seven of eight rounds on a loaded
 # box (one 27% slower, the box busier then), 0.5 ms was not clearly better (benchmarks/RESULTS.md,
 # issue 11, fifth session).
 CONVERT_SWITCH_INTERVAL_S = 0.001
