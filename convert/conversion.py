@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 from dataclasses import dataclass, field
 
@@ -97,6 +98,18 @@ class _WriterSink:
         self.bar.close()  # the VideoWriter's `with` block in convert_video discards the file
 
 
+# Offline, two swap threads by default: on 2 cores (with the switch interval below) they
+# converted the 20 s talking-head clip 4-12% faster than one in five fixed-order rounds and
+# about as fast in three alternated ones on a loaded box, for ~10% more CPU (benchmarks/RESULTS.md,
+# issue 11, fourth and fifth sessions); frames still leave in order, the same pictures as with one.
+CONVERT_SWAP_WORKERS = 2
+# The interpreter's thread switch interval while a conversion runs (Python's default: 5 ms).
+# Each return from a call that released the GIL waits until the thread holding it gives it
+# up, at the latest after this interval; with two swap workers and four other busy threads,
+# 1 ms converted the 20 s clip 2-13% faster than 5 ms in seven of eight rounds on a loaded
+# box (one 27% slower, the box busier then), 0.5 ms was not clearly better (benchmarks/RESULTS.md,
+# issue 11, fifth session).
+CONVERT_SWITCH_INTERVAL_S = 0.001
 FEW_CORES = 2  # at most this many: libx264 and OpenCV run in their callers' threads (measured on 2)
 
 
@@ -122,6 +135,18 @@ def _library_threads(cores: int):
         cv2.setNumThreads(before)
 
 
+@contextlib.contextmanager
+def _switch_interval(seconds: float):
+    """Python's thread switch interval set for the conversion's length, then put back (it is
+    the process's: set by the app around its run, never by the core)."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
+
+
 def convert_image(swapper: FrameSwapper, target, output, detector=None, before_publish=None) -> None:
     """`before_publish(tmp, dest)`: e.g. Content Credentials signing, on the finished file."""
     image = read_image(target, "target")
@@ -135,14 +160,14 @@ def convert_image(swapper: FrameSwapper, target, output, detector=None, before_p
 def convert_video(
     swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
     progress: bool = True, detector=None, allow_truncated: bool = False, before_publish=None, on_frame=None,
-    swap_workers: int = 1,
+    swap_workers: int | None = None,
 ) -> ConvertStats:
     """Swap faces in every frame of `target` into `output` (written atomically).
     User errors raise RswapError; Ctrl-C/SIGTERM (KeyboardInterrupt) propagate after the
     temporary file is removed. A cut or damaged target is an error unless `allow_truncated`,
     which converts the readable part (ConvertStats.truncated says how much).
     `on_frame()` is called after each frame is written (a batch worker's progress report).
-    `swap_workers` swap frames side by side; they still leave in order."""
+    `swap_workers` swap frames side by side (None: CONVERT_SWAP_WORKERS); they still leave in order."""
     from realtime.pipeline import Pipeline
     from realtime.swap_stages import swap_conveyor
 
@@ -150,14 +175,15 @@ def convert_video(
     source.open()
     info = source.info
     try:
-        with _library_threads(len(os.sched_getaffinity(0))) as encoder_threads, VideoWriter(
+        cores = len(os.sched_getaffinity(0))
+        with _switch_interval(CONVERT_SWITCH_INTERVAL_S), _library_threads(cores) as encoder_threads, VideoWriter(
             output, info.fps, (info.width, info.height), info.time_base, crf=crf, preset=preset,
             copy_from=target, before_publish=before_publish, threads=encoder_threads,
         ) as writer:
             # A look for faces joining a tracked one every 10 frames (live: 30): offline, finding them
             # soon matters more than the look (~2 ms, the mesh re-detects only when it finds one).
             stages, closers = swap_conveyor(swapper, face_select, AnalysisOptions(detect_every=10), detector=detector,
-                                            swap_workers=swap_workers)
+                                            swap_workers=swap_workers or CONVERT_SWAP_WORKERS)
             sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"),
                                on_frame)
             try:

@@ -19,6 +19,9 @@ from rswap.options import from_args
 # While no face is in view the small-face detector searches at most this share of the time,
 # so a slow one (SCRFD det_10g on a CPU) cannot stall the stream when nothing is there.
 LIVE_SEARCH_DUTY = 0.25
+# One swap thread by default: live, a second one raised the delivered rate little and the
+# latency much on 2 cores (benchmarks/RESULTS.md, issue 11, fifth session).
+LIVE_SWAP_WORKERS = 1
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -130,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         raise
     analysis = from_args(AnalysisOptions, args, search_duty=LIVE_SEARCH_DUTY)
-    stages, closers = swap_conveyor(fs, args.face_select, analysis, controls, args.swap_workers, detector)
+    stages, closers = swap_conveyor(fs, args.face_select, analysis, controls, args.swap_workers or LIVE_SWAP_WORKERS,
+                                    detector)
     pipeline = Pipeline(source, stages, sink, live=True, duration=args.duration)
     interrupted = None
     try:

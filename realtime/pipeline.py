@@ -8,7 +8,14 @@ release the GIL while they compute; benchmarks/latency.py measures what that buy
 The sink runs on the calling thread: GUI toolkits want their window on the main
 thread, and Ctrl-C is delivered there.
 
-live=True links keep only the newest frame (stale ones are dropped and counted);
+live=True links keep only the newest frame (stale ones are dropped and counted), and a
+stage takes a new frame only once the frame it last handed on has been taken: the frames
+that go stale are then dropped at the source's link, before any work is spent on them. (When
+the track stage ran freely ahead of the slower swap, a third of the frames it tracked were
+dropped at the swap's input: on 2 cores that tracking took CPU from the swap. A stage
+that is one worker ahead of a slower one also waits until that one is due to finish, less
+its own time, so the frame it takes is the newest; benchmarks/RESULTS.md, issue 11, fifth
+session.)
 live=False links are bounded FIFOs: lossless and ordered, for file conversion.
 
 Shutdown, whatever its cause (end of file, duration reached, the sink asking to
@@ -33,6 +40,8 @@ from realtime.queues import make_link
 from realtime.stats import StatsRecorder
 
 StageFn = Callable[[Packet], "Packet | None"]  # None: the frame goes no further
+_TYPICAL_WEIGHT = 0.1  # of the newest call in a stage's running mean time
+_SPARE = 1.125  # live: a stage starts this much of its own time early (see Pipeline._await_room)
 
 
 @dataclass
@@ -103,6 +112,8 @@ class Pipeline:
         self._newest_out: dict[str, int] = {}
         self._running: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._next = {a.name: b for a, b in zip(self.stages, self.stages[1:])}
+        self._typical = {s.name: 0.0 for s in self.stages}  # seconds a call takes, a running mean
         # Ordered mode: a stage with several workers lets its frames out in the order they came in.
         self._turns = {s.name: _Turns() for s in self.stages if s.workers > 1 and not live}
 
@@ -129,6 +140,8 @@ class Pipeline:
         turns = self._turns.get(stage.name)
         try:
             while True:
+                if self.live:
+                    self._await_room(stage, outq)
                 item, turn = turns.take(inq) if turns else (inq.get(timeout=0.1), None)
                 if item is None:
                     continue
@@ -136,7 +149,8 @@ class Pipeline:
                     break
                 t0 = time.perf_counter()
                 out = stage.fn(item)
-                item.timings[stage.name] = time.perf_counter() - t0
+                item.timings[stage.name] = took = time.perf_counter() - t0
+                self._typical[stage.name] += (took - self._typical[stage.name]) * _TYPICAL_WEIGHT
                 if turns is not None:
                     if not turns.wait(turn, self.stop):
                         break
@@ -158,6 +172,21 @@ class Pipeline:
                 last = self._running[stage.name] == 0
             if last:  # the stage's last worker closes its output
                 outq.close()
+
+    def _await_room(self, stage: Stage, outq) -> None:
+        """Live: start on a new frame only when the result can go on soon. First until the
+        next stage has taken the frame handed on last (no work on a frame that would only
+        replace the one still waiting); then, when that stage is one worker slower than this
+        one, until it is due to finish less this stage's own time (its typical times, with
+        an eighth to spare), so the frame taken is the newest and waits little once done."""
+        outq.wait_taken(self.stop)
+        after = self._next.get(stage.name)
+        if after is None or after.workers > 1:
+            return
+        lead = self._typical[after.name] - self._typical[stage.name] * _SPARE
+        delay = outq.taken_at + lead - time.perf_counter()
+        if delay > 0:
+            self.stop.wait(delay)
 
     def _in_order(self, name: str, index: int) -> bool:
         with self._lock:

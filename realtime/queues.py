@@ -2,7 +2,9 @@
 
 - `LatestSlot` (live): holds at most one frame. A put while a frame is waiting
   replaces it and counts a drop, so a slow consumer always gets the newest frame
-  and nothing piles up: latency cannot grow with time.
+  and nothing piles up: latency cannot grow with time. A producer may wait until its
+  frame has been taken (`wait_taken`) before it starts on the next: the live conveyor's
+  stages do, so that a frame is dropped before work is spent on it, not after.
 - `OrderedQueue` (convert): a bounded FIFO. A put on a full queue waits (back
   pressure reaches the source), so every frame comes out, in order.
 
@@ -13,6 +15,7 @@ Both are closed with `close()`: the consumer then gets what is left followed by
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 
 from realtime.packet import END
@@ -37,6 +40,7 @@ class LatestSlot(_Link):
     def __init__(self, name: str = ""):
         super().__init__(name)
         self._item = None
+        self.taken_at = 0.0  # perf_counter time of the last get that took a frame
 
     def put(self, item, stop: threading.Event | None = None) -> bool:
         with self._cond:
@@ -45,8 +49,14 @@ class LatestSlot(_Link):
             if self._item is not None:
                 self.dropped += 1  # the waiting frame is stale: the consumer will never see it
             self._item = item
-            self._cond.notify()
+            self._cond.notify_all()  # the consumer, and not a worker waiting for the slot to empty alone
             return True
+
+    def wait_taken(self, stop: threading.Event) -> None:
+        """Until the waiting frame (if any) has been taken, the slot closed or `stop` set."""
+        with self._cond:
+            while self._item is not None and not self._closed and not stop.is_set():
+                self._cond.wait(_POLL_S)
 
     def get(self, timeout: float | None = None):
         """The newest item, END once closed and empty, or None on timeout."""
@@ -55,6 +65,8 @@ class LatestSlot(_Link):
                 return None
             if self._item is not None:
                 item, self._item = self._item, None
+                self.taken_at = time.perf_counter()
+                self._cond.notify_all()  # a producer may be waiting for the slot to empty (wait_taken)
                 return item
             return END
 

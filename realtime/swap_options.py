@@ -28,7 +28,7 @@ def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bo
     from realtime.backends import open_backend, open_onnx
 
     frame = from_args(FrameOptions, args)
-    if frame.swap_workers < 1:
+    if frame.swap_workers is not None and frame.swap_workers < 1:
         raise RswapError("--swap-workers must be at least 1")
     options = from_args(
         SwapperOptions, args,

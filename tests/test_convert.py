@@ -180,6 +180,37 @@ def test_two_swap_workers_give_the_same_video_frame_for_frame(tmp_path, source_p
     assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(one, two))
 
 
+def test_convert_swaps_on_two_threads_at_a_short_switch_interval_then_puts_it_back(
+        tmp_path, source_png, clip_with_audio, monkeypatch):
+    """Offline the swap stage runs two workers by default (CONVERT_SWAP_WORKERS), one when asked,
+    with Python's switch interval at CONVERT_SWITCH_INTERVAL_S while it runs, the caller's after."""
+    import sys
+    import threading
+
+    from convert.conversion import CONVERT_SWITCH_INTERVAL_S
+    from rswap.swap.frame import FrameSwapper
+
+    seen: set[str] = set()
+    intervals: set[float] = set()
+    swap = FrameSwapper.swap
+
+    def spy(self, jobs):
+        seen.add(threading.current_thread().name)
+        intervals.add(sys.getswitchinterval())
+        return swap(self, jobs)
+
+    monkeypatch.setattr(FrameSwapper, "swap", spy)
+    before = sys.getswitchinterval()
+    for extra, threads in (([], {"rswap-swap-0", "rswap-swap-1"}), (["--swap-workers", "1"], {"rswap-swap-0"})):
+        seen.clear()
+        args = ["convert", "-s", source_png, "-t", clip_with_audio, "-o", str(tmp_path / "o.mp4"), "--no-progress",
+                "--preset", "ultrafast", *extra]
+        assert rswap(args) == 0
+        assert seen == threads
+    assert intervals == {CONVERT_SWITCH_INTERVAL_S} != {before}
+    assert sys.getswitchinterval() == before
+
+
 def test_few_cores_run_encoder_and_opencv_in_callers_threads_and_opencv_is_put_back():
     import cv2
 

@@ -61,7 +61,8 @@ class FrameOptions:
     compose_on: str = option("auto", "learned models: crop and paste faces on the host (OpenCV) or on the inference "
                                      "device, one upload and one download per frame (auto: device when the backend "
                                      "runs on a GPU)", choices=COMPOSE_ON)
-    swap_workers: int = option(1, "threads running the swap stage side by side on successive frames; convert keeps "
-                                  "every frame in order", metavar="N")
+    swap_workers: int | None = option(None, "threads running the swap stage side by side on successive frames "
+                                            "(default: 2 in convert, 1 live); convert keeps every frame in order",
+                                      metavar="N")
     no_watermark: bool = option(False, "leave out the invisible 'synthetic by rswap' mark that every swapped frame "
                                        "otherwise carries")
