@@ -40,7 +40,10 @@ from rswap.swap.options import COLOR_METHODS, SwapperOptions
 # bring the source's face outline into the target's pose before reshaping toward it.
 STABLE_POINTS = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1]
 MAX_RESHAPE = 0.05  # an outline point moves at most this fraction of the crop size
-INWARD_SHARE = 0.3  # ... and inward (toward the face's centre) at most this share of that
+# ... and inward (toward the face's centre) at most this share of that: the reshape warp drags
+# what lies outside the outline (temple hair, an ear, background) in with it, onto the target's
+# cheeks; the eval's commonest structure defect (RESULTS.md, issue 10 fifth session).
+INWARD_SHARE = 0.3
 COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (reinhard)
 # Inner-lip gap over inner mouth width above which the target's mouth counts as open (teeth
 # or tongue show): a closed mouth reads 0.00-0.05 on mediapipe's mesh.
@@ -89,7 +92,8 @@ def _reshape_confidence(points: np.ndarray) -> float:
 
 def _limit_moves(start: np.ndarray, goal: np.ndarray, limit: float, inward: float | None = None) -> np.ndarray:
     """goal, with each point's move from start shortened to at most `limit` pixels, and its
-    inward part (toward the outline's centre) to at most `inward` (default INWARD_SHARE) x `limit`."""
+    inward part (toward the outline's centre) to at most `inward` (default INWARD_SHARE) x `limit`.
+    Outward and sideways parts are kept: a wider outline covers the target's own edge with skin."""
     inward = INWARD_SHARE if inward is None else inward
     move = goal - start
     length = np.linalg.norm(move, axis=1, keepdims=True)
