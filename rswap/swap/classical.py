@@ -40,6 +40,10 @@ from rswap.swap.options import COLOR_METHODS, SwapperOptions
 # bring the source's face outline into the target's pose before reshaping toward it.
 STABLE_POINTS = [33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1]
 MAX_RESHAPE = 0.05  # an outline point moves at most this fraction of the crop size
+# ... and inward (toward the face's centre) at most this share of that: the reshape warp drags
+# what lies outside the outline (temple hair, an ear, background) in with it, onto the target's
+# cheeks; the eval's commonest structure defect (RESULTS.md, issue 10 fifth session).
+INWARD_SHARE = 0.3
 COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (reinhard)
 # Inner-lip gap over inner mouth width above which the target's mouth counts as open (teeth
 # or tongue show): a closed mouth reads 0.00-0.05 on mediapipe's mesh.
@@ -86,11 +90,19 @@ def _reshape_confidence(points: np.ndarray) -> float:
     return float(np.clip(1.0 - 2.5 * _frontalness(points), 0.0, 1.0))
 
 
-def _limit_moves(start: np.ndarray, goal: np.ndarray, limit: float) -> np.ndarray:
-    """goal, with each point's move from start shortened to at most `limit` pixels."""
+def _limit_moves(start: np.ndarray, goal: np.ndarray, limit: float, inward: float | None = None) -> np.ndarray:
+    """goal, with each point's move from start shortened to at most `limit` pixels, and its
+    inward part (toward the outline's centre) to at most `inward` (default INWARD_SHARE) x `limit`.
+    Outward and sideways parts are kept: a wider outline covers the target's own edge with skin."""
+    inward = INWARD_SHARE if inward is None else inward
     move = goal - start
     length = np.linalg.norm(move, axis=1, keepdims=True)
-    return (start + move * np.minimum(1.0, limit / np.maximum(length, 1e-6))).astype(np.float32)
+    move = move * np.minimum(1.0, limit / np.maximum(length, 1e-6))
+    out = start - start.mean(0)
+    out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)  # unit, outward
+    radial = (move * out).sum(1, keepdims=True)
+    move = move + out * np.maximum(-inward * limit - radial, 0.0)  # an inward part beyond the cap is cut back
+    return (start + move).astype(np.float32)
 
 
 def _lower_forehead(points: np.ndarray, keep: float = 0.45) -> np.ndarray:
