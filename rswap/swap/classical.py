@@ -25,6 +25,7 @@ import numpy as np
 from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import limit_shadows, match_face_colour
 from rswap.compose.mask_kernels import region_parts, swap_masks
+from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.occluders import forehead_occluders
 from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
@@ -59,6 +60,7 @@ class ClassicalSource:
     landmarks: np.ndarray  # its 468 mesh points in that layout (crop coordinates; a frontal face's own landmarks)
     outline: np.ndarray  # face-oval points averaged over all source photos, in the texture's frame
     eye_opening: float = 1.0  # the texture's eyes, `eye_opening` (below EYES_CLOSED: shut, no eye to paste)
+    open_lips: SourceLips | None = None  # an open source mouth's lip colour: the target's own lips take it (mouth.py)
 
 
 def mouth_opening(points: np.ndarray) -> float:
@@ -234,7 +236,13 @@ class ClassicalSwapper(HostSwapper):
         for _, pts, _, _ in crops:  # every photo's outline, brought into the texture's frame
             S = similarity_matrix(pts[STABLE_POINTS], landmarks[STABLE_POINTS])
             outlines.append(transform_points(pts[FACE_OVAL], S))
-        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1]))
+        # An open mouth has no closed lips to paste (its lip bands hold teeth and the opening's
+        # rim): every target then keeps its own lips, in this source's lip colour (mouth.py).
+        lips = None
+        if mouth_opening(crops[base][1]) > MOUTH_OPEN:
+            lips = source_lips(texture, landmarks)
+            texture = fill_open_mouth(texture, landmarks, self._triangles)
+        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1]), lips)
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
         """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
@@ -296,6 +304,8 @@ class ClassicalSwapper(HostSwapper):
             # The pyramid's coarse levels bleed into small holes such as the mouth: put the
             # target's kept regions back with a short feather (`kept`, drawn with the masks).
             swapped = alpha_blend(background, swapped, kept)
+        if source.open_lips is not None:  # an open source mouth: the target's lips, in the source's colour
+            swapped = recolour_lips(swapped, background, shaped, source.open_lips)
         if keep_mask is not None:  # occluders in front of the target's face: its own pixels
             swapped = alpha_blend(crop, swapped, np.asarray(keep_mask, np.float32))
         # A cap's brim or a fringe over the target's forehead stays in front (occluders.py),
