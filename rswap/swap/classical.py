@@ -11,7 +11,8 @@ aligned crop space of one template:
    its shadows held near the target's own (`limit_shadows`);
 4. Laplacian multi-band blending inside the crop; optionally the target's mouth
    interior and eyes are kept (expression fidelity); an open target mouth, a shut source's
-   eyes and a brim or fringe over the target's forehead keep the target's pixels.
+   eyes, a brim or fringe over the target's forehead and its glasses' frames keep the
+   target's pixels, and an open source mouth the target's own lips (in the source's colour).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rswap.compose.color import limit_shadows, match_face_colour
 from rswap.compose.mask_kernels import region_parts, swap_masks
 from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
-from rswap.compose.occluders import forehead_occluders
+from rswap.compose.occluders import front_occluders
 from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
 from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
@@ -172,6 +173,7 @@ class ClassicalSwapper(HostSwapper):
         color: str = SwapperOptions.color,
         blend_levels: int = 4,
         clean_source: bool = True,
+        keep_glasses: bool = SwapperOptions.keep_glasses,
     ):
         if not 0.0 <= reshape <= 1.0:
             raise RswapError(f"reshape strength must be between 0 and 1, got {reshape}")
@@ -183,6 +185,7 @@ class ClassicalSwapper(HostSwapper):
         self.color = color
         self.blend_levels = blend_levels
         self.clean_source = clean_source  # False: the raw photo texture (the behaviour before, for comparison)
+        self.keep_glasses = keep_glasses  # the target's glasses frames stay in front (occluders.py)
         self._triangles = mesh_triangles()
         size = self.template.size
         self._feather = max(3, size // 24)
@@ -247,7 +250,7 @@ class ClassicalSwapper(HostSwapper):
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
         """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
         swapped face (a hand, a microphone). A cap's brim or a fringe over the target's forehead
-        is found here and kept anyway (`forehead_occluders`)."""
+        and the frames of its glasses are found here and kept anyway (`front_occluders`)."""
         hw = crop.shape[:2]
         target = np.asarray(landmarks[:MESH_POINTS], np.float32)
         keep = self.keep
@@ -308,9 +311,9 @@ class ClassicalSwapper(HostSwapper):
             swapped = recolour_lips(swapped, background, shaped, source.open_lips)
         if keep_mask is not None:  # occluders in front of the target's face: its own pixels
             swapped = alpha_blend(crop, swapped, np.asarray(keep_mask, np.float32))
-        # A cap's brim or a fringe over the target's forehead stays in front (occluders.py),
-        # blended on its own box only (a whole-crop blend cost ~0.7 ms a frame).
-        forehead = forehead_occluders(crop, target)
+        # A cap's brim or a fringe over the target's forehead, and its glasses' frames, stay in
+        # front (occluders.py), blended on their own box only (a whole-crop blend cost ~0.7 ms a frame).
+        forehead = front_occluders(crop, target, glasses=self.keep_glasses)
         rows, cols = np.flatnonzero(forehead.any(1)), np.flatnonzero(forehead.any(0))
         if len(rows):
             box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
