@@ -14,7 +14,7 @@ from rswap.compose.occluders import front_occluders
 from rswap.face.align import align_crop, transform_points
 from rswap.face.landmarks import FACE_OVAL, LIPS_INNER, LIPS_OUTER
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
-from rswap.swap.classical import MOUTH_OPEN, ClassicalSwapper, mouth_opening
+from rswap.swap.classical import MOUTH_OPEN, SOURCE_MOUTH_OPEN, ClassicalSwapper, mouth_opening
 
 TEETH_RGB = (235, 232, 220)
 OPENING_RGB = (45, 12, 18)
@@ -100,7 +100,7 @@ def test_an_open_source_mouth_paints_no_teeth_or_opening_over_a_closed_target_mo
     crop, M = align_crop(target, tface.kps5, sw.template)
     lm = transform_points(tface.landmarks, M)
     assert mouth_opening(lm) < MOUTH_OPEN  # the target's mouth counts as shut (its own teeth are not kept)
-    assert mouth_opening(sface.landmarks) > 3 * MOUTH_OPEN  # the source's wide open
+    assert mouth_opening(sface.landmarks) > SOURCE_MOUTH_OPEN  # the source's wide open
     out = sw.swap(crop, lm, sw.encode_source([source], [sface])).crop
     # The target's lips and a margin around them (the smear reached the chin).
     lips = np.zeros(crop.shape[:2], np.uint8)

@@ -46,6 +46,11 @@ COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (r
 # Inner-lip gap over inner mouth width above which the target's mouth counts as open (teeth
 # or tongue show): a closed mouth reads 0.00-0.05 on mediapipe's mesh.
 MOUTH_OPEN = 0.12
+# A source mouth open wider than this gives no lips to paste (teeth and the opening's rim lie in
+# its lip bands; compose/mouth.py): the target's own lips are used. A smile's few teeth do not
+# count: sources at 0.14-0.19 (dnl, zjl, jl) lost identity with the target's lips (closer to
+# source 61 -> 58 of their 63 pairs, glasses aside) and gained nothing in defects (31 -> 34).
+SOURCE_MOUTH_OPEN = 0.25
 # A source whose eyes are shut has no eye to paste: its lids pasted over a target's open eyes
 # read as dark holes (1_source in the eval). Below EYES_CLOSED the source's eyes count as shut,
 # and a target's eyes open wider than EYES_OPEN are then kept.
@@ -242,7 +247,7 @@ class ClassicalSwapper(HostSwapper):
         # An open mouth has no closed lips to paste (its lip bands hold teeth and the opening's
         # rim): every target then keeps its own lips, in this source's lip colour (mouth.py).
         lips = None
-        if mouth_opening(crops[base][1]) > MOUTH_OPEN:
+        if mouth_opening(crops[base][1]) > SOURCE_MOUTH_OPEN:
             lips = source_lips(texture, landmarks)
             texture = fill_open_mouth(texture, landmarks, self._triangles)
         return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1]), lips)
