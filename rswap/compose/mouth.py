@@ -9,7 +9,9 @@ target mouth came out with teeth, tongue and a dark rim smeared over its lower l
 target's mouth does, its own lips have the right shape, the right lip line and the right
 opening; what the source gives them is their colour. So, for such a source only:
 - once per source (`source_lips`): the lips' colour relative to the skin just around them
-  (CIELAB medians), from the lip band's own pixels, teeth and the dark opening left out;
+  (CIELAB medians), from the lip band's own pixels, teeth and the dark opening left out; and
+  (`fill_open_mouth`) the mouth and the mesh's folds over it painted over with skin, so that
+  what the warp samples there on the target's chin is skin (9.6 ms per source);
 - per frame (`recolour_lips`): the target's lips, moved by the difference between that offset
   and the target's own, are put over the swap on the lips' box (0.6-0.9 ms a frame on the dev box,
   for such sources only).
@@ -118,7 +120,6 @@ def recolour_lips(swapped: np.ndarray, target: np.ndarray, points: np.ndarray, l
     out = swapped.copy()
     out[box] = alpha_blend(recoloured, swapped[box], mask)
     return out
-
 
 
 def _signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
