@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "figure is reported beside it)")
     parser.add_argument("--sheet-rows", type=int, default=24, metavar="N", help="pairs shown in the contact sheet (24)")
     # the swap options live and convert have, those that apply to photos on the CPU
-    add_options(parser, SwapperOptions, only=("keep_mouth", "keep_eyes", "reshape", "color"))
+    add_options(parser, SwapperOptions, only=("keep_mouth", "keep_eyes", "keep_glasses", "reshape", "color"))
     add_options(parser, FrameOptions, only=("blend_levels",))
 
 

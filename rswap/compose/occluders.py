@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, RIGHT_BROW
+from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, RIGHT_BROW, RIGHT_EYE_LOOP
 
 # Robust distances (MAD units of the cheek skin, with floors) beyond which a forehead pixel is
 # not skin: a cap, a hat, hair. Colour (a, b) separates a coloured cap from skin; lightness
@@ -23,6 +23,10 @@ CHROMA_FAR = 6.0
 DARK_FAR = 6.0
 SCALE_FLOOR = np.array([6.0, 2.5, 2.5], np.float32)
 MIN_AREA = 2e-3  # fraction of the crop under which a found blob is noise
+# Glasses frames: darker than this share of the cheeks' lightness, and by at least GLASSES_STEP
+# L units (dark skin in dim light: a brow is about half as light as the skin, frames near black).
+GLASSES_DARK, GLASSES_STEP = 0.45, 20.0
+GLASSES_LOOSE, GLASSES_LOOSE_STEP = 0.55, 15.0  # the looser line a frame's piece may extend over
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
@@ -39,6 +43,14 @@ def forehead_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.
 
     crop: the aligned target crop, RGB uint8 (upright face); points: its 468 mesh points.
     Reference skin: the cheeks between the eyes and the nose tip (no hair, no brim there)."""
+    return front_occluders(crop, points, feather, glasses=False)
+
+
+def front_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.0, glasses: bool = True) -> np.ndarray:
+    """float32 (H, W) in [0, 1]: what stays in front of the swapped face, softened by `feather`
+    pixels: above the brows, pixels that are not the target's skin (`forehead_occluders`); and
+    with `glasses`, the frames of the target's glasses (`_glasses`), found in the same half-size
+    box and colour statistics (one pass per frame)."""
     hw = crop.shape[:2]
     pts = np.asarray(points, np.float32)
     out = np.zeros(hw, np.float32)
@@ -79,8 +91,72 @@ def forehead_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.
     _, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
     big = stats[:, cv2.CC_STAT_AREA] >= MIN_AREA * hw[0] * hw[1] * (hb * wb) / (bh * bw)
     big[0] = False  # the background label
-    if not big.any():
+    found = big[labels]
+    if glasses:
+        # Grown by a half-size pixel: a frame is a few pixels wide, and the soft edge below
+        # would otherwise leave its core part swapped (grey, see-through frames).
+        frames = _glasses(lab[..., 0], local, float(med[0])).astype(np.uint8)
+        found |= cv2.dilate(frames, np.ones((3, 3), np.uint8)) > 0
+    if not found.any():
         return out
-    soft = cv2.resize(big[labels].astype(np.float32), (bw, bh), interpolation=cv2.INTER_LINEAR)
+    soft = cv2.resize(found.astype(np.float32), (bw, bh), interpolation=cv2.INTER_LINEAR)
     out[box] = cv2.GaussianBlur(soft, (0, 0), feather) if feather > 0 else soft
     return out
+
+
+def _glasses(light: np.ndarray, pts: np.ndarray, skin: float) -> np.ndarray:
+    """bool (h, w): the frames of glasses in the (half-size) box above the nose tip whose
+    lightness is `light` and mesh points `pts`; `skin`: the cheeks' median lightness.
+
+    Frames are much darker than the skin (under GLASSES_DARK of its lightness, and at least
+    GLASSES_STEP below it), and they are one connected piece that crosses the nose bridge
+    between the inner eye corners and reaches both of them (the rims). Nothing of a
+    face does that: brows, lashes and the eyes' shadows stop short of the bridge, and the
+    eyes themselves (pupils, lashes) are left out. Swapped over, the frames came out as black
+    fragments on the source's skin (simswap_specific2, RESULTS.md issue 10, fifth session)."""
+    h, w = light.shape
+    dark = light < min(GLASSES_DARK * skin, skin - GLASSES_STEP)
+    if not dark.any():
+        return dark
+    # Pieces are found with the eyes in (a rim that passes close to an eye corner stays joined
+    # to the bridge through the lashes), and the eyes are taken out of what is kept. A piece
+    # is a hysteresis region: pixels darker than the looser line joined to ones past the strict
+    # one (a lit rim below a lens is lighter than the bridge).
+    loose = light < min(GLASSES_LOOSE * skin, skin - GLASSES_LOOSE_STEP)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(loose.astype(np.uint8), connectivity=8)
+    # The bridge: between the inner eye corners, from half way up to the brows down to the corners.
+    (xa, ya), (xb, yb) = sorted((tuple(pts[133]), tuple(pts[362])))
+    brow = float(pts[LEFT_BROW + RIGHT_BROW, 1].mean())
+    corner = max(ya, yb)
+    mid = 0.5 * (xa + xb)
+    half = 0.3 * (xb - xa)
+    y0, y1 = int(max(0, np.floor(0.5 * (brow + min(ya, yb))))), int(min(h, np.ceil(corner) + 1))
+    xs0, xs1 = int(max(0, np.floor(mid - half))), int(min(w, np.ceil(mid + half) + 1))
+    if y1 <= y0 or xs1 <= xs0:
+        return np.zeros((h, w), bool)
+    zone = np.where(dark[y0:y1, xs0:xs1], labels[y0:y1, xs0:xs1], 0)
+    keep = np.zeros(n, bool)
+    for k in np.unique(zone[zone > 0]).tolist():
+        # A bar across the bridge (dark in nearly every column of the zone; an eye corner's
+        # shadow reaches its edge only), and the piece reaches past both inner eye corners.
+        across = (zone == k).any(0).mean()
+        left, width = stats[k, cv2.CC_STAT_LEFT], stats[k, cv2.CC_STAT_WIDTH]
+        keep[k] = across > 0.8 and left < xa and left + width - 1 > xb
+    if not keep.any():
+        return np.zeros((h, w), bool)
+    # The eyes (a margin for the lashes) and the brows stay the swap's: a piece joined to the
+    # frame through them is the target's face, and kept it cost identity (simswap_specific2:
+    # closer to source 7 -> 1 of 8 sources with the brows and the hair beside the temples kept).
+    own = np.zeros((h, w), np.uint8)
+    for loop in (LEFT_EYE_LOOP, RIGHT_EYE_LOOP):
+        cv2.fillPoly(own, [np.round(pts[loop]).astype(np.int32)], 1)
+    r = max(1, int(round(0.1 * float(np.linalg.norm(pts[33] - pts[133])))))
+    own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    brows = np.zeros((h, w), np.uint8)
+    for brow in (LEFT_BROW, RIGHT_BROW):
+        cv2.fillPoly(brows, [np.round(cv2.convexHull(pts[brow])[:, 0]).astype(np.int32)], 1)
+    # A frame's top bar across the brows stays: there the strictly dark pixels are the frame's.
+    own |= brows & ~dark
+    rows = np.arange(h)[:, None]
+    above = rows < float(pts[LEFT_BROW + RIGHT_BROW, 1].min())  # hair beside the temples, above the brows
+    return keep[labels] & (own == 0) & ~above

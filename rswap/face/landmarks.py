@@ -47,6 +47,8 @@ RIGHT_BROW = _indices(_mc.FACEMESH_RIGHT_EYEBROW)
 LIPS = _indices(_mc.FACEMESH_LIPS)
 # Inner lip contour: the mouth opening (teeth, tongue).
 LIPS_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
+# Outer lip contour, ordered: the lips' edges that touch no inner-contour point.
+LIPS_OUTER = _ordered_loop(frozenset(e for e in _mc.FACEMESH_LIPS if not set(e) & set(LIPS_INNER)))
 LEFT_EYE_LOOP = _ordered_loop(_mc.FACEMESH_LEFT_EYE)
 RIGHT_EYE_LOOP = _ordered_loop(_mc.FACEMESH_RIGHT_EYE)
 

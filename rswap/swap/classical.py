@@ -11,7 +11,8 @@ aligned crop space of one template:
    its shadows held near the target's own (`limit_shadows`);
 4. Laplacian multi-band blending inside the crop; optionally the target's mouth
    interior and eyes are kept (expression fidelity); an open target mouth, a shut source's
-   eyes and a brim or fringe over the target's forehead keep the target's pixels.
+   eyes, a brim or fringe over the target's forehead and its glasses' frames keep the
+   target's pixels, and an open source mouth the target's own lips (in the source's colour).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ import numpy as np
 from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import limit_shadows, match_face_colour
 from rswap.compose.mask_kernels import dilate_rows, ellipse_rows, region_parts, swap_masks
+from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
-from rswap.compose.occluders import forehead_occluders
+from rswap.compose.occluders import front_occluders
 from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
 from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
@@ -48,6 +50,11 @@ COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (r
 # Inner-lip gap over inner mouth width above which the target's mouth counts as open (teeth
 # or tongue show): a closed mouth reads 0.00-0.05 on mediapipe's mesh.
 MOUTH_OPEN = 0.12
+# A source mouth open wider than this gives no lips to paste (teeth and the opening's rim lie in
+# its lip bands; compose/mouth.py): the target's own lips are used. A smile's few teeth do not
+# count: sources at 0.14-0.19 (dnl, zjl, jl) lost identity with the target's lips (closer to
+# source 61 -> 58 of their 63 pairs, glasses aside) and gained nothing in defects (31 -> 34).
+SOURCE_MOUTH_OPEN = 0.25
 # A source whose eyes are shut has no eye to paste: its lids pasted over a target's open eyes
 # read as dark holes (1_source in the eval). Below EYES_CLOSED the source's eyes count as shut,
 # and a target's eyes open wider than EYES_OPEN are then kept.
@@ -63,6 +70,7 @@ class ClassicalSource:
     landmarks: np.ndarray  # its 468 mesh points in that layout (crop coordinates; a frontal face's own landmarks)
     outline: np.ndarray  # face-oval points averaged over all source photos, in the texture's frame
     eye_opening: float = 1.0  # the texture's eyes, `eye_opening` (below EYES_CLOSED: shut, no eye to paste)
+    open_lips: SourceLips | None = None  # an open source mouth's lip colour: the target's own lips take it (mouth.py)
 
 
 def mouth_opening(points: np.ndarray) -> float:
@@ -182,6 +190,7 @@ class ClassicalSwapper(HostSwapper):
         color: str = SwapperOptions.color,
         blend_levels: int = 4,
         clean_source: bool = True,
+        keep_glasses: bool = SwapperOptions.keep_glasses,
     ):
         if not 0.0 <= reshape <= 1.0:
             raise RswapError(f"reshape strength must be between 0 and 1, got {reshape}")
@@ -193,6 +202,7 @@ class ClassicalSwapper(HostSwapper):
         self.color = color
         self.blend_levels = blend_levels
         self.clean_source = clean_source  # False: the raw photo texture (the behaviour before, for comparison)
+        self.keep_glasses = keep_glasses  # the target's glasses frames stay in front (occluders.py)
         self._triangles = mesh_triangles()
         size = self.template.size
         self._feather = max(3, size // 24)
@@ -246,12 +256,18 @@ class ClassicalSwapper(HostSwapper):
         for _, pts, _, _ in crops:  # every photo's outline, brought into the texture's frame
             S = similarity_matrix(pts[STABLE_POINTS], landmarks[STABLE_POINTS])
             outlines.append(transform_points(pts[FACE_OVAL], S))
-        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1]))
+        # An open mouth has no closed lips to paste (its lip bands hold teeth and the opening's
+        # rim): every target then keeps its own lips, in this source's lip colour (mouth.py).
+        lips = None
+        if mouth_opening(crops[base][1]) > SOURCE_MOUTH_OPEN:
+            lips = source_lips(texture, landmarks)
+            texture = fill_open_mouth(texture, landmarks, self._triangles)
+        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1]), lips)
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
         """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
         swapped face (a hand, a microphone). A cap's brim or a fringe over the target's forehead
-        is found here and kept anyway (`forehead_occluders`)."""
+        and the frames of its glasses are found here and kept anyway (`front_occluders`)."""
         hw = crop.shape[:2]
         target = np.asarray(landmarks[:MESH_POINTS], np.float32)
         keep = self.keep
@@ -308,11 +324,13 @@ class ClassicalSwapper(HostSwapper):
             # The pyramid's coarse levels bleed into small holes such as the mouth: put the
             # target's kept regions back with a short feather (`kept`, drawn with the masks).
             swapped = alpha_blend(background, swapped, kept)
+        if source.open_lips is not None:  # an open source mouth: the target's lips, in the source's colour
+            swapped = recolour_lips(swapped, background, shaped, source.open_lips)
         if keep_mask is not None:  # occluders in front of the target's face: its own pixels
             swapped = alpha_blend(crop, swapped, np.asarray(keep_mask, np.float32))
-        # A cap's brim or a fringe over the target's forehead stays in front (occluders.py),
-        # blended on its own box only (a whole-crop blend cost ~0.7 ms a frame).
-        forehead = forehead_occluders(crop, target)
+        # A cap's brim or a fringe over the target's forehead, and its glasses' frames, stay in
+        # front (occluders.py), blended on their own box only (a whole-crop blend cost ~0.7 ms a frame).
+        forehead = front_occluders(crop, target, glasses=self.keep_glasses)
         rows, cols = np.flatnonzero(forehead.any(1)), np.flatnonzero(forehead.any(0))
         if len(rows):
             box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))

@@ -24,7 +24,7 @@ def _classical(spec: str, options: SwapperOptions) -> Swapper:
     from rswap.swap.classical import ClassicalSwapper
 
     return ClassicalSwapper(keep_mouth=options.keep_mouth, keep_eyes=options.keep_eyes, reshape=options.reshape,
-                            color=options.color)
+                            color=options.color, keep_glasses=options.keep_glasses)
 
 
 def _learned(spec: str, options: SwapperOptions) -> Swapper:

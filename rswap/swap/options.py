@@ -26,6 +26,8 @@ COMPOSE_ON = ("auto", "host", "device")  # rswap.swap.compositor.choose_composit
 class SwapperOptions:
     keep_mouth: bool = option(False, "keep the target's mouth interior (teeth, tongue)")
     keep_eyes: bool = option(False, "keep the target's eyes (gaze, blinks)")
+    keep_glasses: bool = option(True, "classical swapper: the frames of the target's glasses stay in front of the "
+                                      "swapped face (off: swapped over, as before)")
     reshape: float = option(0.6, "classical swapper: move the target's face contour toward the source's shape",
                             metavar="0..1")
     color: str = option("reinhard", "classical swapper: colour transfer to the target's skin tone", choices=COLOR_METHODS)
