@@ -27,6 +27,7 @@ from rswap.compose.color import limit_shadows, match_face_colour
 from rswap.compose.mask_kernels import region_parts, swap_masks
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.occluders import forehead_occluders
+from rswap.compose.source_light import neutral_light
 from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
 from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
@@ -230,6 +231,8 @@ class ClassicalSwapper(HostSwapper):
         if cleaned is not None and len(crops) > 1:
             others = [(c.texture, layout, c.quality) for k, (_, _, c, layout) in enumerate(crops) if k != base]
             texture = merge_textures(texture, landmarks, cleaned.quality, others)
+        if self.clean_source:
+            texture = neutral_light(texture, landmarks)
         outlines = []
         for _, pts, _, _ in crops:  # every photo's outline, brought into the texture's frame
             S = similarity_matrix(pts[STABLE_POINTS], landmarks[STABLE_POINTS])
