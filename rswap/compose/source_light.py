@@ -86,6 +86,7 @@ def even_light(texture: np.ndarray, points: np.ndarray, sigma: float = LIGHT_SIG
 
 
 
+SKIN_L = 65.0  # the skin's median lightness after `neutral_light`: a normally exposed face
 SKIN_HUE = (35.0, 75.0)  # CIELAB hue angles (degrees) of skin in neutral light; a skin hue outside them is a cast
 SKIN_CHROMA = (0.12, 0.35)  # CIELAB chroma over (L + 16) of skin in neutral light (free of exposure: light scales both)
 
@@ -117,9 +118,12 @@ def neutral_light(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
     skin's range (SKIN_HUE) and leave its lightness; a dark brow then moves as little as the light
     moved it. A skin's chroma outside skin's range (a washed-out or an over-saturated frame) is a
     saturation, not a cast: every pixel's chroma is scaled alike, so what is grey stays grey (gains
-    there turned a grey moustache green). Lightness is left alone: lifting a dim or dark source's
-    exposure in linear light (features kept as dark against the skin as they were) made its shading
-    and wrinkles read as stronger defects on light targets (RESULTS.md, issue 10 fifth session)."""
+    there turned a grey moustache green). Lightness: the skin is shifted to SKIN_L (what the per-frame
+    match did anyway: its detail keeps its amplitude), but the eyes and brows are scaled with it as an
+    exposure scales them ((L + 16) in proportion), so a dim frame's dark brows stay dark against the
+    skin instead of being lifted to grey (ljm3). Doing that for every pixel darker than the skin's
+    dark tail (shadows, wrinkles, a beard too) made them read as stronger defects on light targets
+    (RESULTS.md, issue 10 fifth session)."""
     hw = texture.shape[:2]
     skin = skin_weight(hw, points)
     if skin.sum() < 50:
@@ -141,4 +145,14 @@ def neutral_light(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
     med = np.median(lab[weight], axis=0)
     have = float(np.hypot(med[1], med[2])) / (med[0] + 16.0)
     lab[..., 1:] *= float(np.clip(have, *SKIN_CHROMA)) / max(have, 1e-3)
+    # The exposure: the skin shifted to SKIN_L; the eyes and brows scaled with it, as exposure does.
+    lift = SKIN_L - float(med[0])
+    scaled = (lab[..., 0] + 16.0) * ((SKIN_L + 16.0) / (med[0] + 16.0)) - 16.0
+    feat = np.zeros(hw, np.float32)
+    pts = np.asarray(points, np.float32)
+    for idx in (RIGHT_EYE_LOOP, LEFT_EYE_LOOP, RIGHT_BROW, LEFT_BROW):
+        cv2.fillPoly(feat, [np.round(cv2.convexHull(pts[idx])[:, 0]).astype(np.int32)], 1.0)
+    feat = cv2.GaussianBlur(cv2.dilate(feat, np.ones((3, 3), np.uint8)), (0, 0), 0.006 * hw[0])
+    new_l = np.clip(lab[..., 0] + lift + feat * (scaled - lab[..., 0] - lift), 0.0, 100.0)
+    lab[..., 0] = new_l
     return np.clip(np.rint(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0), 0, 255).astype(np.uint8)
