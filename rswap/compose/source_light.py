@@ -87,7 +87,8 @@ def even_light(texture: np.ndarray, points: np.ndarray, sigma: float = LIGHT_SIG
 
 
 SKIN_L = 65.0  # the skin's median lightness after `neutral_light`: a normally exposed face
-SKIN_HUE = (35.0, 75.0)  # CIELAB hue angles (degrees) of skin in neutral light; a skin hue outside them is a cast
+SKIN_HUE = 55.0  # CIELAB hue angle (degrees) of skin in neutral light: people differ along it (and in lightness)
+SKIN_SPREAD = 4.0  # how far (a, b units) a skin in neutral light lies across that line; beyond, it is a cast
 SKIN_CHROMA = (0.12, 0.35)  # CIELAB chroma over (L + 16) of skin in neutral light (free of exposure: light scales both)
 
 
@@ -136,10 +137,11 @@ def neutral_light(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
         return texture.copy()
     lab = cv2.cvtColor(texture.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2LAB)
     med = np.median(lab[weight], axis=0)
-    hue = np.degrees(np.arctan2(med[2], med[1]))
-    turned = np.radians(np.clip(hue, *SKIN_HUE))
-    chroma = float(np.hypot(med[1], med[2]))
-    want = np.array([med[0], chroma * np.cos(turned), chroma * np.sin(turned)], np.float32)
+    along = np.array([np.cos(np.radians(SKIN_HUE)), np.sin(np.radians(SKIN_HUE))], np.float32)
+    across = np.array([-along[1], along[0]], np.float32)
+    off = float(med[1:] @ across)
+    cast = np.sign(off) * max(abs(off) - SKIN_SPREAD, 0.0)
+    want = np.array([med[0], *(med[1:] - cast * across)], np.float32)
     out = _from_linear(lin * (_lab_to_linear(want) / np.maximum(_lab_to_linear(med), 1e-5)))
     lab = cv2.cvtColor(out.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2LAB)
     med = np.median(lab[weight], axis=0)
