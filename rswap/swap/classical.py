@@ -231,7 +231,9 @@ class ClassicalSwapper(HostSwapper):
         if cleaned is not None and len(crops) > 1:
             others = [(c.texture, layout, c.quality) for k, (_, _, c, layout) in enumerate(crops) if k != base]
             texture = merge_textures(texture, landmarks, cleaned.quality, others)
-        if self.clean_source:
+        if self.clean_source and self.color != "none":
+            # The light's colour out of every pixel, the skin at a normal exposure (source_light.py):
+            # a texture made ready for the per-frame colour match; without that match, the photo's own colours.
             texture = neutral_light(texture, landmarks)
         outlines = []
         for _, pts, _, _ in crops:  # every photo's outline, brought into the texture's frame
