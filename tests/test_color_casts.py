@@ -1,10 +1,10 @@
-"""A tinted, dim or dark source comes out in the target's colour, its features in their own
+"""A tinted source comes out in the target's colour, its features in their own
 (issue 10, colour without casts): the light's colour is taken out of every pixel once per source
 (`neutral_light`), and per frame a dark pixel takes only its share of the skin's colour change.
 
 The astronaut has light brows, so the made data give her dark ones (darkened in linear light, as
 a dark brow is); the target is that face, the source the same face mirrored and lit: green or
-magenta as a tinted video frame, dim as an underexposed one. The right answer is the target's own
+magenta as a tinted video frame. The right answer is the target's own
 brows; the old per-frame shift turned a green-lit source's dark brows purple (lcw in the eval)."""
 
 from __future__ import annotations
@@ -71,16 +71,6 @@ def test_a_tinted_sources_dark_brows_keep_their_colour_not_a_hue_neither_face_ha
     assert np.linalg.norm(got[1:] - want[1:]) < 6.0
     skin = skin_weight(crop.shape[:2], points) > 0
     assert np.linalg.norm(_lab(out)[skin].mean(0)[1:] - _lab(crop)[skin].mean(0)[1:]) < 3.0  # the skin is the target's
-
-
-def test_a_dim_sources_brows_stay_dark_and_its_skin_keeps_a_normal_contrast(dark_browed):
-    crop, out, points = _swap_lit_source(dark_browed, (0.12, 0.12, 0.12))
-    brows = _brows(crop.shape[:2], points) > 0
-    # Measured: shifted up with the skin the brows came out 16 L lighter than the target's (grey);
-    # scaled with the exposure, 6.5 darker.
-    assert abs(_lab(out)[brows][:, 0].mean() - _lab(crop)[brows][:, 0].mean()) < 10.0
-    skin = skin_weight(crop.shape[:2], points) > 0
-    assert _lab(out)[skin][:, 0].std() > 0.85 * _lab(crop)[skin][:, 0].std()  # not a washed-out face
 
 
 def test_the_lights_colour_leaves_every_pixel_so_a_grey_card_comes_back_grey(astronaut, astronaut_face):

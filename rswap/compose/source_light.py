@@ -86,7 +86,6 @@ def even_light(texture: np.ndarray, points: np.ndarray, sigma: float = LIGHT_SIG
 
 
 
-SKIN_L = 65.0  # the skin's median lightness after `neutral_light`: a normally exposed face
 SKIN_HUE = 55.0  # CIELAB hue angle (degrees) of skin in neutral light: people differ along it (and in lightness)
 SKIN_SPREAD = 4.0  # how far (a, b units) a skin in neutral light lies across that line; beyond, it is a cast
 SKIN_CHROMA = (0.12, 0.35)  # CIELAB chroma over (L + 16) of skin in neutral light (free of exposure: light scales both)
@@ -115,15 +114,15 @@ def neutral_light(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
     per-frame match moves it to the target's skin as one shift in CIELAB for every pixel. A green-lit
     frame's skin moves a long way toward red there, and the brows, eyes and moustache, which are dark
     and nearly grey, move as far: they came out purple (lcw in the eval). A light's colour multiplies,
-    so it is taken out as a light does it: gains on linear RGB that turn the skin's median hue onto
-    skin's range (SKIN_HUE) and leave its lightness; a dark brow then moves as little as the light
-    moved it. A skin's chroma outside skin's range (a washed-out or an over-saturated frame) is a
+    so it is taken out as a light does it: gains on linear RGB that move the skin's median colour
+    back onto the skin line (hue SKIN_HUE: people differ along it, so only what lies across it beyond
+    SKIN_SPREAD is the light's; a warm or cool light along it is left to the per-frame match) and
+    leave its lightness; a dark brow then moves as little as the light moved it. A skin's chroma outside skin's range (a washed-out or an over-saturated frame) is a
     saturation, not a cast: every pixel's chroma is scaled alike, so what is grey stays grey (gains
-    there turned a grey moustache green). Lightness: the skin is shifted to SKIN_L (what the per-frame
-    match did anyway: its detail keeps its amplitude), but the eyes and brows are scaled with it as an
-    exposure scales them ((L + 16) in proportion), so a dim frame's dark brows stay dark against the
-    skin instead of being lifted to grey (ljm3). Doing that for every pixel darker than the skin's
-    dark tail (shadows, wrinkles, a beard too) made them read as stronger defects on light targets
+    there turned a grey moustache green). Lightness is left alone: scaling a dim source's eyes and
+    brows with an exposure to a normal skin lightness (so they stay as dark against the skin as they
+    were, not lifted to grey) cost identity on the hard set (closer to source 93% -> 90%) and counted
+    more defects; doing it for everything darker than the skin's dark tail counted more still
     (RESULTS.md, issue 10 fifth session)."""
     hw = texture.shape[:2]
     skin = skin_weight(hw, points)
@@ -147,14 +146,4 @@ def neutral_light(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
     med = np.median(lab[weight], axis=0)
     have = float(np.hypot(med[1], med[2])) / (med[0] + 16.0)
     lab[..., 1:] *= float(np.clip(have, *SKIN_CHROMA)) / max(have, 1e-3)
-    # The exposure: the skin shifted to SKIN_L; the eyes and brows scaled with it, as exposure does.
-    lift = SKIN_L - float(med[0])
-    scaled = (lab[..., 0] + 16.0) * ((SKIN_L + 16.0) / (med[0] + 16.0)) - 16.0
-    feat = np.zeros(hw, np.float32)
-    pts = np.asarray(points, np.float32)
-    for idx in (RIGHT_EYE_LOOP, LEFT_EYE_LOOP, RIGHT_BROW, LEFT_BROW):
-        cv2.fillPoly(feat, [np.round(cv2.convexHull(pts[idx])[:, 0]).astype(np.int32)], 1.0)
-    feat = cv2.GaussianBlur(cv2.dilate(feat, np.ones((3, 3), np.uint8)), (0, 0), 0.006 * hw[0])
-    new_l = np.clip(lab[..., 0] + lift + feat * (scaled - lab[..., 0] - lift), 0.0, 100.0)
-    lab[..., 0] = new_l
     return np.clip(np.rint(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0), 0, 255).astype(np.uint8)
