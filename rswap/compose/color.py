@@ -313,13 +313,6 @@ def match_face_colour(
         return src.copy()
     src_lab, ref_lab = _to_lab(src[box]), _to_lab(ref[box])
     src_w, ref_w = src_skin[box], ref_skin[box]
-    # Per pixel and channel, how much of the skin's change it takes: L where `where`, a and b
-    # scaled by `chroma` there too.
-    take = np.empty(src_lab.shape, np.float32)
-    take[..., 0] = where[box]
-    take[..., 1] = take[..., 0] if chroma is None else take[..., 0] * np.asarray(chroma, np.float32)[box]
-    take[..., 2] = take[..., 1]
-
     # 1. Global statistics: the skin's mean and spread (or covariance) moved to the reference's.
     # x -> A x + b as a change: (A - I) x + b.
     if method == "reinhard":  # per channel mean and deviation: OpenCV's masked meanStdDev
@@ -332,6 +325,17 @@ def match_face_colour(
         mu_r, cov_r = _weighted_stats(ref_lab[ref_w > 0], ref_w[ref_w > 0])
         A = _sqrtm(cov_r) @ _sqrtm(cov_s, inverse=True)
     change = np.hstack([A - np.eye(3), (mu_r - A @ mu_s)[:, None]]).astype(np.float32)
+    # Per pixel and channel, how much of the skin's change it takes: L where `where`, a and b
+    # scaled by `chroma` there too, and by the pixel's (L + 16) over the skin mean's where it is
+    # darker: a light's colour multiplies, so a dark brow, lash or moustache takes a smaller
+    # share of the skin's colour change (all of it turned them purple or teal).
+    # (OpenCV per plane and one merge: 0.1 ms at 256², where numpy's strided writes took 0.14
+    # without the lightness term.)
+    take_l = where[box].astype(np.float32)
+    scale = 1.0 / (float(mu_s[0]) + 16.0)
+    dim = cv2.min(cv2.addWeighted(cv2.extractChannel(src_lab, 0), scale, 0, 0.0, 16.0 * scale), 1.0)
+    take_ab = cv2.multiply(take_l, dim if chroma is None else cv2.multiply(np.asarray(chroma, np.float32)[box], dim))
+    take = cv2.merge([take_l, take_ab, take_ab])
     lab = cv2.transform(src_lab, change)
     lab *= take
     lab += src_lab

@@ -29,6 +29,7 @@ from rswap.compose.mask_kernels import dilate_rows, ellipse_rows, region_parts, 
 from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.occluders import front_occluders
+from rswap.compose.source_light import neutral_light
 from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
 from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
@@ -252,6 +253,10 @@ class ClassicalSwapper(HostSwapper):
         if cleaned is not None and len(crops) > 1:
             others = [(c.texture, layout, c.quality) for k, (_, _, c, layout) in enumerate(crops) if k != base]
             texture = merge_textures(texture, landmarks, cleaned.quality, others)
+        if self.clean_source and self.color != "none":
+            # The light's colour out of every pixel, the skin at a normal exposure (source_light.py):
+            # a texture made ready for the per-frame colour match; without that match, the photo's own colours.
+            texture = neutral_light(texture, landmarks)
         outlines = []
         for _, pts, _, _ in crops:  # every photo's outline, brought into the texture's frame
             S = similarity_matrix(pts[STABLE_POINTS], landmarks[STABLE_POINTS])

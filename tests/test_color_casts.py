@@ -1,0 +1,88 @@
+"""A tinted source comes out in the target's colour, its features in their own
+(issue 10, colour without casts): the light's colour is taken out of every pixel once per source
+(`neutral_light`), and per frame a dark pixel takes only its share of the skin's colour change.
+
+The astronaut has light brows, so the made data give her dark ones (darkened in linear light, as
+a dark brow is); the target is that face, the source the same face mirrored and lit: green or
+magenta as a tinted video frame. The right answer is the target's own
+brows; the old per-frame shift turned a green-lit source's dark brows purple (lcw in the eval)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from rswap.compose.source_light import neutral_light, skin_weight
+from rswap.face.align import align_crop, get_template, transform_points
+from rswap.face.landmarks import LEFT_BROW, RIGHT_BROW
+from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+from rswap.swap.classical import ClassicalSwapper
+
+
+def _lit(img: np.ndarray, light) -> np.ndarray:
+    """`img` under a light of colour and strength `light` (linear RGB gains): light multiplies."""
+    lin = (img.astype(np.float32) / 255.0) ** 2.2
+    return np.clip(np.rint(255.0 * (lin * np.float32(light)) ** (1 / 2.2)), 0, 255).astype(np.uint8)
+
+
+def _brows(hw, points) -> np.ndarray:
+    mask = np.zeros(hw, np.uint8)
+    for idx in (LEFT_BROW, RIGHT_BROW):
+        cv2.fillPoly(mask, [np.round(cv2.convexHull(np.asarray(points, np.float32)[idx])[:, 0]).astype(np.int32)], 1)
+    return mask
+
+
+def _lab(img: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+@pytest.fixture(scope="module")
+def dark_browed(astronaut):
+    """The astronaut with dark brown brows, her face and an analyser for the made sources."""
+    with MediapipeFaceAnalyser(max_faces=1) as analyser:
+        face = analyser.analyse(astronaut)[0]
+        brows = cv2.dilate(_brows(astronaut.shape[:2], face.landmarks[:, :2]), np.ones((5, 5), np.uint8)) > 0
+        lin = (astronaut.astype(np.float32) / 255.0) ** 2.2
+        lin[brows] *= np.float32((0.10, 0.08, 0.07))
+        img = np.clip(np.rint(255.0 * lin ** (1 / 2.2)), 0, 255).astype(np.uint8)
+        yield img, analyser.analyse(img)[0], analyser
+
+
+def _swap_lit_source(dark_browed, light):
+    """The dark-browed astronaut swapped onto herself from a mirrored source under `light`:
+    (target crop, result crop, target points)."""
+    img, face, analyser = dark_browed
+    src = np.ascontiguousarray(_lit(img, light)[:, ::-1])
+    sw = ClassicalSwapper()
+    source = sw.encode_source([src], analyser.analyse(src)[:1])
+    crop, M = align_crop(img, face.kps5, sw.template)
+    points = transform_points(face.landmarks[:468], M)
+    return crop, sw.swap(crop, points, source).crop, points
+
+
+@pytest.mark.parametrize("light", [(0.25, 0.45, 0.25), (0.5, 0.25, 0.5)], ids=["green", "magenta"])
+def test_a_tinted_sources_dark_brows_keep_their_colour_not_a_hue_neither_face_has(dark_browed, light):
+    crop, out, points = _swap_lit_source(dark_browed, light)
+    brows = _brows(crop.shape[:2], points) > 0
+    got, want = _lab(out)[brows].mean(0), _lab(crop)[brows].mean(0)
+    # Measured: the skin's shift pushed onto the brows put them 15-17 units of a, b off (purple under
+    # green light, green under magenta); taken out as a light's colour, 2.5 and 2.9.
+    assert np.linalg.norm(got[1:] - want[1:]) < 6.0
+    skin = skin_weight(crop.shape[:2], points) > 0
+    assert np.linalg.norm(_lab(out)[skin].mean(0)[1:] - _lab(crop)[skin].mean(0)[1:]) < 3.0  # the skin is the target's
+
+
+def test_the_lights_colour_leaves_every_pixel_so_a_grey_card_comes_back_grey(astronaut, astronaut_face):
+    crop, M = align_crop(astronaut, astronaut_face.kps5, get_template("ffhq256"))
+    points = transform_points(astronaut_face.landmarks[:468], M)
+    crop = crop.copy()
+    crop[8:40, 8:40] = 120  # a grey card beside the face
+    green = _lit(crop, (0.3, 0.5, 0.3))
+    card = lambda img: _lab(img)[12:36, 12:36].mean((0, 1))  # noqa: E731
+    assert np.hypot(*card(green)[1:]) > 8  # the made light tints it
+    out = neutral_light(green, points)
+    assert np.hypot(*card(out)[1:]) < 3
+    skin = skin_weight(crop.shape[:2], points) > 0
+    hue = np.degrees(np.arctan2(*np.median(_lab(out)[skin], 0)[[2, 1]]))
+    assert 35 < hue < 80  # the skin is skin-coloured again
