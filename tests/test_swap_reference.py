@@ -4,9 +4,8 @@
 fused and compiled (commit e20c98a), with issue 10's later steps (shut-eyed sources, the
 shadow limit, the target's forehead occluders and glasses, an open source mouth's lips, dark
 pixels' share of the colour change) called as the swapper calls them: the three colour steps
-one after the other, each in
-and out of CIELAB, numpy blends, the reshape spline on a 6-pixel grid, the paste mask
-blurred in uint8. It is kept here only to hold the fast path to it: where no change of
+one after the other, each in and out of CIELAB, numpy blends, the reshape spline on a
+6-pixel grid, the paste mask blurred in uint8. It is kept here only to hold the fast path to it: where no change of
 algorithm was intended, the two agree within 40 dB PSNR (measured: 48-63 dB on the dev
 photos and the astronaut; the differences are uint8 rounding between steps and the
 coarser reshape grid) and the paste masks within 0.01.

@@ -88,7 +88,10 @@ def even_light(texture: np.ndarray, points: np.ndarray, sigma: float = LIGHT_SIG
 
 SKIN_HUE = 55.0  # CIELAB hue angle (degrees) of skin in neutral light: people differ along it (and in lightness)
 SKIN_SPREAD = 4.0  # how far (a, b units) a skin in neutral light lies across that line; beyond, it is a cast
-SKIN_CHROMA = (0.12, 0.35)  # CIELAB chroma over (L + 16) of skin in neutral light (free of exposure: light scales both)
+# CIELAB chroma over (L + 16) that a skin in neutral light stays under (free of exposure: light
+# scales both); a more saturated frame is toned down. A washed-out one is not boosted: raising a
+# nearly grey skin (ljm2, chroma 2.3) to 0.12 tripled its colour noise into green-grey patches.
+SKIN_CHROMA = (0.0, 0.35)
 
 
 def _to_linear(rgb: np.ndarray) -> np.ndarray:
@@ -117,9 +120,9 @@ def neutral_light(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
     so it is taken out as a light does it: gains on linear RGB that move the skin's median colour
     back onto the skin line (hue SKIN_HUE: people differ along it, so only what lies across it beyond
     SKIN_SPREAD is the light's; a warm or cool light along it is left to the per-frame match) and
-    leave its lightness; a dark brow then moves as little as the light moved it. A skin's chroma outside skin's range (a washed-out or an over-saturated frame) is a
+    leave its lightness; a dark brow then moves as little as the light moved it. A skin's chroma above skin's range (an over-saturated frame) is a
     saturation, not a cast: every pixel's chroma is scaled alike, so what is grey stays grey (gains
-    there turned a grey moustache green). Lightness is left alone: scaling a dim source's eyes and
+    there turned a grey moustache green); a washed-out frame is left as it is (SKIN_CHROMA). Lightness is left alone: scaling a dim source's eyes and
     brows with an exposure to a normal skin lightness (so they stay as dark against the skin as they
     were, not lifted to grey) cost identity on the hard set (closer to source 93% -> 90%) and counted
     more defects; doing it for everything darker than the skin's dark tail counted more still
