@@ -24,6 +24,15 @@ METHODS = ("reinhard", "lct")
 _EPS = 1e-3  # variance floor (Lab units²): flat regions must not blow up the gain
 
 
+def lab8(rgb: np.ndarray) -> np.ndarray:
+    """Float CIELAB (L 0..100, a and b centred) from OpenCV's 8-bit conversion: for per-frame
+    masks and statistics, where the 8-bit path's ~5x speed matters more than its rounding."""
+    lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab -= np.array([0.0, 128.0, 128.0], np.float32)
+    lab[..., 0] *= 100.0 / 255.0
+    return lab
+
+
 def _to_lab(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2LAB)
 

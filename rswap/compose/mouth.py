@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from rswap.compose.blend import alpha_blend
+from rswap.compose.color import lab8
 from rswap.face.landmarks import LIPS, LIPS_INNER, LIPS_OUTER
 
 RING = 0.04  # width of the skin ring around the lips whose colour the lips are measured against, fraction of the crop
@@ -37,14 +38,6 @@ FILL_MARGIN = 0.015  # how far around the source's lips its texture is painted o
 @dataclass(frozen=True)
 class SourceLips:
     offset: np.ndarray  # (3,) float32 Lab: the source lips' median minus the median of the skin around them
-
-
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    """Float CIELAB (L 0..100, a and b centred) from OpenCV's 8-bit conversion (per frame: fast)."""
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2LAB).astype(np.float32)
-    lab -= np.array([0.0, 128.0, 128.0], np.float32)
-    lab[..., 0] *= 100.0 / 255.0
-    return lab
 
 
 def _regions(hw: tuple[int, int], pts: np.ndarray, ring: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -69,7 +62,7 @@ def source_lips(texture: np.ndarray, points: np.ndarray) -> SourceLips | None:
     hw = texture.shape[:2]
     pts = np.asarray(points, np.float32)
     band, _, ring = _regions(hw, pts, max(2, int(round(RING * hw[0]))))
-    lab = _lab(texture)
+    lab = lab8(texture)
     lips, skin = lab[band], lab[ring]
     if len(lips) < 20 or len(skin) < 20:
         return None
@@ -103,7 +96,7 @@ def recolour_lips(swapped: np.ndarray, target: np.ndarray, points: np.ndarray, l
     box = (slice(y0, y1), slice(x0, x1))
     local = pts - np.array([x0, y0], np.float32)
     band, opening, around = _regions((y1 - y0, x1 - x0), local, ring)
-    lab = _lab(target[box])
+    lab = lab8(target[box])
     if band.sum() < 20 or around.sum() < 20:
         return swapped
     own = np.median(lab[band], axis=0) - np.median(lab[around], axis=0)

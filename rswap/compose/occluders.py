@@ -14,6 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from rswap.compose.color import lab8
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, RIGHT_BROW, RIGHT_EYE_LOOP
 
 # Robust distances (MAD units of the cheek skin, with floors) beyond which a forehead pixel is
@@ -27,14 +28,6 @@ MIN_AREA = 2e-3  # fraction of the crop under which a found blob is noise
 # L units (dark skin in dim light: a brow is about half as light as the skin, frames near black).
 GLASSES_DARK, GLASSES_STEP = 0.45, 20.0
 GLASSES_LOOSE, GLASSES_LOOSE_STEP = 0.55, 15.0  # the looser line a frame's piece may extend over
-
-
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    """Float CIELAB (L 0..100, a and b centred) from OpenCV's 8-bit conversion (per frame: fast)."""
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
-    lab -= np.array([0.0, 128.0, 128.0], np.float32)
-    lab[..., 0] *= 100.0 / 255.0
-    return lab
 
 
 def forehead_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.0) -> np.ndarray:
@@ -71,7 +64,7 @@ def front_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.0, 
     oval = np.zeros((hb, wb), np.uint8)
     cv2.fillPoly(oval, [np.round(local[FACE_OVAL]).astype(np.int32)], 1)
     oval = oval > 0
-    lab = _lab(cv2.resize(np.ascontiguousarray(crop[box]), (wb, hb), interpolation=cv2.INTER_AREA))
+    lab = lab8(cv2.resize(np.ascontiguousarray(crop[box]), (wb, hb), interpolation=cv2.INTER_AREA))
     rows = np.arange(hb)[:, None]
     cols = np.arange(wb)[None, :]
     # Cheek skin: below the eyes, above the nose tip, between the outer eye corners.
