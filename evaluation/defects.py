@@ -248,7 +248,7 @@ class Defects:
     colour: float  # colour_fraction
     structure: float  # structure_fraction
     eyes: float  # eye_excess
-    flat: float = 0.0  # flatness
+    flat: float  # flatness
 
     @property
     def score(self) -> float:
