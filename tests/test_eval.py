@@ -282,7 +282,7 @@ def test_eval_on_a_tiny_folder_pair_writes_table_json_and_sheet(tmp_path, astron
     assert summary["id_top1"] == 1.0 and all(p["top1"] for p in pairs)
     assert summary["id_top1_strict"] == np.mean([p["nearest_source"] == p["source"] for p in pairs])
 
-    assert all(p["defect"] is not None and p["defect_structure"] is not None for p in pairs)
+    assert all(p["defect"] is not None and p["defect_structure"] is not None and p["defect_flat"] is not None for p in pairs)
     assert isinstance(summary["defective"], int) and isinstance(summary["defective_colour_only"], int)
     saved = sorted(p.name for p in (out / "pairs" / "classical").iterdir())  # target | result crops, to judge by eye
     assert saved == ["astronaut__astronaut_warm.png", "astronaut_mirror__astronaut_warm.png"]

@@ -1,0 +1,79 @@
+"""The defect measure's sixth-session terms (evaluation/defects.py), on a real classical swap
+of the astronaut and deliberate breaks of it: a flattened, greyed face (the flat term), and
+colour blobs under the nose (the shade a source's nostrils always leave) and on a cheek."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from evaluation.defects import COLOUR_LINE, FLAT_LINE, STRUCTURE_LINE, flatness, measure_defects
+from rswap.face.landmarks import FACE_OVAL
+
+
+@pytest.fixture(scope="module")
+def swap(astronaut):
+    """(target, its landmarks, source, its landmarks, a clean classical swap of the mirrored
+    astronaut onto a dimmed astronaut) as in tests/test_eval.py's defect test."""
+    from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+    from rswap.swap.classical import ClassicalSwapper
+    from rswap.swap.frame import FrameSwapper
+
+    target = np.ascontiguousarray(cv2.convertScaleAbs(astronaut, alpha=0.85, beta=10))
+    source = np.ascontiguousarray(astronaut[:, ::-1])
+    with MediapipeFaceAnalyser(max_faces=1) as analyser:
+        tface, sface = analyser.analyse(target)[0], analyser.analyse(source)[0]
+    sw = ClassicalSwapper()
+    good = FrameSwapper(sw, [sw.encode_source([source], [sface])]).process(target, [tface])
+    return target, tface.landmarks, source, sface.landmarks, good
+
+
+def flattened(image: np.ndarray, landmarks: np.ndarray, blur: float, grey: float) -> np.ndarray:
+    """The face oval blurred at `blur` of the face size and pulled `grey` of the way to grey,
+    feathered into the rest: the lifeless mask-like face a low-resolution source leaves."""
+    oval = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(landmarks[FACE_OVAL]).astype(np.int32)], 255)
+    size = float(np.sqrt(np.count_nonzero(oval)))
+    w = cv2.GaussianBlur(oval.astype(np.float32) / 255, (0, 0), 0.03 * size)[..., None]
+    soft = cv2.GaussianBlur(image, (0, 0), blur * size).astype(np.float32)
+    face = (1 - grey) * soft + grey * soft.mean(axis=2, keepdims=True)
+    return np.clip(w * face + (1 - w) * image, 0, 255).astype(np.uint8)
+
+
+def test_a_flattened_greyed_face_is_defective_by_the_flat_term_where_colour_and_structure_see_nothing(swap):
+    target, lm, source, slm, good = swap
+    clean = measure_defects(good, target, lm, source, slm)
+    assert clean.flat < 0.5 * FLAT_LINE and clean.score < 0.75, clean  # a clean swap passes with room
+    broken = measure_defects(flattened(good, lm, 0.015, 0.3), target, lm, source, slm)
+    # No colour unlike skin and no new edge: the earlier terms score this face below their lines.
+    assert broken.colour <= COLOUR_LINE and broken.structure <= STRUCTURE_LINE
+    assert broken.flat > FLAT_LINE and broken.defective, broken
+    # More blur, more loss: the term grows with the damage.
+    assert flatness(flattened(good, lm, 0.03, 0.3), target, lm) > broken.flat
+
+
+def test_the_flat_term_asks_no_more_detail_than_the_target_has_and_ignores_a_mild_colour_shift(swap):
+    target, lm, source, slm, good = swap
+    assert flatness(target, target, lm) == 0.0
+    # A soft target photo: the same softness in the result is no loss; a sharper result is none either.
+    soft_target = cv2.GaussianBlur(target, (0, 0), 1.5)
+    assert flatness(soft_target, soft_target, lm) == 0.0
+    assert flatness(good, soft_target, lm) == 0.0
+    shifted = np.clip(good.astype(np.int16) + np.array([8, 2, -4]), 0, 255).astype(np.uint8)  # a mild warm shift
+    d = measure_defects(shifted, target, lm, source, slm)
+    assert d.flat < 0.5 * FLAT_LINE and not d.defective, d
+
+
+def test_a_dark_blob_under_the_nose_is_not_a_colour_defect_but_the_same_blob_on_a_cheek_is(swap):
+    target, lm, source, slm, good = swap
+
+    def blob_at(point: int) -> np.ndarray:
+        out = good.copy()
+        cv2.circle(out, tuple(int(v) for v in np.round(lm[point])), 6, (60, 30, 30), -1)
+        return out
+
+    # Subnasale (landmark 2): where a source's nostril shade lands near, never on, the target's.
+    assert measure_defects(blob_at(2), target, lm, source, slm).colour == 0.0
+    cheek = measure_defects(blob_at(205), target, lm, source, slm)
+    assert cheek.colour > COLOUR_LINE and cheek.defective
