@@ -28,6 +28,7 @@ from torch import nn
 from engine_build.tensorrt_ops import check_tensorrt_ops
 from rswap.atomic import atomic_path
 from rswap.errors import RswapError
+from rswap.interrupts import raise_if_interrupted
 
 OPSET = 18  # the dynamo exporter's floor; TensorRT 10.0+ parses it
 
@@ -77,7 +78,9 @@ def export_onnx(
                 verify=False,
             )
     except Exception as e:  # the exporter raises many types; the user needs the first line
+        raise_if_interrupted()  # it wraps a Ctrl-C/SIGTERM into its own error ...
         raise RswapError(f"ONNX export failed: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+    raise_if_interrupted()  # ... or retries with its next capture strategy and succeeds
     proto = program.model_proto
     if tensorrt:
         check_tensorrt_ops(proto, "exported graph")

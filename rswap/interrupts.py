@@ -14,6 +14,13 @@ exists to remove. (Clean-up is bounded: pipeline threads are joined with a timeo
 
 Whoever knows what was kept says so on the exception (`note_kept`); the CLI prints that
 as its one line and exits 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
+
+Some libraries catch the exception and go on: torch.onnx.export wraps an interrupt raised
+inside torch.export into its own error and then tries its next capture strategy. Measured
+(`rswap build` of the tiny preset, SIGTERM 0-8 s after its `.building` folder appeared): at
+2 s the build exited 2 with "ONNX export failed", and under load the next strategy finished
+and the build exited 0 with a whole model, the signal lost. After such a call,
+`raise_if_interrupted()` raises the interrupt the library swallowed.
 """
 
 from __future__ import annotations
@@ -63,6 +70,28 @@ def describe(error: KeyboardInterrupt) -> str:
     return f"interrupted by {name}: {kept}"
 
 
+class _RaiseOnce:
+    """The handler `signals_raise` installs: raises Interrupted for the first signal and
+    remembers it, so that `raise_if_interrupted` can tell when a library swallowed it."""
+
+    def __init__(self):
+        self.fired: int | None = None
+
+    def __call__(self, signum, frame):
+        if self.fired is not None:  # already unwinding: let the clean-up finish
+            return
+        self.fired = signum
+        raise Interrupted(signum)
+
+
+def raise_if_interrupted() -> None:
+    """Raise Interrupted if a signal arrived inside `signals_raise` (for use right after a
+    library call that may have caught it and carried on; never inside clean-up)."""
+    handler = signal.getsignal(signal.SIGTERM)  # the handler itself holds the state: no module global
+    if isinstance(handler, _RaiseOnce) and handler.fired is not None:
+        raise Interrupted(handler.fired)
+
+
 @contextlib.contextmanager
 def signals_raise():
     """Within the block, SIGINT and SIGTERM raise Interrupted in the main thread (once).
@@ -70,14 +99,7 @@ def signals_raise():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    fired = []
-
-    def handler(signum, frame):
-        if fired:  # already unwinding: let the clean-up finish
-            return
-        fired.append(signum)
-        raise Interrupted(signum)
-
+    handler = _RaiseOnce()
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield

@@ -168,3 +168,38 @@ def test_sigterm_during_prepare_keeps_finished_files_and_no_temp_file(tmp_path):
     files = [p for p in out.rglob("*") if p.is_file()]
     assert files and all(p.suffix == ".npz" and ".part" not in p.name for p in files), files
     assert not (out / "index.json").exists()
+
+
+
+@pytest.mark.parametrize("library", ["wraps", "swallows"])
+def test_sigterm_inside_onnx_export_is_not_lost_in_the_exporter(tmp_path, library):
+    """A SIGTERM that lands inside torch.onnx.export is caught there: when it hits one of
+    torch.export's lazy imports the exporter raises its own error (an AttributeError from
+    the half-imported module, wrapped in TorchExportError) or tries its next capture strategy
+    and finishes (seen as `rswap build` exiting 0 after SIGTERM). The model here does either
+    to the signal it sends itself while traced; the export must still stop with Interrupted
+    and write no file."""
+    import torch
+    from torch import nn
+
+    from engine_build.export import export_onnx
+    from rswap.interrupts import Interrupted, signals_raise
+
+    class SignalledWhileTraced(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+        def forward(self, x):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # the handler runs here at the latest
+            except KeyboardInterrupt as e:
+                if library == "wraps":
+                    raise RuntimeError("the library's own error") from e
+            return self.conv(x)
+
+    with pytest.raises(Interrupted) as caught, signals_raise():
+        export_onnx(SignalledWhileTraced(), (torch.zeros(2, 3, 16, 16),), ["x"], ["y"], tmp_path / "m.onnx", max_batch=4, tensorrt=False)
+    assert caught.value.signum == signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []
