@@ -172,20 +172,23 @@ CUBE_ROOT = ((np.arange(CUBE_ROOT_STEPS + 2, dtype=np.float64) / CUBE_ROOT_STEPS
 
 
 @numba.njit(nogil=True, cache=True)
-def lightness_pair(a, b, linear, cube_root):  # pragma: no cover - compiled
+def lightness_pair(a, b, weight, y0, y1, x0, x1, linear, cube_root):  # pragma: no cover - compiled
     """float32 (h, w, 3): CIELAB L (0..100, D65, as OpenCV's float conversion) of the uint8 RGB
     images a and b (h, w, 3, any strides: a box of a crop) in channels 0 and 1, channel 2 zero
-    (the shadow limit's three-channel masked blur). `linear`, `cube_root`: SRGB_LINEAR and
-    CUBE_ROOT. Two 8-bit cvtColor calls made all of L, a and b to keep L (0.45 -> 0.2 ms on the
-    shadow limit's box, issue 11, sixth session)."""
+    (the shadow limit's three-channel masked blur). a's only where `weight` (h, w) > 0, b's only
+    on rows y0:y1, columns x0:x1; 0 elsewhere: the shadow limit reads nothing else. `linear`,
+    `cube_root`: SRGB_LINEAR and CUBE_ROOT. Two 8-bit cvtColor calls made all of L, a and b of
+    both whole boxes to keep L (0.45 -> ~0.2 ms, issue 11, sixth session)."""
     h, w = a.shape[0], a.shape[1]
     out = np.zeros((h, w, 3), np.float32)
     steps = cube_root.shape[0] - 2
     scale = np.float32(steps)
     for k in range(2):
         img = a if k == 0 else b
-        for y in range(h):
-            for x in range(w):
+        for y in range(y0 if k else 0, y1 if k else h):
+            for x in range(x0 if k else 0, x1 if k else w):
+                if k == 0 and weight[y, x] <= 0.0:
+                    continue
                 lum = (np.float32(0.212671) * linear[img[y, x, 0]] + np.float32(0.715160) * linear[img[y, x, 1]]
                        + np.float32(0.072169) * linear[img[y, x, 2]])
                 t = lum * scale
@@ -459,8 +462,10 @@ def mesh_warp_kernel(img, src_tris, dst_tris, h, w):  # pragma: no cover - compi
     destination: the hidden side of a turned head) are drawn first, so front-facing ones win;
     degenerate ones are skipped. Each covered pixel samples img bilinearly (0 beyond its
     border, as cv2.remap's BORDER_CONSTANT). Returns (warped uint8 (h, w, C), valid float32
-    (h, w): 1 where a triangle covers the pixel, tri int32 (h, w): its triangle, -1 if none).
-    The raster is `rasterise_affine_maps`' (pixel centres, OpenCV-like outline pixels)."""
+    (h, w): 1 where a triangle covers the pixel). The raster is `rasterise_affine_maps'`
+    (pixel centres, OpenCV-like outline pixels), drawn straight into `valid`'s window; no
+    whole-crop array but the two returned is made (each fresh 256 KB one cost ~0.07 ms of
+    page faults: issue 11, sixth session)."""
     t_count = dst_tris.shape[0]
     affines = np.zeros((t_count, 2, 3), np.float32)
     usable = np.zeros(t_count, np.bool_)
@@ -499,24 +504,20 @@ def mesh_warp_kernel(img, src_tris, dst_tris, h, w):  # pragma: no cover - compi
                 n += 1
     out = np.zeros((h, w, img.shape[2]), np.uint8)
     valid = np.zeros((h, w), np.float32)
-    tri = np.empty((h, w), np.int32)
-    for y in range(h):  # not np.full: one more numba overload to compile on a cold start
-        for x in range(w):
-            tri[y, x] = -1
     x0, y0 = max(int(np.floor(lo_x)) - 1, 0), max(int(np.floor(lo_y)) - 1, 0)
     x1, y1 = min(int(np.ceil(hi_x)) + 2, w), min(int(np.ceil(hi_y)) + 2, h)
     if x1 <= x0 or y1 <= y0:
-        return out, valid, tri
+        return out, valid
     map_x = np.empty((y1 - y0, x1 - x0), np.float32)
     map_y = np.empty((y1 - y0, x1 - x0), np.float32)
-    win = np.zeros((y1 - y0, x1 - x0), np.float32)
-    _raster(dst_tris, affines, order, float(x0), float(y0), map_x, map_y, win, tri[y0:y1, x0:x1])
+    win = valid[y0:y1, x0:x1]
+    _raster(dst_tris, affines, order, float(x0), float(y0), map_x, map_y, win, np.empty((y1 - y0, x1 - x0), np.int32))
     for y in range(y1 - y0):
         for x in range(x1 - x0):
             if win[y, x] > 0.0:
-                valid[y + y0, x + x0] = 1.0
+                win[y, x] = 1.0
                 _bilinear(img, np.float64(map_x[y, x]), np.float64(map_y[y, x]), out, y + y0, x + x0, False)
-    return out, valid, tri
+    return out, valid
 
 
 # One explicit signature (any layout): its two callers pass windows and whole arrays, and a
