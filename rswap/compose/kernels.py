@@ -411,17 +411,18 @@ def reshape_kernel(hw, back_nodes, back_values, fwd_nodes, fwd_values, points, n
     fc, fs, fn, fcoef, ok_f = tps_fit(fwd_nodes, fwd_values)
     if not (ok_b and ok_f):
         return out, moved, False
-    grid = np.empty((ny * nx, 2))
-    for j in range(ny):
-        for i in range(nx):
-            grid[j * nx + i, 0] = (i * (w - 1.0) / (nx - 1) - bc[0]) * bs
-            grid[j * nx + i, 1] = (j * (h - 1.0) / (ny - 1) - bc[1]) * bs
-    field = _tps_eval32(grid, bn, bcoef).astype(np.float32)
-    for j in range(ny):
-        for i in range(nx):
-            if j == 0 or j == ny - 1 or i == 0 or i == nx - 1:
-                field[j * nx + i, 0] = 0.0
-                field[j * nx + i, 1] = 0.0
+    # The spline on the grid's inner points only: its border rows and columns are held at 0.
+    inner = np.empty((max(ny - 2, 0) * max(nx - 2, 0), 2))
+    for j in range(1, ny - 1):
+        for i in range(1, nx - 1):
+            inner[(j - 1) * (nx - 2) + i - 1, 0] = (i * (w - 1.0) / (nx - 1) - bc[0]) * bs
+            inner[(j - 1) * (nx - 2) + i - 1, 1] = (j * (h - 1.0) / (ny - 1) - bc[1]) * bs
+    values = _tps_eval32(inner, bn, bcoef)
+    field = np.zeros((ny * nx, 2), np.float32)
+    for j in range(1, ny - 1):
+        for i in range(1, nx - 1):
+            field[j * nx + i, 0] = values[(j - 1) * (nx - 2) + i - 1, 0]
+            field[j * nx + i, 1] = values[(j - 1) * (nx - 2) + i - 1, 1]
     sx, sy = (nx - 1) / max(w - 1.0, 1.0), (ny - 1) / max(h - 1.0, 1.0)
     col_i = np.empty(w, np.int64)
     col_t = np.empty(w, np.float32)
