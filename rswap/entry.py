@@ -16,6 +16,7 @@ what was kept, with exit code 130 or 143. Anything else is a bug and keeps its t
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib
 import io
 import os
@@ -44,6 +45,28 @@ def hide_native_logs() -> None:
     sys.stderr = io.TextIOWrapper(io.FileIO(python_fd, "w"), encoding="utf-8", errors="replace", line_buffering=True)
 
 
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def keep_freed_memory() -> None:
+    """Keep the memory a frame's work frees mapped for the next frame (glibc only).
+
+    A swap makes and frees a few MB of arrays a frame (masks, maps, pyramids, colour planes,
+    in numpy, numba and OpenCV alike). glibc hands blocks over its mmap threshold to the kernel
+    and back, and trims the heap's free top past its trim threshold, so the next frame gets
+    fresh pages, each zeroed by the kernel at a page fault: ~520 faults and ~1 ms of a 256²
+    swap's ~11 (benchmarks/RESULTS.md, issue 11, sixth session). With both thresholds raised
+    the freed memory is reused: 0 faults. The cost is that a process keeps its peak heap."""
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without mallopt)
+        return
+    mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest default: a 1080p frame is 6 MB
+    mallopt(_M_TRIM_THRESHOLD, 256 << 20)
+
+
 def guarded(fn: Callable[..., int], *args) -> int:
     """fn(*args), with a user's error or an interrupt as one line and its exit code."""
     try:
@@ -68,4 +91,5 @@ def _parse_and_run(module_name: str, prog: str, description: str, argv: list[str
 def run_command(module_name: str, prog: str, description: str, argv: list[str] | None = None) -> int:
     """The command in `module_name` (imported only now) on `argv` (default: the process's)."""
     argv = sys.argv[1:] if argv is None else argv
+    keep_freed_memory()
     return guarded(_parse_and_run, module_name, prog, description, argv)

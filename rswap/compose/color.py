@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from rswap.compose.kernels import area_sums, move_feature_chroma
+from rswap.compose.kernels import CUBE_ROOT, SRGB_LINEAR, area_sums, lightness_pair, move_feature_chroma
 from rswap.errors import RswapError
 
 METHODS = ("reinhard", "lct")
@@ -238,20 +238,20 @@ def limit_shadows(src: np.ndarray, ref: np.ndarray, weight: np.ndarray, sigma: f
     ys, xs = box
     box = (slice(max(0, ys.start - pad), min(h, ys.stop + pad)), slice(max(0, xs.start - pad), min(w, xs.stop + pad)))
     wb = weight[box]
-    # Lightness from 8-bit CIELAB (L scaled to 0..255; it runs per frame, and 8-bit is ~5x faster).
-    # (OpenCV reads the box in place: no contiguous copy.)
-    to_l = 255.0 / 100.0
-    light = np.empty((*wb.shape, 3), np.float32)  # L of src and ref, side by side for one masked blur
-    light[..., 0] = cv2.cvtColor(src[box], cv2.COLOR_RGB2LAB)[..., 0]
-    light[..., 1] = cv2.cvtColor(ref[box], cv2.COLOR_RGB2LAB)[..., 0]
-    light[..., 2] = 0.0
+    reach = max(1, int(round(sigma / 2)))
+    # The lightness L of src and ref side by side (channel 2 zero) for one masked blur, in one
+    # compiled pass over the box (read in place: no contiguous copy): src's where the weight is
+    # (only there is it read), ref's within the erosion's reach of it.
+    y0, x0 = ys.start - box[0].start, xs.start - box[1].start
+    ref_rows = max(0, y0 - reach), min(wb.shape[0], y0 + ys.stop - ys.start + reach)
+    ref_cols = max(0, x0 - reach), min(wb.shape[1], x0 + xs.stop - xs.start + reach)
+    light = lightness_pair(src[box], ref[box], wb, *ref_rows, *ref_cols, SRGB_LINEAR, CUBE_ROOT)
     skin = (wb > 0.5).astype(np.float32)
     coarse = _masked_blur_2d(light, skin, sigma)  # both images in the same three calls
     ds = light[..., 0] - coarse[..., 0]
     dr = light[..., 1] - coarse[..., 1]
-    reach = max(1, int(round(sigma / 2)))
-    low = cv2.erode(dr, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) - slack * to_l  # a square: separable, fast
-    lift = wb * (1.0 - keep) * np.maximum(low - ds, 0.0) / to_l  # L units to add
+    low = cv2.erode(dr, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) - slack  # a square: separable, fast
+    lift = wb * (1.0 - keep) * np.maximum(low - ds, 0.0)  # L units to add
     where = lift > 0.05
     out = src.copy()
     if not where.any():

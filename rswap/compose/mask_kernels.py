@@ -449,7 +449,7 @@ def dilate_rows(mask, half):  # pragma: no cover - compiled
     h, w = mask.shape
     r = half.shape[0] - 1
     far = r + 1
-    near = np.empty((h, w), np.int64)
+    near = np.empty((h, w), np.int32)  # (half the memory of int64: a fresh array each frame)
     for y in range(h):
         last = -w - far
         for x in range(w):
