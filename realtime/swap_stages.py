@@ -47,8 +47,8 @@ class PasteStage:
         self.controls = controls or Controls()
 
     def __call__(self, packet: Packet) -> Packet:
-        if packet.jobs:
-            packet.image = self.fs.paste(packet.image, packet.jobs)
+        if packet.jobs:  # the packet owns its frame (every source hands out a new array): paste into it
+            packet.image = self.fs.paste(packet.image, packet.jobs, in_place=packet.image.flags.writeable)
         packet.jobs = None  # crops are no longer needed: free them before the sink
         if self.controls.label:  # on every output frame, swapped or not: the stream is rswap's
             packet.image = draw_badge(np.array(packet.image))
