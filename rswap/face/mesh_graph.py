@@ -19,10 +19,11 @@ move under us.
 from __future__ import annotations
 
 import numpy as np
-from mediapipe.framework.formats import landmark_pb2
-from mediapipe.python._framework_bindings import _packet_getter
 
-from rswap.face.mediapipe_modules import face_mesh
+from rswap.face.mediapipe_modules import face_mesh  # first: it keeps mediapipe's unused imports from running
+
+from mediapipe.framework.formats import landmark_pb2  # noqa: E402
+from mediapipe.python._framework_bindings import _packet_getter  # noqa: E402
 
 _FRAME_STEP_US = 33333  # what SolutionBase.process advances its simulated timestamp by
 _INPUT, _OUTPUT = "image", "multi_face_landmarks"
