@@ -1,9 +1,12 @@
-"""The swap and paste stages: rswap.swap.FrameSwapper split across two threads.
+"""The track, swap and paste stages: rswap.swap.FrameSwapper split across three threads.
 
-`swap` aligns the selected faces and runs the swapper on the crops (the heavy part);
-`paste` blends the results back into the frame. Splitting them lets the paste of
-frame n overlap the swap of frame n+1. Both read the preview's Controls, so the
-hotkeys take effect on the next frame.
+`track` finds the faces and cuts out the aligned crops of those to swap (`plan`); `swap`
+runs the swapper on the crops (the heavy part); `paste` blends the results back into the
+frame. Splitting them lets the paste of frame n and the tracking of frame n+2 overlap the
+swap of frame n+1. The swap stage is the conveyor's slowest on a CPU, so it does nothing
+else: the plan (face selection and the aligned crop, ~0.5 ms at 720p) runs after tracking,
+in the track stage's thread. All read the preview's Controls, so the hotkeys take effect on
+the next frame.
 """
 
 from __future__ import annotations
@@ -21,13 +24,18 @@ from realtime.packet import Packet
 from realtime.pipeline import Stage
 
 
-class SwapStage:
-    def __init__(self, frame_swapper, controls: Controls | None = None, identity_cache: TrackIdentityCache | None = None):
+class TrackStage:
+    """packet.faces <- the tracker's faces; packet.jobs <- the aligned crops of those to swap."""
+
+    def __init__(self, tracker, frame_swapper, controls: Controls | None = None,
+                 identity_cache: TrackIdentityCache | None = None):
+        self.tracker = tracker
         self.fs = frame_swapper
         self.controls = controls or Controls()
         self.identity_cache = identity_cache
 
     def __call__(self, packet: Packet) -> Packet:
+        packet = self.tracker(packet)
         if not self.controls.swap or not packet.faces:
             packet.jobs = []
             return packet
@@ -37,7 +45,19 @@ class SwapStage:
         n = len(self.fs.sources)
         for job in jobs:  # the 'next source' hotkey rotates which identity each face gets
             job.source_index = (job.source_index + self.controls.source_index) % n
-        packet.jobs = self.fs.swap(jobs)
+        packet.jobs = jobs
+        return packet
+
+
+class SwapStage:
+    """packet.jobs <- swapped: the swapper on the crops the track stage cut out."""
+
+    def __init__(self, frame_swapper):
+        self.fs = frame_swapper
+
+    def __call__(self, packet: Packet) -> Packet:
+        if packet.jobs:
+            packet.jobs = self.fs.swap(packet.jobs)
         return packet
 
 
@@ -47,8 +67,8 @@ class PasteStage:
         self.controls = controls or Controls()
 
     def __call__(self, packet: Packet) -> Packet:
-        if packet.jobs:
-            packet.image = self.fs.paste(packet.image, packet.jobs)
+        if packet.jobs:  # the packet owns its frame (every source hands out a new array): paste into it
+            packet.image = self.fs.paste(packet.image, packet.jobs, in_place=packet.image.flags.writeable)
         packet.jobs = None  # crops are no longer needed: free them before the sink
         if self.controls.label:  # on every output frame, swapped or not: the stream is rswap's
             packet.image = draw_badge(np.array(packet.image))
@@ -70,8 +90,8 @@ def swap_conveyor(frame_swapper, face_select: str, analysis: AnalysisOptions | N
     tracker = FaceTracker(replace(analysis, max_faces=max_faces), detector)
     identities = TrackIdentityCache(frame_swapper.embed) if face_select == "reference" else None
     stages = [
-        Stage("track", tracker),
-        Stage("swap", SwapStage(frame_swapper, controls, identities), workers=swap_workers),
+        Stage("track", TrackStage(tracker, frame_swapper, controls, identities)),
+        Stage("swap", SwapStage(frame_swapper), workers=swap_workers),
         Stage("paste", PasteStage(frame_swapper, controls)),
     ]
     return stages, [c for c in (tracker, identities) if c is not None]

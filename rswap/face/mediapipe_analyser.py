@@ -101,18 +101,18 @@ class MediapipeFaceAnalyser:
         `search_every` (video mode): small faces already found are followed frame to frame, and
         pass 2 searches for new ones whenever no face is in view; with N, also every N frames
         while other faces are (a small face entering beside a tracked one). None: only then."""
-        from rswap.face.mediapipe_modules import face_mesh  # imported here: loading mediapipe costs ~1 s
+        from rswap.face.mesh_graph import LeanFaceMesh  # imported here: loading mediapipe costs ~1 s
 
         self.video = video
         self.max_faces = max_faces
-        self._mesh = face_mesh.FaceMesh(
+        self._mesh = LeanFaceMesh(
             static_image_mode=not video,
             max_num_faces=max_faces,
             refine_landmarks=iris,
             min_detection_confidence=min_confidence,
             min_tracking_confidence=min_confidence,
         )
-        self._roi_mesh = face_mesh.FaceMesh(
+        self._roi_mesh = LeanFaceMesh(
             static_image_mode=True, max_num_faces=1, refine_landmarks=iris, min_detection_confidence=min_confidence
         )
         self._own_detector = detector is None
@@ -215,12 +215,8 @@ class MediapipeFaceAnalyser:
 
     def _mesh_faces(self, mesh, image: np.ndarray) -> list[Face]:
         h, w = image.shape[:2]
-        result = mesh.process(image)
-        faces = []
-        for lm in result.multi_face_landmarks or []:
-            xyz = np.array([(p.x, p.y, p.z) for p in lm.landmark], np.float32)
-            faces.append(self._face(xyz[:, :2] * np.array([w, h], np.float32), xyz[:, 2] * w))
-        return faces
+        scale = np.array([w, h], np.float32)
+        return [self._face(xyz[:, :2] * scale, xyz[:, 2] * w) for xyz in mesh.landmarks(image)]
 
     @staticmethod
     def _face(pts: np.ndarray, z: np.ndarray) -> Face:

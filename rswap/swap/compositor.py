@@ -34,8 +34,9 @@ class Compositor(Protocol):
     def swap(self, swapper: Swapper, jobs: list[SwapJob], sources: list[Any]) -> list[SwapJob]:
         """Run the swapper on every job's crop (sources: one per job); sets job.result."""
 
-    def paste(self, frame: np.ndarray, jobs: list[SwapJob]) -> np.ndarray:
-        """Blend every job's result back; returns a host frame (watermarking is the FrameSwapper's)."""
+    def paste(self, frame: np.ndarray, jobs: list[SwapJob], in_place: bool = False) -> np.ndarray:
+        """Blend every job's result back; returns a host frame (watermarking is the FrameSwapper's).
+        `in_place`: the host frame may be written over (then the returned frame may be it)."""
 
 
 class HostCompositor:
@@ -60,10 +61,11 @@ class HostCompositor:
                 job.result = result
         return jobs
 
-    def paste(self, frame: np.ndarray, jobs: list[SwapJob]) -> np.ndarray:
+    def paste(self, frame: np.ndarray, jobs: list[SwapJob], in_place: bool = False) -> np.ndarray:
         out = frame
-        for job in jobs:
-            out = paste_back(out, job.result.crop, job.result.mask, job.M, levels=self.blend_levels)
+        for i, job in enumerate(jobs):  # a copy at most once, for the first face
+            out = paste_back(out, job.result.crop, job.result.mask, job.M, levels=self.blend_levels,
+                             out=out if in_place or i else None)
         return out
 
 

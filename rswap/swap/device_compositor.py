@@ -67,7 +67,8 @@ class DeviceCompositor:
             job.result = DeviceSwapResult(crops[i], masks_dev[i], paste_region(frame_hw, masks[i], job.M))
         return jobs
 
-    def paste(self, frame: np.ndarray, jobs: list[SwapJob]) -> np.ndarray:
+    def paste(self, frame: np.ndarray, jobs: list[SwapJob], in_place: bool = False) -> np.ndarray:
+        """`in_place` changes nothing here: the frame comes back from the device as a new array."""
         out = paste_faces(
             jobs[0].device_frame,
             torch.stack([j.result.crop for j in jobs]),
