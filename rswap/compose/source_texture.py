@@ -46,7 +46,8 @@ from rswap.compose.color import masked_blur, transfer_color
 from rswap.compose.masks import region_mask
 from rswap.compose.source_light import even_light
 from rswap.compose.warp import mesh_warp
-from rswap.face.landmarks import LEFT_BROW, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_EYE_LOOP, mesh_triangles
+from rswap.face.landmarks import (LEFT_BROW, LEFT_BROW_EDGES, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_BROW_EDGES,
+                                  RIGHT_EYE_LOOP, mesh_triangles)
 from rswap.face.align import similarity_matrix
 from rswap.face.symmetry import frontal_layout, mirror_index
 
@@ -401,6 +402,54 @@ def _hair_from_outside(lab: np.ndarray, pts: np.ndarray, oval: np.ndarray, skin_
     return np.isin(labels, seeds[seeds > 0]) & oval
 
 
+BROW_DEPTH = 0.6  # how far a drawn brow goes from the skin toward the hair's colour at its core (hairs leave skin between them)
+BROW_MIN = 0.05  # least thickness of a drawn brow, in eye distances (mediapipe's brow band is 0.07-0.1 on most faces)
+BROW_TAIL = 0.6  # a drawn brow's thickness at its outer end, relative to its inner end (the head)
+BROW_CONTRAST = (20.0, 45.0)  # L units a drawn brow's colour lies below the skin's median, at least and at most
+BROW_STREAKS = 0.15  # the streaks' strength, a fraction of the brow's depth
+
+
+def _drawn_brows(skin: np.ndarray, lab: np.ndarray, pts: np.ndarray, occluded: np.ndarray,
+                 skin_median: np.ndarray) -> np.ndarray:
+    """(H, W, 3) Lab: `skin` (the smooth skin fill) with a brow drawn along each brow's mesh band.
+
+    For a brow that neither the photo nor its mirror shows (a fringe over both brows): its
+    place and arch are the mesh's (the two contours of the band), its thickness the band's
+    (at least BROW_MIN eye distances) tapering to BROW_TAIL at the outer end, its colour that
+    of the hair covering it (brows are about the hair's colour; a drawn one is lighter, as
+    sparse hairs over skin are), held between BROW_CONTRAST below the skin. Fine streaks along
+    the brow, so it does not read as a painted bar."""
+    hw = skin.shape[:2]
+    size = float(hw[0])
+    iod = float(np.linalg.norm(pts[33] - pts[263]))
+    shape = np.zeros(hw, np.float32)
+    band = np.zeros(hw, np.uint8)
+    for a, b in (RIGHT_BROW_EDGES, LEFT_BROW_EDGES):
+        pa, pb = pts[a], pts[b]
+        centre = 0.5 * (pa + pb)
+        thick = np.maximum(np.linalg.norm(pa - pb, axis=1), BROW_MIN * iod)
+        inner = int(np.argmin(np.abs(centre[:, 0] - pts[168, 0])))  # the head: nearer the nose bridge
+        t = np.abs(np.arange(len(a)) - inner) / max(len(a) - 1, 1)
+        thick = thick * (1.0 - (1.0 - BROW_TAIL) * t)
+        for k in range(len(a) - 1):  # a chain of round-capped strokes, 16x sub-pixel
+            p0, p1 = np.rint(centre[k] * 16).astype(int), np.rint(centre[k + 1] * 16).astype(int)
+            w = max(1, int(round(0.5 * (thick[k] + thick[k + 1]))))
+            cv2.line(shape, tuple(p0.tolist()), tuple(p1.tolist()), 1.0, w, cv2.LINE_AA, 4)
+        cv2.fillPoly(band, [np.rint(np.vstack([pa, pb[::-1]])).astype(np.int32)], 1)
+    shape = cv2.GaussianBlur(shape, (0, 0), max(0.5, 0.004 * size))
+    # Streaks: noise smoothed along the rows much more than across (brow hairs lie sideways).
+    streak = cv2.GaussianBlur(np.random.default_rng(1).standard_normal(hw).astype(np.float32), (0, 0),
+                              sigmaX=0.012 * size, sigmaY=0.002 * size)
+    streak /= max(float(streak.std()), 1e-6)
+    alpha = np.clip(BROW_DEPTH * shape * (1.0 + BROW_STREAKS * streak), 0.0, 1.0)
+    near = (cv2.dilate(band, _disc(0.03 * size)) > 0) & occluded
+    tone = np.median(lab[near], axis=0) if near.sum() >= 20 else skin_median - [BROW_CONTRAST[1] / 2, 0.0, 0.0]
+    tone = tone.astype(np.float32).copy()
+    tone[0] = np.clip(tone[0], skin_median[0] - BROW_CONTRAST[1], skin_median[0] - BROW_CONTRAST[0])
+    tone[1:] = 0.5 * (tone[1:] + skin_median[1:])  # the skin shows between the hairs: half its hue
+    return skin + alpha[..., None] * (tone - skin)
+
+
 def _light_shift(diff: np.ndarray, both: np.ndarray, size: float) -> np.ndarray:
     """(H, W, 3) Lab: what to add to the mirrored texture to bring it to this side's light.
 
@@ -482,9 +531,12 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     # Blended, not switched, from one reach to the next: a switch drew the fill's own seams.
     wide = _mix(wide, median, _smooth01(far, 0.01, 0.04))
     smooth = _mix(smooth, wide, _smooth01(near, 0.02, 0.08)) + _skin_grain(lab, weight, size)
-    # Features are never smoothed away (a face without a brow): where neither side is
-    # trusted they take the mirror's feature all the same.
-    smooth_fill = np.where(features[..., None], mirror_fixed, smooth)
+    # Features are never smoothed away (a face without a brow). Eyes and lips, where neither
+    # side is trusted, take the mirror's all the same; a brow gets one drawn along its mesh
+    # band instead (`_drawn_brows`): the mirror of a brow under a fringe is the fringe, which
+    # printed a thick bar of hair where each brow goes (hzxc, RESULTS.md issue 10).
+    eyes_lips = np.any([_hull(hw, pts, FEATURES[k]) for k in (0, 1, 4)], axis=0)
+    smooth_fill = np.where(eyes_lips[..., None], mirror_fixed, _drawn_brows(smooth, lab, pts, occluded, median))
 
     # Own pixels give way, smoothly, to a trusted mirror that the camera saw much better.
     own = trust * (1.0 - mirror_preference(hw, pts, facing) * mtrust)
