@@ -65,6 +65,7 @@ OCCLUDER_DISTANCE = 4.5  # robust z-score (MAD units, Lab) beyond which a forehe
 MAX_LIGHT_SHIFT = np.array([12.0, 4.0, 4.0], np.float32)  # Lab: most the mirrored side's coarse colour moves
 MIN_OCCLUDER_AREA = 1.5e-3  # fraction of the crop's area under which a flagged blob is noise (~100 px at 256²)
 DARKER_THAN_SKIN = 15.0  # L units below the cheekbones' lower quartile that only hair or hard shadow reaches
+DARKER_FRACTION = 0.6  # ... or, on a dark or dim face (that quartile under 37 L), this fraction of it
 MIRROR_DE = 25.0  # CIELAB difference between a pixel and its mirror that marks one of them as covered
 MIN_SCALE = np.array([5.0, 2.0, 2.0])  # floors of the robust Lab scales: flat skin must not flag its own shading
 FEATURE_RING = 0.06  # ring around a feature judged for occlusion, fraction of the crop size
@@ -260,10 +261,7 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
         med = np.median(ref, axis=0)
         scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), MIN_SCALE)
         dist = np.linalg.norm((lab - med) / scale, axis=2)
-        # On a strongly modelled face (dark skin, hard light) the spread is wide, but dark hair
-        # is still well below most of the cheekbones' skin (a quartile: a band of hair may
-        # reach the cheek and be a few % of this reference itself).
-        darkest = np.percentile(ref[:, 0], 25) - DARKER_THAN_SKIN
+        darkest = _darkest(ref[:, 0])
     # Symmetric outliers count above the brows only (a fringe over the forehead); the eye
     # sockets are shadowed on most faces, and below the eyes a dark patch on both sides is a
     # beard or a moustache, which carry identity.
@@ -272,13 +270,24 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     # A colour no skin has (green, blue: a card, a toy, a tinted lens) is an occluder anywhere;
     # a beard's or a shadow's colour is skin-like (a few MAD in a, b, measured ~3).
     foreign = np.linalg.norm((lab[..., 1:] - med[1:]) / scale[1:], axis=2) > 3 * OCCLUDER_DISTANCE
-    occ = ((skin & (asym | foreign | (outlier & above_brows))) | feature_odd).astype(np.uint8)
-    occ |= _hair_from_outside(lab, pts, oval, dist, med, scale).astype(np.uint8)
+    hairlike = (skin & outlier & above_brows) | _hair_from_outside(lab, pts, oval, dist, med, scale)
+    occ = ((skin & (asym | foreign)) | feature_odd | hairlike).astype(np.uint8)
     # Speckles (pores, a mole, registration noise at a feature's rim) are small blobs; a
     # strand of hair is thin but long, so components are kept by area, not by an opening.
     n, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
     small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < MIN_OCCLUDER_AREA * size * size)
     occ[np.isin(labels, small[small > 0])] = 0
+    # Grown only into pixels much darker than their mirror in proportion (under DARKER_FRACTION
+    # of its lightness) or off the mesh: on a dim face a Lab difference is small however dark
+    # the hair is (hair_dnl: band L 11, its mirror 23, passed as skin), and a proportion tells
+    # it from the face's own shade (1_source's shaded cheek: 55 against 72; grown there, it
+    # and zjl's shaded side went with a fringe's colour model, eyes included).
+    mlight, _ = mesh_warp(np.ascontiguousarray(lab[..., 0]), mirrored, pts, hw, tris)
+    unjudged = (mvalid == 0) | (lab[..., 0] < DARKER_FRACTION * mlight)
+    # The band is followed across a brow or an eye (it covers them), but only skin is marked:
+    # whether the feature is covered is the ring's judgement below.
+    dark = (skin | np.any(features, axis=0)) & (rows < pts[1, 1]) & (lab[..., 0] < darkest) & unjudged
+    occ |= (_grow_like_found(hairlike & (occ > 0), lab, dark, dist) & skin).astype(np.uint8)
     # Whether an eye or brow is covered is judged as before the gaps and strands are added:
     # thin lines and slivers near an eye do not hide it, and counting them buried clean eyes
     # (wlh's fringe: both eyes replaced by their mirror, closer-to-source 20 -> 8 of 22).
@@ -315,6 +324,41 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
         if covered[k] > limit and (FEATURE_TWINS[k] == k or covered[k] > twin + FEATURE_MARGIN or alike):
             occ[f] = 1
     return occ > 0
+
+
+def _darkest(skin_light: np.ndarray) -> float:
+    """The lightness (L) under which a pixel is darker than skin gets: hair or a hard shadow,
+    from the L values of the cheekbones' skin. On a strongly modelled face (dark skin, hard
+    light) the spread is wide, but dark hair is still well below most of that skin (a
+    quartile: a band of hair may reach the cheek and be a few % of the reference itself):
+    DARKER_THAN_SKIN below it; on a dark face in dim light those 15 L are most of the skin's
+    own range (dnl: quartile 25, a dark brown band at 12 passed as skin), and a fraction of
+    the quartile is the line instead."""
+    q25 = float(np.percentile(skin_light, 25))
+    return max(q25 - DARKER_THAN_SKIN, DARKER_FRACTION * q25)
+
+
+def _grow_like_found(occ: np.ndarray, lab: np.ndarray, region: np.ndarray, skin_dist: np.ndarray) -> np.ndarray:
+    """bool (H, W): pixels of `region` that look like the occluder already found and are
+    connected to it: a band of hair followed from where a cue caught it into where none did.
+
+    On a dark face in dim light (hair_dnl) the cues catch a band of dark hair only above the
+    brow: over the eye and the cheek its mirror is the far side's shade (no asymmetry) and
+    outliers count above the brows only, so the rest of the band stayed in the texture. The
+    model is the found occluder's own colour (median, robust spread floored at
+    HAIR_SCALE_FLOOR); a pixel is like it within HAIR_LIKE of that model and nearer to it than
+    to the skin (each in its own MAD units), as in `_hair_from_outside`."""
+    seeds = (occ > 0) & region
+    if seeds.sum() < 50:
+        return np.zeros(occ.shape, bool)
+    ref = lab[seeds]
+    hmed = np.median(ref, axis=0)
+    hscale = np.maximum(1.4826 * np.median(np.abs(ref - hmed), axis=0), HAIR_SCALE_FLOOR)
+    hdist = np.linalg.norm((lab - hmed) / hscale, axis=2)
+    like = region & (hdist < HAIR_LIKE) & (hdist < skin_dist)
+    n, labels = cv2.connectedComponents((like | seeds).astype(np.uint8), connectivity=8)
+    found = np.unique(labels[seeds])
+    return np.isin(labels, found[found > 0]) & like
 
 
 HAIR_GAP = 0.03  # gaps inside an occluder narrower than about twice this (fraction of the crop) are closed
