@@ -102,3 +102,30 @@ def test_a_fringe_across_both_brows_leaves_no_hair_and_drawn_brows(astronaut, as
             return np.median(L[cheeks]) - np.median(L[core])
 
         assert contrast(out) > contrast(outputs["own"][0]), name  # (without a drawn brow: 6.7 against 8.7)
+
+
+def test_a_band_of_hair_on_a_dim_dark_face_is_found_over_the_eye_too(astronaut, analyse):
+    """hair_dnl: on a dark face in dim light a band of dark hair over the eye differs from its
+    mirror by less than the symmetry cue's line (Lab differences shrink with the light) and is
+    no outlier by the skin's absolute spread; it is followed from the part found above the brow."""
+    from benchmarks.hard_cases import hair_band
+    from rswap.compose.source_texture import occluder_mask, visibility_map
+    from rswap.face.align import get_template
+
+    dim = np.clip(astronaut.astype(np.float32) * [0.45, 0.40, 0.40], 0, 255).astype(np.uint8)  # dark skin, dim light
+    face = analyse(dim)
+    band = np.abs(hair_band(dim, face, side=0).astype(np.int16) - dim).max(axis=2) > 8  # where the band was drawn
+    hairy = hair_band(dim, face, side=0)
+    face = analyse(hairy)
+    crop, M = align_crop(hairy, face.kps5, get_template("ffhq256"))
+    pts = transform_points(face.landmarks[:468], M)
+    z = face.z[:468] * np.sqrt(abs(np.linalg.det(M[:, :2])))
+    occ = occluder_mask(crop, pts, visibility_map(crop.shape[:2], pts, z))
+    band = cv2.warpAffine(band.astype(np.uint8), M, crop.shape[1::-1], flags=cv2.INTER_NEAREST) > 0
+    skin = region_mask(crop.shape[:2], pts, include=("face_oval",), exclude=("left_eye", "right_eye", "left_brow", "right_brow"),
+                       feather=0, erode=4) > 0
+    rows = np.arange(crop.shape[0])[:, None]
+    below_brows = band & skin & (rows > pts[RIGHT_BROW_EDGES[0] + LEFT_BROW_EDGES[0], 1].max())
+    assert below_brows.sum() > 300
+    # Measured: 0.66 before the band was followed from the fringe cue, 0.77 with it.
+    assert occ[below_brows].mean() > 0.72
