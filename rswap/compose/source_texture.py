@@ -19,7 +19,8 @@ replaces the others:
    has; anywhere above the nose tip, what looks like the hair just outside the face and joins
    it (`_hair_from_outside`: a fringe over both brows, strands over an eye corner); thin dark
    lines their mirror lacks next to what was found (`_grow_strands`: the strands beside a band,
-   which the fill would otherwise mirror into a V). Eyes,
+   which the fill would otherwise mirror into a V); on a dim or dark face, dark pixels like
+   the hair found above the brows and connected to it (`_grow_like_found`). Eyes,
    brows and lips are not skin-coloured, so they are judged by the skin ring
    around them: a feature whose surroundings are mostly covered (hair over an eye) is
    untrusted as a whole;
@@ -28,7 +29,9 @@ replaces the others:
    difference measured where both sides are trusted, `_light_shift`); where the mirror is
    untrusted too, a smooth skin fill (the trusted skin's local mean colour with a fine grain
    of its own spread, `_skin_grain`);
-   eyes, brows and lips are never smooth-filled (they would vanish): they take the mirror's;
+   eyes, brows and lips are never smooth-filled (they would vanish): eyes and lips take the
+   mirror's, and a brow neither side shows is drawn along the mesh's brow band (`_drawn_brows`:
+   under a fringe over both brows the mirror is the fringe);
 4. several photos: each pixel from the photo whose texture is most trusted there.
 Thresholds are set where identity held on real photos (RESULTS.md, issue 10): eager ones
 removed more pasted hair and flagged asymmetric light and real hairlines.
