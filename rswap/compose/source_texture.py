@@ -19,7 +19,8 @@ replaces the others:
    has; anywhere above the nose tip, what looks like the hair just outside the face and joins
    it (`_hair_from_outside`: a fringe over both brows, strands over an eye corner); thin dark
    lines their mirror lacks next to what was found (`_grow_strands`: the strands beside a band,
-   which the fill would otherwise mirror into a V). Eyes,
+   which the fill would otherwise mirror into a V); on a dim or dark face, dark pixels like
+   the hair found above the brows and connected to it (`_grow_like_found`). Eyes,
    brows and lips are not skin-coloured, so they are judged by the skin ring
    around them: a feature whose surroundings are mostly covered (hair over an eye) is
    untrusted as a whole;
@@ -28,7 +29,9 @@ replaces the others:
    difference measured where both sides are trusted, `_light_shift`); where the mirror is
    untrusted too, a smooth skin fill (the trusted skin's local mean colour with a fine grain
    of its own spread, `_skin_grain`);
-   eyes, brows and lips are never smooth-filled (they would vanish): they take the mirror's;
+   eyes, brows and lips are never smooth-filled (they would vanish): eyes and lips take the
+   mirror's, and a brow neither side shows is drawn along the mesh's brow band (`_drawn_brows`:
+   under a fringe over both brows the mirror is the fringe);
 4. several photos: each pixel from the photo whose texture is most trusted there.
 Thresholds are set where identity held on real photos (RESULTS.md, issue 10): eager ones
 removed more pasted hair and flagged asymmetric light and real hairlines.
@@ -46,7 +49,8 @@ from rswap.compose.color import masked_blur, transfer_color
 from rswap.compose.masks import region_mask
 from rswap.compose.source_light import even_light
 from rswap.compose.warp import mesh_warp
-from rswap.face.landmarks import LEFT_BROW, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_EYE_LOOP, mesh_triangles
+from rswap.face.landmarks import (LEFT_BROW, LEFT_BROW_EDGES, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_BROW_EDGES,
+                                  RIGHT_EYE_LOOP, mesh_triangles)
 from rswap.face.align import similarity_matrix
 from rswap.face.symmetry import frontal_layout, mirror_index
 
@@ -64,6 +68,7 @@ OCCLUDER_DISTANCE = 4.5  # robust z-score (MAD units, Lab) beyond which a forehe
 MAX_LIGHT_SHIFT = np.array([12.0, 4.0, 4.0], np.float32)  # Lab: most the mirrored side's coarse colour moves
 MIN_OCCLUDER_AREA = 1.5e-3  # fraction of the crop's area under which a flagged blob is noise (~100 px at 256²)
 DARKER_THAN_SKIN = 15.0  # L units below the cheekbones' lower quartile that only hair or hard shadow reaches
+DARKER_FRACTION = 0.6  # ... or, on a dark or dim face (that quartile under 37 L), this fraction of it
 MIRROR_DE = 25.0  # CIELAB difference between a pixel and its mirror that marks one of them as covered
 MIN_SCALE = np.array([5.0, 2.0, 2.0])  # floors of the robust Lab scales: flat skin must not flag its own shading
 FEATURE_RING = 0.06  # ring around a feature judged for occlusion, fraction of the crop size
@@ -259,10 +264,7 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
         med = np.median(ref, axis=0)
         scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), MIN_SCALE)
         dist = np.linalg.norm((lab - med) / scale, axis=2)
-        # On a strongly modelled face (dark skin, hard light) the spread is wide, but dark hair
-        # is still well below most of the cheekbones' skin (a quartile: a band of hair may
-        # reach the cheek and be a few % of this reference itself).
-        darkest = np.percentile(ref[:, 0], 25) - DARKER_THAN_SKIN
+        darkest = _darkest(ref[:, 0])
     # Symmetric outliers count above the brows only (a fringe over the forehead); the eye
     # sockets are shadowed on most faces, and below the eyes a dark patch on both sides is a
     # beard or a moustache, which carry identity.
@@ -271,13 +273,24 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     # A colour no skin has (green, blue: a card, a toy, a tinted lens) is an occluder anywhere;
     # a beard's or a shadow's colour is skin-like (a few MAD in a, b, measured ~3).
     foreign = np.linalg.norm((lab[..., 1:] - med[1:]) / scale[1:], axis=2) > 3 * OCCLUDER_DISTANCE
-    occ = ((skin & (asym | foreign | (outlier & above_brows))) | feature_odd).astype(np.uint8)
-    occ |= _hair_from_outside(lab, pts, oval, dist, med, scale).astype(np.uint8)
+    hairlike = (skin & outlier & above_brows) | _hair_from_outside(lab, pts, oval, dist, med, scale)
+    occ = ((skin & (asym | foreign)) | feature_odd | hairlike).astype(np.uint8)
     # Speckles (pores, a mole, registration noise at a feature's rim) are small blobs; a
     # strand of hair is thin but long, so components are kept by area, not by an opening.
     n, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
     small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < MIN_OCCLUDER_AREA * size * size)
     occ[np.isin(labels, small[small > 0])] = 0
+    # Grown only into pixels much darker than their mirror in proportion (under DARKER_FRACTION
+    # of its lightness) or off the mesh: on a dim face a Lab difference is small however dark
+    # the hair is (hair_dnl: band L 11, its mirror 23, passed as skin), and a proportion tells
+    # it from the face's own shade (1_source's shaded cheek: 55 against 72; grown there, it
+    # and zjl's shaded side went with a fringe's colour model, eyes included).
+    mlight, _ = mesh_warp(np.ascontiguousarray(lab[..., 0]), mirrored, pts, hw, tris)
+    unjudged = (mvalid == 0) | (lab[..., 0] < DARKER_FRACTION * mlight)
+    # The band is followed across a brow or an eye (it covers them), but only skin is marked:
+    # whether the feature is covered is the ring's judgement below.
+    dark = (skin | np.any(features, axis=0)) & (rows < pts[1, 1]) & (lab[..., 0] < darkest) & unjudged
+    occ |= (_grow_like_found(hairlike & (occ > 0), lab, dark, dist) & skin).astype(np.uint8)
     # Whether an eye or brow is covered is judged as before the gaps and strands are added:
     # thin lines and slivers near an eye do not hide it, and counting them buried clean eyes
     # (wlh's fringe: both eyes replaced by their mirror, closer-to-source 20 -> 8 of 22).
@@ -314,6 +327,41 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
         if covered[k] > limit and (FEATURE_TWINS[k] == k or covered[k] > twin + FEATURE_MARGIN or alike):
             occ[f] = 1
     return occ > 0
+
+
+def _darkest(skin_light: np.ndarray) -> float:
+    """The lightness (L) under which a pixel is darker than skin gets: hair or a hard shadow,
+    from the L values of the cheekbones' skin. On a strongly modelled face (dark skin, hard
+    light) the spread is wide, but dark hair is still well below most of that skin (a
+    quartile: a band of hair may reach the cheek and be a few % of the reference itself):
+    DARKER_THAN_SKIN below it; on a dark face in dim light those 15 L are most of the skin's
+    own range (dnl: quartile 25, a dark brown band at 12 passed as skin), and a fraction of
+    the quartile is the line instead."""
+    q25 = float(np.percentile(skin_light, 25))
+    return max(q25 - DARKER_THAN_SKIN, DARKER_FRACTION * q25)
+
+
+def _grow_like_found(occ: np.ndarray, lab: np.ndarray, region: np.ndarray, skin_dist: np.ndarray) -> np.ndarray:
+    """bool (H, W): pixels of `region` that look like the occluder already found and are
+    connected to it: a band of hair followed from where a cue caught it into where none did.
+
+    On a dark face in dim light (hair_dnl) the cues catch a band of dark hair only above the
+    brow: over the eye and the cheek its mirror is the far side's shade (no asymmetry) and
+    outliers count above the brows only, so the rest of the band stayed in the texture. The
+    model is the found occluder's own colour (median, robust spread floored at
+    HAIR_SCALE_FLOOR); a pixel is like it within HAIR_LIKE of that model and nearer to it than
+    to the skin (each in its own MAD units), as in `_hair_from_outside`."""
+    seeds = (occ > 0) & region
+    if seeds.sum() < 50:
+        return np.zeros(occ.shape, bool)
+    ref = lab[seeds]
+    hmed = np.median(ref, axis=0)
+    hscale = np.maximum(1.4826 * np.median(np.abs(ref - hmed), axis=0), HAIR_SCALE_FLOOR)
+    hdist = np.linalg.norm((lab - hmed) / hscale, axis=2)
+    like = region & (hdist < HAIR_LIKE) & (hdist < skin_dist)
+    n, labels = cv2.connectedComponents((like | seeds).astype(np.uint8), connectivity=8)
+    found = np.unique(labels[seeds])
+    return np.isin(labels, found[found > 0]) & like
 
 
 HAIR_GAP = 0.03  # gaps inside an occluder narrower than about twice this (fraction of the crop) are closed
@@ -401,6 +449,54 @@ def _hair_from_outside(lab: np.ndarray, pts: np.ndarray, oval: np.ndarray, skin_
     return np.isin(labels, seeds[seeds > 0]) & oval
 
 
+BROW_DEPTH = 0.6  # how far a drawn brow goes from the skin toward the hair's colour at its core (hairs leave skin between them)
+BROW_MIN = 0.05  # least thickness of a drawn brow, in eye distances (mediapipe's brow band is 0.07-0.1 on most faces)
+BROW_TAIL = 0.6  # a drawn brow's thickness at its outer end, relative to its inner end (the head)
+BROW_CONTRAST = (20.0, 45.0)  # L units a drawn brow's colour lies below the skin's median, at least and at most
+BROW_STREAKS = 0.15  # the streaks' strength, a fraction of the brow's depth
+
+
+def _drawn_brows(skin: np.ndarray, lab: np.ndarray, pts: np.ndarray, occluded: np.ndarray,
+                 skin_median: np.ndarray) -> np.ndarray:
+    """(H, W, 3) Lab: `skin` (the smooth skin fill) with a brow drawn along each brow's mesh band.
+
+    For a brow that neither the photo nor its mirror shows (a fringe over both brows): its
+    place and arch are the mesh's (the two contours of the band), its thickness the band's
+    (at least BROW_MIN eye distances) tapering to BROW_TAIL at the outer end, its colour that
+    of the hair covering it (brows are about the hair's colour; a drawn one is lighter, as
+    sparse hairs over skin are), held between BROW_CONTRAST below the skin. Fine streaks along
+    the brow, so it does not read as a painted bar."""
+    hw = skin.shape[:2]
+    size = float(hw[0])
+    iod = float(np.linalg.norm(pts[33] - pts[263]))
+    shape = np.zeros(hw, np.float32)
+    band = np.zeros(hw, np.uint8)
+    for a, b in (RIGHT_BROW_EDGES, LEFT_BROW_EDGES):
+        pa, pb = pts[a], pts[b]
+        centre = 0.5 * (pa + pb)
+        thick = np.maximum(np.linalg.norm(pa - pb, axis=1), BROW_MIN * iod)
+        inner = int(np.argmin(np.abs(centre[:, 0] - pts[168, 0])))  # the head: nearer the nose bridge
+        t = np.abs(np.arange(len(a)) - inner) / max(len(a) - 1, 1)
+        thick = thick * (1.0 - (1.0 - BROW_TAIL) * t)
+        for k in range(len(a) - 1):  # a chain of round-capped strokes, 16x sub-pixel
+            p0, p1 = np.rint(centre[k] * 16).astype(int), np.rint(centre[k + 1] * 16).astype(int)
+            w = max(1, int(round(0.5 * (thick[k] + thick[k + 1]))))
+            cv2.line(shape, tuple(p0.tolist()), tuple(p1.tolist()), 1.0, w, cv2.LINE_AA, 4)
+        cv2.fillPoly(band, [np.rint(np.vstack([pa, pb[::-1]])).astype(np.int32)], 1)
+    shape = cv2.GaussianBlur(shape, (0, 0), max(0.5, 0.004 * size))
+    # Streaks: noise smoothed along the rows much more than across (brow hairs lie sideways).
+    streak = cv2.GaussianBlur(np.random.default_rng(1).standard_normal(hw).astype(np.float32), (0, 0),
+                              sigmaX=0.012 * size, sigmaY=0.002 * size)
+    streak /= max(float(streak.std()), 1e-6)
+    alpha = np.clip(BROW_DEPTH * shape * (1.0 + BROW_STREAKS * streak), 0.0, 1.0)
+    near = (cv2.dilate(band, _disc(0.03 * size)) > 0) & occluded
+    tone = np.median(lab[near], axis=0) if near.sum() >= 20 else skin_median - [BROW_CONTRAST[1] / 2, 0.0, 0.0]
+    tone = tone.astype(np.float32).copy()
+    tone[0] = np.clip(tone[0], skin_median[0] - BROW_CONTRAST[1], skin_median[0] - BROW_CONTRAST[0])
+    tone[1:] = 0.5 * (tone[1:] + skin_median[1:])  # the skin shows between the hairs: half its hue
+    return skin + alpha[..., None] * (tone - skin)
+
+
 def _light_shift(diff: np.ndarray, both: np.ndarray, size: float) -> np.ndarray:
     """(H, W, 3) Lab: what to add to the mirrored texture to bring it to this side's light.
 
@@ -482,9 +578,12 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     # Blended, not switched, from one reach to the next: a switch drew the fill's own seams.
     wide = _mix(wide, median, _smooth01(far, 0.01, 0.04))
     smooth = _mix(smooth, wide, _smooth01(near, 0.02, 0.08)) + _skin_grain(lab, weight, size)
-    # Features are never smoothed away (a face without a brow): where neither side is
-    # trusted they take the mirror's feature all the same.
-    smooth_fill = np.where(features[..., None], mirror_fixed, smooth)
+    # Features are never smoothed away (a face without a brow). Eyes and lips, where neither
+    # side is trusted, take the mirror's all the same; a brow gets one drawn along its mesh
+    # band instead (`_drawn_brows`): the mirror of a brow under a fringe is the fringe, which
+    # printed a thick bar of hair where each brow goes (hzxc, RESULTS.md issue 10).
+    eyes_lips = np.any([_hull(hw, pts, FEATURES[k]) for k in (0, 1, 4)], axis=0)
+    smooth_fill = np.where(eyes_lips[..., None], mirror_fixed, _drawn_brows(smooth, lab, pts, occluded, median))
 
     # Own pixels give way, smoothly, to a trusted mirror that the camera saw much better.
     own = trust * (1.0 - mirror_preference(hw, pts, facing) * mtrust)

@@ -39,6 +39,32 @@ def _indices(edges: frozenset) -> list[int]:
     return sorted({i for e in edges for i in e})
 
 
+def _paired_chains(edges: frozenset) -> tuple[list[int], list[int]]:
+    """The two open chains of an edge set (a brow's upper and lower edge), each walked from its
+    lower-numbered end: in mediapipe's mesh that is the brow's outer end for both edges, so
+    the chains pair point by point (tests/test_source_brows.py checks it on the astronaut)."""
+    nxt: dict[int, list[int]] = {}
+    for a, b in edges:
+        nxt.setdefault(a, []).append(b)
+        nxt.setdefault(b, []).append(a)
+    chains, seen = [], set()
+    for end in sorted(i for i, n in nxt.items() if len(n) == 1):
+        if end in seen:
+            continue
+        chain, prev = [end], None
+        while True:
+            cands = [n for n in nxt[chain[-1]] if n != prev]
+            if not cands:
+                break
+            prev = chain[-1]
+            chain.append(cands[0])
+        seen.update(chain)
+        chains.append(chain)
+    if len(chains) != 2 or len(chains[0]) != len(chains[1]):
+        raise ValueError("expected two open chains of equal length")
+    return chains[0], chains[1]
+
+
 FACE_OVAL = _ordered_loop(_mc.FACEMESH_FACE_OVAL)
 LEFT_EYE = _indices(_mc.FACEMESH_LEFT_EYE)  # the subject's left eye (image right)
 RIGHT_EYE = _indices(_mc.FACEMESH_RIGHT_EYE)
@@ -49,6 +75,9 @@ LIPS = _indices(_mc.FACEMESH_LIPS)
 LIPS_INNER = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
 # Outer lip contour, ordered: the lips' edges that touch no inner-contour point.
 LIPS_OUTER = _ordered_loop(frozenset(e for e in _mc.FACEMESH_LIPS if not set(e) & set(LIPS_INNER)))
+# Each brow's two edges (upper and lower, in mediapipe's own point order), paired point by point.
+LEFT_BROW_EDGES = _paired_chains(_mc.FACEMESH_LEFT_EYEBROW)
+RIGHT_BROW_EDGES = _paired_chains(_mc.FACEMESH_RIGHT_EYEBROW)
 LEFT_EYE_LOOP = _ordered_loop(_mc.FACEMESH_LEFT_EYE)
 RIGHT_EYE_LOOP = _ordered_loop(_mc.FACEMESH_RIGHT_EYE)
 
