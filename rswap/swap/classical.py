@@ -25,6 +25,7 @@ import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import limit_shadows, match_face_colour
+from rswap.compose.local_light import target_nose_light
 from rswap.compose.mask_kernels import dilate_rows, ellipse_rows, region_parts, swap_masks
 from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
@@ -325,6 +326,10 @@ class ClassicalSwapper(HostSwapper):
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
+        if self.color != "none":
+            # The base of the nose in the target's light: the source's nostrils and the shadow
+            # under its tip printed as a dark blob on a raised, top-lit or smiling target (local_light.py).
+            swapped = target_nose_light(swapped, background, shaped)
         if keep:
             # The pyramid's coarse levels bleed into small holes such as the mouth: put the
             # target's kept regions back with a short feather (`kept`, drawn with the masks).
