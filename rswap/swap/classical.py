@@ -8,7 +8,8 @@ aligned crop space of one template:
 2. reenactment: a piecewise-affine mesh warp carries the source's face texture onto
    the target's landmarks, so the source face takes the target's pose and expression;
 3. colour transfer of the warped source to the target's skin inside the face mask, and
-   its shadows held near the target's own (`limit_shadows`);
+   its shadows held near the target's own (`limit_shadows`; at the nose base, after the
+   blend, lifted to the target's light: `target_nose_light`);
 4. Laplacian multi-band blending inside the crop; optionally the target's mouth
    interior and eyes are kept (expression fidelity); an open target mouth, a shut source's
    eyes, a brim or fringe over the target's forehead and its glasses' frames keep the
