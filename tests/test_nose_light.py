@@ -33,14 +33,14 @@ def crop_and_points(astronaut, astronaut_face):
 
 @pytest.fixture(scope="module")
 def shadow(crop_and_points):
-    """(H, W) float: a soft blob of -25 L over the nostrils and the skin under the tip."""
+    """(H, W) float: a soft blob of -35 L over the nostrils and the skin under the tip."""
     crop, pts = crop_and_points
     height = float(np.linalg.norm(pts[1] - pts[0]))  # nose tip to the upper lip's top
     width = float(np.linalg.norm(pts[98] - pts[327]))
     blob = np.zeros(crop.shape[:2], np.float32)
     centre = pts[2] - np.float32([0, 0.2 * height])
     cv2.ellipse(blob, tuple(int(v) for v in np.round(centre)), (int(0.5 * width), int(0.3 * height)), 0.0, 0.0, 360.0, 1.0, -1)
-    return -25.0 * cv2.GaussianBlur(blob, (0, 0), 0.1 * height)
+    return -35.0 * cv2.GaussianBlur(blob, (0, 0), 0.1 * height)
 
 
 def test_a_shadow_under_the_nose_takes_the_targets_light(crop_and_points, shadow):
@@ -55,7 +55,7 @@ def test_a_shadow_under_the_nose_takes_the_targets_light(crop_and_points, shadow
     lifted = target_nose_light(result, crop, pts)
     after = _lightness(crop)[core].mean() - _lightness(lifted)[core].mean()
     # The light is taken at a nostril's scale (SIGMA) beyond the source's slack, so a blob this small
-    # keeps part of its core (the source's detail); measured: 23.5 -> 13.8 L (SLACK 3).
+    # keeps part of its core (the source's detail); measured: 30.9 -> 19.8 L (SLACK 6).
     assert after < 0.7 * before
 
 
