@@ -32,7 +32,7 @@ from rswap.compose.color import _from_lab, _to_lab
 # The nose's lower part on mediapipe's mesh: the tip (1), columella and subnasale (19, 94, 2),
 # the nostrils' rims and the lower wings (97/326, 98/327, 64/294, 240/460, 75/305).
 NOSE_BASE = [1, 19, 94, 2, 97, 326, 98, 327, 64, 294, 240, 460, 75, 305]
-GROW = 0.03  # the region's growth beyond the points' hull (and its feather), fraction of the crop
+GROW = 0.03  # where the weight falls to 0.5 beyond the points' hull (0 at twice that), fraction of the crop
 SLACK = 6.0  # L units of the source's shade kept beyond the target's light
 LIFT_RAMP = 4.0  # L units over which the colour move fades in
 SIGMA = 0.02  # the scale of light taken from the target, fraction of the crop: a nostril's size
