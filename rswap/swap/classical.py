@@ -8,7 +8,8 @@ aligned crop space of one template:
 2. reenactment: a piecewise-affine mesh warp carries the source's face texture onto
    the target's landmarks, so the source face takes the target's pose and expression;
 3. colour transfer of the warped source to the target's skin inside the face mask, and
-   its shadows held near the target's own (`limit_shadows`);
+   its shadows held near the target's own (`limit_shadows`; at the nose base, after the
+   blend, lifted to the target's light: `target_nose_light`);
 4. Laplacian multi-band blending inside the crop; optionally the target's mouth
    interior and eyes are kept (expression fidelity); an open target mouth, a shut source's
    eyes, a brim or fringe over the target's forehead and its glasses' frames keep the
@@ -25,6 +26,7 @@ import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import limit_shadows, match_face_colour
+from rswap.compose.local_light import target_nose_light
 from rswap.compose.mask_kernels import dilate_rows, ellipse_rows, region_parts, swap_masks
 from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
@@ -325,6 +327,10 @@ class ClassicalSwapper(HostSwapper):
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
+        if self.color != "none":
+            # The base of the nose in the target's light: the source's nostrils and the shadow
+            # under its tip printed as a dark blob on a raised, top-lit or smiling target (local_light.py).
+            swapped = target_nose_light(swapped, background, shaped)
         if keep:
             # The pyramid's coarse levels bleed into small holes such as the mouth: put the
             # target's kept regions back with a short feather (`kept`, drawn with the masks).
