@@ -31,8 +31,9 @@ _EPS = 1e-3  # variance floor (Lab units²): flat regions must not blow up the g
 # was left): at the coarse scale only, the face came out an even, grey-beige mask with the
 # target's mean colour (ljm3, lcw onto 000002). All of the target's colour at 5% of the crop and
 # half of its lightness: on 8 sources x 6 targets (RESULTS.md, issue 10 sixth session) defective
-# 23 -> 19, closer to source 43 -> 44; all of its lightness too lost 3 closer-to-source pairs
-# (the target's cheek and nose shading is identity to dlib, as the first shading match found).
+# 23 -> 19 with closer to source unchanged (43 of 48); all of its lightness too, 18 defective but
+# 2 closer-to-source pairs lost (the target's cheek and nose shading is identity to dlib, as the
+# first shading match found).
 FIELD_SHARE = np.array([0.5, 1.0, 1.0], np.float32)
 
 
