@@ -65,8 +65,7 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         chroma = chroma * dim
         warped = transfer_color(warped, background, src_skin, dst_skin, method=sw.color, spread=C.COLOR_SPREAD,
                                 where=face_mask > 0, chroma=chroma)
-        warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, C.SHADING_SIGMA * hw[0], chroma=chroma,
-                               field_sigma=C.FIELD_SIGMA * hw[0])
+        warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, C.SHADING_SIGMA * hw[0], chroma=chroma)
         warped = match_bright_chroma(warped, background, regions)
         warped = limit_shadows(warped, background, C._detail_mask(hw, lowered), C.DETAIL_SIGMA * hw[0])
     bg = background.astype(np.float32)

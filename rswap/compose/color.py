@@ -9,10 +9,7 @@ Pixels where the mask is 0 are returned unchanged.
 
 `match_shading` then moves the colour locally: it adds the difference of the two
 images' coarse (heavily blurred) skin colour, so the source keeps its fine texture but
-takes the reference's light direction and any tone gradient across the face. Given a
-second, finer `field_sigma`, part of the difference is taken at that scale
-(`FIELD_SHARE`): the reference's own colour field (rosy cheeks, a warm nose) and half of
-its finer shading, which the coarse scale alone left to the source (issue 10, sixth session).
+takes the reference's light direction and any tone gradient across the face.
 """
 
 from __future__ import annotations
@@ -25,16 +22,6 @@ from rswap.errors import RswapError
 
 METHODS = ("reinhard", "lct")
 _EPS = 1e-3  # variance floor (Lab units²): flat regions must not blow up the gain
-# Share of the local colour change (L, a, b) taken at the finer `field_sigma` instead of the
-# coarse `sigma` (match_shading, match_face_colour). A dim or washed source's skin has lost its
-# own colour field and much of its shading (and `source_light.even_light` takes out half of what
-# was left): at the coarse scale only, the face came out an even, grey-beige mask with the
-# target's mean colour (ljm3, lcw onto 000002). All of the target's colour at 5% of the crop and
-# half of its lightness: on 8 sources x 6 targets (RESULTS.md, issue 10 sixth session) defective
-# 23 -> 19 with closer to source unchanged (43 of 48); all of its lightness too, 18 defective but
-# 2 closer-to-source pairs lost (the target's cheek and nose shading is identity to dlib, as the
-# first shading match found).
-FIELD_SHARE = np.array([0.5, 1.0, 1.0], np.float32)
 
 
 def lab8(rgb: np.ndarray) -> np.ndarray:
@@ -198,7 +185,7 @@ def masked_blur(lab: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray
 
 def match_shading(
     src: np.ndarray, ref: np.ndarray, src_weight: np.ndarray, ref_weight: np.ndarray, where: np.ndarray, sigma: float,
-    chroma: np.ndarray | None = None, field_sigma: float | None = None,
+    chroma: np.ndarray | None = None,
 ) -> np.ndarray:
     """`src` plus (coarse colour of `ref` − coarse colour of `src`) in CIELAB, where `where` > 0.
 
@@ -207,8 +194,7 @@ def match_shading(
     do not tint the estimate). src and ref are the same size and roughly aligned, as a
     warped source face and its target are. A large sigma (a fifth of the face) moves
     light and tone only; the source's features and texture stay. `chroma`: as in
-    `transfer_color`, how much of the colour (a, b) shift each pixel takes. `field_sigma`: a finer
-    scale at which `FIELD_SHARE` of the shift is taken (module doc)."""
+    `transfer_color`, how much of the colour (a, b) shift each pixel takes."""
     if src.shape != ref.shape:
         raise ValueError(f"match_shading: shapes differ: {src.shape} vs {ref.shape}")
     box = _bbox(np.asarray(where) > 0)
@@ -219,9 +205,6 @@ def match_shading(
         return src.copy()
     src_lab, ref_lab = _to_lab(src), _to_lab(ref)
     shift = masked_blur(ref_lab, ref_w, sigma) - masked_blur(src_lab, src_w, sigma)
-    if field_sigma is not None:
-        fine = masked_blur(ref_lab, ref_w, field_sigma) - masked_blur(src_lab, src_w, field_sigma)
-        shift += FIELD_SHARE * (fine - shift)
     moved_lab = src_lab[box] + shift[box]
     if chroma is not None:
         moved_lab = _limit_chroma(src_lab[box], moved_lab, np.asarray(chroma, np.float32)[box])
@@ -309,7 +292,6 @@ def match_face_colour(
     spread: float = 1.0,
     chroma: np.ndarray | None = None,
     regions: list[np.ndarray] = (),
-    field_sigma: float | None = None,
 ) -> np.ndarray:
     """`transfer_color`, then `match_shading`, then `match_bright_chroma`, in one pass.
 
@@ -321,8 +303,7 @@ def match_face_colour(
     result differs from the chain only by the uint8 rounding the chain did between its
     steps (well over 40 dB PSNR, tests/test_swap_reference.py). `where` (H, W): the
     pixels the skin transfer and the shading change; `regions`: float masks whose
-    pixels take their feature's colour (match_bright_chroma); `field_sigma`: as in
-    match_shading. Other pixels stay as they are.
+    pixels take their feature's colour (match_bright_chroma). Other pixels stay as they are.
     The skin masks are 0/1 (as the swapper's are): "reinhard" counts the pixels > 0 alike,
     which lets OpenCV's masked meanStdDev take the statistics (0.05 ms against numpy's 0.9).
     """
@@ -372,15 +353,7 @@ def match_face_colour(
     # shrunk grid (zero outside the box, where the weights are zero too: a blur of the box
     # alone would reflect the skin at the box's edge and shift the mean there).
     hw = where.shape
-    if field_sigma is None:
-        shift = _coarse_mean(ref_lab, ref_w, box, hw, sigma) - _coarse_mean(lab, src_w, box, hw, sigma)
-    else:  # part of it at the finer scale (FIELD_SHARE, module doc): both scales from one shrink
-        # per image on a grid fit for the finer one (two shrinks a scale cost 1.5 ms more at 256², this 0.2).
-        step = max(1, int(field_sigma // 2))
-        (ref_c, ref_f), (src_c, src_f) = (_coarse_means(x, w, box, hw, (sigma, field_sigma), step)
-                                          for x, w in ((ref_lab, ref_w), (lab, src_w)))
-        shift = ref_c - src_c
-        shift += FIELD_SHARE * (ref_f - src_f - shift)
+    shift = _coarse_mean(ref_lab, ref_w, box, hw, sigma) - _coarse_mean(lab, src_w, box, hw, sigma)
     shift = cv2.resize(shift, (hw[1], hw[0]), interpolation=cv2.INTER_LINEAR)[box]
     shift *= take
     lab += shift
@@ -401,19 +374,9 @@ def _coarse_mean(lab: np.ndarray, weight: np.ndarray, box: tuple[slice, slice], 
 
     The shrink is a compiled pass over the box alone (`area_sums`, the same cells as
     masked_blur's INTER_AREA resize of the whole frame: 0.7 ms there for the 256² frame)."""
-    return _coarse_means(lab, weight, box, hw, (sigma,), max(1, int(sigma // 4)))[0]
-
-
-def _coarse_means(lab: np.ndarray, weight: np.ndarray, box: tuple[slice, slice], hw: tuple[int, int],
-                  sigmas: tuple[float, ...], step: int) -> list[np.ndarray]:
-    """`_coarse_mean` at each of `sigmas` (pixels), on one shrunk grid of `step` pixels a cell:
-    the compiled shrink (most of the cost) runs once, a blur of the small grid per scale."""
+    step = max(1, int(sigma // 4))
     small = (max(1, hw[1] // step), max(1, hw[0] // step))
     sums = area_sums(np.ascontiguousarray(lab), np.ascontiguousarray(weight), box[0].start, box[1].start,
                      hw[0] / small[1], hw[1] / small[0], small[1], small[0])
-    floor = 1e-4 * hw[0] * hw[1] / (small[0] * small[1])
-    means = []
-    for sigma in sigmas:
-        blurred = cv2.GaussianBlur(sums, (0, 0), sigma * small[0] / hw[1])
-        means.append(blurred[..., :3] / np.maximum(blurred[..., 3:], floor))
-    return means
+    sums = cv2.GaussianBlur(sums, (0, 0), sigma * small[0] / hw[1])
+    return sums[..., :3] / np.maximum(sums[..., 3:], 1e-4 * hw[0] * hw[1] / (small[0] * small[1]))

@@ -65,7 +65,6 @@ EYES_CLOSED, EYES_OPEN = 0.12, 0.15
 DETAIL_SIGMA = 0.05  # scale of the skin's shadows held near the target's own (limit_shadows), fraction of the crop
 _FEATURES = ("left_eye", "right_eye", "mouth_inner")  # the regions a swap may keep, in swap_masks' order
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
-FIELD_SIGMA = 0.05  # ... and the finer scale of the target's colour field, taken in part (color.FIELD_SHARE)
 
 
 @dataclass
@@ -323,8 +322,7 @@ class ClassicalSwapper(HostSwapper):
             # Skin statistics, then the coarse light (shading), then the features' own colour
             # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
             warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
-                                       method=self.color, spread=COLOR_SPREAD, chroma=chroma, regions=regions,
-                                       field_sigma=FIELD_SIGMA * hw[0])
+                                       method=self.color, spread=COLOR_SPREAD, chroma=chroma, regions=regions)
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
