@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rswap.compose.blend import alpha_blend, blend_margin, laplacian_blend
-from rswap.compose.color import _to_lab, match_shading, transfer_color
+from rswap.compose.color import to_lab, match_shading, transfer_color
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.paste import paste_back, paste_region
 from rswap.compose.warp import mesh_warp, reshape_map, reshape_points, reshape_warp
@@ -179,7 +179,7 @@ def test_transfer_color_matches_masked_statistics(astronaut, points, method):
 
     inside = src_mask > 0
     assert np.array_equal(out[~inside], src[~inside])  # untouched outside the mask
-    got, want, before = (_to_lab(x)[m].astype(np.float64) for x, m in ((out, inside), (ref, ref_mask > 0), (src, inside)))
+    got, want, before = (to_lab(x)[m].astype(np.float64) for x, m in ((out, inside), (ref, ref_mask > 0), (src, inside)))
     assert np.abs(got.mean(0) - want.mean(0)).max() < 1.0
     assert np.abs(before.mean(0) - want.mean(0)).max() > 3.0  # there was something to move
     np.testing.assert_allclose(got.std(0), want.std(0), rtol=0.06)
@@ -194,7 +194,7 @@ def test_transfer_color_statistics_from_one_mask_applied_in_another(astronaut, p
     skin = region_mask(astronaut.shape[:2], points, exclude=("left_eye", "right_eye", "mouth_inner"), feather=0, erode=8)
     out = transfer_color(astronaut, ref, skin, skin, spread=0.0, where=face)
     assert np.array_equal(out[face == 0], astronaut[face == 0])
-    got, want, before = (_to_lab(x)[skin > 0].astype(np.float64) for x in (out, ref, astronaut))
+    got, want, before = (to_lab(x)[skin > 0].astype(np.float64) for x in (out, ref, astronaut))
     assert np.abs(got.mean(0) - want.mean(0)).max() < 0.6
     np.testing.assert_allclose(got.std(0), before.std(0), rtol=0.06)  # contrast kept, not matched
     assert not np.allclose(got.std(0), want.std(0), rtol=0.06)
@@ -212,12 +212,12 @@ def test_match_shading_moves_the_light_and_keeps_the_detail(astronaut, points):
     for side in (np.s_[:, :nose], np.s_[:, nose:]):
         m = np.zeros_like(inside)
         m[side] = inside[side]
-        before = abs(_to_lab(astronaut)[m][:, 0].mean() - _to_lab(ref)[m][:, 0].mean())
-        after = abs(_to_lab(out)[m][:, 0].mean() - _to_lab(ref)[m][:, 0].mean())
+        before = abs(to_lab(astronaut)[m][:, 0].mean() - to_lab(ref)[m][:, 0].mean())
+        after = abs(to_lab(out)[m][:, 0].mean() - to_lab(ref)[m][:, 0].mean())
         assert before > 4 and after < 0.25 * before, (before, after)
     # Fine detail (what a small blur removes) is the source's, not the reference's, texture.
     def detail(img):
-        f = _to_lab(img)[..., 0]
+        f = to_lab(img)[..., 0]
         return (f - cv2.GaussianBlur(f, (0, 0), 2))[cv2.erode(skin, np.ones((9, 9), np.uint8)) > 0]
     assert np.corrcoef(detail(out), detail(astronaut))[0, 1] > 0.9
 

@@ -177,9 +177,9 @@ def test_coarse_skin_colour_from_the_box_equals_the_whole_frame_blur(astronaut):
     shrinks the whole frame with OpenCV's INTER_AREA. Same weighted local means."""
     import cv2
 
-    from rswap.compose.color import _coarse_mean, _to_lab, masked_blur
+    from rswap.compose.color import _coarse_mean, to_lab, masked_blur
 
-    lab = _to_lab(cv2.resize(astronaut, (CROP, CROP)))
+    lab = to_lab(cv2.resize(astronaut, (CROP, CROP)))
     weight = np.zeros((CROP, CROP), np.float32)
     weight[70:200, 60:190] = 1.0
     weight[120:140, 100:160] = 0.0  # a hole, as eyes and lips make in the skin

@@ -33,11 +33,13 @@ def lab8(rgb: np.ndarray) -> np.ndarray:
     return lab
 
 
-def _to_lab(img: np.ndarray) -> np.ndarray:
+def to_lab(img: np.ndarray) -> np.ndarray:
+    """RGB uint8 -> float32 CIELAB (L 0-100): the exact conversion, for the pixels a step changes."""
     return cv2.cvtColor(img.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2LAB)
 
 
-def _from_lab(lab: np.ndarray) -> np.ndarray:
+def from_lab(lab: np.ndarray) -> np.ndarray:
+    """float32 CIELAB -> RGB uint8, rounded and clipped."""
     rgb = cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB)
     return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
@@ -70,7 +72,7 @@ def _masked_lab(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarr
     box = _bbox(mask > 0)
     if box is None:
         raise RswapError("colour transfer: the mask is empty")
-    return _to_lab(img[box]), mask[box], box
+    return to_lab(img[box]), mask[box], box
 
 
 def transfer_color(
@@ -121,11 +123,11 @@ def transfer_color(
         box = _bbox(where)
         if box is None:
             return src.copy()
-        src_lab, src_w = _to_lab(src[box]), where[box]
+        src_lab, src_w = to_lab(src[box]), where[box]
     moved_lab = cv2.transform(src_lab, affine)
     if chroma is not None:
         moved_lab = _limit_chroma(src_lab, moved_lab, np.asarray(chroma, np.float32)[box])
-    moved = _from_lab(moved_lab)
+    moved = from_lab(moved_lab)
 
     out = src.copy()
     np.copyto(out[box], moved, where=(src_w > 0)[..., None])
@@ -157,13 +159,13 @@ def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarr
         core = m > 0.5
         if core.sum() < 8:
             continue
-        src_lab, ref_lab = _to_lab(out[box]), _to_lab(ref[box])
+        src_lab, ref_lab = to_lab(out[box]), to_lab(ref[box])
         means = []
         for lab in (src_lab, ref_lab):
             bright = core & (lab[..., 0] >= np.median(lab[..., 0][core]))
             means.append(lab[bright][:, 1:].mean(0))
         src_lab[..., 1:] += m[..., None] * (means[1] - means[0]).astype(np.float32)
-        np.copyto(out[box], _from_lab(src_lab), where=(m > 0)[..., None])
+        np.copyto(out[box], from_lab(src_lab), where=(m > 0)[..., None])
     return out
 
 
@@ -203,12 +205,12 @@ def match_shading(
     src_w, ref_w = (np.asarray(w, np.float32) for w in (src_weight, ref_weight))
     if not (src_w.any() and ref_w.any()):
         return src.copy()
-    src_lab, ref_lab = _to_lab(src), _to_lab(ref)
+    src_lab, ref_lab = to_lab(src), to_lab(ref)
     shift = masked_blur(ref_lab, ref_w, sigma) - masked_blur(src_lab, src_w, sigma)
     moved_lab = src_lab[box] + shift[box]
     if chroma is not None:
         moved_lab = _limit_chroma(src_lab[box], moved_lab, np.asarray(chroma, np.float32)[box])
-    moved = _from_lab(moved_lab)
+    moved = from_lab(moved_lab)
     out = src.copy()
     np.copyto(out[box], moved, where=(np.asarray(where)[box] > 0)[..., None])
     return out
@@ -258,9 +260,9 @@ def limit_shadows(src: np.ndarray, ref: np.ndarray, weight: np.ndarray, sigma: f
         return out
     # Only the lifted pixels are converted (exactly, in float CIELAB) and written back.
     region = out[box]
-    lab = _to_lab(region[where][None])
+    lab = to_lab(region[where][None])
     lab[0, :, 0] += lift[where]
-    region[where] = _from_lab(lab)[0]
+    region[where] = from_lab(lab)[0]
     return out
 
 
@@ -320,7 +322,7 @@ def match_face_colour(
     box = _bbox(changed | (src_skin > 0) | (ref_skin > 0))
     if box is None or not (where.any() and src_skin.any() and ref_skin.any()):
         return src.copy()
-    src_lab, ref_lab = _to_lab(src[box]), _to_lab(ref[box])
+    src_lab, ref_lab = to_lab(src[box]), to_lab(ref[box])
     src_w, ref_w = src_skin[box], ref_skin[box]
     # 1. Global statistics: the skin's mean and spread (or covariance) moved to the reference's.
     # x -> A x + b as a change: (A - I) x + b.
@@ -364,7 +366,7 @@ def match_face_colour(
         move_feature_chroma(lab, ref_lab, np.ascontiguousarray(np.asarray(regions, np.float32)[:, box[0], box[1]]))
 
     out = src.copy()
-    np.copyto(out[box], _from_lab(lab), where=changed[box][..., None])
+    np.copyto(out[box], from_lab(lab), where=changed[box][..., None])
     return out
 
 

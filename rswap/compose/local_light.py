@@ -27,7 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from rswap.compose.color import _from_lab, _to_lab
+from rswap.compose.color import from_lab, to_lab
 
 # The nose's lower part on mediapipe's mesh: the tip (1), columella and subnasale (19, 94, 2),
 # the nostrils' rims and the lower wings (97/326, 98/327, 64/294, 240/460, 75/305).
@@ -80,8 +80,8 @@ def target_nose_light(result: np.ndarray, target: np.ndarray, points: np.ndarray
     gate = (weight * np.clip(excess * (1.0 / LIFT_RAMP), 0.0, 1.0))[where]
     out = result.copy()
     region = out[box]
-    lab = _to_lab(region[where][None])
+    lab = to_lab(region[where][None])
     lab[0, :, 0] += lift[where]
     lab[0, :, 1:] += gate[:, None] * change[where][:, 1:]
-    region[where] = _from_lab(lab)[0]
+    region[where] = from_lab(lab)[0]
     return out
