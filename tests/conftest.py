@@ -80,3 +80,12 @@ def model_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
     build_model_dir(ckpt, out, BuildOptions(encoder=False, max_batch=4), log=lambda _: None)
     return out
+
+
+@pytest.fixture(scope="module")
+def analyse():
+    """image -> its first face, by one mediapipe analyser per test module (the swap tests' faces)."""
+    from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+
+    with MediapipeFaceAnalyser(max_faces=1) as analyser:
+        yield lambda image: analyser.analyse(image)[0]

@@ -9,29 +9,17 @@ import dataclasses
 
 import cv2
 import numpy as np
-import pytest
 
 from benchmarks.hard_cases import HAIR_RGB
-from rswap.compose.color import limit_shadows
+from rswap.compose.color import limit_shadows, to_lab
 from rswap.compose.masks import region_mask
 from rswap.compose.occluders import forehead_occluders
 from rswap.compose.source_texture import occluder_mask, visibility_map
 from rswap.face.align import align_crop, get_template, transform_points
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, RIGHT_BROW
-from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.swap.classical import EYES_CLOSED, EYES_OPEN, ClassicalSwapper, eye_opening
 
 BRIM_RGB = (150, 190, 235)  # a light-blue cap
-
-
-@pytest.fixture(scope="module")
-def analyse():
-    with MediapipeFaceAnalyser(max_faces=1) as analyser:
-        yield lambda image: analyser.analyse(image)[0]
-
-
-def _lab(img):
-    return cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
 def test_strands_of_a_fringe_joined_to_the_hair_are_found_below_the_brows(astronaut, astronaut_face):
@@ -102,7 +90,7 @@ def test_source_shadows_deeper_than_the_targets_own_are_lifted_and_the_rest_kept
     weight = np.zeros((size, size), np.float32)
     weight[8:120, 8:110] = 1.0
     out = limit_shadows(src, ref, weight, sigma=6.0)
-    L = lambda img, where: float(_lab(img)[where][..., 0].mean())  # noqa: E731
+    L = lambda img, where: float(to_lab(img)[where][..., 0].mean())  # noqa: E731
     assert L(out, deep) > L(src, deep) + 10  # lifted, most of the way to the skin
     assert L(out, deep) < L(skin, deep) - 3  # but a soft knee: still a little darker
     assert abs(L(out, shallow) - L(src, shallow)) < 0.5

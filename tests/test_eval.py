@@ -15,14 +15,6 @@ from rswap.face.landmarks import FACE_OVAL
 from rswap.media.images import write_image
 
 
-@pytest.fixture(scope="module")
-def analyse():
-    from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
-
-    with MediapipeFaceAnalyser(max_faces=1) as analyser:
-        yield lambda image: analyser.analyse(image)[0]
-
-
 def rotate_about(image: np.ndarray, centre, degrees: float) -> np.ndarray:
     """In-plane rotation (counter-clockwise on screen) about `centre`: a pure head roll."""
     M = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), degrees, 1.0)

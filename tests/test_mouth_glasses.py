@@ -10,20 +10,14 @@ import cv2
 import numpy as np
 import pytest
 
+from rswap.compose.color import to_lab
 from rswap.compose.occluders import front_occluders
 from rswap.face.align import align_crop, transform_points
 from rswap.face.landmarks import FACE_OVAL, LIPS_INNER, LIPS_OUTER
-from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.swap.classical import MOUTH_OPEN, SOURCE_MOUTH_OPEN, ClassicalSwapper, mouth_opening
 
 TEETH_RGB = (235, 232, 220)
 OPENING_RGB = (45, 12, 18)
-
-
-@pytest.fixture(scope="module")
-def analyse():
-    with MediapipeFaceAnalyser(max_faces=1) as analyser:
-        yield lambda image: analyser.analyse(image)[0]
 
 
 def _move_lower_lip(image: np.ndarray, face, amount: float) -> np.ndarray:
@@ -56,7 +50,7 @@ def closed_mouth(astronaut, astronaut_face, analyse):
     inner = np.round(face.landmarks[LIPS_INNER]).astype(np.int32)
     lips = np.zeros(shut.shape[:2], np.uint8)
     cv2.fillPoly(lips, [np.round(face.landmarks[LIPS_OUTER]).astype(np.int32)], 1)
-    lab = _lab(shut)
+    lab = to_lab(shut)
     teeth = (lips > 0) & (lab[..., 0] > 60) & (np.hypot(lab[..., 1], lab[..., 2]) < 20)  # her upper teeth still show
     shut[teeth] = _lip_colour(shut, face)
     cv2.fillPoly(shut, [inner], _lip_colour(shut, face).tolist())
@@ -80,13 +74,9 @@ def open_mouth_source(astronaut, astronaut_face, analyse):
     return out, face
 
 
-def _lab(img):
-    return cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-
-
 def _teeth_or_opening(img: np.ndarray, region: np.ndarray, skin_l: float) -> float:
     """Share of `region` that reads as teeth (brighter than the skin, near grey) or as a dark opening."""
-    lab = _lab(img)[region]
+    lab = to_lab(img)[region]
     chroma = np.hypot(lab[:, 1], lab[:, 2])
     teeth = (lab[:, 0] > skin_l + 8) & (chroma < 12)
     dark = lab[:, 0] < 30
@@ -106,11 +96,11 @@ def test_an_open_source_mouth_paints_no_teeth_or_opening_over_a_closed_target_mo
     lips = np.zeros(crop.shape[:2], np.uint8)
     cv2.fillPoly(lips, [np.round(lm[LIPS_OUTER]).astype(np.int32)], 1)
     around = cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15))) > 0
-    skin_l = float(np.median(_lab(crop)[around & (lips == 0), 0]))
+    skin_l = float(np.median(to_lab(crop)[around & (lips == 0), 0]))
     assert _teeth_or_opening(crop, around, skin_l) < 0.02  # the target shows none
     assert _teeth_or_opening(out, around, skin_l) < 0.03
     # ... and the lips are still lips: redder than the skin around them, as the target's are.
-    lab = _lab(out)
+    lab = to_lab(out)
     assert lab[lips > 0, 1].mean() > lab[around & (lips == 0), 1].mean() + 3
 
 
@@ -154,7 +144,7 @@ def test_a_targets_glasses_frames_stay_on_the_swapped_face(astronaut, astronaut_
     on_face = core & (oval > 0)
     assert on_face.sum() > 200
     # Frames swapped over came out as broken dark fragments on skin: here they stay whole and dark.
-    assert (_lab(out)[on_face, 0] < 25).mean() > 0.9
+    assert (to_lab(out)[on_face, 0] < 25).mean() > 0.9
     # Without glasses nothing of her face (brows, lashes, the eyes' shadows) is taken for a frame.
     plain, M = align_crop(astronaut, astronaut_face.kps5, sw.template)
     plain_lm = transform_points(astronaut_face.landmarks, M)

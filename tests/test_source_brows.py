@@ -8,24 +8,13 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pytest
 
 from benchmarks.hard_cases import HAIR_RGB
+from rswap.compose.color import to_lab
 from rswap.compose.masks import region_mask
 from rswap.face.align import align_crop, transform_points
 from rswap.face.landmarks import LEFT_BROW_EDGES, RIGHT_BROW_EDGES
-from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.swap.classical import ClassicalSwapper
-
-
-@pytest.fixture(scope="module")
-def analyse():
-    with MediapipeFaceAnalyser(max_faces=1) as analyser:
-        yield lambda image: analyser.analyse(image)[0]
-
-
-def _lab(img):
-    return cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
 def _fringe(image: np.ndarray, face) -> np.ndarray:
@@ -70,7 +59,7 @@ def test_a_fringe_across_both_brows_leaves_no_hair_and_drawn_brows(astronaut, as
     sw = ClassicalSwapper()
     own = sw.encode_source([astronaut], [astronaut_face])
     covered = sw.encode_source([hairy], [analyse(hairy)])
-    hair_lab = _lab(np.array([[HAIR_RGB]], np.uint8))
+    hair_lab = to_lab(np.array([[HAIR_RGB]], np.uint8))
     targets = {"wide": cv2.convertScaleAbs(cv2.resize(astronaut, (600, 460))[:, 44:556], alpha=0.8, beta=-5),
                "mirrored": astronaut[:, ::-1]}
     for name, image in targets.items():
@@ -84,7 +73,7 @@ def test_a_fringe_across_both_brows_leaves_no_hair_and_drawn_brows(astronaut, as
         outputs = {}
         for tag, source in (("own", own), ("covered", covered)):
             out = sw.swap(crop, lm, source).crop
-            hairlike = np.linalg.norm(_lab(out) - hair_lab, axis=2) < 20
+            hairlike = np.linalg.norm(to_lab(out) - hair_lab, axis=2) < 20
             outputs[tag] = (out, (hairlike & face & ~band).sum() / face.sum(), (hairlike & band).sum() / band.sum())
         out, outside, inside = outputs["covered"]
         # No fringe anywhere outside the brows (the clean photo's own lash lines and nostrils as
@@ -98,7 +87,7 @@ def test_a_fringe_across_both_brows_leaves_no_hair_and_drawn_brows(astronaut, as
         core = _brow_band(hw, lm, grow=0)
 
         def contrast(img):
-            L = _lab(img)[..., 0]
+            L = to_lab(img)[..., 0]
             return np.median(L[cheeks]) - np.median(L[core])
 
         assert contrast(out) > contrast(outputs["own"][0]), name  # (without a drawn brow: 6.7 against 8.7)

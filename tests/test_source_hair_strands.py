@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pytest
 
 from benchmarks.hard_cases import HAIR_RGB
+from rswap.compose.color import to_lab
 from rswap.compose.masks import region_mask
 from rswap.compose.source_texture import occluder_mask, visibility_map
 from rswap.face.align import align_crop, get_template, transform_points
-from rswap.face.landmarks import FACE_OVAL
-from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.swap.classical import ClassicalSwapper
-
-
-@pytest.fixture(scope="module")
-def analyse():
-    with MediapipeFaceAnalyser(max_faces=1) as analyser:
-        yield lambda image: analyser.analyse(image)[0]
 
 
 def _band_and_strands(image: np.ndarray, face) -> tuple[np.ndarray, np.ndarray]:
@@ -48,10 +40,6 @@ def _band_and_strands(image: np.ndarray, face) -> tuple[np.ndarray, np.ndarray]:
     alpha = cv2.GaussianBlur(np.maximum(band, strands), (0, 0), max(1.0, 0.02 * iod)).astype(np.float32)[..., None] / 255.0
     out = image.astype(np.float32) * (1 - alpha) + np.array(HAIR_RGB, np.float32) * alpha
     return np.clip(np.rint(out), 0, 255).astype(np.uint8), strands > 0
-
-
-def _lab(img):
-    return cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
 def test_strands_beside_a_band_of_hair_are_occluders(astronaut, astronaut_face):
@@ -87,7 +75,7 @@ def test_no_strand_of_hair_reaches_the_swapped_face_on_several_poses(astronaut, 
     sw = ClassicalSwapper()
     own = sw.encode_source([astronaut], [astronaut_face])
     covered = sw.encode_source([hairy], [analyse(hairy)])
-    hair_lab = _lab(np.array([[HAIR_RGB]], np.uint8))
+    hair_lab = to_lab(np.array([[HAIR_RGB]], np.uint8))
     for name, image in _poses(astronaut).items():
         target = analyse(image)
         crop, M = align_crop(image, target.kps5, sw.template)
@@ -99,6 +87,6 @@ def test_no_strand_of_hair_reaches_the_swapped_face_on_several_poses(astronaut, 
         shares = []
         for source in (own, covered):
             out = sw.swap(crop, lm, source).crop
-            dark = np.linalg.norm(_lab(out) - hair_lab, axis=2) < 20
+            dark = np.linalg.norm(to_lab(out) - hair_lab, axis=2) < 20
             shares.append((dark & face).sum() / face.sum())
         assert shares[1] < shares[0] + 0.002, name

@@ -11,23 +11,16 @@ import numpy as np
 import pytest
 
 from benchmarks.hard_cases import HAIR_RGB, hair_band
-from rswap.compose.color import transfer_color
+from rswap.compose.color import to_lab, transfer_color
 from rswap.compose.masks import region_mask
 from rswap.compose.source_texture import clean_texture
 from rswap.compose.warp import mesh_warp
 from rswap.face.align import align_crop, get_template, transform_points
-from rswap.face.landmarks import FACE_OVAL, mesh_triangles
-from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
+from rswap.face.landmarks import mesh_triangles
 from rswap.face.symmetry import mirror_index
 from rswap.swap import classical
 from rswap.swap.classical import ClassicalSwapper, mouth_opening
 from tests.test_eval import open_mouth
-
-
-@pytest.fixture(scope="module")
-def analyse():
-    with MediapipeFaceAnalyser(max_faces=1) as analyser:
-        yield lambda image: analyser.analyse(image)[0]
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +33,6 @@ def other_person(astronaut):
 def _crop(sw, image, face):
     crop, M = align_crop(image, face.kps5, sw.template)
     return crop, transform_points(face.landmarks, M)
-
-
-def _lab(img):
-    return cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
 def test_mirror_pairs_reflect_the_astronauts_face_across_its_midline(astronaut_face):
@@ -71,7 +60,7 @@ def test_hair_drawn_over_the_source_appears_nowhere_in_the_swapped_face(astronau
         out = sw.swap(crop, lm, source).crop
         face = region_mask(crop.shape[:2], lm, include=("face_oval",), exclude=("left_eye", "right_eye", "left_brow", "right_brow"),
                            feather=0, erode=4) > 0
-        hair = np.linalg.norm(_lab(out) - _lab(np.array([[HAIR_RGB]], np.uint8)), axis=2) < 12
+        hair = np.linalg.norm(to_lab(out) - to_lab(np.array([[HAIR_RGB]], np.uint8)), axis=2) < 12
         return float((hair & face).sum() / face.sum())
 
     own = hair_share(astronaut)  # her own dark pixels (lash lines, nostrils, lip corners)
@@ -101,13 +90,13 @@ def test_a_source_half_covered_is_filled_from_its_other_half(astronaut, astronau
     # photo's own mirror image there (its light moved to this side, so compare coarsely).
     mirrored, _ = mesh_warp(crop, pts[mirror_index()], pts, crop.shape[:2], mesh_triangles())
     inner = cv2.erode(left_cheek.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
-    blur = lambda im: _lab(cv2.GaussianBlur(im, (0, 0), 2))  # noqa: E731
+    blur = lambda im: to_lab(cv2.GaussianBlur(im, (0, 0), 2))  # noqa: E731
     to_mirror = np.linalg.norm(blur(cleaned.texture) - blur(mirrored), axis=2)[inner]
     to_original = np.linalg.norm(blur(cleaned.texture) - blur(crop), axis=2)[inner]
     assert np.median(to_mirror) < 12 and np.median(to_original) < 15
     # Fine detail comes from the mirror (correlation of the high-pass), not a flat fill.
     hp = lambda im: im - cv2.GaussianBlur(im, (0, 0), 3)  # noqa: E731
-    a, b = hp(_lab(cleaned.texture)[..., 0])[inner], hp(_lab(mirrored)[..., 0])[inner]
+    a, b = hp(to_lab(cleaned.texture)[..., 0])[inner], hp(to_lab(mirrored)[..., 0])[inner]
     assert np.corrcoef(a, b)[0, 1] > 0.6
 
 
@@ -138,9 +127,9 @@ def test_eye_whites_stay_near_neutral_after_colour_transfer_to_a_strongly_tinted
     source = sw.encode_source([astronaut[:, ::-1].copy()], [analyse(astronaut[:, ::-1].copy())])
     out = sw.swap(crop, lm, source).crop
     eyes = region_mask(crop.shape[:2], lm, include=("left_eye", "right_eye"), feather=0, erode=1) > 0
-    lab = _lab(crop)
+    lab = to_lab(crop)
     whites = eyes & (lab[..., 0] > np.percentile(lab[..., 0][eyes], 60))  # the brighter part of the eyes
-    chroma_of = lambda img: float(np.linalg.norm(_lab(img)[whites][:, 1:], axis=1).mean())  # noqa: E731
+    chroma_of = lambda img: float(np.linalg.norm(to_lab(img)[whites][:, 1:], axis=1).mean())  # noqa: E731
     skin = region_mask(crop.shape[:2], lm, exclude=("left_eye", "right_eye", "left_brow", "right_brow", "lips"), feather=0, erode=6)
     everywhere = region_mask(crop.shape[:2], lm, feather=0) > 0
     astronaut_crop = _crop(sw, astronaut, astronaut_face)[0]
@@ -149,7 +138,7 @@ def test_eye_whites_stay_near_neutral_after_colour_transfer_to_a_strongly_tinted
     assert chroma_of(out) < chroma_of(crop) + 3  # near-neutral, as the target's own whites
     assert chroma_of(astronaut_crop) < 12  # (the source's whites are near-neutral too)
     # and the skin still takes the target's colour
-    assert np.linalg.norm(_lab(out)[skin > 0].mean(0) - _lab(crop)[skin > 0].mean(0)) < 3
+    assert np.linalg.norm(to_lab(out)[skin > 0].mean(0) - to_lab(crop)[skin > 0].mean(0)) < 3
 
 
 def test_an_open_mouth_target_keeps_its_mouth_interior_by_default(astronaut, astronaut_face, other_person, analyse):

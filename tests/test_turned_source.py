@@ -12,15 +12,8 @@ import pytest
 from evaluation.defects import edge_step
 from rswap.compose.masks import region_mask
 from rswap.face.align import align_crop, transform_points
-from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.swap.classical import ClassicalSwapper
 from rswap.testing.render import turned_face
-
-
-@pytest.fixture(scope="module")
-def analyse():
-    with MediapipeFaceAnalyser(max_faces=1) as analyser:
-        yield lambda image: analyser.analyse(image)[0]
 
 
 def _lab(img):
