@@ -30,8 +30,8 @@ from realtime.packet import Packet
 from realtime.pipeline import Pipeline
 from realtime.sinks import NullSink
 from realtime.testing import SyntheticSource
-from realtime.threads import opencv_threads
 from realtime.stats import StatsRecorder, percentiles_ms
+from realtime.threads import opencv_threads
 from rswap.atomic import atomic_path
 from rswap.face.options import AnalysisOptions
 

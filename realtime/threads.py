@@ -6,8 +6,9 @@ On a box with few cores the conveyor's threads (source, track, swap, paste, and 
 mediapipe's already fill every core, and OpenCV's pool only adds hand-offs and busy waits (its
 workers spin before they sleep). Measured on 2 cores: a 20 s 640x368 conversion spent 17.3 CPU s
 with OpenCV on one thread against 18.4 s with its pool (benchmarks/RESULTS.md, "convert on two
-cores"); live at 720p and capacity, 1-2 ms less process CPU a frame in both the threaded and the
-sequential loop (issue 11, seventh session). On more cores the pool has room to help.
+cores"); live at 720p and capacity, the pool's threads took 2.4-2.8 ms of CPU a frame while the
+stages' own threads cost the same without it, and the sequential loop spent 2-5 ms less a frame on
+one thread (issue 11, seventh session). On more cores the pool has room to help.
 """
 
 from __future__ import annotations
