@@ -31,6 +31,7 @@ from realtime.pipeline import Pipeline
 from realtime.sinks import NullSink
 from realtime.testing import SyntheticSource
 from realtime.stats import StatsRecorder, percentiles_ms
+from realtime.threads import opencv_threads
 from rswap.atomic import atomic_path
 from rswap.face.options import AnalysisOptions
 
@@ -166,8 +167,10 @@ def run(args) -> int:
     with tempfile.TemporaryDirectory() as clips:
         streams += _talking_head_streams(args, clips, report)
         for name, size, fps, make_source in streams:
-            threaded = run_threaded(fs, make_source, args.seconds, args.swap_workers).summary()
-            sequential = run_sequential(fs, make_source, args.seconds).summary()
+            # Both loops under live's library settings (realtime.threads): the ratio is the conveyor's alone.
+            with opencv_threads(len(os.sched_getaffinity(0))):
+                threaded = run_threaded(fs, make_source, args.seconds, args.swap_workers).summary()
+                sequential = run_sequential(fs, make_source, args.seconds).summary()
             ratio = (threaded["delivered_fps"] or 0) / max(sequential["delivered_fps"] or 1e-9, 1e-9)
             report["sizes"][name] = {"threaded": threaded, "sequential": sequential, "fps_ratio": round(ratio, 3)}
             print(f"{name} ({size[0]}x{size[1]}), source {fps:g} fps, {args.seconds:g} s per run, {args.swapper} swapper:")
@@ -176,7 +179,9 @@ def run(args) -> int:
             print(f"  threaded / sequential fps: {ratio:.2f}")
     if args.overload_seconds > 0:
         size = SIZES[args.sizes[0]]
-        stats = run_threaded(fs, lambda: SyntheticSource(size, fps=args.overload_fps), args.overload_seconds, args.swap_workers)
+        with opencv_threads(len(os.sched_getaffinity(0))):
+            stats = run_threaded(fs, lambda: SyntheticSource(size, fps=args.overload_fps), args.overload_seconds,
+                                 args.swap_workers)
         part = min(0.25, 60.0 / args.overload_seconds) if args.overload_seconds >= 120 else 0.25
         o = overload_report(stats, part)
         report["overload"] = {"size": args.sizes[0], "source_fps": args.overload_fps, "seconds": args.overload_seconds,

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import threading
 from dataclasses import dataclass, field
 
-import cv2
 from tqdm import tqdm
 
 from rswap.errors import NoFaceError
@@ -25,6 +23,8 @@ from rswap.media.images import read_image, write_image
 from rswap.media.h264 import DEFAULT_CRF, DEFAULT_PRESET
 from rswap.media.video import Truncation, VideoReader, VideoWriter
 from rswap.swap.frame import FrameSwapper
+
+from realtime.threads import opencv_threads, switch_interval
 
 
 @dataclass
@@ -110,7 +110,6 @@ CONVERT_SWAP_WORKERS = 2
 # box (one 27% slower, the box busier then), 0.5 ms was not clearly better (benchmarks/RESULTS.md,
 # issue 11, fifth session).
 CONVERT_SWITCH_INTERVAL_S = 0.001
-FEW_CORES = 2  # at most this many: libx264 and OpenCV run in their callers' threads (measured on 2)
 
 
 @contextlib.contextmanager
@@ -120,31 +119,12 @@ def _library_threads(cores: int):
 
     The conveyor already runs five busy threads (decode, track, swap, paste, encode). On a
     box with few cores, libx264's frame threads (1.5 per core) and OpenCV's pool only add
-    hand-offs and busy waits (OpenCV's workers spin before they sleep): measured on 2 cores,
-    a 20 s 640x368 clip, CPU seconds over all threads 19.7 with both libraries' defaults,
-    18.4 with libx264 on one thread, 17.3 with OpenCV on one thread as well
-    (benchmarks/RESULTS.md, "convert on two cores"). On more cores they have room to help."""
-    if cores > FEW_CORES:
-        yield 0  # libx264's own choice
-        return
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(1)
-    try:
-        yield 1
-    finally:
-        cv2.setNumThreads(before)
-
-
-@contextlib.contextmanager
-def _switch_interval(seconds: float):
-    """Python's thread switch interval set for the conversion's length, then put back (it is
-    the process's: set by the app around its run, never by the core)."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(seconds)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
+    hand-offs and busy waits: measured on 2 cores, a 20 s 640x368 clip, CPU seconds over all
+    threads 19.7 with both libraries' defaults, 18.4 with libx264 on one thread, 17.3 with
+    OpenCV on one thread as well (benchmarks/RESULTS.md, "convert on two cores"). On more
+    cores they have room to help (realtime.threads)."""
+    with opencv_threads(cores) as few:
+        yield 1 if few else 0  # 0: libx264's own choice
 
 
 def convert_image(swapper: FrameSwapper, target, output, detector=None, before_publish=None) -> None:
@@ -176,7 +156,7 @@ def convert_video(
     info = source.info
     try:
         cores = len(os.sched_getaffinity(0))
-        with _switch_interval(CONVERT_SWITCH_INTERVAL_S), _library_threads(cores) as encoder_threads, VideoWriter(
+        with switch_interval(CONVERT_SWITCH_INTERVAL_S), _library_threads(cores) as encoder_threads, VideoWriter(
             output, info.fps, (info.width, info.height), info.time_base, crf=crf, preset=preset,
             copy_from=target, before_publish=before_publish, threads=encoder_threads,
         ) as writer:

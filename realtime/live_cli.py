@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from realtime.detector_options import add_detector_arguments, detector_from_args
@@ -115,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from realtime.sinks import FileSink
     from realtime.sources import is_camera
     from realtime.swap_stages import swap_conveyor
+    from realtime.threads import opencv_threads
     from rswap.interrupts import note_kept
 
     check_arguments(args)
@@ -138,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
     pipeline = Pipeline(source, stages, sink, live=True, duration=args.duration)
     interrupted = None
     try:
-        pipeline.run()
+        with opencv_threads(len(os.sched_getaffinity(0))):  # few cores: the stages already fill them
+            pipeline.run()
     except KeyboardInterrupt as e:  # Ctrl-C / SIGTERM: the usual end of a live run; report, then exit 130/143
         interrupted = e
     finally:

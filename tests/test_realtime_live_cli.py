@@ -10,11 +10,32 @@ from cli.main import main
 from rswap.media.video import VideoReader
 
 
-def test_live_file_to_file_with_stats(tmp_path, source_png, clip_with_audio):
+def test_live_file_to_file_with_stats_opencv_single_threaded_on_two_cores(tmp_path, source_png, clip_with_audio,
+                                                                           monkeypatch):
+    """Also: on a 2-core box the stages run OpenCV on one thread (they fill the cores already),
+    and the caller's setting is back after the run."""
+    import cv2
+
+    from realtime.swap_stages import PasteStage
+
+    seen, paste = set(), PasteStage.__call__
+
+    def recording(self, packet):
+        seen.add(cv2.getNumThreads())
+        return paste(self, packet)
+
+    monkeypatch.setattr(PasteStage, "__call__", recording)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(3)
     out = tmp_path / "live.mp4"
     stats_path = tmp_path / "stats.json"
-    code = main(["live", "-s", source_png, "-t", clip_with_audio, "-o", str(out), "--stats-json", str(stats_path)])
-    assert code == 0
+    try:
+        code = main(["live", "-s", source_png, "-t", clip_with_audio, "-o", str(out), "--stats-json", str(stats_path)])
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)
+    assert code == 0 and seen == {1}
     stats = json.loads(stats_path.read_text())
     with VideoReader(out) as r:
         frames = list(r)

@@ -52,23 +52,29 @@ def test_ordered_mode_delivers_every_frame_in_order():
 
 
 def test_live_mode_keeps_newest_frame_and_latency_bounded():
-    # A 60 fps source into a stage that takes 40 ms: the stage can do ~25 fps.
+    """A 60 fps source into a stage that takes 40 ms (~25 fps): the stale frames are dropped,
+    not queued, so the slow stage works on the newest frame captured (counted in frames, not
+    timed: a busy box's stalls only drop more)."""
+    newest_behind = []
+    holder = {}
+
     def slow(packet):
+        newest_behind.append(holder["p"].stats.captured - 1 - packet.index)
         time.sleep(0.04)
         return packet
 
     sink = RecordingSink()
-    p = Pipeline(SyntheticSource((160, 120), fps=60, frames=150), [Stage("slow", slow), Stage("fast", lambda pk: pk)], sink)
+    p = holder["p"] = Pipeline(SyntheticSource((160, 120), fps=60, frames=150),
+                               [Stage("slow", slow), Stage("fast", lambda pk: pk)], sink)
     stats = p.run()
     s = stats.summary()
     assert s["captured_frames"] == 150
     assert s["dropped_frames"] > 50  # most frames were stale and dropped, not queued
     assert s["delivered_frames"] + s["dropped_frames"] == 150  # every frame is either delivered or counted dropped
-    lat = np.array(stats.latencies)
-    # Bound: one frame waiting in the slot (<= one stage time) + the stage itself, plus scheduling slack.
-    assert lat.max() < 0.2, lat.max()
-    third = len(lat) // 3
-    assert lat[-third:].mean() < lat[:third].mean() + 0.02  # no growth over time
+    # The frame taken is the newest (or the one captured while it was being taken): no backlog builds up.
+    assert np.median(newest_behind) <= 1, newest_behind
+    lat = s["e2e_latency_ms"]
+    assert lat["n"] == s["delivered_frames"] and 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
     indices = [pk.index for pk in sink.packets]
     assert indices == sorted(indices) and len(set(np.diff(indices))) > 1  # in order, with gaps
 
@@ -101,20 +107,30 @@ def test_live_mode_spends_no_work_on_frames_a_slower_stage_would_drop():
 def test_live_mode_starts_a_fast_stage_late_so_its_frame_is_fresh():
     """Before a slower stage, a fast one starts when the slow one is due to finish (less its own
     time), on the newest frame, instead of working at once and leaving its result to age in the
-    link: with 10 ms before 60 ms (sleeps, so the box's load hardly matters) a frame's latency is
-    ~75 ms, where starting at once made it ~120 ms (10 + ~50 waiting + 60)."""
-    def sleeper(name, seconds):
-        def fn(packet):
-            time.sleep(seconds)
-            return packet
-        return Stage(name, fn)
+    link: with 10 ms before 60 ms its result waits ~1 ms for the slow stage, where starting at
+    once left it waiting ~50 ms. Asserted against the slow stage's own time in the same run, so
+    a slow box does not fail it."""
+    fast_done, slow_start, slow_took = {}, {}, []
 
-    p = Pipeline(SyntheticSource((160, 120), fps=200, frames=None), [sleeper("fast", 0.01), sleeper("slow", 0.06)],
+    def fast(packet):
+        time.sleep(0.01)
+        fast_done[packet.index] = time.perf_counter()
+        return packet
+
+    def slow(packet):
+        t0 = slow_start[packet.index] = time.perf_counter()
+        time.sleep(0.06)
+        slow_took.append(time.perf_counter() - t0)
+        return packet
+
+    p = Pipeline(SyntheticSource((160, 120), fps=200, frames=None), [Stage("fast", fast), Stage("slow", slow)],
                  RecordingSink(), duration=2.0, warmup_frames=8)
     s = p.run().summary()
-    assert s["delivered_frames"] >= 20
-    assert s["delivered_fps"] > 14  # the slow stage is not kept waiting: ~16 fps at 60 ms a frame
-    assert s["e2e_latency_ms"]["p50"] < 97, s["e2e_latency_ms"]
+    assert s["delivered_frames"] >= 10
+    waits = [slow_start[i] - fast_done[i] for i in sorted(slow_start)][8:]  # after the running means settle
+    assert np.median(waits) < np.median(slow_took) / 3, (np.median(waits), np.median(slow_took))
+    lat = s["e2e_latency_ms"]
+    assert lat["n"] == s["delivered_frames"] and 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
 
 
 def test_shutdown_by_duration_is_clean_and_quick():
@@ -124,10 +140,8 @@ def test_shutdown_by_duration_is_clean_and_quick():
 
     p = Pipeline(SyntheticSource((160, 120), fps=30, frames=None), [Stage("a", slowish), Stage("b", slowish)], NullSink(),
                  duration=0.5)
-    t0 = time.perf_counter()
-    stats = p.run()
-    assert time.perf_counter() - t0 < 2.0
-    assert stats.delivered > 5
+    stats = p.run()  # threads that did not stop within join_timeout would raise here
+    assert stats.delivered > 0
     assert not _pipeline_threads()
 
 
@@ -178,11 +192,10 @@ def test_stats_json_matches_what_was_delivered(tmp_path):
     assert data["captured_frames"] == 60
     assert data["dropped_frames"] == 60 - len(sink.packets)
     assert data["stages_ms"]["work"]["n"] == len(sink.packets)
-    assert 4.5 <= data["stages_ms"]["work"]["p50"] <= 30
+    assert data["stages_ms"]["work"]["p50"] >= 5  # the stage's sleep: a lower bound a slow box cannot break
     assert data["e2e_latency_ms"]["p50"] >= data["stages_ms"]["work"]["p50"]
     assert data["e2e_latency_ms"]["p50"] <= data["e2e_latency_ms"]["p95"] <= data["e2e_latency_ms"]["p99"]
     assert data["delivered_fps"] == pytest.approx(stats.delivered_fps(), rel=1e-3)
-    assert 10 < data["delivered_fps"] < 110
 
 
 def test_links_semantics():
@@ -206,20 +219,27 @@ def test_links_semantics():
     assert q.get(0.1) == 1 and q.get(0.1) == 2
 
 
-def test_parallel_workers_raise_throughput_and_keep_order():
+def test_live_stage_with_two_workers_overlaps_and_keeps_order():
+    """Live, two workers on uneven frames: both work at once (seen from inside the stage, not
+    timed), and a frame finished after a newer one is dropped as late, never delivered."""
+    lock, busy, most = threading.Lock(), [0], [0]
+
     def slow(packet):
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
         time.sleep(0.04 + 0.02 * (packet.index % 3 == 0))  # uneven: some frames finish after newer ones
+        with lock:
+            busy[0] -= 1
         return packet
 
-    fps = {}
-    for workers in (1, 2):
-        sink = RecordingSink()
-        stats = Pipeline(SyntheticSource((160, 120), fps=100, frames=None), [Stage("slow", slow, workers=workers)], sink,
-                         duration=1.5).run()
-        indices = [pk.index for pk in sink.packets]
-        assert indices == sorted(set(indices))  # strictly increasing: a late frame never follows a newer one
-        fps[workers] = stats.delivered_fps()
-    assert fps[2] > 1.5 * fps[1], fps
+    sink = RecordingSink()
+    stats = Pipeline(SyntheticSource((160, 120), fps=100, frames=None), [Stage("slow", slow, workers=2)], sink,
+                     duration=1.5).run()
+    indices = [pk.index for pk in sink.packets]
+    assert indices and indices == sorted(set(indices))  # strictly increasing: a late frame never follows a newer one
+    assert most[0] == 2
+    assert stats.summary()["delivered_frames"] == len(indices)
     assert not _pipeline_threads()
 
 
