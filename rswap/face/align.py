@@ -53,6 +53,28 @@ def get_template(name: str, size: int | None = None) -> Template:
     return t if size is None or size == t.size else t.scaled(size)
 
 
+def crop_steps(template: Template, steps: int = 5) -> tuple[int, ...]:
+    """Crop sizes from half the template's to its own in eighths (ffhq256: 128, 160, 192, 224, 256)."""
+    return tuple(template.size * (4 + k) // 8 for k in range(steps))
+
+
+def fitted_template(kps5: np.ndarray, template: Template, sizes: tuple[int, ...]) -> Template:
+    """`template` at the smallest of `sizes` whose crop has at least as many pixels across the
+    face as the frame has: below that the crop would drop detail the frame holds, above it the
+    swap works on upsampled pixels that the paste-back samples down again.
+
+    The swap's cost is per crop pixel (issue 11, seventh session): `rswap bench stages`' 720p
+    face spans 142 frame pixels of the 256² crop (160² is enough, 39% of the pixels), the
+    talking-head clip's face at 15% of 720p 167-178 (192²), at 40% 447-460 and the dev photos
+    162-1169 (256²). No sizes: the template as it is."""
+    if not sizes:
+        return template
+    M = similarity_matrix(kps5, template.points)
+    extent = template.size / np.sqrt(abs(float(np.linalg.det(M[:, :2].astype(np.float64)))) + 1e-12)
+    size = next((s for s in sorted(sizes) if s >= extent), template.size)
+    return template if size == template.size else template.scaled(size)
+
+
 def similarity_matrix(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares similarity (rotation, uniform scale, translation) mapping src to dst (Umeyama 1991).
 

@@ -32,7 +32,7 @@ Crop = Union[np.ndarray, "torch.Tensor"]  # (S, S, 3) uint8 on the host; (3, S, 
 class SwapJob:
     face: Face
     source_index: int
-    crop: Crop  # aligned target crop in the swapper's template
+    crop: Crop  # aligned target crop in the swapper's template (at one of its crop sizes)
     landmarks: np.ndarray  # target mesh points in crop coordinates
     M: np.ndarray  # 2x3 frame -> crop
     result: SwapResult | DeviceSwapResult | None = None
@@ -68,7 +68,7 @@ class FrameSwapper:
         return [(face, idx if idx < n else 0) for face, idx in self.selector.select(frame, faces, self.embed)]
 
     def plan(self, frame: np.ndarray, faces: list[Face]) -> list[SwapJob]:
-        return self.compositor.plan(frame, self.selected(frame, faces), self.swapper.template)
+        return self.compositor.plan(frame, self.selected(frame, faces), self.swapper.template, self.swapper.crop_sizes)
 
     def swap(self, jobs: list[SwapJob]) -> list[SwapJob]:
         return self.compositor.swap(self.swapper, jobs, [self.sources[j.source_index] for j in jobs])
