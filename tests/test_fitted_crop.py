@@ -57,7 +57,7 @@ def test_small_face_swaps_at_a_small_crop_and_pastes_back_the_same_picture(astro
     """A face spanning ~100 frame pixels is cut at 128², and the frame it gives is the full 256²
     swap's within 33 dB on the face (35.2 measured: the eyes', lips' and teeth's edges a little
     softer, which the eye does not tell apart at the frame's size); at 128² it costs a quarter of
-    the pixels. A face larger than the template is swapped at 256², unchanged."""
+    the pixels. A still picture (`process`) and a face larger than the template are swapped at 256²."""
     source_photo = np.ascontiguousarray(astronaut[:, ::-1])  # the mirrored photo: another texture
     fitted, full = ClassicalSwapper(), ClassicalSwapper(fit_crop=False)
     source_face = [analyse(source_photo)]
@@ -75,6 +75,8 @@ def test_small_face_swaps_at_a_small_crop_and_pastes_back_the_same_picture(astro
         assert np.abs(got[face].astype(int) - frame[face]).mean() > 4  # the face was swapped
         mse = np.mean((got[face].astype(float) - ref[face]) ** 2)
         assert 10 * np.log10(255**2 / mse) > 33  # measured 35.2 dB at 128², 38.2 at 160²
+        # a still picture is swapped once: at the full size
+        np.testing.assert_array_equal(fitted_fs.process(frame, faces), full_fs.process(frame, faces))
     big = cv2.resize(astronaut, (1024, 1024), interpolation=cv2.INTER_CUBIC)  # the face spans ~340 pixels
     faces = [analyse(big)]
     jobs = fitted_fs.plan(big, faces)
