@@ -5,7 +5,7 @@ and the tests use) goes through the real code, frame by frame:
   detect      mediapipe FaceDetection alone (short-range model 0, full-range model 1)
   mesh        MediapipeFaceAnalyser in video mode (tracking) and image mode (cold:
               detection + mesh on every frame)
-  align       FrameSwapper.plan: face selection + aligned crop (ffhq256)
+  align       FrameSwapper.plan: face selection + aligned crop (ffhq256, at the face's fitted size)
   swap        ClassicalSwapper.swap, split into its parts (below)
   paste-back  FrameSwapper.paste into the 720p frame
   encode      VideoWriter.write (libx264, yuv420p) of the finished frame

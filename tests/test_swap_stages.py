@@ -24,7 +24,8 @@ def test_track_stage_plans_with_the_hotkeys_and_the_swap_stage_swaps_its_crops(a
         packet = track(Packet(0, astronaut.copy(), 0.0, 0.0))
         assert len(packet.faces) == 1 and len(packet.jobs) == 1
         job = packet.jobs[0]
-        assert job.source_index == 0 and job.crop.shape == (256, 256, 3) and job.result is None
+        # the astronaut's face spans ~170 pixels of the photo: cut at 176² (fitted_template)
+        assert job.source_index == 0 and job.crop.shape == (176, 176, 3) and job.result is None
         assert swap(packet).jobs[0] is job and job.result is not None  # the planned job, swapped
         assert job.result.crop.shape == job.crop.shape and not np.array_equal(job.result.crop, job.crop)
 

@@ -38,6 +38,9 @@ class SwapResult:
 class Swapper(Protocol):
     name: str
     template: Template  # the crop space swap() works in
+    # smaller crop sizes swap() also takes, the template scaled (rswap.face.align.fitted_template:
+    # the plan cuts each face at the smallest that keeps the frame's detail); () for the template's only
+    crop_sizes: tuple[int, ...]
     # the torch device swap_batch_device takes and gives tensors on ("cuda:0", "cpu");
     # None: host arrays only (the classical swapper, a network on the core's own runner)
     tensor_device: str | None
@@ -66,6 +69,7 @@ class HostSwapper:
     loop over `swap`, and there is no device path."""
 
     tensor_device: str | None = None
+    crop_sizes: tuple[int, ...] = ()
 
     def swap_batch(self, crops: list[np.ndarray], landmarks: list[np.ndarray], sources: list[Any]) -> list[SwapResult]:
         return [self.swap(c, lm, s) for c, lm, s in zip(crops, landmarks, sources)]

@@ -19,7 +19,7 @@ aligned crop space of one template:
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -35,7 +35,7 @@ from rswap.compose.source_light import neutral_light
 from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
 from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
-from rswap.face.align import align_crop, get_template, similarity_matrix, transform_points
+from rswap.face.align import align_crop, crop_steps, get_template, similarity_matrix, transform_points
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS, MESH_POINTS, REGIONS, RIGHT_BROW, mesh_triangles
 from rswap.face.types import Face
 from rswap.swap.base import HostSwapper, SwapResult
@@ -74,6 +74,20 @@ class ClassicalSource:
     outline: np.ndarray  # face-oval points averaged over all source photos, in the texture's frame
     eye_opening: float = 1.0  # the texture's eyes, `eye_opening` (below EYES_CLOSED: shut, no eye to paste)
     open_lips: SourceLips | None = None  # an open source mouth's lip colour: the target's own lips take it (mouth.py)
+    smaller: dict[int, ClassicalSource] = field(default_factory=dict)  # the same at the swapper's smaller crop sizes
+
+    def at(self, size: int) -> ClassicalSource:
+        """This source for a crop of `size` (made once per source, `scaled_source`)."""
+        return self if size == self.texture.shape[0] else self.smaller[size]
+
+
+def scaled_source(source: ClassicalSource, size: int) -> ClassicalSource:
+    """The source for a smaller crop: its texture resized (area averaging, so the mesh warp's
+    bilinear sampling reads no aliased detail) and its points moved with it (pixel centres)."""
+    k = size / source.texture.shape[0]
+    texture = cv2.resize(source.texture, (size, size), interpolation=cv2.INTER_AREA)
+    move = lambda p: ((p + 0.5) * k - 0.5).astype(np.float32)  # noqa: E731
+    return ClassicalSource(texture, move(source.landmarks), move(source.outline), source.eye_opening, source.open_lips)
 
 
 def mouth_opening(points: np.ndarray) -> float:
@@ -194,7 +208,10 @@ class ClassicalSwapper(HostSwapper):
         blend_levels: int = 4,
         clean_source: bool = True,
         keep_glasses: bool = SwapperOptions.keep_glasses,
+        fit_crop: bool = True,
     ):
+        """`fit_crop`: swap each face at the smallest crop size that keeps the frame's detail
+        (128-256 for ffhq256, `fitted_template`); False: always the template's size."""
         if not 0.0 <= reshape <= 1.0:
             raise RswapError(f"reshape strength must be between 0 and 1, got {reshape}")
         if color not in COLOR_METHODS:
@@ -226,6 +243,13 @@ class ClassicalSwapper(HostSwapper):
         self._grow_rows = ellipse_rows(self._feather)  # the paste mask's elliptic dilation (dilate_rows)
         sigma = 0.03 * size
         self._fade_kernel = cv2.getGaussianKernel(int(round(sigma * 8 + 1)) | 1, sigma, cv2.CV_32F)[:, 0].copy()
+        self.crop_sizes = crop_steps(self.template)[:-1] if fit_crop else ()
+        # Per crop size: the feather, the paste mask's dilation and the brow line's Gaussian.
+        self._by_size = {size: (self._feather, self._grow_rows, self._fade_kernel)}
+        for small in self.crop_sizes:
+            feather, sigma = max(3, small // 24), 0.03 * small
+            kernel = cv2.getGaussianKernel(int(round(sigma * 8 + 1)) | 1, sigma, cv2.CV_32F)[:, 0].copy()
+            self._by_size[small] = (feather, ellipse_rows(feather), kernel)
 
     def encode_source(self, images: list[np.ndarray], faces: list[Face]) -> ClassicalSource:
         """The source texture, computed once per source: each photo's crop cleaned of what
@@ -269,13 +293,19 @@ class ClassicalSwapper(HostSwapper):
         if mouth_opening(crops[base][1]) > SOURCE_MOUTH_OPEN:
             lips = source_lips(texture, landmarks)
             texture = fill_open_mouth(texture, landmarks, self._triangles)
-        return ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1]), lips)
+        source = ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1]), lips)
+        source.smaller.update({size: scaled_source(source, size) for size in self.crop_sizes})
+        return source
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
         """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
         swapped face (a hand, a microphone). A cap's brim or a fringe over the target's forehead
         and the frames of its glasses are found here and kept anyway (`front_occluders`)."""
         hw = crop.shape[:2]
+        if hw[0] != hw[1] or hw[0] not in self._by_size:
+            raise RswapError(f"the classical swapper takes square crops of {', '.join(map(str, sorted(self._by_size)))} pixels, got {hw}")
+        source = source.at(hw[0])
+        feather, _, fade_kernel = self._by_size[hw[0]]
         target = np.asarray(landmarks[:MESH_POINTS], np.float32)
         keep = self.keep
         if "mouth_inner" not in keep and mouth_opening(target) > MOUTH_OPEN:
@@ -306,7 +336,7 @@ class ClassicalSwapper(HostSwapper):
         # pasted skin's mean moved ~0.8 ΔE off the target's on the tinted-astronaut test).
         face_mask, dst_skin, src_skin, regions, chroma, detail, kept = swap_masks(
             hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, self._face_parts,
-            self._kept_parts(keep), *self._mask_parts, float(self._feather), self._fade_kernel, self.color != "none")
+            self._kept_parts(keep), *self._mask_parts, float(feather), fade_kernel, self.color != "none")
         if self.color != "none" and src_skin.any() and dst_skin.any():
             # Statistics from skin only, on both faces: brows, eyes and lips would pull the
             # mean toward grey or red. Both skins are taken on the reshaped landmarks,
@@ -361,7 +391,7 @@ class ClassicalSwapper(HostSwapper):
     def _paste_mask(self, hw, target: np.ndarray, shaped: np.ndarray) -> np.ndarray:
         """Both outlines (before and after reshaping), grown a little and feathered, so the
         reshaped jaw line and the blend's soft edge come back into the frame."""
-        grow = self._feather
+        grow, grow_rows, _ = self._by_size[hw[0]]
         outlines = [np.round(pts[FACE_OVAL]).astype(np.int32) for pts in (target, shaped)]
         # Drawn on the outlines' box grown by the dilation and the blur's reach: beyond it the
         # mask is 0, and the blur reads zeros there as it would on the whole crop (or the
@@ -375,7 +405,7 @@ class ClassicalSwapper(HostSwapper):
         mask = np.zeros((hi[1] - lo[1], hi[0] - lo[0]), np.uint8)
         for outline in outlines:
             cv2.fillPoly(mask, [outline - lo.astype(np.int32)], 255)
-        mask = dilate_rows(mask, self._grow_rows)  # OpenCV's elliptic dilation, in one compiled call
+        mask = dilate_rows(mask, grow_rows)  # OpenCV's elliptic dilation, in one compiled call
         # Blurred in float32: OpenCV's uint8 Gaussian of this width took 1.2 ms at 256², the
         # float one 0.4 (the two masks differ by under 0.01).
         out[lo[1]:hi[1], lo[0]:hi[0]] = cv2.GaussianBlur(mask.astype(np.float32) * np.float32(1 / 255), (0, 0), grow / 2)

@@ -18,7 +18,7 @@ import numpy as np
 
 from rswap.compose.paste import paste_back
 from rswap.errors import RswapError
-from rswap.face.align import Template, align_crop, transform_points
+from rswap.face.align import Template, align_crop, fitted_template, transform_points
 from rswap.face.types import Face
 from rswap.swap.base import Swapper
 from rswap.swap.frame import SwapJob
@@ -28,8 +28,10 @@ from rswap.swap.options import COMPOSE_ON
 class Compositor(Protocol):
     where: str  # "host" or the torch device the crops live on
 
-    def plan(self, frame: np.ndarray, selected: list[tuple[Face, int]], template: Template) -> list[SwapJob]:
-        """Cut out every selected (face, source index) in the swapper's crop space."""
+    def plan(self, frame: np.ndarray, selected: list[tuple[Face, int]], template: Template,
+             sizes: tuple[int, ...] = ()) -> list[SwapJob]:
+        """Cut out every selected (face, source index) in the swapper's crop space; `sizes`: the
+        smaller crop sizes the swapper takes (each face is cut at the one that fits it, fitted_template)."""
 
     def swap(self, swapper: Swapper, jobs: list[SwapJob], sources: list[Any]) -> list[SwapJob]:
         """Run the swapper on every job's crop (sources: one per job); sets job.result."""
@@ -47,10 +49,11 @@ class HostCompositor:
         feathered alpha mask."""
         self.blend_levels = blend_levels
 
-    def plan(self, frame: np.ndarray, selected: list[tuple[Face, int]], template: Template) -> list[SwapJob]:
+    def plan(self, frame: np.ndarray, selected: list[tuple[Face, int]], template: Template,
+             sizes: tuple[int, ...] = ()) -> list[SwapJob]:
         jobs = []
         for face, idx in selected:
-            crop, M = align_crop(frame, face.kps5, template)
+            crop, M = align_crop(frame, face.kps5, fitted_template(face.kps5, template, sizes))
             jobs.append(SwapJob(face, idx, crop, transform_points(face.landmarks, M), M))
         return jobs
 

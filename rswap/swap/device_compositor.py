@@ -45,7 +45,9 @@ class DeviceCompositor:
         self.device = torch.device(device)
         self.where = str(self.device)
 
-    def plan(self, frame: np.ndarray, selected: list[tuple[Face, int]], template: Template) -> list[SwapJob]:
+    def plan(self, frame: np.ndarray, selected: list[tuple[Face, int]], template: Template,
+             sizes: tuple[int, ...] = ()) -> list[SwapJob]:
+        """`sizes` is not used: the crops go through a network as one batch of its one size."""
         if not selected:
             return []
         Ms = [similarity_matrix(face.kps5, template.points) for face, _ in selected]

@@ -32,7 +32,7 @@ Crop = Union[np.ndarray, "torch.Tensor"]  # (S, S, 3) uint8 on the host; (3, S, 
 class SwapJob:
     face: Face
     source_index: int
-    crop: Crop  # aligned target crop in the swapper's template
+    crop: Crop  # aligned target crop in the swapper's template (at one of its crop sizes)
     landmarks: np.ndarray  # target mesh points in crop coordinates
     M: np.ndarray  # 2x3 frame -> crop
     result: SwapResult | DeviceSwapResult | None = None
@@ -67,8 +67,11 @@ class FrameSwapper:
         n = len(self.sources)
         return [(face, idx if idx < n else 0) for face, idx in self.selector.select(frame, faces, self.embed)]
 
-    def plan(self, frame: np.ndarray, faces: list[Face]) -> list[SwapJob]:
-        return self.compositor.plan(frame, self.selected(frame, faces), self.swapper.template)
+    def plan(self, frame: np.ndarray, faces: list[Face], fit: bool = True) -> list[SwapJob]:
+        """The jobs of a frame: each face cut at the smallest of the swapper's crop sizes that keeps
+        the frame's detail (rswap.face.align.fitted_template); `fit` False: at the template's size."""
+        sizes = self.swapper.crop_sizes if fit else ()
+        return self.compositor.plan(frame, self.selected(frame, faces), self.swapper.template, sizes)
 
     def swap(self, jobs: list[SwapJob]) -> list[SwapJob]:
         return self.compositor.swap(self.swapper, jobs, [self.sources[j.source_index] for j in jobs])
@@ -91,5 +94,8 @@ class FrameSwapper:
         return self.watermarker.embed(frame, [] if still else [job.face.bbox for job in jobs])
 
     def process(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
-        """Swap and mark one still picture (convert's images; video frames go plan/swap/paste)."""
-        return self.paste(frame, self.swap(self.plan(frame, faces)), still=True)
+        """Swap and mark one still picture (convert's images, the eval; video frames go plan/swap/paste).
+        A still is swapped once: at the template's full size, whatever the face's size (a smaller crop
+        for a small face saves time per video frame, and the pictures differ a little: RESULTS.md,
+        issue 11, seventh session)."""
+        return self.paste(frame, self.swap(self.plan(frame, faces, fit=False)), still=True)
