@@ -28,6 +28,12 @@ MIN_AREA = 2e-3  # fraction of the crop under which a found blob is noise
 # L units (dark skin in dim light: a brow is about half as light as the skin, frames near black).
 GLASSES_DARK, GLASSES_STEP = 0.45, 20.0
 GLASSES_LOOSE, GLASSES_LOOSE_STEP = 0.55, 15.0  # the looser line a frame's piece may extend over
+# Margin around each eye (in eye widths) that is never a frame: the lashes, the lid's crease and the
+# inner corner's shadow are as dark as frames and join them. At 0.1 they were kept as the target's
+# (simswap_specific2's own eyes, inside its frames: closer to source 0 of 12 sources); at 0.22,
+# 6 of 12, the frames still whole by eye and defective pairs unchanged (0.16: 1, 0.3: 6; RESULTS.md
+# issue 10, seventh session: identity).
+GLASSES_EYE_MARGIN = 0.22
 
 
 def forehead_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.0) -> np.ndarray:
@@ -137,13 +143,13 @@ def _glasses(light: np.ndarray, pts: np.ndarray, skin: float) -> np.ndarray:
         keep[k] = across > 0.8 and left < xa and left + width - 1 > xb
     if not keep.any():
         return np.zeros((h, w), bool)
-    # The eyes (a margin for the lashes) and the brows stay the swap's: a piece joined to the
+    # The eyes (GLASSES_EYE_MARGIN around them) and the brows stay the swap's: a piece joined to the
     # frame through them is the target's face, and kept it cost identity (simswap_specific2:
     # closer to source 7 -> 1 of 8 sources with the brows and the hair beside the temples kept).
     own = np.zeros((h, w), np.uint8)
     for loop in (LEFT_EYE_LOOP, RIGHT_EYE_LOOP):
         cv2.fillPoly(own, [np.round(pts[loop]).astype(np.int32)], 1)
-    r = max(1, int(round(0.1 * float(np.linalg.norm(pts[33] - pts[133])))))
+    r = max(1, int(round(GLASSES_EYE_MARGIN * float(np.linalg.norm(pts[33] - pts[133])))))
     own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     brows = np.zeros((h, w), np.uint8)
     for brow in (LEFT_BROW, RIGHT_BROW):
