@@ -123,15 +123,18 @@ def _second_light_out(lab: np.ndarray, weight: np.ndarray, across: np.ndarray) -
     across the line is fitted as a straight line in L over the skin (least squares, L held to the
     skin's 5th-95th percentiles so dark hair and glare do not lever it), and its slope taken out of
     every pixel in proportion to its (L + 16), as a light would put it there; at the skin's median
-    lightness nothing changes. Along the line nothing is touched: a dark skin's deeper, more
-    saturated shade and a sheen's paler highlight are the skin's own (RESULTS.md, issue 10 seventh
-    session)."""
+    lightness nothing changes. Only a shade greener than the lit skin counts (slope < 0: 11 of the
+    eval's 24 sources, most of all lcw, ljm, ljm2, hzc): a shade redder than the lit skin (the other
+    13: cage, trump, ds, jl, mouth_open most) is left as it is; taking that out too turned cage's
+    shaded far cheek blue-grey on 015384. Along the line nothing is touched: a dark skin's deeper, more saturated
+    shade and a sheen's paler highlight are the skin's own (RESULTS.md, issue 10 seventh session)."""
     px = lab[weight]
     light = px[:, 0]
     chroma = (px[:, 1:] @ across) / (light + 16.0)  # chromaticity across the skin line
     lo, mid, hi = np.percentile(light, [5, 50, 95])
     x = np.clip(light, lo, hi) - mid
     slope = float((x * (chroma - chroma.mean())).sum() / max(float((x * x).sum()), 1e-6))
+    slope = min(slope, 0.0)  # only a shade greener than the lit skin: a redder one is the skin's own
     move = slope * (np.clip(lab[..., 0], lo, hi) - mid) * (lab[..., 0] + 16.0)  # a, b units across the line, per pixel
     out = lab.copy()
     out[..., 1:] -= move[..., None] * across.astype(np.float32)
