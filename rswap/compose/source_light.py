@@ -126,8 +126,9 @@ def _second_light_out(lab: np.ndarray, weight: np.ndarray, across: np.ndarray) -
     lightness nothing changes. Only a shade greener than the lit skin counts (slope < 0: 11 of the
     eval's 24 sources, most of all lcw, ljm, ljm2, hzc): a shade redder than the lit skin (the other
     13: cage, trump, ds, jl, mouth_open most) is left as it is; taking that out too turned cage's
-    shaded far cheek blue-grey on 015384. Along the line nothing is touched: a dark skin's deeper, more saturated
-    shade and a sheen's paler highlight are the skin's own (RESULTS.md, issue 10 seventh session)."""
+    shaded far cheek blue-grey on 015384. Along the line nothing is touched: a dark skin's deeper,
+    more saturated shade and a sheen's paler highlight are the skin's own (RESULTS.md, issue 10
+    seventh session)."""
     px = lab[weight]
     light = px[:, 0]
     chroma = (px[:, 1:] @ across) / (light + 16.0)  # chromaticity across the skin line
