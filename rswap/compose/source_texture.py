@@ -293,7 +293,7 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     occ |= (_grow_like_found(hairlike & (occ > 0), lab, dark, dist) & skin).astype(np.uint8)
     if core.sum() >= 50:
         rims = cv2.dilate(np.any(features, axis=0).astype(np.uint8), _disc(STRAND_RIM * size)) > 0
-        occ |= (_unlike_skin_beside_covered(occ, lab, skin & ~rims, _skin_reference(lab, core, pts), mirrored, pts, tris)).astype(np.uint8)
+        occ |= (_unlike_skin_beside_covered(occ, lab, skin, rims, _skin_reference(lab, core, pts), mirrored, pts, tris)).astype(np.uint8)
     # Whether an eye or brow is covered is judged as before the gaps and strands are added:
     # thin lines and slivers near an eye do not hide it, and counting them buried clean eyes
     # (wlh's fringe: both eyes replaced by their mirror, closer-to-source 20 -> 8 of 22).
@@ -359,7 +359,7 @@ def _skin_reference(lab: np.ndarray, core: np.ndarray, pts: np.ndarray) -> np.nd
     return ref[~dark]
 
 
-def _unlike_skin_beside_covered(occ: np.ndarray, lab: np.ndarray, skin: np.ndarray, ref: np.ndarray,
+def _unlike_skin_beside_covered(occ: np.ndarray, lab: np.ndarray, skin: np.ndarray, rims: np.ndarray, ref: np.ndarray,
                                 mirrored: np.ndarray, pts: np.ndarray, tris: np.ndarray) -> np.ndarray:
     """bool (H, W): skin pixels whose mirror is covered and that are not skin themselves.
 
@@ -368,7 +368,11 @@ def _unlike_skin_beside_covered(occ: np.ndarray, lab: np.ndarray, skin: np.ndarr
     (turned_2: her hair down the near temple, its mirror the dark cut; both dark, so no
     asymmetry) stayed, and was then mirrored onto the far cheek too, a dark diagonal band
     on every target. Judged instead against the skin (`ref`, `_skin_reference`): farther
-    than OCCLUDER_DISTANCE from it, or darker than skin gets (`_darkest`)."""
+    than OCCLUDER_DISTANCE from it, or darker than skin gets (`_darkest`). In blobs of
+    MIN_OCCLUDER_AREA off the eyes' and brows' `rims`, and followed into the rims from
+    there: alone, a lash line or lid crease there is the eye's own (flagged, ds lost its
+    lower lid), joined to hair it is the hair's end (turned_2's hair by the eye's outer
+    corner, left alone, printed dark wings beside both eyes)."""
     hw = occ.shape
     mocc, mvalid = mesh_warp(occ.astype(np.float32), mirrored, pts, hw, tris)
     med = np.median(ref, axis=0)
@@ -376,8 +380,9 @@ def _unlike_skin_beside_covered(occ: np.ndarray, lab: np.ndarray, skin: np.ndarr
     dist = np.linalg.norm((lab - med) / scale, axis=2)
     unlike = (dist > OCCLUDER_DISTANCE) | (lab[..., 0] < _darkest(ref[:, 0]))
     found = (skin & (mvalid > 0) & (mocc >= 0.5) & unlike).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(found, connectivity=8)
-    big = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= MIN_OCCLUDER_AREA * hw[0] * hw[0])
+    n, labels = cv2.connectedComponents(found, connectivity=8)
+    area = np.bincount(labels[~rims], minlength=n)  # each blob's area off the rims
+    big = np.flatnonzero(area >= MIN_OCCLUDER_AREA * hw[0] * hw[0])
     return np.isin(labels, big[big > 0])
 
 
