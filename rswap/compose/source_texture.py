@@ -293,7 +293,7 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     occ |= (_grow_like_found(hairlike & (occ > 0), lab, dark, dist) & skin).astype(np.uint8)
     if core.sum() >= 50:
         rims = cv2.dilate(np.any(features, axis=0).astype(np.uint8), _disc(STRAND_RIM * size)) > 0
-        occ |= (_unlike_skin_beside_covered(occ, lab, skin, rims, _skin_reference(lab, core, pts), mirrored, pts, tris)).astype(np.uint8)
+        occ |= (_unlike_skin_beside_covered(occ, lab, skin & (rows < pts[1, 1]), rims, _skin_reference(lab, core, pts), mirrored, pts, tris)).astype(np.uint8)
     # Whether an eye or brow is covered is judged as before the gaps and strands are added:
     # thin lines and slivers near an eye do not hide it, and counting them buried clean eyes
     # (wlh's fringe: both eyes replaced by their mirror, closer-to-source 20 -> 8 of 22).
