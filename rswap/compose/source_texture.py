@@ -374,7 +374,8 @@ def _unlike_skin_beside_covered(occ: np.ndarray, lab: np.ndarray, skin: np.ndarr
     lower lid), joined to hair it is the hair's end (turned_2's hair by the eye's outer
     corner, left alone, printed dark wings beside both eyes)."""
     hw = occ.shape
-    mocc, mvalid = mesh_warp(occ.astype(np.float32), mirrored, pts, hw, tris)
+    grown = cv2.dilate(occ.astype(np.uint8), _disc(0.02 * hw[0]))  # as the occluder is grown at the end
+    mocc, mvalid = mesh_warp(grown.astype(np.float32), mirrored, pts, hw, tris)
     med = np.median(ref, axis=0)
     scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), MIN_SCALE)
     dist = np.linalg.norm((lab - med) / scale, axis=2)
