@@ -368,7 +368,9 @@ def _unlike_skin_beside_covered(occ: np.ndarray, lab: np.ndarray, skin: np.ndarr
     (turned_2: her hair down the near temple, its mirror the dark cut; both dark, so no
     asymmetry) stayed, and was then mirrored onto the far cheek too, a dark diagonal band
     on every target. Judged instead against the skin (`ref`, `_skin_reference`): farther
-    than OCCLUDER_DISTANCE from it, or darker than skin gets (`_darkest`). In blobs of
+    than OCCLUDER_DISTANCE from it, or darker than skin gets (`_darkest`). The mirror counts
+    as covered where the occluder will be once grown (by 2% of the crop, at the end of
+    `occluder_mask`): the strands at turned_2's near eye corner mirror the rim of the cut. In blobs of
     MIN_OCCLUDER_AREA off the eyes' and brows' `rims`, and followed into the rims from
     there: alone, a lash line or lid crease there is the eye's own (flagged, ds lost its
     lower lid), joined to hair it is the hair's end (turned_2's hair by the eye's outer
