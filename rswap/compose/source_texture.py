@@ -20,7 +20,9 @@ replaces the others:
    it (`_hair_from_outside`: a fringe over both brows, strands over an eye corner); thin dark
    lines their mirror lacks next to what was found (`_grow_strands`: the strands beside a band,
    which the fill would otherwise mirror into a V); on a dim or dark face, dark pixels like
-   the hair found above the brows and connected to it (`_grow_like_found`). Eyes,
+   the hair found above the brows and connected to it (`_grow_like_found`); where the mirror
+   is covered (no symmetry to judge by), what is unlike the skin (`_unlike_skin_beside_covered`:
+   hair down the near cheek of a turned head whose far cheek is hair). Eyes,
    brows and lips are not skin-coloured, so they are judged by the skin ring
    around them: a feature whose surroundings are mostly covered (hair over an eye) is
    untrusted as a whole;
