@@ -293,9 +293,13 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     # whether the feature is covered is the ring's judgement below.
     dark = (skin | np.any(features, axis=0)) & (rows < pts[1, 1]) & (lab[..., 0] < darkest) & unjudged
     occ |= (_grow_like_found(hairlike & (occ > 0), lab, dark, dist) & skin).astype(np.uint8)
-    if core.sum() >= 50:
+    # A reference that is a fifth hair or cut (`_skin_reference`) is the mark of hair framing the
+    # face that no cue above could see; only then is what lies beside a covered mirror judged
+    # against the skin (run on every face it cost hzxc's fringe 3 closer-to-source pairs of 22).
+    reference = _skin_reference(lab, core, pts) if core.sum() >= 50 else None
+    if reference is not None:
         rims = cv2.dilate(np.any(features, axis=0).astype(np.uint8), _disc(STRAND_RIM * size)) > 0
-        occ |= (_unlike_skin_beside_covered(occ, lab, skin & (rows < pts[1, 1]), rims, _skin_reference(lab, core, pts), mirrored, pts, tris)).astype(np.uint8)
+        occ |= (_unlike_skin_beside_covered(occ, lab, skin & (rows < pts[1, 1]), rims, reference, mirrored, pts, tris)).astype(np.uint8)
     # Whether an eye or brow is covered is judged as before the gaps and strands are added:
     # thin lines and slivers near an eye do not hide it, and counting them buried clean eyes
     # (wlh's fringe: both eyes replaced by their mirror, closer-to-source 20 -> 8 of 22).
@@ -337,8 +341,9 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
 DARK_MODE = 0.2  # share of the reference skin darker than skin gets that is a second mode (hair, background), not skin
 
 
-def _skin_reference(lab: np.ndarray, core: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """(N, 3) Lab: the reference skin of `core` (cheekbones and nose), less a dark mode.
+def _skin_reference(lab: np.ndarray, core: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
+    """(N, 3) Lab: the reference skin of `core` (cheekbones and nose) less a dark mode, or None
+    where it has none.
 
     The mesh of a face whose far cheek was cut away or hidden by hair that falls along it
     (turned_2, turned_hzxc, turned_jl of the hard set: mediapipe still sees a frontal face)
@@ -347,17 +352,16 @@ def _skin_reference(lab: np.ndarray, core: np.ndarray, pts: np.ndarray) -> np.nd
     to 46 and its spread to 25 L, under which hair at L 5 was 2.6 MAD from "skin" and
     passed). The nose strip between the inner eye corners is skin on all of those (and on
     a fringe over one eye); the reference's pixels darker than it gets (`_darkest` of its L)
-    are dropped when they are a mode of their own, over DARK_MODE of the reference. A few
-    dark pixels (a mole, a nostril's rim) leave the median alone, and the reference stays
-    as it was: no change to a clean face's statistics."""
+    are dropped when they are a mode of their own, DARK_MODE of the reference or more (a few
+    dark pixels, a mole or a nostril's rim, leave the median alone: None, nothing to add)."""
     ref = lab[core]
     cols = np.arange(core.shape[1])[None, :]
     nose = core & (cols > pts[133, 0]) & (cols < pts[362, 0])
     if nose.sum() < 50:
-        return ref
+        return None
     dark = ref[:, 0] < _darkest(lab[nose][:, 0])
     if dark.mean() < DARK_MODE or (~dark).sum() < 50:
-        return ref
+        return None
     return ref[~dark]
 
 
