@@ -20,7 +20,9 @@ replaces the others:
    it (`_hair_from_outside`: a fringe over both brows, strands over an eye corner); thin dark
    lines their mirror lacks next to what was found (`_grow_strands`: the strands beside a band,
    which the fill would otherwise mirror into a V); on a dim or dark face, dark pixels like
-   the hair found above the brows and connected to it (`_grow_like_found`). Eyes,
+   the hair found above the brows and connected to it (`_grow_like_found`); where the mirror
+   is covered (no symmetry to judge by), what is unlike the skin (`_unlike_skin_beside_covered`:
+   hair down the near cheek of a turned head whose far cheek is hair). Eyes,
    brows and lips are not skin-coloured, so they are judged by the skin ring
    around them: a feature whose surroundings are mostly covered (hair over an eye) is
    untrusted as a whole;
@@ -291,6 +293,13 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     # whether the feature is covered is the ring's judgement below.
     dark = (skin | np.any(features, axis=0)) & (rows < pts[1, 1]) & (lab[..., 0] < darkest) & unjudged
     occ |= (_grow_like_found(hairlike & (occ > 0), lab, dark, dist) & skin).astype(np.uint8)
+    # A reference that is a fifth hair or cut (`_skin_reference`) is the mark of hair framing the
+    # face that no cue above could see; only then is what lies beside a covered mirror judged
+    # against the skin (run on every face it cost hzxc's fringe 3 closer-to-source pairs of 22).
+    reference = _skin_reference(lab, core, pts) if core.sum() >= 50 else None
+    if reference is not None:
+        rims = cv2.dilate(np.any(features, axis=0).astype(np.uint8), _disc(STRAND_RIM * size)) > 0
+        occ |= (_unlike_skin_beside_covered(occ, lab, skin & (rows < pts[1, 1]), rims, reference, mirrored, pts, tris)).astype(np.uint8)
     # Whether an eye or brow is covered is judged as before the gaps and strands are added:
     # thin lines and slivers near an eye do not hide it, and counting them buried clean eyes
     # (wlh's fringe: both eyes replaced by their mirror, closer-to-source 20 -> 8 of 22).
@@ -327,6 +336,63 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
         if covered[k] > limit and (FEATURE_TWINS[k] == k or covered[k] > twin + FEATURE_MARGIN or alike):
             occ[f] = 1
     return occ > 0
+
+
+DARK_MODE = 0.2  # share of the reference skin darker than skin gets that is a second mode (hair, background), not skin
+
+
+def _skin_reference(lab: np.ndarray, core: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
+    """(N, 3) Lab: the reference skin of `core` (cheekbones and nose) less a dark mode, or None
+    where it has none.
+
+    The mesh of a face whose far cheek was cut away or hidden by hair that falls along it
+    (turned_2, turned_hzxc, turned_jl of the hard set: mediapipe still sees a frontal face)
+    trusts that cheek, and hair whose mirror is the dark cut is alike on both sides, so no
+    cue removed it: 30% of the reference at L 3-17 against skin at 60-68 (its median pulled
+    to 46 and its spread to 25 L, under which hair at L 5 was 2.6 MAD from "skin" and
+    passed). The nose strip between the inner eye corners is skin on all of those (and on
+    a fringe over one eye); the reference's pixels darker than it gets (`_darkest` of its L)
+    are dropped when they are a mode of their own, DARK_MODE of the reference or more (a few
+    dark pixels, a mole or a nostril's rim, leave the median alone: None, nothing to add)."""
+    ref = lab[core]
+    cols = np.arange(core.shape[1])[None, :]
+    nose = core & (cols > pts[133, 0]) & (cols < pts[362, 0])
+    if nose.sum() < 50:
+        return None
+    dark = ref[:, 0] < _darkest(lab[nose][:, 0])
+    if dark.mean() < DARK_MODE or (~dark).sum() < 50:
+        return None
+    return ref[~dark]
+
+
+def _unlike_skin_beside_covered(occ: np.ndarray, lab: np.ndarray, skin: np.ndarray, rims: np.ndarray, ref: np.ndarray,
+                                mirrored: np.ndarray, pts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    """bool (H, W): skin pixels whose mirror is covered and that are not skin themselves.
+
+    Symmetry cannot judge a pixel whose twin is covered, and that twin will be filled from
+    this pixel: hair along the near cheek of a head whose far cheek is hair or background
+    (turned_2: her hair down the near temple, its mirror the dark cut; both dark, so no
+    asymmetry) stayed, and was then mirrored onto the far cheek too, a dark diagonal band
+    on every target. Judged instead against the skin (`ref`, `_skin_reference`): farther
+    than OCCLUDER_DISTANCE from it, or darker than skin gets (`_darkest`). The mirror counts
+    as covered where the occluder will be once grown (by 2% of the crop, at the end of
+    `occluder_mask`): the strands at turned_2's near eye corner mirror the rim of the cut. In blobs of
+    MIN_OCCLUDER_AREA off the eyes' and brows' `rims`, and followed into the rims from
+    there: alone, a lash line or lid crease there is the eye's own (flagged, ds lost its
+    lower lid), joined to hair it is the hair's end (turned_2's hair by the eye's outer
+    corner, left alone, printed dark wings beside both eyes)."""
+    hw = occ.shape
+    grown = cv2.dilate(occ.astype(np.uint8), _disc(0.02 * hw[0]))  # as the occluder is grown at the end
+    mocc, mvalid = mesh_warp(grown.astype(np.float32), mirrored, pts, hw, tris)
+    med = np.median(ref, axis=0)
+    scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), MIN_SCALE)
+    dist = np.linalg.norm((lab - med) / scale, axis=2)
+    unlike = (dist > OCCLUDER_DISTANCE) | (lab[..., 0] < _darkest(ref[:, 0]))
+    found = (skin & (mvalid > 0) & (mocc >= 0.5) & unlike).astype(np.uint8)
+    n, labels = cv2.connectedComponents(found, connectivity=8)
+    area = np.bincount(labels[~rims], minlength=n)  # each blob's area off the rims
+    big = np.flatnonzero(area >= MIN_OCCLUDER_AREA * hw[0] * hw[0])
+    return np.isin(labels, big[big > 0])
 
 
 def _darkest(skin_light: np.ndarray) -> float:
@@ -570,6 +636,11 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     # The smooth fill: the trusted skin's local colour; where none is near (a fringe over the
     # whole forehead) a wider one, and where even that finds none, the skin's median.
     weight = skin_w * trust
+    # Only what is lighter than hair feeds it: a strand or lash line left trusted beside an
+    # untrusted patch (turned_2's near temple, where her hair falls by the eye) was blurred
+    # into the fill as a grey smear from the eye to the temple.
+    if (weight > 0.9).sum() > 50:
+        weight = weight * (lab[..., 0] >= _darkest(lab[weight > 0.9][:, 0]))
     smooth = masked_blur(lab, weight, 0.03 * size)
     near = cv2.GaussianBlur(weight.astype(np.float32), (0, 0), 0.03 * size)
     wide = masked_blur(lab, weight, 0.12 * size)
