@@ -30,7 +30,7 @@ from rswap.compose.local_light import target_nose_light
 from rswap.compose.mask_kernels import dilate_rows, ellipse_rows, region_parts, swap_masks
 from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
-from rswap.compose.occluders import front_occluders
+from rswap.compose.occluders import front_occluder_box
 from rswap.compose.source_light import neutral_light
 from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
 from rswap.compose.warp import mesh_warp, reshape_crop
@@ -300,7 +300,7 @@ class ClassicalSwapper(HostSwapper):
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
         """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
         swapped face (a hand, a microphone). A cap's brim or a fringe over the target's forehead
-        and the frames of its glasses are found here and kept anyway (`front_occluders`)."""
+        and the frames of its glasses are found here and kept anyway (`front_occluder_box`)."""
         hw = crop.shape[:2]
         if hw[0] != hw[1] or hw[0] not in self._by_size:
             raise RswapError(f"the classical swapper takes square crops of {', '.join(map(str, sorted(self._by_size)))} pixels, got {hw}")
@@ -371,11 +371,10 @@ class ClassicalSwapper(HostSwapper):
             swapped = alpha_blend(crop, swapped, np.asarray(keep_mask, np.float32))
         # A cap's brim or a fringe over the target's forehead, and its glasses' frames, stay in
         # front (occluders.py), blended on their own box only (a whole-crop blend cost ~0.7 ms a frame).
-        forehead = front_occluders(crop, target, glasses=self.keep_glasses)
-        rows, cols = np.flatnonzero(forehead.any(1)), np.flatnonzero(forehead.any(0))
-        if len(rows):
-            box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-            swapped[box] = alpha_blend(crop[box], swapped[box], forehead[box])
+        occluders = front_occluder_box(crop, target, glasses=self.keep_glasses)
+        if occluders is not None:
+            box, soft = occluders
+            swapped[box] = alpha_blend(crop[box], swapped[box], soft)
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
 
     def _kept_parts(self, keep: tuple[str, ...]):
