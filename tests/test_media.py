@@ -123,3 +123,14 @@ def test_written_video_keeps_the_frames_colours(tmp_path, astronaut):
     for image in decoded:
         assert np.abs(image.mean((0, 1)) - sent.mean((0, 1))).max() < 1.5
         assert np.abs(image - sent).mean() < 4.0
+
+
+def test_reader_on_one_decoder_thread_gives_the_same_frames(clip_with_audio):
+    """convert decodes in its source thread on 2 cores (threads=1): the same frames and
+    timestamps as FFmpeg's own slice threads."""
+    read = []
+    for threads in (0, 1):
+        with VideoReader(clip_with_audio, threads=threads) as r:
+            read.append([(f.pts, f.image) for f in r])
+    assert len(read[0]) == len(read[1]) == 30
+    assert all(p == q and np.array_equal(a, b) for (p, a), (q, b) in zip(*read))

@@ -144,7 +144,11 @@ class VideoReader:
     MISSING_FRAMES = 2
     MISSING_SHARE = 0.01
 
-    def __init__(self, path: str | os.PathLike, what: str = "video", allow_truncated: bool = False):
+    def __init__(self, path: str | os.PathLike, what: str = "video", allow_truncated: bool = False, threads: int = 0):
+        """`threads`: the decoder's slice threads, 0 for FFmpeg's choice (one per core and one
+        more); 1 decodes in the calling thread (for a caller whose other threads already fill
+        the cores: convert on 2 cores, where the three slice threads cost ~0.2 ms of CPU a
+        640x368 frame more than one; benchmarks/RESULTS.md, issue 11, eighth session)."""
         self.path = Path(path)
         self.what = what
         self.allow_truncated = allow_truncated
@@ -155,6 +159,7 @@ class VideoReader:
             raise RswapError(f"{what} has no video stream: {self.path}")
         vs = self._container.streams.video[0]
         vs.thread_type = "SLICE"  # keeps decoder errors visible (see above)
+        vs.codec_context.thread_count = int(threads)
         self.rotation = _display_rotation(self.path)  # degrees counter-clockwise, a multiple of 90
         turned = self.rotation in (90, 270)
         fps = vs.average_rate or vs.guessed_rate or Fraction(30)
