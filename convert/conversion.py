@@ -99,12 +99,12 @@ class _WriterSink:
         self.bar.close()  # the VideoWriter's `with` block in convert_video discards the file
 
 
-# Offline, one swap thread by default. Two converted the 20 s talking-head clip 4-12% faster on
-# a quiet box (issue 11, fourth and fifth sessions) for ~10% more CPU; with other jobs on the 2
-# cores that CPU is what a conversion waits for: one worker took 9.5 s (12.4 + 1.1 CPU s) where
-# two took 9.9 s (13.8 + 1.6) in the same round (benchmarks/RESULTS.md, issue 11, eighth
-# session). `--swap-workers 2` still swaps side by side, frames leaving in order.
-CONVERT_SWAP_WORKERS = 1
+# Offline, two swap threads by default: on 2 cores (with the switch interval below) they
+# converted the 20 s talking-head clip 4-12% faster than one in five fixed-order rounds and
+# about as fast in three alternated ones on a loaded box, for ~10% more CPU (benchmarks/RESULTS.md,
+# issue 11, fourth and fifth sessions; one worker was slower in three alternated rounds of four in
+# the eighth, for ~2-4% less CPU); frames still leave in order, the same pictures as with one.
+CONVERT_SWAP_WORKERS = 2
 # The interpreter's thread switch interval while a conversion runs (Python's default: 5 ms).
 # Each return from a call that released the GIL waits until the thread holding it gives it
 # up, at the latest after this interval; with two swap workers and four other busy threads,

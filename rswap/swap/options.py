@@ -64,7 +64,7 @@ class FrameOptions:
                                      "device, one upload and one download per frame (auto: device when the backend "
                                      "runs on a GPU)", choices=COMPOSE_ON)
     swap_workers: int | None = option(None, "threads running the swap stage side by side on successive frames "
-                                            "(default 1); convert keeps every frame in order",
+                                            "(default: 2 in convert, 1 live); convert keeps every frame in order",
                                       metavar="N")
     no_watermark: bool = option(False, "leave out the invisible 'synthetic by rswap' mark that every swapped frame "
                                        "otherwise carries")
