@@ -103,7 +103,7 @@ class _WriterSink:
 # converted the 20 s talking-head clip 4-12% faster than one in five fixed-order rounds and
 # about as fast in three alternated ones on a loaded box, for ~10% more CPU (benchmarks/RESULTS.md,
 # issue 11, fourth and fifth sessions; one worker was slower in three alternated rounds of four in
-# the eighth, for ~2-4% less CPU); frames still leave in order, the same pictures as with one.
+# the eighth, for ~2% less CPU); frames still leave in order, the same pictures as with one.
 CONVERT_SWAP_WORKERS = 2
 # The interpreter's thread switch interval while a conversion runs (Python's default: 5 ms).
 # Each return from a call that released the GIL waits until the thread holding it gives it
