@@ -24,7 +24,7 @@ from rswap.media.h264 import DEFAULT_CRF, DEFAULT_PRESET
 from rswap.media.video import Truncation, VideoReader, VideoWriter
 from rswap.swap.frame import FrameSwapper
 
-from realtime.threads import opencv_threads, switch_interval
+from realtime.threads import FEW_CORES, opencv_threads, switch_interval
 
 
 @dataclass
@@ -43,9 +43,10 @@ class ConvertStats:
 class _ReaderSource:
     """A video file read as fast as the pipeline takes frames, keeping each frame's pts."""
 
-    def __init__(self, path, allow_truncated: bool = False):
+    def __init__(self, path, allow_truncated: bool = False, threads: int = 0):
         self.path = path
         self.allow_truncated = allow_truncated
+        self.threads = threads  # the decoder's (rswap.media.video.VideoReader)
         self.pts: dict[int, int] = {}  # packet index -> original pts
         self.reader = None
         self.dropped: dict[str, int] = {}  # none: conversion takes every frame
@@ -54,7 +55,7 @@ class _ReaderSource:
     def open(self) -> None:
         if self.reader is not None:  # opened before the pipeline starts, to size the writer
             return
-        self.reader = VideoReader(self.path, "target", self.allow_truncated)
+        self.reader = VideoReader(self.path, "target", self.allow_truncated, self.threads)
         self.info = self.reader.info
         self.size, self.fps = (self.info.width, self.info.height), float(self.info.fps)
         self._frames = iter(self.reader)
@@ -101,7 +102,8 @@ class _WriterSink:
 # Offline, two swap threads by default: on 2 cores (with the switch interval below) they
 # converted the 20 s talking-head clip 4-12% faster than one in five fixed-order rounds and
 # about as fast in three alternated ones on a loaded box, for ~10% more CPU (benchmarks/RESULTS.md,
-# issue 11, fourth and fifth sessions); frames still leave in order, the same pictures as with one.
+# issue 11, fourth and fifth sessions; one worker was slower in three alternated rounds of four in
+# the eighth, for ~2% less CPU); frames still leave in order, the same pictures as with one.
 CONVERT_SWAP_WORKERS = 2
 # The interpreter's thread switch interval while a conversion runs (Python's default: 5 ms).
 # Each return from a call that released the GIL waits until the thread holding it gives it
@@ -151,11 +153,12 @@ def convert_video(
     from realtime.pipeline import Pipeline
     from realtime.swap_stages import swap_conveyor
 
-    source = _ReaderSource(target, allow_truncated)
+    cores = len(os.sched_getaffinity(0))
+    # The decoder runs in the source's thread on few cores, as the encoder in the sink's (_library_threads).
+    source = _ReaderSource(target, allow_truncated, threads=1 if cores <= FEW_CORES else 0)
     source.open()
     info = source.info
     try:
-        cores = len(os.sched_getaffinity(0))
         with switch_interval(CONVERT_SWITCH_INTERVAL_S), _library_threads(cores) as encoder_threads, VideoWriter(
             output, info.fps, (info.width, info.height), info.time_base, crf=crf, preset=preset,
             copy_from=target, before_publish=before_publish, threads=encoder_threads,

@@ -103,3 +103,34 @@ def test_writer_in_one_thread_gives_the_picture_of_its_own_threads(tmp_path, ast
             decoded.append(np.stack([f.image for f in r]).astype(int))
     assert decoded[0].shape == decoded[1].shape == (5, 64, 96, 3)
     assert np.abs(decoded[0] - decoded[1]).mean() < 1.0  # encoder noise only, not another picture
+
+
+def test_written_video_keeps_the_frames_colours(tmp_path, astronaut):
+    """The writer converts RGB to the encoder's yuv420p itself: channels in their order, the
+    video range mapped back to the same levels (a swapped R/B or a full-range mix-up would
+    move the mean colour by tens of levels)."""
+    import cv2
+
+    frame = cv2.resize(astronaut, (192, 128), interpolation=cv2.INTER_AREA)
+    out = tmp_path / "c.mp4"
+    with VideoWriter(out, 25, (192, 128), crf=10) as w:
+        for _ in range(3):
+            w.write(frame)
+    with VideoReader(out) as r:
+        decoded = [f.image.astype(np.float32) for f in r]
+    assert len(decoded) == 3
+    sent = frame.astype(np.float32)
+    for image in decoded:
+        assert np.abs(image.mean((0, 1)) - sent.mean((0, 1))).max() < 1.5
+        assert np.abs(image - sent).mean() < 4.0
+
+
+def test_reader_on_one_decoder_thread_gives_the_same_frames(clip_with_audio):
+    """convert decodes in its source thread on 2 cores (threads=1): the same frames and
+    timestamps as FFmpeg's own slice threads."""
+    read = []
+    for threads in (0, 1):
+        with VideoReader(clip_with_audio, threads=threads) as r:
+            read.append([(f.pts, f.image) for f in r])
+    assert len(read[0]) == len(read[1]) == 30
+    assert all(p == q and np.array_equal(a, b) for (p, a), (q, b) in zip(*read))

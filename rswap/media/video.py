@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import av
+import cv2
 import numpy as np
 
 from rswap import __version__
@@ -143,7 +144,11 @@ class VideoReader:
     MISSING_FRAMES = 2
     MISSING_SHARE = 0.01
 
-    def __init__(self, path: str | os.PathLike, what: str = "video", allow_truncated: bool = False):
+    def __init__(self, path: str | os.PathLike, what: str = "video", allow_truncated: bool = False, threads: int = 0):
+        """`threads`: the decoder's slice threads, 0 for FFmpeg's choice (one per core and one
+        more); 1 decodes in the calling thread (for a caller whose other threads already fill
+        the cores: convert on 2 cores, where the three slice threads cost ~0.2 ms of CPU a
+        640x368 frame more than one; benchmarks/RESULTS.md, issue 11, eighth session)."""
         self.path = Path(path)
         self.what = what
         self.allow_truncated = allow_truncated
@@ -154,6 +159,7 @@ class VideoReader:
             raise RswapError(f"{what} has no video stream: {self.path}")
         vs = self._container.streams.video[0]
         vs.thread_type = "SLICE"  # keeps decoder errors visible (see above)
+        vs.codec_context.thread_count = int(threads)
         self.rotation = _display_rotation(self.path)  # degrees counter-clockwise, a multiple of 90
         turned = self.rotation in (90, 270)
         fps = vs.average_rate or vs.guessed_rate or Fraction(30)
@@ -443,7 +449,13 @@ class VideoWriter:
             raise
 
     def write(self, image: np.ndarray, pts: int | None = None) -> None:
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[: self.height, : self.width]), format="rgb24")
+        # x264 takes yuv420p. Converted here by OpenCV, not by PyAV's swscale on an rgb24 frame:
+        # the same BT.601 limited-range matrix (Y off by one on ~1% of pixels, chroma the 2x2
+        # mean in both) for 0.12 ms of a 640x368 frame against ~0.9 (benchmarks/RESULTS.md,
+        # "issue 11, eighth session"). Measured on the 20 s talking-head clip at CRF 16: the
+        # same PSNR against the frames fed in (43.4 dB), a file ~7% larger.
+        yuv = cv2.cvtColor(np.ascontiguousarray(image[: self.height, : self.width]), cv2.COLOR_RGB2YUV_I420)
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         frame.pts = self._frames if pts is None else int(pts)
         frame.time_base = self.time_base
         self._frames += 1
