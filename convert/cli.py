@@ -111,11 +111,11 @@ def convert_job(args: argparse.Namespace, target, output, target_is_video: bool,
         return convert_video(
             swapper, target, output, args.face_select, crf=args.crf, preset=args.preset, progress=progress,
             detector=detector, allow_truncated=args.allow_truncated, before_publish=sign, on_frame=on_frame,
-            swap_workers=args.swap_workers,
+            swap_workers=args.swap_workers, hands=args.keep_hands,
         )
     from convert.conversion import convert_image
 
-    convert_image(swapper, target, output, detector, before_publish=sign)
+    convert_image(swapper, target, output, detector, before_publish=sign, hands=args.keep_hands)
     if on_frame is not None:
         on_frame()
     return None

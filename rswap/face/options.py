@@ -23,6 +23,8 @@ class AnalysisOptions:
     detect_every: int = option(30, "force a fresh face detection every N frames to find new faces "
                                    "(0: only when tracking is lost)", metavar="N")
     smooth: bool = option(True, "One-Euro smoothing of landmarks (steady still faces)")
+    keep_hands: bool = option(True, "a hand in front of a face stays in front of the swapped face, and one on a "
+                                    "source photo's face is left out of its texture (mediapipe's hand landmarks)")
     # Not a flag: live caps the small-face search's share of the time while no face is in view
     # (realtime.live_cli); None searches every frame (offline conversion). MediapipeFaceAnalyser.
     search_duty: float | None = None

@@ -1,0 +1,140 @@
+"""Hands in front of faces: mediapipe's hand landmarks and a mask drawn from them.
+
+A hand raised to the face (a chin in the hand, fingers over a cheek, a phone held up) must
+stay in front of the swapped face, in the target; on a source photo its pixels are not the
+source's face. mediapipe 0.10.21's wheel ships the legacy hand models (palm detection and
+the 21-point hand landmarks, lite and full), run here by its `Hands` solution: nothing is
+downloaded. Found hands travel on the faces they cover (`Face.hands`, frame pixels); the
+swap turns them into a mask in each face's crop (`hand_mask`).
+
+Cost, measured on 2 cores (benchmarks/RESULTS.md, "issue 10, eighth session"): a search
+(palm detection on the whole frame, then landmarks for each palm) is ~10 ms of CPU with the
+lite models and ~25-30 ms with the full ones, mostly in mediapipe's own graph threads;
+following a hand already found (landmarks only, from the last frame's hand) ~6 ms with the
+lite models. So stills and source photos search with the full models (once), and a stream
+(`video=True`, lite models) searches only every `search_every` frames while no hand is near
+a face, and follows a hand every frame while one is.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+WRIST, THUMB_BASE, MIDDLE_BASE = 0, 1, 9  # landmark indices (mediapipe's HandLandmark)
+PALM = (0, 1, 2, 5, 9, 13, 17)  # the palm's outline: wrist, thumb base and knuckles
+# Widths as a share of the hand's own length, wrist to the middle finger's base (~9-10 cm on
+# an adult, whatever the distance to the camera). mediapipe's points sit on the bones' axis:
+# a finger is ~2 cm wide (0.2 of that length), the thumb a little more; both are drawn a
+# little wider (the points wobble by a few % of the hand between frames).
+FINGER_WIDTH, THUMB_WIDTH = 0.26, 0.30
+# The hand's points stop at the wrist; the forearm goes on beyond it, away from the fingers.
+WRIST_WIDTH, FOREARM_LENGTH = 0.55, 0.6
+FEATHER = 0.03  # the mask's soft edge (Gaussian sigma), a share of the hand's length
+# A hand matters to a face when its box meets the face's box grown by this share of the
+# face's side on every side (a stream follows such a hand every frame: it is about to cover it).
+NEAR = 0.5
+SEARCH_EVERY = 8  # a stream: frames between searches while no hand is near a face
+# mediapipe finds "hands" on ears: all 21 points on a line along the ear (on 2 of the 46 dev
+# photos, 5 with the hard set's made variants of them). Their points' spread across their main
+# axis is 0.06-0.08 of that along it; the real hands on the dev photos, fists included, 0.58-0.90.
+# A hand seen exactly edge-on is thin as well, and is dropped with them (it covers little).
+MIN_SPREAD = 0.25
+
+
+def spread(points: np.ndarray) -> float:
+    """How far a hand's points spread across their main axis, over along it (0: on a line)."""
+    low, high = np.linalg.eigvalsh(np.cov(np.asarray(points, np.float64).T))
+    return float(np.sqrt(max(low, 0.0) / high)) if high > 0 else 0.0
+
+
+def hand_length(points: np.ndarray) -> float:
+    """Wrist to the middle finger's base, in the points' pixels: the scale of every width."""
+    return float(np.linalg.norm(points[MIDDLE_BASE] - points[WRIST]))
+
+
+def hand_mask(hw: tuple[int, int], hands, M: np.ndarray | None = None) -> np.ndarray | None:
+    """float32 (H, W) in [0, 1]: 1 on the hands, a soft edge outside them; None for no hand.
+
+    hands: (21, 2) hand landmarks each, in frame pixels; M: 2x3 frame -> mask (a face's crop
+    matrix), None for the frame itself. Every bone (mediapipe's hand connections) is a thick
+    capsule, the palm a filled polygon, the forearm a short wide capsule beyond the wrist; all
+    widths follow the hand's own length, so a hand far from the camera is drawn as thin."""
+    from rswap.face.mediapipe_modules import hands_connections
+
+    bones = hands_connections.HAND_CONNECTIONS
+    thumb = set(hands_connections.HAND_THUMB_CONNECTIONS)
+    canvas = np.zeros(hw, np.uint8)
+    feather = 0.0
+    for hand in hands:
+        pts = np.asarray(hand, np.float32)
+        if M is not None:
+            pts = pts @ M[:, :2].T + M[:, 2]
+        length = hand_length(pts)
+        if length < 1.0:  # a hand under a pixel long (or a degenerate one) draws nothing
+            continue
+        feather = max(feather, FEATHER * length)
+        grow = 1.5 * FEATHER * length  # drawn wider by 1.5 sigma: the blurred mask is ~0.93 at the true edge
+        line = lambda a, b, width: cv2.line(canvas, tuple(np.round(a).astype(int)),  # noqa: E731
+                                            tuple(np.round(b).astype(int)), 1, max(1, int(round(width + 2 * grow))))
+        cv2.fillConvexPoly(canvas, np.round(cv2.convexHull(pts[list(PALM)])[:, 0]).astype(np.int32), 1)
+        for a, b in bones:  # OpenCV draws thick lines with round caps: capsules
+            line(pts[a], pts[b], (THUMB_WIDTH if (a, b) in thumb else FINGER_WIDTH) * length)
+        away = pts[WRIST] + FOREARM_LENGTH * (pts[WRIST] - pts[MIDDLE_BASE])
+        line(pts[WRIST], away, WRIST_WIDTH * length)
+    if feather == 0.0 or not canvas.any():
+        return None
+    return cv2.GaussianBlur(canvas.astype(np.float32), (0, 0), feather)
+
+
+def near_face(hand: np.ndarray, box: np.ndarray) -> bool:
+    """Whether a hand's box meets a face's box grown by NEAR of its side."""
+    grow = NEAR * max(box[2] - box[0], box[3] - box[1])
+    lo, hi = hand.min(0), hand.max(0)
+    return bool(lo[0] <= box[2] + grow and hi[0] >= box[0] - grow and lo[1] <= box[3] + grow and hi[1] >= box[1] - grow)
+
+
+class HandFinder:
+    """mediapipe's hands on whole frames; `find` returns the hands near the given faces.
+
+    Stills (`video=False`): every call searches, with the full models. Streams (`video=True`):
+    the lite models, mediapipe's tracking (a hand found is followed from its last landmarks,
+    without a new palm search), and a search only every `search_every` frames while no hand is
+    near a face: on 2 cores a search every frame would cost ~10 ms a frame, most frames have no
+    hand, and a hand entering is found within `search_every` frames, usually before it reaches
+    the face (it is followed from NEAR a face). One finder is not thread-safe: one per analyser."""
+
+    def __init__(self, video: bool = False, max_hands: int = 2, min_confidence: float = 0.5,
+                 search_every: int = SEARCH_EVERY):
+        from rswap.face.mediapipe_modules import hands
+
+        self.video = video
+        self.search_every = search_every
+        self._graph = hands.Hands(static_image_mode=not video, max_num_hands=max_hands, model_complexity=0 if video else 1,
+                                  min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence)
+        self._following = False  # a stream: the last call found a hand near a face
+        self._since = search_every  # a stream: frames since the graph last ran (the first frame searches)
+        self.graph_calls = 0
+
+    def find(self, image: np.ndarray, face_boxes: list[np.ndarray]) -> list[np.ndarray]:
+        """(21, 2) float32 landmarks in frame pixels of each hand near one of the faces (none
+        without faces: a hand matters only in front of one)."""
+        from rswap.face.mesh_graph import graph_landmarks
+
+        if not face_boxes:
+            self._following, self._since = False, self.search_every
+            return []
+        self._since += 1
+        if self.video and not self._following and self._since < self.search_every:
+            return []
+        self._since = 0
+        self.graph_calls += 1
+        h, w = image.shape[:2]
+        found = [xyz[:, :2] * np.float32([w, h]) for xyz in graph_landmarks(self._graph, np.ascontiguousarray(image),
+                                                                           "multi_hand_landmarks")]
+        near = [hand for hand in found if spread(hand) >= MIN_SPREAD and any(near_face(hand, box) for box in face_boxes)]
+        self._following = bool(near)
+        return near
+
+    def close(self) -> None:
+        self._graph.close()
