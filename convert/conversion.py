@@ -128,9 +128,9 @@ def _library_threads(cores: int):
 
 
 def convert_image(swapper: FrameSwapper, target, output, detector=None, before_publish=None,
-                  hands: bool = AnalysisOptions.keep_hands) -> None:
+                  hands: bool = True) -> None:
     """`before_publish(tmp, dest)`: e.g. Content Credentials signing, on the finished file.
-    `hands`: hands in front of a face stay in front (AnalysisOptions.keep_hands)."""
+    `hands`: hands in front of a face stay in front (AnalysisOptions.keeps_hands)."""
     image = read_image(target, "target")
     with MediapipeFaceAnalyser(max_faces=8, video=False, detector=detector, hands=hands) as analyser:
         faces = analyser.analyse(image)
@@ -142,7 +142,7 @@ def convert_image(swapper: FrameSwapper, target, output, detector=None, before_p
 def convert_video(
     swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
     progress: bool = True, detector=None, allow_truncated: bool = False, before_publish=None, on_frame=None,
-    swap_workers: int | None = None, hands: bool = AnalysisOptions.keep_hands,
+    swap_workers: int | None = None, hands: bool = True,
 ) -> ConvertStats:
     """Swap faces in every frame of `target` into `output` (written atomically).
     User errors raise RswapError; Ctrl-C/SIGTERM (KeyboardInterrupt) propagate after the
@@ -150,7 +150,7 @@ def convert_video(
     which converts the readable part (ConvertStats.truncated says how much).
     `on_frame()` is called after each frame is written (a batch worker's progress report).
     `swap_workers` swap frames side by side (None: CONVERT_SWAP_WORKERS); they still leave in order.
-    `hands`: hands in front of a face stay in front (AnalysisOptions.keep_hands)."""
+    `hands`: hands in front of a face stay in front (AnalysisOptions.keeps_hands)."""
     from realtime.pipeline import Pipeline
     from realtime.swap_stages import swap_conveyor
 

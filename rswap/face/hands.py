@@ -35,6 +35,11 @@ FEATHER = 0.03  # the mask's soft edge (Gaussian sigma), a share of the hand's l
 # face's side on every side (a stream follows such a hand every frame: it is about to cover it).
 NEAR = 0.5
 SEARCH_EVERY = 8  # a stream: frames between searches while no hand is near a face
+MODELS = ("lite", "full")  # mediapipe's hand models, by its model_complexity
+STREAM_MODEL = "lite"  # what a stream runs
+# A stream follows one hand: mediapipe's graph runs its palm search on every frame while it
+# follows fewer hands than it may (measured: 16.6 ms a frame with one hand followed of two, lite).
+STREAM_HANDS = 1
 # mediapipe finds "hands" on ears: all 21 points on a line along the ear (on 2 of the 46 dev
 # photos, 5 with the hard set's made variants of them). Their points' spread across their main
 # axis is 0.06-0.08 of that along it; the real hands on the dev photos, fists included, 0.58-0.90.
@@ -69,7 +74,7 @@ def hand_mask(hw: tuple[int, int], hands, M: np.ndarray | None = None) -> np.nda
     for hand in hands:
         pts = np.asarray(hand, np.float32)
         if M is not None:
-            pts = pts @ M[:, :2].T + M[:, 2]
+            pts = (pts @ M[:, :2].T + M[:, 2]).astype(np.float32)
         length = hand_length(pts)
         if length < 1.0:  # a hand under a pixel long (or a degenerate one) draws nothing
             continue
@@ -94,24 +99,37 @@ def near_face(hand: np.ndarray, box: np.ndarray) -> bool:
     return bool(lo[0] <= box[2] + grow and hi[0] >= box[0] - grow and lo[1] <= box[3] + grow and hi[1] >= box[1] - grow)
 
 
+def same_hand(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two sets of hand landmarks are one hand: their points on average within 0.3
+    of its length."""
+    return float(np.linalg.norm(a - b, axis=1).mean()) < 0.3 * max(hand_length(a), hand_length(b), 1.0)
+
+
 class HandFinder:
     """mediapipe's hands on whole frames; `find` returns the hands near the given faces.
 
-    Stills (`video=False`): every call searches, with the full models. Streams (`video=True`):
-    the lite models, mediapipe's tracking (a hand found is followed from its last landmarks,
-    without a new palm search), and a search only every `search_every` frames while no hand is
-    near a face: on 2 cores a search every frame would cost ~10 ms a frame, most frames have no
-    hand, and a hand entering is found within `search_every` frames, usually before it reaches
-    the face (it is followed from NEAR a face). One finder is not thread-safe: one per analyser."""
+    Stills (`video=False`): every call searches twice, on the photo and on the photo set in a
+    grey border half its size on each side: a hand cut by the photo's edge (a chin in a hand
+    that comes from below a tight portrait) was found only with room around it (dev photos
+    with made hands: 8 of 10 against 1; benchmarks/RESULTS.md). Streams (`video=True`):
+    mediapipe's tracking (a hand found is followed from its last landmarks, without a new
+    palm search), and a search only every `search_every` frames while no hand is near a face:
+    most frames have no hand, and a hand entering is found within `search_every` frames,
+    usually before it reaches the face (it is followed from NEAR a face on).
+    `model`: mediapipe's "full" or "lite" models (default full for stills, STREAM_MODEL for
+    streams). One finder is not thread-safe: one per analyser."""
 
-    def __init__(self, video: bool = False, max_hands: int = 2, min_confidence: float = 0.5,
-                 search_every: int = SEARCH_EVERY):
+    def __init__(self, video: bool = False, model: str | None = None, max_hands: int | None = None,
+                 min_confidence: float = 0.5, search_every: int = SEARCH_EVERY):
         from rswap.face.mediapipe_modules import hands
 
+        model = model or (STREAM_MODEL if video else "full")
+        max_hands = max_hands or (STREAM_HANDS if video else 2)
         self.video = video
         self.search_every = search_every
-        self._graph = hands.Hands(static_image_mode=not video, max_num_hands=max_hands, model_complexity=0 if video else 1,
-                                  min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence)
+        self._graph = hands.Hands(static_image_mode=not video, max_num_hands=max_hands,
+                                  model_complexity=MODELS.index(model), min_detection_confidence=min_confidence,
+                                  min_tracking_confidence=min_confidence)
         self._following = False  # a stream: the last call found a hand near a face
         self._since = search_every  # a stream: frames since the graph last ran (the first frame searches)
         self.graph_calls = 0
@@ -119,8 +137,6 @@ class HandFinder:
     def find(self, image: np.ndarray, face_boxes: list[np.ndarray]) -> list[np.ndarray]:
         """(21, 2) float32 landmarks in frame pixels of each hand near one of the faces (none
         without faces: a hand matters only in front of one)."""
-        from rswap.face.mesh_graph import graph_landmarks
-
         if not face_boxes:
             self._following, self._since = False, self.search_every
             return []
@@ -128,13 +144,24 @@ class HandFinder:
         if self.video and not self._following and self._since < self.search_every:
             return []
         self._since = 0
-        self.graph_calls += 1
-        h, w = image.shape[:2]
-        found = [xyz[:, :2] * np.float32([w, h]) for xyz in graph_landmarks(self._graph, np.ascontiguousarray(image),
-                                                                           "multi_hand_landmarks")]
+        image = np.ascontiguousarray(image)
+        found = self._hands(image)
+        if not self.video:
+            h, w = image.shape[:2]
+            padded = cv2.copyMakeBorder(image, h // 2, h // 2, w // 2, w // 2, cv2.BORDER_CONSTANT, value=(128, 128, 128))
+            found += [hand for hand in (pts - np.float32([w // 2, h // 2]) for pts in self._hands(padded))
+                      if not any(same_hand(hand, other) for other in found)]
         near = [hand for hand in found if spread(hand) >= MIN_SPREAD and any(near_face(hand, box) for box in face_boxes)]
         self._following = bool(near)
         return near
+
+    def _hands(self, image: np.ndarray) -> list[np.ndarray]:
+        """The graph's hands, (21, 2) float32 in the image's pixels."""
+        from rswap.face.mesh_graph import graph_landmarks
+
+        self.graph_calls += 1
+        h, w = image.shape[:2]
+        return [xyz[:, :2] * np.float32([w, h]) for xyz in graph_landmarks(self._graph, image, "multi_hand_landmarks")]
 
     def close(self) -> None:
         self._graph.close()
