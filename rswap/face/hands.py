@@ -80,13 +80,13 @@ def hand_mask(hw: tuple[int, int], hands, M: np.ndarray | None = None) -> np.nda
             continue
         feather = max(feather, FEATHER * length)
         grow = 1.5 * FEATHER * length  # drawn wider by 1.5 sigma: the blurred mask is ~0.93 at the true edge
-        line = lambda a, b, width: cv2.line(canvas, tuple(np.round(a).astype(int)),  # noqa: E731
-                                            tuple(np.round(b).astype(int)), 1, max(1, int(round(width + 2 * grow))))
+        away = pts[WRIST] + FOREARM_LENGTH * (pts[WRIST] - pts[MIDDLE_BASE])
+        xy = [tuple(p) for p in np.round(np.vstack([pts, away])).astype(int).tolist()]  # (the forearm's end: 21)
         cv2.fillConvexPoly(canvas, np.round(cv2.convexHull(pts[list(PALM)])[:, 0]).astype(np.int32), 1)
         for a, b in bones:  # OpenCV draws thick lines with round caps: capsules
-            line(pts[a], pts[b], (THUMB_WIDTH if (a, b) in thumb else FINGER_WIDTH) * length)
-        away = pts[WRIST] + FOREARM_LENGTH * (pts[WRIST] - pts[MIDDLE_BASE])
-        line(pts[WRIST], away, WRIST_WIDTH * length)
+            width = (THUMB_WIDTH if (a, b) in thumb else FINGER_WIDTH) * length
+            cv2.line(canvas, xy[a], xy[b], 1, max(1, int(round(width + 2 * grow))))
+        cv2.line(canvas, xy[WRIST], xy[21], 1, max(1, int(round(WRIST_WIDTH * length + 2 * grow))))
     if feather == 0.0 or not canvas.any():
         return None
     return cv2.GaussianBlur(canvas.astype(np.float32), (0, 0), feather)
