@@ -7,13 +7,13 @@ the 21-point hand landmarks, lite and full), run here by its `Hands` solution: n
 downloaded. Found hands travel on the faces they cover (`Face.hands`, frame pixels); the
 swap turns them into a mask in each face's crop (`hand_mask`).
 
-Cost, measured on 2 cores (benchmarks/RESULTS.md, "issue 10, eighth session"): a search
-(palm detection on the whole frame, then landmarks for each palm) is ~10 ms of CPU with the
-lite models and ~25-30 ms with the full ones, mostly in mediapipe's own graph threads;
-following a hand already found (landmarks only, from the last frame's hand) ~6 ms with the
-lite models. So stills and source photos search with the full models (once), and a stream
-(`video=True`, lite models) searches only every `search_every` frames while no hand is near
-a face, and follows a hand every frame while one is.
+Cost, measured on 2 cores (benchmarks/RESULTS.md, "issue 10, eighth session"; process CPU,
+mostly in mediapipe's own graph threads): a search (palm detection on the whole frame) ~15 ms
+with either model at 720p or 640x368; following a hand already found (landmarks only, from the
+last frame's hand) ~8 ms a frame with the lite models, ~12 ms with the full ones. So stills and
+source photos search with the full models (once), and a stream (`video=True`, lite models)
+searches only every `search_every` frames while no hand is near a face (~2 ms a frame), and
+follows a hand every frame while one is.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ STREAM_MODEL = "lite"  # what a stream runs
 # A stream follows one hand: mediapipe's graph runs its palm search on every frame while it
 # follows fewer hands than it may (measured: 16.6 ms a frame with one hand followed of two, lite).
 STREAM_HANDS = 1
-# mediapipe finds "hands" on ears: all 21 points on a line along the ear (on 2 of the 46 dev
-# photos, 5 with the hard set's made variants of them). Their points' spread across their main
+# mediapipe's full models find "hands" on ears: all 21 points on a line along the ear (on 2 of
+# the 46 dev photos, 5 with the hard set's variants of them). Their points' spread across their main
 # axis is 0.06-0.08 of that along it; the real hands on the dev photos, fists included, 0.58-0.90.
 # A hand seen exactly edge-on is thin as well, and is dropped with them (it covers little).
 MIN_SPREAD = 0.25
@@ -111,7 +111,7 @@ class HandFinder:
     Stills (`video=False`): every call searches twice, on the photo and on the photo set in a
     grey border half its size on each side: a hand cut by the photo's edge (a chin in a hand
     that comes from below a tight portrait) was found only with room around it (dev photos
-    with made hands: 8 of 10 against 1; benchmarks/RESULTS.md). Streams (`video=True`):
+    with made hands, full models: 9 of 11 against 6 as is; benchmarks/RESULTS.md). Streams (`video=True`):
     mediapipe's tracking (a hand found is followed from its last landmarks, without a new
     palm search), and a search only every `search_every` frames while no hand is near a face:
     most frames have no hand, and a hand entering is found within `search_every` frames,
