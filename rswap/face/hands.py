@@ -1,6 +1,6 @@
 """Hands in front of faces: mediapipe's hand landmarks and a mask drawn from them.
 
-A hand raised to the face (a chin in the hand, fingers over a cheek, a phone held up) must
+A hand raised to the face (a chin in the hand, fingers over a cheek or the mouth) must
 stay in front of the swapped face, in the target; on a source photo its pixels are not the
 source's face. mediapipe 0.10.21's wheel ships the legacy hand models (palm detection and
 the 21-point hand landmarks, lite and full), run here by its `Hands` solution: nothing is
@@ -21,7 +21,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-WRIST, THUMB_BASE, MIDDLE_BASE = 0, 1, 9  # landmark indices (mediapipe's HandLandmark)
+WRIST, MIDDLE_BASE = 0, 9  # landmark indices (mediapipe's HandLandmark)
 PALM = (0, 1, 2, 5, 9, 13, 17)  # the palm's outline: wrist, thumb base and knuckles
 # Widths as a share of the hand's own length, wrist to the middle finger's base (~9-10 cm on
 # an adult, whatever the distance to the camera). mediapipe's points sit on the bones' axis:
