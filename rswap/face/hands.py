@@ -111,11 +111,13 @@ class HandFinder:
     Stills (`video=False`): every call searches twice, on the photo and on the photo set in a
     grey border half its size on each side: a hand cut by the photo's edge (a chin in a hand
     that comes from below a tight portrait) was found only with room around it (dev photos
-    with made hands, full models: 9 of 11 against 6 as is; benchmarks/RESULTS.md). Streams (`video=True`):
-    mediapipe's tracking (a hand found is followed from its last landmarks, without a new
-    palm search), and a search only every `search_every` frames while no hand is near a face:
-    most frames have no hand, and a hand entering is found within `search_every` frames,
-    usually before it reaches the face (it is followed from NEAR a face on).
+    with made hands, full models: 9 of 11 against 6 as is; benchmarks/RESULTS.md).
+    Streams (`video=True`): mediapipe's tracking (a hand found is followed from its last
+    landmarks, without a new palm search), and a search only every `search_every` frames while
+    no hand is near a face: most frames have no hand, and a hand entering is found within
+    `search_every` frames, usually before it reaches the face (it is followed from NEAR a face
+    on). A hand the graph follows away from every face is dropped (the graph restarts): while
+    it follows its one hand it does not search, and would miss another one raised to a face.
     `model`: mediapipe's "full" or "lite" models (default full for stills, STREAM_MODEL for
     streams). One finder is not thread-safe: one per analyser."""
 
@@ -153,6 +155,8 @@ class HandFinder:
                       if not any(same_hand(hand, other) for other in found)]
         near = [hand for hand in found if spread(hand) >= MIN_SPREAD and any(near_face(hand, box) for box in face_boxes)]
         self._following = bool(near)
+        if self.video and found and not near:
+            self._graph.reset()  # the next search looks for palms afresh instead of following this one
         return near
 
     def _hands(self, image: np.ndarray) -> list[np.ndarray]:
