@@ -26,7 +26,7 @@ class AnalysisOptions:
     keep_hands: bool | None = option(
         None, "a hand in front of a face stays in front of the swapped face, and one on a source photo's face is "
               "left out of its identity (mediapipe's hand landmarks). Default: on, but in live only for the source "
-              "photos: following a hand costs ~7 ms of CPU a frame, looking for one ~2 ms")
+              "photos: following a hand costs ~8 ms of CPU a frame, looking for one ~2 ms")
 
     def keeps_hands(self, live_frames: bool) -> bool:
         """`keep_hands` where given; by default on for source photos (once per photo) and convert's
