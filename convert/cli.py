@@ -11,11 +11,13 @@ import argparse
 import sys
 
 from rswap.errors import RswapError
+from rswap.face.options import AnalysisOptions
 from rswap.interrupts import note_kept
 from rswap.media.h264 import DEFAULT_CRF, DEFAULT_PRESET, X264_PRESETS
 from rswap.media.paths import (
     is_image_path, is_same_file, is_video_path, require_input_file, require_output_path, require_video_output,
 )
+from rswap.options import from_args
 
 from convert.batch.options import add_batch_arguments, is_batch
 from realtime.detector_options import add_detector_arguments, detector_from_args
@@ -105,17 +107,18 @@ def convert_job(args: argparse.Namespace, target, output, target_is_video: bool,
     The video's ConvertStats, or None for an image."""
     credentials = credentials_from_args(args, output, target, "rswap convert")
     sign = credentials.sign_in_place if credentials else None
+    hands = from_args(AnalysisOptions, args).keeps_hands(live_frames=False)
     if target_is_video:
         from convert.conversion import convert_video
 
         return convert_video(
             swapper, target, output, args.face_select, crf=args.crf, preset=args.preset, progress=progress,
             detector=detector, allow_truncated=args.allow_truncated, before_publish=sign, on_frame=on_frame,
-            swap_workers=args.swap_workers,
+            swap_workers=args.swap_workers, hands=hands,
         )
     from convert.conversion import convert_image
 
-    convert_image(swapper, target, output, detector, before_publish=sign)
+    convert_image(swapper, target, output, detector, before_publish=sign, hands=hands)
     if on_frame is not None:
         on_frame()
     return None

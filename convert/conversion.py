@@ -129,10 +129,12 @@ def _library_threads(cores: int):
         yield 1 if few else 0  # 0: libx264's own choice
 
 
-def convert_image(swapper: FrameSwapper, target, output, detector=None, before_publish=None) -> None:
-    """`before_publish(tmp, dest)`: e.g. Content Credentials signing, on the finished file."""
+def convert_image(swapper: FrameSwapper, target, output, detector=None, before_publish=None,
+                  hands: bool = True) -> None:
+    """`before_publish(tmp, dest)`: e.g. Content Credentials signing, on the finished file.
+    `hands`: hands in front of a face stay in front (AnalysisOptions.keeps_hands)."""
     image = read_image(target, "target")
-    with MediapipeFaceAnalyser(max_faces=8, video=False, detector=detector) as analyser:
+    with MediapipeFaceAnalyser(max_faces=8, video=False, detector=detector, hands=hands) as analyser:
         faces = analyser.analyse(image)
     if not faces:
         raise NoFaceError(f"no face found in target image {target}")
@@ -142,14 +144,15 @@ def convert_image(swapper: FrameSwapper, target, output, detector=None, before_p
 def convert_video(
     swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
     progress: bool = True, detector=None, allow_truncated: bool = False, before_publish=None, on_frame=None,
-    swap_workers: int | None = None,
+    swap_workers: int | None = None, hands: bool = True,
 ) -> ConvertStats:
     """Swap faces in every frame of `target` into `output` (written atomically).
     User errors raise RswapError; Ctrl-C/SIGTERM (KeyboardInterrupt) propagate after the
     temporary file is removed. A cut or damaged target is an error unless `allow_truncated`,
     which converts the readable part (ConvertStats.truncated says how much).
     `on_frame()` is called after each frame is written (a batch worker's progress report).
-    `swap_workers` swap frames side by side (None: CONVERT_SWAP_WORKERS); they still leave in order."""
+    `swap_workers` swap frames side by side (None: CONVERT_SWAP_WORKERS); they still leave in order.
+    `hands`: hands in front of a face stay in front (AnalysisOptions.keeps_hands)."""
     from realtime.pipeline import Pipeline
     from realtime.swap_stages import swap_conveyor
 
@@ -165,7 +168,8 @@ def convert_video(
         ) as writer:
             # A look for faces joining a tracked one every 10 frames (live: 30): offline, finding them
             # soon matters more than the look (~2 ms, the mesh re-detects only when it finds one).
-            stages, closers = swap_conveyor(swapper, face_select, AnalysisOptions(detect_every=10), detector=detector,
+            stages, closers = swap_conveyor(swapper, face_select, AnalysisOptions(detect_every=10, keep_hands=hands),
+                                            detector=detector,
                                             swap_workers=swap_workers or CONVERT_SWAP_WORKERS)
             sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"),
                                on_frame)

@@ -268,14 +268,18 @@ class Evaluator:
 
     def __init__(self):
         self.analyser = MediapipeFaceAnalyser(max_faces=4, video=False)
+        # Photos are read as `rswap convert` reads them: the hands near a face are found (a
+        # target's stay in front, a source's are not its face); results are only measured.
+        self.photo_analyser = MediapipeFaceAnalyser(max_faces=4, video=False, hands=True)
         self.embedder = DlibEmbedder()
 
     def close(self) -> None:
         self.analyser.close()
+        self.photo_analyser.close()
 
     def load(self, path: Path, what: str) -> Photo:
         image = read_image(path, what)
-        faces = self.analyser.analyse(image)
+        faces = self.photo_analyser.analyse(image)
         if not faces:
             return Photo(path, image, None, None)
         return Photo(path, image, faces[0], self.embedder.embed(image, faces[0]))

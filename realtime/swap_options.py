@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from rswap.errors import RswapError
+from rswap.face.options import AnalysisOptions
 from rswap.options import add_options, from_args
 from rswap.swap.frame import FrameSwapper
 from rswap.swap.options import FrameOptions, SwapperOptions
@@ -38,7 +39,7 @@ def frame_swapper_from_args(args: argparse.Namespace, one_identity_per_photo: bo
     fs = load_frame_swapper(
         args.source, frame.model, frame.face_select, args.reference, options, blend_levels=frame.blend_levels,
         compose_on=frame.compose_on, one_identity_per_photo=one_identity_per_photo, detector=detector,
-        watermark=not frame.no_watermark,
+        watermark=not frame.no_watermark, hands=from_args(AnalysisOptions, args).keeps_hands(live_frames=False),
     )
     if fs.compositor.where != "host":  # a status line like the backend's, on stderr
         print(f"face crop and paste-back: on {fs.compositor.where} (one upload, one download per frame)", file=sys.stderr)

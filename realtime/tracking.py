@@ -41,6 +41,7 @@ class FaceTracker:
         self.analyser = analyser or MediapipeFaceAnalyser(
             max_faces=self.max_faces, video=True, detector=detector, search_duty=options.search_duty,
             search_every=self.detect_every or None,  # the same cadence looks for small faces entering beside others
+            hands=options.keeps_hands(live_frames=True),  # convert's options say on or off: its choice
         )
         self.detection_checks = 0  # periodic looks for faces entering while the tracker is full
         self.forced_detections = 0  # those that found one, so the mesh detected afresh

@@ -8,7 +8,8 @@ from parsed flags or from a config file's section.
         color: str = option("reinhard", "colour transfer", choices=COLOR_METHODS)
 
 The flag is the field's name with dashes (`--keep-mouth`); a bool that defaults to False is a
-switch, one that defaults to True gets `--x/--no-x`; "(default X)" is added to the help text.
+switch, one that defaults to True gets `--x/--no-x`, and so does one that defaults to None (each
+command decides; its help says how); "(default X)" is added to the help text.
 `layered=True` leaves every flag's argparse default at None, so flags override a config file
 that overrides the dataclass defaults (`rswap train --config`). No global state: the objects
 are plain values passed to whoever needs them. (facefusion keeps its choices in one module;
@@ -77,8 +78,8 @@ def add_options(parser: argparse.ArgumentParser, cls, title: str | None = None, 
         shown = "" if default is None or default is False or default in ("", [], ()) else f" (default {_shown(default)})"
         kw: dict[str, Any] = {"dest": f.name, "help": meta["help"] + shown, "default": None if layered else default}
         value_type = _value_type(cls, f)
-        if value_type is bool:  # a switch when off by default; --x/--no-x when on, or layered over a file
-            kw["action"] = argparse.BooleanOptionalAction if default is True or layered else "store_true"
+        if value_type is bool:  # a switch when off by default; --x/--no-x when on, the command's, or layered over a file
+            kw["action"] = argparse.BooleanOptionalAction if default is not False or layered else "store_true"
             kw["help"] = meta["help"] + (" (default on)" if default is True else "")
         else:
             kw["type"] = value_type

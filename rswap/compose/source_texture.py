@@ -603,13 +603,15 @@ def _skin_grain(lab: np.ndarray, weight: np.ndarray, size: float) -> np.ndarray:
 
 
 def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None = None,
-                  facing: np.ndarray | None = None) -> CleanTexture:
+                  facing: np.ndarray | None = None, covered: np.ndarray | None = None) -> CleanTexture:
     """The source crop with what is not its own visible face replaced (see the module doc).
 
     texture: aligned source crop, RGB uint8; points: its 468 mesh points (crop pixels);
     z: their relative depth on the crop's pixel scale, or None (2D fallback);
     facing (T,), optional: the triangles' facing in the photo when `texture` and `points`
-    are the frontal layout (`frontal_texture`; z is then not used)."""
+    are the frontal layout (`frontal_texture`; z is then not used);
+    covered (H, W) float in [0, 1], optional: what is known to lie over the face (a hand found
+    on it, rswap.face.hands), untrusted whatever the cues below say (over half: covered)."""
     hw = texture.shape[:2]
     size = float(hw[0])
     pts = np.asarray(points, np.float32)
@@ -618,6 +620,8 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
         facing = triangle_facing(pts, z, tris)
     visible = visibility_map(hw, pts, z, facing)
     occluded = occluder_mask(texture, pts, visible)
+    if covered is not None:
+        occluded |= covered > 0.5
     soft_occ = cv2.GaussianBlur(occluded.astype(np.float32), (0, 0), 0.01 * size)
     trust = visible * (1.0 - np.maximum(soft_occ, occluded))
 

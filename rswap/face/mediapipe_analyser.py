@@ -16,6 +16,8 @@ smaller than about a fifth of the frame. So the analyser works in two passes:
    In video mode the second pass follows the small faces it found from the previous
    frame's landmarks instead of re-detecting, and searches for new ones only when no
    face is in view (or every `search_every` frames, for faces entering beside others).
+With `hands`, each face also gets the hands near it (Face.hands, rswap.face.hands): a hand in
+front of a target's face stays in front of the swap, one on a source's face is not its face.
 A box the mesh cannot confirm in its ROI (a face too small or blurred for the mesh, or a
 false detection) is dropped: every swapper needs the mesh's landmarks, so a face without
 them could not be swapped anyway.
@@ -29,6 +31,7 @@ import time
 import cv2
 import numpy as np
 
+from rswap.face.hands import HandFinder, near_face
 from rswap.face.tiles import detect_in_tiles
 from rswap.face.types import Face, box_iou, nms
 
@@ -87,7 +90,8 @@ class MediapipeBoxDetector:
 
 class MediapipeFaceAnalyser:
     def __init__(self, max_faces: int = 4, video: bool = False, min_confidence: float = 0.5, iris: bool = True,
-                 detector=None, search_duty: float | None = None, search_every: int | None = None):
+                 detector=None, search_duty: float | None = None, search_every: int | None = None,
+                 hands: bool = False):
         """`detector`: the box detector for pass 2 (default mediapipe's full-range one). A
         detector passed in stays the caller's: `close()` does not close it, so one may serve
         several analysers when it is thread-safe (SCRFDDetector is).
@@ -100,7 +104,10 @@ class MediapipeFaceAnalyser:
 
         `search_every` (video mode): small faces already found are followed frame to frame, and
         pass 2 searches for new ones whenever no face is in view; with N, also every N frames
-        while other faces are (a small face entering beside a tracked one). None: only then."""
+        while other faces are (a small face entering beside a tracked one). None: only then.
+
+        `hands`: find the hands near the faces (rswap.face.hands.HandFinder, in this analyser's
+        mode: a stream searches every few frames and follows a hand found near a face)."""
         from rswap.face.mesh_graph import LeanFaceMesh  # imported here: loading mediapipe costs ~1 s
 
         self.video = video
@@ -126,6 +133,7 @@ class MediapipeFaceAnalyser:
         self.search_every = search_every
         self._frames_since_search = 0
         self.whole_frame_passes = 0  # pass-1 mesh runs (video mode skips them while pass 2 follows enough faces)
+        self._hands = HandFinder(video=video) if hands else None
 
     def analyse(self, image: np.ndarray) -> list[Face]:
         """All faces in an RGB uint8 image, largest first."""
@@ -142,6 +150,10 @@ class MediapipeFaceAnalyser:
         faces.sort(key=lambda f: -f.area)
         faces = faces[: self.max_faces]
         self._known = [f.bbox for f in faces]
+        if self._hands is not None:
+            found = self._hands.find(image, self._known)
+            for face in faces:
+                face.hands = tuple(hand for hand in found if near_face(hand, face.bbox))
         return faces
 
     def _small_faces(self, image: np.ndarray, found: list[Face]) -> list[Face]:
@@ -253,6 +265,8 @@ class MediapipeFaceAnalyser:
             self._detector.close()
         if self._mesh_detector is not None:
             self._mesh_detector.close()
+        if self._hands is not None:
+            self._hands.close()
 
     def __enter__(self):
         return self

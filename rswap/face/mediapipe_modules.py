@@ -4,8 +4,8 @@ Importing any mediapipe module runs the package's `__init__`, which imports ever
 and every task, and with them matplotlib's pyplot (mediapipe's drawing utilities) and
 sounddevice (its audio tasks, which loads PortAudio): 0.59 s and 0.09 s of a ~1.7 s import
 on 2 cores (`python -X importtime`, benchmarks/RESULTS.md, "issue 11, convert, fourth part").
-Neither is used by rswap, nor by the mediapipe parts it uses (face mesh, face detection, the
-mesh's connection tables). So before mediapipe is first imported, each of the two is put in
+Neither is used by rswap, nor by the mediapipe parts it uses (face mesh, face detection, hands,
+their connection tables). So before mediapipe is first imported, each of the two is put in
 `sys.modules` as a module whose code has not run yet: the first attribute anyone reads from
 it runs that code in the same module object (what the standard library's LazyLoader does;
 its modules load already at the next `import` statement, which is how mediapipe reaches
@@ -60,6 +60,7 @@ if "mediapipe" not in sys.modules:
     for _name in NEVER_USED:
         _defer(_name)
 
-from mediapipe.python.solutions import face_detection, face_mesh, face_mesh_connections  # noqa: E402
+from mediapipe.python.solutions import (  # noqa: E402
+    face_detection, face_mesh, face_mesh_connections, hands, hands_connections)
 
-__all__ = ["face_detection", "face_mesh", "face_mesh_connections"]
+__all__ = ["face_detection", "face_mesh", "face_mesh_connections", "hands", "hands_connections"]

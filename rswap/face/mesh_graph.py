@@ -26,7 +26,7 @@ from mediapipe.framework.formats import landmark_pb2  # noqa: E402
 from mediapipe.python._framework_bindings import _packet_getter  # noqa: E402
 
 _FRAME_STEP_US = 33333  # what SolutionBase.process advances its simulated timestamp by
-_INPUT, _OUTPUT = "image", "multi_face_landmarks"
+_INPUT, _OUTPUT = "image", "multi_face_landmarks"  # the face mesh's streams
 
 # A NormalizedLandmarkList (proto2) with x, y, z set and nothing else serializes each landmark
 # as field 1, length 15, then x (tag 0x0d), y (0x15), z (0x1d) as little-endian float32.
@@ -47,21 +47,27 @@ def landmarks_from_bytes(serialized: bytes) -> np.ndarray:
     return np.array([(p.x, p.y, p.z) for p in parsed.landmark], np.float32).reshape(-1, 3)
 
 
+def graph_landmarks(solution, image: np.ndarray, output: str, input_name: str = _INPUT) -> list[np.ndarray]:
+    """What `solution.process(image)` computes for the landmark-list stream `output`, as one (N, 3)
+    float32 array of normalized x, y, z per item (face, hand) found in an RGB uint8 image
+    (contiguous, as `process` wants it): the same graph call with the same packets and timestamps."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB image, got shape {image.shape}")
+    solution._graph_outputs.clear()
+    solution._simulated_timestamp += _FRAME_STEP_US
+    packet = solution._make_packet(solution._input_stream_type_info[input_name], image)
+    solution._graph.add_packet_to_input_stream(stream=input_name, packet=packet.at(solution._simulated_timestamp))
+    solution._graph.wait_until_idle()
+    out = solution._graph_outputs.get(output)
+    if out is None or out.is_empty():
+        return []
+    return [landmarks_from_bytes(s) for s in _packet_getter._get_serialized_proto_list(out)]
+
+
 class LeanFaceMesh(face_mesh.FaceMesh):
     """mediapipe's FaceMesh (same arguments) with `landmarks(image)`: its faces' landmarks as
     arrays instead of `process(image)`'s protobuf objects."""
 
     def landmarks(self, image: np.ndarray) -> list[np.ndarray]:
-        """One (N, 3) float32 array of normalized x, y, z per face found in an RGB uint8 image
-        (contiguous, as `process` wants it)."""
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an RGB image, got shape {image.shape}")
-        self._graph_outputs.clear()
-        self._simulated_timestamp += _FRAME_STEP_US
-        packet = self._make_packet(self._input_stream_type_info[_INPUT], image)
-        self._graph.add_packet_to_input_stream(stream=_INPUT, packet=packet.at(self._simulated_timestamp))
-        self._graph.wait_until_idle()
-        out = self._graph_outputs.get(_OUTPUT)
-        if out is None or out.is_empty():
-            return []
-        return [landmarks_from_bytes(s) for s in _packet_getter._get_serialized_proto_list(out)]
+        """One (N, 3) float32 array of normalized x, y, z per face found (graph_landmarks)."""
+        return graph_landmarks(self, image, _OUTPUT)

@@ -23,6 +23,16 @@ class AnalysisOptions:
     detect_every: int = option(30, "force a fresh face detection every N frames to find new faces "
                                    "(0: only when tracking is lost)", metavar="N")
     smooth: bool = option(True, "One-Euro smoothing of landmarks (steady still faces)")
+    keep_hands: bool | None = option(
+        None, "a hand in front of a face stays in front of the swapped face, and one on a source photo's face is "
+              "left out of its identity (mediapipe's hand landmarks). Default: on, but in live only for the source "
+              "photos: following a hand costs ~8 ms of CPU a frame, looking for one ~2 ms")
+
+    def keeps_hands(self, live_frames: bool) -> bool:
+        """`keep_hands` where given; by default on for source photos (once per photo) and convert's
+        videos and images, off for a live stream's frames: on 2 cores live has no CPU to spare
+        (benchmarks/RESULTS.md, issue 10, eighth session)."""
+        return self.keep_hands if self.keep_hands is not None else not live_frames
     # Not a flag: live caps the small-face search's share of the time while no face is in view
     # (realtime.live_cli); None searches every frame (offline conversion). MediapipeFaceAnalyser.
     search_duty: float | None = None

@@ -46,6 +46,9 @@ class Face:
     z: np.ndarray | None = None  # (N,) float32 mesh depth on the x/y pixel scale (mediapipe)
     raw_landmarks: np.ndarray | None = None  # the mesh before temporal smoothing (trackers)
     embedding: np.ndarray | None = None  # identity vector, set by live's per-track cache (reference selection)
+    # (21, 2) float32 landmarks, frame pixels, of each hand near this face (the analyser's hand finder,
+    # rswap.face.hands): kept in front of the swapped face, untrusted on a source photo
+    hands: tuple[np.ndarray, ...] = ()
 
     @classmethod
     def from_landmarks(cls, landmarks: np.ndarray, z: np.ndarray | None = None, **fields) -> Face:

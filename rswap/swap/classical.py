@@ -36,6 +36,7 @@ from rswap.compose.source_texture import clean_texture, frontal_texture, merge_t
 from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, crop_steps, get_template, similarity_matrix, transform_points
+from rswap.face.hands import hand_mask
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS, MESH_POINTS, REGIONS, RIGHT_BROW, mesh_triangles
 from rswap.face.types import Face
 from rswap.swap.base import HostSwapper, SwapResult
@@ -269,9 +270,12 @@ class ClassicalSwapper(HostSwapper):
                 # Unwrapped to the face seen from straight ahead, so a turned head's far side has
                 # room for what the mirror fills in (frontal_texture); the mesh points become that layout.
                 facing = triangle_facing(pts, z, self._triangles)
+                hand = hand_mask(crop.shape[:2], face.hands, M) if face.hands else None  # a hand on the face: not it
                 if z is not None:
                     crop, layout = frontal_texture(image, face.landmarks[:MESH_POINTS], crop, pts, z)
-                cleaned = clean_texture(crop, layout, facing=facing)
+                    if hand is not None:  # carried onto the layout as the photo was
+                        hand = mesh_warp(hand, pts, layout, hand.shape, self._triangles)[0]
+                cleaned = clean_texture(crop, layout, facing=facing, covered=hand)
             crops.append((crop, pts, cleaned, layout))
         base = min(range(len(crops)), key=lambda k: _frontalness(crops[k][1]))
         _, _, cleaned, landmarks = crops[base]

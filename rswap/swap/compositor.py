@@ -20,8 +20,8 @@ from rswap.compose.paste import paste_back
 from rswap.errors import RswapError
 from rswap.face.align import Template, align_crop, fitted_template, transform_points
 from rswap.face.types import Face
-from rswap.swap.base import Swapper
-from rswap.swap.frame import SwapJob
+from rswap.swap.base import SwapResult, Swapper
+from rswap.swap.frame import SwapJob, in_front, keep_in_front
 from rswap.swap.options import COMPOSE_ON
 
 
@@ -54,14 +54,14 @@ class HostCompositor:
         jobs = []
         for face, idx in selected:
             crop, M = align_crop(frame, face.kps5, fitted_template(face.kps5, template, sizes))
-            jobs.append(SwapJob(face, idx, crop, transform_points(face.landmarks, M), M))
+            jobs.append(SwapJob(face, idx, crop, transform_points(face.landmarks, M), M, keep_in_front(face, M, crop.shape[0])))
         return jobs
 
     def swap(self, swapper: Swapper, jobs: list[SwapJob], sources: list[Any]) -> list[SwapJob]:
         if jobs:  # learned models: every face in one call
             results = swapper.swap_batch([j.crop for j in jobs], [j.landmarks for j in jobs], sources)
             for job, result in zip(jobs, results):
-                job.result = result
+                job.result = result if job.keep is None else SwapResult(result.crop, in_front(result.mask, job.keep))
         return jobs
 
     def paste(self, frame: np.ndarray, jobs: list[SwapJob], in_place: bool = False) -> np.ndarray:

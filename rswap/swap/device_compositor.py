@@ -29,7 +29,7 @@ from rswap.face.align import Template, similarity_matrix, transform_points
 from rswap.face.types import Face
 from rswap.compose.tensor_warp import crop_faces, paste_faces
 from rswap.swap.base import Swapper
-from rswap.swap.frame import SwapJob
+from rswap.swap.frame import SwapJob, in_front, keep_in_front
 
 
 @dataclass
@@ -54,7 +54,8 @@ class DeviceCompositor:
         frame_dev = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device, non_blocking=True)
         crops = crop_faces(frame_dev, np.stack(Ms), template.size)
         return [
-            SwapJob(face, idx, crops[i], transform_points(face.landmarks, M), M, device_frame=frame_dev)
+            SwapJob(face, idx, crops[i], transform_points(face.landmarks, M), M, keep_in_front(face, M, template.size),
+                    device_frame=frame_dev)
             for i, ((face, idx), M) in enumerate(zip(selected, Ms))
         ]
 
@@ -62,6 +63,8 @@ class DeviceCompositor:
         if not jobs:
             return jobs
         crops, masks = swapper.swap_batch_device(torch.stack([j.crop for j in jobs]), [j.landmarks for j in jobs], sources)
+        if any(job.keep is not None for job in jobs):  # hands stay in front (the masks are host arrays)
+            masks = np.stack([in_front(mask, job.keep) for mask, job in zip(masks, jobs)]).astype(np.float32)
         frame_hw = tuple(jobs[0].device_frame.shape[:2])
         masks_dev = torch.from_numpy(masks).to(crops.device, non_blocking=True)
         for i, job in enumerate(jobs):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Union
 
 import numpy as np
 
+from rswap.face.hands import hand_mask
 from rswap.face.select import FaceSelector
 from rswap.face.types import Face
 from rswap.provenance.watermark import Watermarker
@@ -35,8 +36,22 @@ class SwapJob:
     crop: Crop  # aligned target crop in the swapper's template (at one of its crop sizes)
     landmarks: np.ndarray  # target mesh points in crop coordinates
     M: np.ndarray  # 2x3 frame -> crop
+    # (S, S) float32 in [0, 1]: what stays in front of the swapped face (its hands, `keep_in_front`)
+    keep: np.ndarray | None = None
     result: SwapResult | DeviceSwapResult | None = None
     device_frame: torch.Tensor | None = None  # on-device compose: the frame's tensor, uploaded once, shared by its jobs
+
+
+def keep_in_front(face: Face, M: np.ndarray, size: int) -> np.ndarray | None:
+    """A job's `keep`: the face's hands (Face.hands) drawn in its crop of `size`, or None. Made
+    in the plan (live: the track stage's thread, not the swap's); the compositors take it out of
+    the paste mask, so the frame's own pixels stay there whatever the swapper (rswap.face.hands)."""
+    return hand_mask((size, size), face.hands, M) if face.hands else None
+
+
+def in_front(mask: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """A paste mask (host array) without what stays in front of the face."""
+    return mask if keep is None else mask * (1.0 - keep)
 
 
 class FrameSwapper:

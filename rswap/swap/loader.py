@@ -39,6 +39,7 @@ def load_frame_swapper(
     one_identity_per_photo: bool = False,
     detector=None,
     watermark: bool = True,
+    hands: bool = False,
 ) -> FrameSwapper:
     """All `source_paths` are photos of ONE person (several photos give a better identity),
     unless `face_select == "reference"`: then each source photo is a different person,
@@ -46,12 +47,13 @@ def load_frame_swapper(
     `one_identity_per_photo` makes each photo its own source without reference matching
     (live's --cycle: a hotkey switches between them). `detector`: the analyser's box detector
     for small faces (default mediapipe's; see MediapipeFaceAnalyser). `compose_on` and
-    `blend_levels` choose the compositor (rswap.swap.compositor.choose_compositor)."""
+    `blend_levels` choose the compositor (rswap.swap.compositor.choose_compositor). `hands`: a hand
+    found on a source photo's face is left out of its identity (AnalysisOptions.keep_hands)."""
     if not source_paths:
         raise RswapError("no source image given (-s/--source)")
     sw = make_swapper(swapper, options)
     compositor = choose_compositor(sw, compose_on, blend_levels)
-    with MediapipeFaceAnalyser(max_faces=1, video=False, detector=detector) as analyser:
+    with MediapipeFaceAnalyser(max_faces=1, video=False, detector=detector, hands=hands) as analyser:
         pairs = load_source_faces(source_paths, analyser)
         embedder = None
         if face_select == "reference":
