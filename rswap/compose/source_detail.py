@@ -13,10 +13,13 @@ So the pasted face read as a soft grey mask on a sharp target.
   to REFERENCE_ENERGY (at most MAX_GAIN; a sharp source gets none). Small amplitudes (under
   CORE grey levels: noise, JPEG blocks) are raised less (soft coring), and the result is held
   within OVERSHOOT grey levels of the original's 3x3 neighbourhood, so no edge grows a halo.
-- `add_target_grain`, per frame (`ClassicalSwapper.swap`, after the colour match): where the
-  source is still less detailed than the target's skin, the target's own fine grain (its
-  lightness minus a blur of GRAIN_SIGMA, clipped softly to GRAIN_CLIP so its edges stay out) is
-  added on the skin, features excluded (the weight is the swap's detail mask).
+- `add_target_grain`, per frame (`ClassicalSwapper.swap`, after the colour match): a flat
+  source's skin takes the target's own fine grain (its lightness minus a blur of GRAIN_SIGMA,
+  clipped to GRAIN_CLIP so a fold or an outline is not carried) in the share of the reference
+  detail the source lacked (`restore_detail`'s share: 0 for a sharp source, which pays nothing),
+  on the skin only (the swap's detail mask: eyes, brows and lips 0). ~0.3 ms a 256² crop.
+  Measured against the energy of the warped source per frame instead, the share came out 0 on
+  the flattest sources: their colour-matched noise and blocks count as gradient energy.
 """
 
 from __future__ import annotations
