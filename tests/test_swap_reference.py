@@ -24,6 +24,7 @@ from rswap.compose.mouth import recolour_lips
 from rswap.compose.occluders import front_occluders
 from rswap.compose.local_light import target_nose_light
 from rswap.compose.masks import region_mask
+from rswap.compose.source_detail import add_target_grain
 from rswap.compose.warp import mesh_warp, reshape_map, reshape_points
 from rswap.face.align import align_crop, similarity_matrix, transform_points
 from rswap.face.landmarks import FACE_OVAL, MESH_POINTS
@@ -68,6 +69,8 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, C.SHADING_SIGMA * hw[0], chroma=chroma)
         warped = match_bright_chroma(warped, background, regions)
         warped = limit_shadows(warped, background, C._detail_mask(hw, lowered), C.DETAIL_SIGMA * hw[0])
+    if source.grain > 0:  # issue 10, eighth session (an intended change): a flat source takes the target's grain
+        warped = add_target_grain(warped, background, C._detail_mask(hw, lowered), source.grain)
     bg = background.astype(np.float32)
     delta = (warped.astype(np.float32) - bg) * (valid > 0)[..., None]
     swapped = np.clip(np.rint(bg + blend_delta(delta, face_mask, sw.blend_levels)), 0, 255).astype(np.uint8)

@@ -31,6 +31,7 @@ from rswap.compose.mask_kernels import dilate_rows, ellipse_rows, region_parts, 
 from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.occluders import front_occluder_box
+from rswap.compose.source_detail import add_target_grain, restore_detail
 from rswap.compose.source_light import neutral_light
 from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
 from rswap.compose.warp import mesh_warp, reshape_crop
@@ -75,6 +76,7 @@ class ClassicalSource:
     outline: np.ndarray  # face-oval points averaged over all source photos, in the texture's frame
     eye_opening: float = 1.0  # the texture's eyes, `eye_opening` (below EYES_CLOSED: shut, no eye to paste)
     open_lips: SourceLips | None = None  # an open source mouth's lip colour: the target's own lips take it (mouth.py)
+    grain: float = 0.0  # share of the target's skin grain a flat source's face takes per frame (source_detail.py)
     smaller: dict[int, ClassicalSource] = field(default_factory=dict)  # the same at the swapper's smaller crop sizes
 
     def at(self, size: int) -> ClassicalSource:
@@ -88,7 +90,8 @@ def scaled_source(source: ClassicalSource, size: int) -> ClassicalSource:
     k = size / source.texture.shape[0]
     texture = cv2.resize(source.texture, (size, size), interpolation=cv2.INTER_AREA)
     move = lambda p: ((p + 0.5) * k - 0.5).astype(np.float32)  # noqa: E731
-    return ClassicalSource(texture, move(source.landmarks), move(source.outline), source.eye_opening, source.open_lips)
+    return ClassicalSource(texture, move(source.landmarks), move(source.outline), source.eye_opening, source.open_lips,
+                           source.grain)
 
 
 def mouth_opening(points: np.ndarray) -> float:
@@ -297,7 +300,10 @@ class ClassicalSwapper(HostSwapper):
         if mouth_opening(crops[base][1]) > SOURCE_MOUTH_OPEN:
             lips = source_lips(texture, landmarks)
             texture = fill_open_mouth(texture, landmarks, self._triangles)
-        source = ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1]), lips)
+        grain = 0.0
+        if self.clean_source:  # a flat (low-contrast, soft) source's detail raised, once (source_detail.py)
+            texture, grain = restore_detail(texture, landmarks)
+        source = ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1]), lips, grain)
         source.smaller.update({size: scaled_source(source, size) for size in self.crop_sizes})
         return source
 
@@ -358,6 +364,8 @@ class ClassicalSwapper(HostSwapper):
             warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
                                        method=self.color, spread=COLOR_SPREAD, chroma=chroma, regions=regions)
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
+        if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
+            warped = add_target_grain(warped, background, detail, source.grain)
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
