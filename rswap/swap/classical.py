@@ -284,15 +284,9 @@ class ClassicalSwapper(HostSwapper):
             # a texture made ready for the per-frame colour match; without that match, the photo's own colours.
             texture = neutral_light(texture, landmarks)
         outlines = []
-        # Every photo's outline, brought into the texture's frame: the outline of its frontal layout
-        # (the face's own 3D mesh turned to face the camera), not of the photo. A turned head's 2D
-        # outline is foreshortened on the far side and bulges on the near one: the reshape took that
-        # for the face's shape (on the eval's crops the goal lay 25-39 px off the target's outline for
-        # the turned sources, 14-17 for frontal ones; the turned astronaut's 2D outline is 19-33 px
-        # off her frontal one, its layout's 4-10: tests/test_source_outline.py).
-        for _, _, _, layout in crops:
-            S = similarity_matrix(layout[STABLE_POINTS], landmarks[STABLE_POINTS])
-            outlines.append(transform_points(layout[FACE_OVAL], S))
+        for _, pts, _, _ in crops:  # every photo's outline, brought into the texture's frame
+            S = similarity_matrix(pts[STABLE_POINTS], landmarks[STABLE_POINTS])
+            outlines.append(transform_points(pts[FACE_OVAL], S))
         # An open mouth has no closed lips to paste (its lip bands hold teeth and the opening's
         # rim): every target then keeps its own lips, in this source's lip colour (mouth.py).
         lips = None
