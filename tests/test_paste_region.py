@@ -69,7 +69,7 @@ def test_live_paste_writes_into_the_packets_frame_the_same_picture(astronaut, as
     swapped = np.ascontiguousarray(255 - crop)
     moved = M.copy()
     moved[:, 2] += (40, -30)  # a second face, pasted after the first
-    jobs = [SwapJob(astronaut_face, 0, crop, pts, m, SwapResult(swapped, mask)) for m in (M, moved)]
+    jobs = [SwapJob(astronaut_face, 0, crop, pts, m, result=SwapResult(swapped, mask)) for m in (M, moved)]
     compositor = HostCompositor()
     frame = astronaut.copy()
     copied = compositor.paste(frame, jobs)
