@@ -37,12 +37,9 @@ OVERSHOOT = 3.0  # grey levels beyond the original's local range the raised deta
 GRAIN_SIGMA = 1.5 / 256  # the target grain's band, fraction of the crop: pores and freckles, below the features' edges
 GRAIN_CLIP = 5.0  # grey levels: larger target detail (a fold, an outline) is not grain
 
-_LUMA = np.array([[0.299, 0.587, 0.114]], np.float32)
-
-
 def luma(rgb: np.ndarray) -> np.ndarray:
-    """float32 (H, W) luminance (Rec. 601) of an RGB image."""
-    return cv2.transform(np.asarray(rgb, np.float32), _LUMA)
+    """float32 (H, W) luminance (Rec. 601, OpenCV's RGB -> grey weights) of an RGB image."""
+    return cv2.cvtColor(np.asarray(rgb, np.float32), cv2.COLOR_RGB2GRAY)
 
 
 def gradient_energy(lum: np.ndarray, region: np.ndarray) -> float:
