@@ -127,6 +127,21 @@ def test_train_30_steps_losses_finite_and_reconstruction_falls(datasets, tmp_pat
     assert config.name == "tiny" and config.id_dim == 128 and config.identity_encoder == "dlib_resnet128"
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_train_on_cuda_in_bf16_losses_finite_and_reconstruction_falls(datasets, tmp_path):
+    """The GPU path of the trainer (bf16 autocast, pinned-memory batches), as users run it."""
+    from rswap.models.checkpoint import load_generator
+    from training.train import train
+
+    result = train(_cfg(datasets, tmp_path / "run", steps=30, device="cuda", precision="bf16"))
+    history = result["history"]
+    assert result["step"] == 30 and all(np.isfinite(v) for h in history for v in h.values())
+    rec = [h["rec"] for h in history if h["rec"] > 0]
+    assert np.mean(rec[-5:]) < 0.7 * np.mean(rec[:5]), rec
+    model, _ = load_generator(tmp_path / "run" / "generator_ema.safetensors")  # a GPU run's weights load anywhere
+    assert all(p.device.type == "cpu" and p.dtype == torch.float32 for p in model.parameters())
+
+
 def test_resume_gives_bit_identical_next_step(datasets, tmp_path):
     from training.train import train
 

@@ -10,7 +10,6 @@ import math
 import os
 from fractions import Fraction
 
-import av
 import cv2
 import numpy as np
 
@@ -47,6 +46,8 @@ def write_clip(
 ) -> None:
     """Encode frames (and, optionally, an AAC sine tone of `audio_seconds`) to `path`.
     `container_options` go to the muxer, e.g. {"movflags": "faststart"} (index first)."""
+    import av  # only writing needs PyAV: the frame renderers need OpenCV alone (the GPU image has no av)
+
     frames = iter(frames)
     first = next(frames)
     h, w = first.shape[:2]

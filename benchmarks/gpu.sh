@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# What to run when a GPU is lent (benchmarks/RESULTS.md): the CUDA tests, then the generator
+# and live-pipeline benchmark on torch-CUDA. One script, so one call of the device tool does it.
+#
+#   bash benchmarks/gpu.sh [OUT]      (OUT: where logs and gpu.json go; default $OUT or /tmp/gpu-out)
+#
+# It runs under the machine's own python3 (torch with CUDA, onnx, onnxscript, OpenCV,
+# scikit-image, numba). What that image lacks travels as .gpu/site.tar.xz, unpacked onto
+# PYTHONPATH: mediapipe 0.10.21, dlib-bin and dlib's two model files (`benchmarks/RESULTS.md`
+# says how it is made; about 52 MB, under the tool's 64 MiB). PyAV is not carried (36 MB more),
+# so the one test that writes a video is left out. Each step has its own time limit and the
+# next runs whatever the last one did, so one failure still leaves the other figures.
+set -u
+out=${1:-${OUT:-/tmp/gpu-out}}
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD"
+if [ -f .gpu/site.tar.xz ]; then
+    mkdir -p /tmp/site && tar xJf .gpu/site.tar.xz -C /tmp/site && export PYTHONPATH="/tmp/site:$PWD"
+fi
+
+{
+    date -u; nvidia-smi -L; nproc
+    python3 -c "import torch, numpy, cv2; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'numpy', numpy.__version__, 'cv2', cv2.__version__)"
+} 2>&1 | tee "$out/env.txt"
+
+# onnxruntime here is the CPU build: its rows would time the host's cores, not the GPU
+timeout 300 python3 -m cli bench backends --backends torch --preset live --batches 1 4 --iters 200 \
+    --pipeline-seconds 15 --sizes 720p 1080p --source-fps 240 --json "$out/gpu.json" 2>&1 | tee "$out/bench.txt"
+status=${PIPESTATUS[0]}; echo "bench exit: $status" | tee -a "$out/bench.txt"
+if [ "$status" != 0 ]; then  # no ONNX export there: time the generator on torch alone
+    timeout 90 python3 - <<'PY' 2>&1 | tee "$out/torch_only.txt"
+import time, numpy as np, torch
+from realtime.backends.torch_backend import TorchBackend
+from rswap.models.generator import Generator, preset
+cfg = preset("live")
+for precision in ("fp32", "bf16", "fp16"):
+    for graphs in (False, True):
+        b = TorchBackend(Generator(cfg), ["target", "identity"], ["swapped"], "cuda", precision, cuda_graphs=graphs)
+        for batch in (1, 4):
+            feeds = {"target": np.random.uniform(-1, 1, (batch, 3, cfg.size, cfg.size)).astype(np.float32),
+                     "identity": np.random.standard_normal((batch, cfg.id_dim)).astype(np.float32)}
+            for _ in range(5): b.run(feeds)
+            t = []
+            for _ in range(100):
+                t0 = time.perf_counter(); b.run(feeds); t.append((time.perf_counter() - t0) * 1e3)
+            print(f"torch {precision} graphs={graphs} batch {batch}: median {np.median(t):.2f} ms, p95 {np.percentile(t, 95):.2f} ms")
+PY
+fi
+
+timeout 170 python3 -m pytest -q -rs -p no:cacheprovider \
+    tests/test_device_swap.py tests/test_tensor_warp.py tests/test_backends_select.py \
+    tests/test_training_pipeline.py::test_train_on_cuda_in_bf16_losses_finite_and_reconstruction_falls \
+    --deselect tests/test_device_swap.py::test_convert_cli_on_the_device_path 2>&1 | tee "$out/tests.txt"
+echo "tests exit: ${PIPESTATUS[0]}" | tee -a "$out/tests.txt"
+
