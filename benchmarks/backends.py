@@ -115,6 +115,22 @@ def _pipeline_rows(args, model_dir: Path) -> list[dict]:
     return rows
 
 
+def _print_generator_rows(args, rows: list[dict], gpu: bool) -> None:
+    base = next((r["median_ms"] for r in rows if (r["backend"], r["precision"], r["batch"]) == ("onnxruntime", "fp32", 1)), None)
+    print(f"\ngenerator {args.checkpoint or 'preset ' + args.preset}, {args.iters} calls each, on {'GPU' if gpu else 'CPU'}")
+    if gpu:
+        print(f"{'backend':<12}{'device':<26}{'prec':<6}{'graphs':<8}{'batch':>6}{'ms/call':>10}{'p95':>9}{'ms/face':>10}")
+        for r in rows:
+            print(f"{r['backend']:<12}{r['device'][:25]:<26}{r['precision']:<6}{'yes' if r['graphs'] else 'no':<8}"
+                  f"{r['batch']:>6}{r['median_ms']:>10.2f}{r['p95_ms']:>9.2f}{r['median_ms'] / r['batch']:>10.2f}")
+    else:
+        print("CPU: times relative to onnxruntime fp32 batch 1 (per call; per face)")
+        print(f"{'backend':<12}{'prec':<6}{'batch':>6}{'x/call':>9}{'x/face':>9}")
+        for r in rows:
+            rel = r["median_ms"] / base if base else float("nan")
+            print(f"{r['backend']:<12}{r['precision']:<6}{r['batch']:>6}{rel:>9.2f}{rel / r['batch']:>9.2f}")
+
+
 def run(args: argparse.Namespace) -> int:
     gpu = cuda_device_count() > 0
     rows, pipeline = [], []
@@ -137,21 +153,9 @@ def run(args: argparse.Namespace) -> int:
                     t = _time(backend, _feeds(manifest, batch), args.iters, args.warmup)
                     rows.append({"backend": name, "device": str(backend.device), "precision": precision, "graphs": graphs,
                                  "batch": batch, "median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95))})
+        _print_generator_rows(args, rows, gpu)  # before the pipeline runs: a failure there keeps these
         if args.pipeline_seconds > 0:
             pipeline = _pipeline_rows(args, dirs["fp32"])
-    base = next((r["median_ms"] for r in rows if (r["backend"], r["precision"], r["batch"]) == ("onnxruntime", "fp32", 1)), None)
-    print(f"\ngenerator {args.checkpoint or 'preset ' + args.preset}, {args.iters} calls each, on {'GPU' if gpu else 'CPU'}")
-    if gpu:
-        print(f"{'backend':<12}{'device':<26}{'prec':<6}{'graphs':<8}{'batch':>6}{'ms/call':>10}{'p95':>9}{'ms/face':>10}")
-        for r in rows:
-            print(f"{r['backend']:<12}{r['device'][:25]:<26}{r['precision']:<6}{'yes' if r['graphs'] else 'no':<8}"
-                  f"{r['batch']:>6}{r['median_ms']:>10.2f}{r['p95_ms']:>9.2f}{r['median_ms'] / r['batch']:>10.2f}")
-    else:
-        print("CPU: times relative to onnxruntime fp32 batch 1 (per call; per face)")
-        print(f"{'backend':<12}{'prec':<6}{'batch':>6}{'x/call':>9}{'x/face':>9}")
-        for r in rows:
-            rel = r["median_ms"] / base if base else float("nan")
-            print(f"{r['backend']:<12}{r['precision']:<6}{r['batch']:>6}{rel:>9.2f}{rel / r['batch']:>9.2f}")
     if pipeline:
         print(f"\nlive pipeline, learned swapper (fp32), source {args.source_fps:g} fps, {args.pipeline_seconds:g} s per run, null sink")
         print(f"{'backend':<12}{'compose':<9}{'size':<7}{'fps':>7}{'e2e p95 ms':>12}{'swap p50 ms':>13}{'paste p50 ms':>14}")
