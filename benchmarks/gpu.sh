@@ -5,18 +5,17 @@
 #   bash benchmarks/gpu.sh [OUT]      (OUT: where logs and gpu.json go; default $OUT or /tmp/gpu-out)
 #
 # It runs under the machine's own python3 (torch with CUDA, onnx, onnxscript, OpenCV,
-# scikit-image, numba). What that image lacks travels as .gpu/site.tar.xz, unpacked onto
-# PYTHONPATH: mediapipe 0.10.21, dlib-bin and dlib's two model files, plus a protobuf 6 wheel (`benchmarks/RESULTS.md`
-# says how it is made; about 52 MB, under the tool's 64 MiB). PyAV is not carried (36 MB more),
-# so the one test that writes a video is left out. Each step has its own time limit and the
-# next runs whatever the last one did, so one failure still leaves the other figures.
+# scikit-image, numba). What that image lacks travels in .gpu/, made here by
+# benchmarks/gpu_pack.sh (mediapipe, dlib-bin, dlib's two model files, protobuf 6; 52 MB of
+# the tool's 64 MiB) and named in the tool's carry. PyAV does not fit beside them, so the one
+# test that writes a video is left out. Each step has its own time limit and the next runs
+# whatever the last one did, so one failure still leaves the other figures.
 set -u
 out=${1:-${OUT:-/tmp/gpu-out}}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD"
 if [ -f .gpu/site.tar.xz ]; then
     mkdir -p /tmp/site && tar xJf .gpu/site.tar.xz -C /tmp/site && export PYTHONPATH="/tmp/site:$PWD"
-    # the image's protobuf 7 dropped FieldDescriptor.label, which mediapipe 0.10.21's solutions read
     for w in .gpu/*.whl; do [ -f "$w" ] && python3 -m zipfile -e "$w" /tmp/site; done
 fi
 

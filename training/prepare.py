@@ -99,11 +99,12 @@ def _init_worker() -> None:
 
 def _frames(path: str, stride: int):
     from rswap.media.images import read_image
-    from rswap.media.video import VideoReader
 
     if is_image_path(path):
         yield 0, read_image(path)
         return
+    from rswap.media.video import VideoReader  # PyAV only for videos: a set of photos needs no decoder
+
     with VideoReader(path, allow_truncated=True) as reader:  # a cut video's readable frames are good faces
         for frame in reader:
             if frame.index % stride == 0:
