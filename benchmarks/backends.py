@@ -111,7 +111,9 @@ def _pipeline_rows(args, model_dir: Path) -> list[dict]:
                 s = run_threaded(fs, lambda: SyntheticSource(SIZES[size_name], fps=args.source_fps), args.pipeline_seconds).summary()
                 rows.append({"backend": name, "compose": where, "size": size_name, "fps": s["delivered_fps"],
                              "e2e_p95_ms": s["e2e_latency_ms"]["p95"], "swap_p50_ms": s["stages_ms"]["swap"]["p50"],
-                             "paste_p50_ms": s["stages_ms"]["paste"]["p50"]})
+                             "paste_p50_ms": s["stages_ms"]["paste"]["p50"],
+                             # every stage, to see which one bounds the delivered rate
+                             "stages_p50_ms": {k: v["p50"] for k, v in s["stages_ms"].items()}})
     return rows
 
 
