@@ -41,7 +41,7 @@ COARSE_SIGMA = 0.008  # what "a pixel's lightness" means here: a blur wider than
 DARKER = (5.0, 12.0)  # L units below the inner skin where a band pixel starts / ends being replaced
 LIGHTER = (10.0, 20.0)  # ... and above it (background light beyond a cheek)
 DETAIL_CLIP = 3.0  # L units of the band's own fine detail kept where it is replaced
-EDGE_PIXELS = 1.5  # the oval's outermost pixels, taken as outside
+EDGE_DEPTH = 0.014  # the oval's outermost ring taken as outside, fraction of the crop (the cleaned texture's dark edge lies 1-3 px deep at 256²)
 _FEATURES = (LEFT_EYE_LOOP, RIGHT_EYE_LOOP, LEFT_BROW, RIGHT_BROW, LIPS)
 _NOSTRILS = [1, 98, 2, 327]
 
@@ -91,10 +91,10 @@ def rim_replacement(texture: np.ndarray, points: np.ndarray) -> tuple[np.ndarray
     off = np.maximum(_smooth01(gap, *DARKER), _smooth01(-gap, *LIGHTER))
     band = _smooth01(RIM_DEPTH * size - depth, 0.0, 0.25 * RIM_DEPTH * size) * oval * ~features
     weight = cv2.GaussianBlur((off * band).astype(np.float32), (0, 0), max(0.5, COARSE_SIGMA * size)) * oval
-    # Outside the oval (and its outermost pixel, which bilinear sampling mixes with the outside)
+    # Outside the oval (and its outermost ring: the cleaned texture's dark edge, and what bilinear sampling mixes with the outside)
     # the texture becomes the skin's colour: the swap never shows it, but the mesh warp reads it
     # on a turned target's far cheek, whose folded outline triangles sample far beyond their edge.
-    edge = depth < EDGE_PIXELS
+    edge = depth < EDGE_DEPTH * size
     return np.where(edge, 1.0, weight).astype(np.float32), reference.astype(np.float32)
 
 
