@@ -19,10 +19,13 @@ there has goes.
 
 Beyond the oval (and on its outermost pixel) the texture becomes that skin colour too. The
 swap never shows those pixels, but the mesh warp reads them: on a turned target the far
-cheek's outline triangles are slivers or folded, and their edge pixels sample far past the
-triangle, into the photo's hair and background. That, not the rim, drew the ladder of dark
-bars down the far cheek that the inward mask made visible (2 -> 000037, 2 -> 000006: the
-warped source itself shows them; gone once the outside is skin).
+cheek's outline triangles are slivers or folded, and the warp's outline pixels there
+(extrapolated from a sliver's affine) read past the triangle, into the photo's hair and
+background. That, not the rim, drew the ladder of dark bars down the far cheek that the inward
+mask made visible (2 -> 000037, 2 -> 000006: the warped source itself shows them; gone once the
+outside is skin). The oval's outermost ring (EDGE_DEPTH) counts as outside: the cleaned
+texture's dark edge lies there (median 10-20 L below the skin 1-3 px deep on 2, cage, hzxc) and
+drew dotted lines along a turned target's cheek.
 """
 
 from __future__ import annotations
