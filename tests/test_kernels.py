@@ -227,7 +227,7 @@ def test_one_call_masks_draw_the_step_by_step_masks(mesh, keep_mouth, shift):
     lowered = C._lower_forehead(moved)
     face, skin, src_skin, regions, chroma, detail, kept = swap_masks(
         hw, moved.astype(np.float64), lowered.astype(np.float64), valid, sw._face_parts, sw._kept_parts(("mouth_inner",)),
-        *sw._mask_parts, float(sw._feather), C.FACE_ERODE * sw._feather, sw._fade_kernel, True)
+        *sw._mask_parts, float(sw._feather), sw._fade_kernel, True)
     want_face = sw._face_mask(hw, moved) * valid
     want_skin = C._skin_mask(hw, lowered, sw._feather)
     want_regions = [region_mask(hw, moved, include=(n,), feather=2.0, erode=-2.0) for n in C._FEATURES]

@@ -347,7 +347,7 @@ def _place(frame, win, y0, x0):  # pragma: no cover - compiled
 
 @numba.njit(nogil=True, cache=True)
 def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, feature_parts, oval, eyes, brows, lips,
-               feather, face_erode, fade_kernel, colour):  # pragma: no cover - compiled
+               feather, fade_kernel, colour):  # pragma: no cover - compiled
     """Every per-frame mask of the classical swap, in one call (see ClassicalSwapper.swap).
 
     shaped, lowered (468, 2) float64: the reshaped target's landmarks, and the same with the
@@ -356,7 +356,7 @@ def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, f
     kept_parts this frame's kept regions (none: empty), skin_parts the oval without eyes and
     brows, feature_parts the left eye, right eye and inner mouth (one part each). oval, lips:
     landmark indices; eyes, brows: (left, right) index arrays. feather: the swapper's feather
-    (px); face_erode: how far (px) the face region's edge moves in before its ramp; fade_kernel: the brow line's Gaussian. colour: also the colour step's masks.
+    (px); fade_kernel: the brow line's Gaussian. colour: also the colour step's masks.
     Returns (face mask, target skin, source skin, eye/eye/mouth regions (3, H, W), chroma,
     detail mask, kept mask), float32 (H, W); those not asked for are empty. Each mask is
     drawn on its own window and written into its zeroed frame (see `_region`)."""
@@ -366,7 +366,7 @@ def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, f
     # the forehead fade (1 from the brows down, a smoothstep to 0 at 0.45 of the forehead's
     # height above them: the swapper's `_forehead_fade`) and the warped source's coverage
     face = np.zeros((h, w), np.float32)
-    win, y0, x0 = _region(hw, shaped, face_parts, feather, face_erode)
+    win, y0, x0 = _region(hw, shaped, face_parts, feather, feather)
     smooth = _brow_line(hw, shaped, brows, fade_kernel)
     top, lo = 1e9, 1e9
     for b in range(len(brows)):
