@@ -1,0 +1,78 @@
+"""The swap split across the conveyor's threads (track: plan; swap, two workers; paste) gives
+the one-call path's pictures (FrameSwapper.process), frame for frame and in order."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from realtime.pipeline import Pipeline
+from realtime.swap_stages import swap_conveyor
+from rswap.face.options import AnalysisOptions
+from rswap.swap.classical import ClassicalSwapper
+from rswap.swap.frame import FrameSwapper
+from rswap.testing.render import moving_face_frames
+
+
+class _Frames:
+    """A source handing out copies of made frames (the paste stage pastes into its frame)."""
+
+    def __init__(self, frames):
+        self.frames, self.size, self.fps, self.dropped, self._i = frames, frames[0].shape[1::-1], 25.0, {}, 0
+
+    def open(self):
+        pass
+
+    def read(self, stop):
+        if self._i == len(self.frames):
+            return None
+        self._i += 1
+        return self.frames[self._i - 1].copy(), (self._i - 1) / self.fps
+
+    def close(self):
+        pass
+
+
+class _Keep:
+    def __init__(self):
+        self.packets = []
+
+    def open(self, size, fps):
+        pass
+
+    def write(self, packet):
+        self.packets.append(packet)
+        return True
+
+    def close(self):
+        pass
+
+    def abort(self, error):
+        pass
+
+
+def _source(swapper, astronaut, astronaut_face):
+    return swapper.encode_source([astronaut], [astronaut_face])
+
+
+def test_the_conveyors_frames_equal_frame_swapper_process(astronaut, astronaut_face):
+    # process swaps a still at the template's size and marks it as a still: the conveyor's frame
+    # swapper here swaps at that size too, and neither marks, so the two must agree bit for bit.
+    swapper = ClassicalSwapper(fit_crop=False)
+    fs = FrameSwapper(swapper, [_source(swapper, astronaut, astronaut_face)], watermark=False)
+    head = np.ascontiguousarray(astronaut[20:300, 300:60:-1])
+    frames = list(moving_face_frames(head, (480, 270), 10, scale=0.9, amplitude=0.15))
+    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
+                                    swap_workers=2)
+    sink = _Keep()
+    try:
+        Pipeline(_Frames(frames), stages, sink, live=False).run()
+    finally:
+        for c in closers:
+            c.close()
+    assert [p.index for p in sink.packets] == list(range(len(frames)))
+    swapped = 0
+    for packet in sink.packets:
+        frame = frames[packet.index]
+        np.testing.assert_array_equal(packet.image, fs.process(frame.copy(), packet.faces))
+        swapped += bool(packet.faces) and not np.array_equal(packet.image, frame)
+    assert swapped == len(frames)  # every frame had its face swapped
