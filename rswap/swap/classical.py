@@ -307,10 +307,10 @@ class ClassicalSwapper(HostSwapper):
         source.smaller.update({size: scaled_source(source, size) for size in self.crop_sizes})
         return source
 
-    def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource, keep_mask: np.ndarray | None = None) -> SwapResult:
-        """`keep_mask` (H, W) float in [0, 1], optional: target pixels that stay in front of the
-        swapped face (a hand, a microphone). A cap's brim or a fringe over the target's forehead
-        and the frames of its glasses are found here and kept anyway (`front_occluder_box`)."""
+    def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource) -> SwapResult:
+        """A cap's brim or a fringe over the target's forehead and the frames of its glasses are
+        found here and kept (`front_occluder_box`). Hands in front of the face are the frame's
+        business: the compositor takes them out of the paste mask (rswap.swap.frame.in_front)."""
         hw = crop.shape[:2]
         if hw[0] != hw[1] or hw[0] not in self._by_size:
             raise RswapError(f"the classical swapper takes square crops of {', '.join(map(str, sorted(self._by_size)))} pixels, got {hw}")
@@ -379,8 +379,6 @@ class ClassicalSwapper(HostSwapper):
             swapped = alpha_blend(background, swapped, kept)
         if source.open_lips is not None:  # an open source mouth: the target's lips, in the source's colour
             swapped = recolour_lips(swapped, background, shaped, source.open_lips)
-        if keep_mask is not None:  # occluders in front of the target's face: its own pixels
-            swapped = alpha_blend(crop, swapped, np.asarray(keep_mask, np.float32))
         # A cap's brim or a fringe over the target's forehead, and its glasses' frames, stay in
         # front (occluders.py), blended on their own box only (a whole-crop blend cost ~0.7 ms a frame).
         occluders = front_occluder_box(crop, target, glasses=self.keep_glasses)
