@@ -52,7 +52,7 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         shaped = reshape_points(target, hw, *ctrl)
     warped, valid = mesh_warp(source.texture, source.landmarks, shaped, hw, sw._triangles)
     lowered = C._lower_forehead(shaped)
-    oval = region_mask(hw, shaped, include=("face_oval",), exclude=sw.keep, feather=sw._feather, erode=sw._feather)
+    oval = region_mask(hw, shaped, include=("face_oval",), exclude=sw.keep, feather=sw._feather, erode=C.FACE_ERODE * sw._feather)
     face_mask = oval * C._forehead_fade(hw, shaped) * valid
     if sw.color != "none":
         dst_skin = C._skin_mask(hw, lowered, sw._feather)
