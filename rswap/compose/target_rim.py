@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 
 SCALE = 4  # the crop is judged at 1/SCALE of its size
-DARKER = (6.0, 14.0)  # L units below the inner skin's median where a pixel starts / ends being not-skin
-LIGHTER = (10.0, 20.0)  # ... above it
-HUE = (8.0, 16.0)  # a, b distance from the inner skin's (hair, background of another colour)
+DARKER = (3.0, 8.0)  # L units below the inner skin's median where a pixel starts / ends being not-skin
+LIGHTER = (8.0, 15.0)  # ... above it
+HUE = (6.0, 12.0)  # a, b distance from the inner skin's (hair, background of another colour)
 
 
 def _smooth01(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -46,3 +46,20 @@ def skin_rim_weight(crop: np.ndarray, skin: np.ndarray) -> np.ndarray:
     like = (1.0 - _smooth01(-gap, *DARKER)) * (1.0 - _smooth01(gap, *LIGHTER)) * (1.0 - _smooth01(hue, *HUE))
     like = cv2.GaussianBlur(like.astype(np.float32), (0, 0), 0.75)
     return cv2.resize(like, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+AGREE = (4.0, 10.0)  # coarse ΔE between the colour-matched source and the target where the oval's ramp stops being taken
+
+
+def rim_agreement(warped: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(H, W) float32 in [0, 1]: 1 where the colour-matched warped source and the target crop
+    (both RGB uint8) have nearly the same coarse colour, 0 where they differ by AGREE[1] ΔE or
+    more. A skin rim the source does not match in light (its lit cheek on the target's shaded
+    one) would show a seam at the oval; there the ramp stays a feather inside."""
+    h, w = target.shape[:2]
+    size = (max(1, w // SCALE), max(1, h // SCALE))
+    labs = [cv2.cvtColor(cv2.resize(x, size, interpolation=cv2.INTER_AREA).astype(np.float32) * np.float32(1 / 255),
+                         cv2.COLOR_RGB2LAB) for x in (warped, target)]
+    apart = np.linalg.norm(labs[0] - labs[1], axis=2)
+    agree = cv2.GaussianBlur((1.0 - _smooth01(apart, *AGREE)).astype(np.float32), (0, 0), 0.75)
+    return cv2.resize(agree, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -34,7 +34,7 @@ from rswap.compose.occluders import front_occluder_box
 from rswap.compose.source_detail import add_target_grain, restore_detail
 from rswap.compose.source_light import neutral_light
 from rswap.compose.source_rim import trusted_rim
-from rswap.compose.target_rim import skin_rim_weight
+from rswap.compose.target_rim import rim_agreement, skin_rim_weight
 from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
 from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
@@ -73,6 +73,7 @@ _FEATURES = ("left_eye", "right_eye", "mouth_inner")  # the regions a swap may k
 # outer band mostly the target's; half bought closer-to-source +13 and ID top-1 +19 of 528 pairs, but
 # only with a texture whose rim is skin (source_rim.py; RESULTS.md, issue 10 eighth and ninth sessions).
 FACE_ERODE = 0.5
+RIM_AGREEMENT = False  # measured: the seam test took the identity gain back (dev harness closer 82 -> 79)
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
 
@@ -356,10 +357,12 @@ class ClassicalSwapper(HostSwapper):
         face_mask, rim_mask, dst_skin, src_skin, regions, chroma, detail, kept = swap_masks(
             hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, self._face_parts,
             self._kept_parts(keep), *self._mask_parts, float(feather), FACE_ERODE * feather, fade_kernel, self.color != "none")
+        rim_weight = None
         if rim_mask.size and dst_skin.any():
             # The ramp starts at the oval only where the target's own rim is skin like its inner
             # skin; where it is shade, hair or background it stays a feather inside (target_rim.py).
-            face_mask = face_mask + skin_rim_weight(background, dst_skin) * (rim_mask - face_mask)
+            rim_weight = skin_rim_weight(background, dst_skin)
+            inner_mask, face_mask = face_mask, face_mask + rim_weight * (rim_mask - face_mask)
         if self.color != "none" and src_skin.any() and dst_skin.any():
             # Statistics from skin only, on both faces: brows, eyes and lips would pull the
             # mean toward grey or red. Both skins are taken on the reshaped landmarks,
@@ -379,6 +382,9 @@ class ClassicalSwapper(HostSwapper):
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
         if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
             warped = add_target_grain(warped, background, detail, source.grain)
+
+        if rim_weight is not None and RIM_AGREEMENT:  # ... and where the matched source's colour meets the target's there
+            face_mask = inner_mask + rim_weight * rim_agreement(warped, background) * (rim_mask - inner_mask)
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
