@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from realtime.pipeline import Pipeline
+from realtime.sinks import NullSink
 from realtime.swap_stages import swap_conveyor
 from rswap.face.options import AnalysisOptions
 from rswap.swap.classical import ClassicalSwapper
@@ -14,7 +15,8 @@ from rswap.testing.render import moving_face_frames
 
 
 class _Frames:
-    """A source handing out copies of made frames (the paste stage pastes into its frame)."""
+    """A source handing out copies of made frames (the paste stage pastes into its frame); the
+    synthetic camera's face is too small and moves too far for every frame to keep its face."""
 
     def __init__(self, frames):
         self.frames, self.size, self.fps, self.dropped, self._i = frames, frames[0].shape[1::-1], 25.0, {}, 0
@@ -32,33 +34,21 @@ class _Frames:
         pass
 
 
-class _Keep:
+class _Keep(NullSink):
     def __init__(self):
+        super().__init__()
         self.packets = []
 
-    def open(self, size, fps):
-        pass
-
-    def write(self, packet):
+    def write(self, packet) -> bool:
         self.packets.append(packet)
         return True
-
-    def close(self):
-        pass
-
-    def abort(self, error):
-        pass
-
-
-def _source(swapper, astronaut, astronaut_face):
-    return swapper.encode_source([astronaut], [astronaut_face])
 
 
 def test_the_conveyors_frames_equal_frame_swapper_process(astronaut, astronaut_face):
     # process swaps a still at the template's size and marks it as a still: the conveyor's frame
     # swapper here swaps at that size too, and neither marks, so the two must agree bit for bit.
     swapper = ClassicalSwapper(fit_crop=False)
-    fs = FrameSwapper(swapper, [_source(swapper, astronaut, astronaut_face)], watermark=False)
+    fs = FrameSwapper(swapper, [swapper.encode_source([astronaut], [astronaut_face])], watermark=False)
     head = np.ascontiguousarray(astronaut[20:300, 300:60:-1])
     frames = list(moving_face_frames(head, (480, 270), 10, scale=0.9, amplitude=0.15))
     stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
