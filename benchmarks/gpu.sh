@@ -31,7 +31,7 @@ echo "bench exit: ${PIPESTATUS[0]}" | tee -a "$out/bench.txt"
 
 timeout 170 python3 -m pytest -q -rs -p no:cacheprovider \
     tests/test_device_swap.py tests/test_tensor_warp.py tests/test_backends_select.py \
-    tests/test_training_pipeline.py::test_train_on_cuda_in_bf16_losses_finite_and_reconstruction_falls \
+    'tests/test_training_pipeline.py::test_train_30_steps_losses_finite_and_reconstruction_falls[cuda-bf16]' \
     --deselect tests/test_device_swap.py::test_convert_cli_on_the_device_path 2>&1 | tee "$out/tests.txt"
 echo "tests exit: ${PIPESTATUS[0]}" | tee -a "$out/tests.txt"
 

@@ -108,11 +108,16 @@ def _cfg(datasets, out, **kw):
     return TrainConfig(**(base | kw))
 
 
-def test_train_30_steps_losses_finite_and_reconstruction_falls(datasets, tmp_path):
+@pytest.mark.parametrize("device, precision", [
+    ("cpu", "fp32"),
+    # the GPU path as users run it: bf16 autocast, pinned-memory batches
+    pytest.param("cuda", "bf16", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")),
+])
+def test_train_30_steps_losses_finite_and_reconstruction_falls(datasets, tmp_path, device, precision):
     from training.train import train
 
     torch.set_num_threads(2)
-    result = train(_cfg(datasets, tmp_path / "run", steps=30))
+    result = train(_cfg(datasets, tmp_path / "run", steps=30, device=device, precision=precision))
     history = result["history"]
     assert result["step"] == 30 and len(history) == 30
     assert all(np.isfinite(v) for h in history for v in h.values())
@@ -125,20 +130,7 @@ def test_train_30_steps_losses_finite_and_reconstruction_falls(datasets, tmp_pat
 
     model, config = load_generator(tmp_path / "run" / "generator_ema.safetensors")
     assert config.name == "tiny" and config.id_dim == 128 and config.identity_encoder == "dlib_resnet128"
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_train_on_cuda_in_bf16_losses_finite_and_reconstruction_falls(datasets, tmp_path):
-    """The GPU path of the trainer (bf16 autocast, pinned-memory batches), as users run it."""
-    from rswap.models.checkpoint import load_generator
-    from training.train import train
-
-    result = train(_cfg(datasets, tmp_path / "run", steps=30, device="cuda", precision="bf16"))
-    history = result["history"]
-    assert result["step"] == 30 and all(np.isfinite(v) for h in history for v in h.values())
-    rec = [h["rec"] for h in history if h["rec"] > 0]
-    assert np.mean(rec[-5:]) < 0.7 * np.mean(rec[:5]), rec
-    model, _ = load_generator(tmp_path / "run" / "generator_ema.safetensors")  # a GPU run's weights load anywhere
+    # a GPU run's weights load anywhere
     assert all(p.device.type == "cpu" and p.dtype == torch.float32 for p in model.parameters())
 
 
