@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 
+from realtime.sinks import NullSink
 from realtime.sources import _Pacer
 
 
@@ -64,3 +65,15 @@ class SyntheticSource:
 
     def close(self) -> None:
         pass
+
+
+class RecordingSink(NullSink):
+    """Keeps every packet it is given, in the order it was given them (tests look at both)."""
+
+    def __init__(self):
+        super().__init__()
+        self.packets = []
+
+    def write(self, packet) -> bool:
+        self.packets.append(packet)
+        return True

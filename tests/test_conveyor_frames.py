@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from realtime.pipeline import Pipeline
-from realtime.sinks import NullSink
 from realtime.swap_stages import swap_conveyor
+from realtime.testing import RecordingSink
 from rswap.face.options import AnalysisOptions
 from rswap.swap.classical import ClassicalSwapper
 from rswap.swap.frame import FrameSwapper
@@ -34,16 +34,6 @@ class _Frames:
         pass
 
 
-class _Keep(NullSink):
-    def __init__(self):
-        super().__init__()
-        self.packets = []
-
-    def write(self, packet) -> bool:
-        self.packets.append(packet)
-        return True
-
-
 def test_the_conveyors_frames_equal_frame_swapper_process(astronaut, astronaut_face):
     # process swaps a still at the template's size and marks it as a still: the conveyor's frame
     # swapper here swaps at that size too, and neither marks, so the two must agree bit for bit.
@@ -53,7 +43,7 @@ def test_the_conveyors_frames_equal_frame_swapper_process(astronaut, astronaut_f
     frames = list(moving_face_frames(head, (480, 270), 10, scale=0.9, amplitude=0.15))
     stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
                                     swap_workers=2)
-    sink = _Keep()
+    sink = RecordingSink()
     try:
         Pipeline(_Frames(frames), stages, sink, live=False).run()
     finally:

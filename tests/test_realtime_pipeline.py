@@ -12,17 +12,7 @@ import pytest
 from realtime.pipeline import Pipeline, Stage
 from realtime.queues import LatestSlot, OrderedQueue
 from realtime.sinks import NullSink
-from realtime.testing import SyntheticSource
-
-
-class RecordingSink(NullSink):
-    def __init__(self):
-        super().__init__()
-        self.packets = []
-
-    def write(self, packet) -> bool:
-        self.packets.append(packet)
-        return True
+from realtime.testing import RecordingSink, SyntheticSource
 
 
 def _pipeline_threads():
