@@ -6,6 +6,8 @@ face at a given fraction of the frame height, gentle head motion: talking_head.p
 also played at its own frame rate. The real stages (mediapipe tracking, classical swap,
 paste-back) run into the null sink. Two runs per stream, same stages, same source:
 - threaded: the conveyor of realtime.pipeline (one thread per stage, newest-frame links);
+  `--swap-in process` runs its swap stage in a child process (realtime.swap_process), and
+  `--swap-in thread process` runs both, each against the same sequential run;
 - sequential: capture -> track -> swap -> paste -> output in one loop, what simple tools do
   (it reads the newest frame each time round: its best case).
 With a 30 fps source both loops are capped at 30 fps, so the fps ratio only shows
@@ -34,6 +36,7 @@ from realtime.stats import StatsRecorder, percentiles_ms
 from realtime.threads import opencv_threads
 from rswap.atomic import atomic_path
 from rswap.face.options import AnalysisOptions
+from rswap.swap.options import SWAP_IN
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 
@@ -50,18 +53,19 @@ def _frame_swapper(swapper: str):
         return load_frame_swapper([path], swapper)
 
 
-def make_stages(fs, swap_workers: int = 1):
+def make_stages(fs, swap_workers: int = 1, swap_in: str = "thread"):
     from realtime.swap_stages import swap_conveyor
 
-    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(detect_every=30, smooth=True), swap_workers=swap_workers)
+    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(detect_every=30, smooth=True), swap_workers=swap_workers,
+                                    swap_in=swap_in)
     return stages, closers
 
 
 WARMUP_FRAMES = 10  # first frames pay for mediapipe's graph start and first-touch allocations
 
 
-def run_threaded(fs, make_source, seconds, swap_workers: int = 1) -> StatsRecorder:
-    stages, closers = make_stages(fs, swap_workers)
+def run_threaded(fs, make_source, seconds, swap_workers: int = 1, swap_in: str = "thread") -> StatsRecorder:
+    stages, closers = make_stages(fs, swap_workers, swap_in)
     try:
         pipeline = Pipeline(make_source(), stages, NullSink(), duration=seconds, warmup_frames=WARMUP_FRAMES)
         return pipeline.run()
@@ -148,6 +152,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overload-fps", type=float, default=120.0, help="source rate of the overload run (120)")
     parser.add_argument("--swapper", default="classical", help="'classical' or a model path, as --model (classical)")
     parser.add_argument("--swap-workers", type=int, default=1, help="threads in the swap stage of the threaded runs (1)")
+    parser.add_argument("--swap-in", nargs="+", choices=[c for c in SWAP_IN if c != "auto"], default=["thread"],
+                        help="threaded runs with the swap stage in a thread, in a child process, or one run of each "
+                             "against the same sequential run (thread)")
     parser.add_argument("--talking-head", nargs="+", type=float, default=[], metavar="FRACTION",
                         help="also play a talking-head clip with the face at these fractions of the frame height "
                              "(e.g. 0.15 0.4), at each --talking-fps")
@@ -159,29 +166,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     fs = _frame_swapper(args.swapper)
-    report = {"swapper": args.swapper, "swap_workers": args.swap_workers, "source_fps": args.fps, "seconds": args.seconds,
+    report = {"swapper": args.swapper, "swap_workers": args.swap_workers, "swap_in": args.swap_in,
+              "source_fps": args.fps, "seconds": args.seconds,
               "cpus": os.cpu_count(), "load_before": os.getloadavg(), "sizes": {}}
-    label = "threaded" + (f" x{args.swap_workers}" if args.swap_workers > 1 else "")
+    workers = f" x{args.swap_workers}" if args.swap_workers > 1 else ""
     streams = [(name, SIZES[name], args.fps, lambda size=SIZES[name]: SyntheticSource(size, fps=args.fps))
                for name in args.sizes]
     with tempfile.TemporaryDirectory() as clips:
         streams += _talking_head_streams(args, clips, report)
         for name, size, fps, make_source in streams:
             # Both loops under live's library settings (realtime.threads): the ratio is the conveyor's alone.
+            # The swap-in variants against one sequential run (its swap in its own loop, in this process).
             with opencv_threads(len(os.sched_getaffinity(0))):
-                threaded = run_threaded(fs, make_source, args.seconds, args.swap_workers).summary()
+                threaded = {place: run_threaded(fs, make_source, args.seconds, args.swap_workers, place).summary()
+                            for place in args.swap_in}
                 sequential = run_sequential(fs, make_source, args.seconds).summary()
-            ratio = (threaded["delivered_fps"] or 0) / max(sequential["delivered_fps"] or 1e-9, 1e-9)
-            report["sizes"][name] = {"threaded": threaded, "sequential": sequential, "fps_ratio": round(ratio, 3)}
+            ratios = {place: (t["delivered_fps"] or 0) / max(sequential["delivered_fps"] or 1e-9, 1e-9)
+                      for place, t in threaded.items()}
+            first = args.swap_in[0]
+            report["sizes"][name] = {"threaded": threaded[first], "sequential": sequential, "fps_ratio": round(ratios[first], 3),
+                                     "by_swap_in": {p: {"threaded": threaded[p], "fps_ratio": round(ratios[p], 3)}
+                                                    for p in args.swap_in}}
             print(f"{name} ({size[0]}x{size[1]}), source {fps:g} fps, {args.seconds:g} s per run, {args.swapper} swapper:")
-            print(_row(label, threaded))
+            for place, t in threaded.items():
+                print(_row(("threaded" if place == "thread" else "process") + workers, t))
             print(_row("sequential", sequential))
-            print(f"  threaded / sequential fps: {ratio:.2f}")
+            for place, ratio in ratios.items():
+                print(f"  {'threaded' if place == 'thread' else 'swap in a process'} / sequential fps: {ratio:.2f}")
     if args.overload_seconds > 0:
         size = SIZES[args.sizes[0]]
         with opencv_threads(len(os.sched_getaffinity(0))):
             stats = run_threaded(fs, lambda: SyntheticSource(size, fps=args.overload_fps), args.overload_seconds,
-                                 args.swap_workers)
+                                 args.swap_workers, args.swap_in[0])
         part = min(0.25, 60.0 / args.overload_seconds) if args.overload_seconds >= 120 else 0.25
         o = overload_report(stats, part)
         report["overload"] = {"size": args.sizes[0], "source_fps": args.overload_fps, "seconds": args.overload_seconds,

@@ -114,7 +114,7 @@ def convert_job(args: argparse.Namespace, target, output, target_is_video: bool,
         return convert_video(
             swapper, target, output, args.face_select, crf=args.crf, preset=args.preset, progress=progress,
             detector=detector, allow_truncated=args.allow_truncated, before_publish=sign, on_frame=on_frame,
-            swap_workers=args.swap_workers, hands=hands,
+            swap_workers=args.swap_workers, swap_in=args.swap_in, hands=hands,
         )
     from convert.conversion import convert_image
 

@@ -144,7 +144,7 @@ def convert_image(swapper: FrameSwapper, target, output, detector=None, before_p
 def convert_video(
     swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
     progress: bool = True, detector=None, allow_truncated: bool = False, before_publish=None, on_frame=None,
-    swap_workers: int | None = None, hands: bool = True,
+    swap_workers: int | None = None, hands: bool = True, swap_in: str = "thread",
 ) -> ConvertStats:
     """Swap faces in every frame of `target` into `output` (written atomically).
     User errors raise RswapError; Ctrl-C/SIGTERM (KeyboardInterrupt) propagate after the
@@ -152,6 +152,7 @@ def convert_video(
     which converts the readable part (ConvertStats.truncated says how much).
     `on_frame()` is called after each frame is written (a batch worker's progress report).
     `swap_workers` swap frames side by side (None: CONVERT_SWAP_WORKERS); they still leave in order.
+    `swap_in`: those workers' swaps in threads or child processes (realtime.swap_process).
     `hands`: hands in front of a face stay in front (AnalysisOptions.keeps_hands)."""
     from realtime.pipeline import Pipeline
     from realtime.swap_stages import swap_conveyor
@@ -170,7 +171,7 @@ def convert_video(
             # soon matters more than the look (~2 ms, the mesh re-detects only when it finds one).
             stages, closers = swap_conveyor(swapper, face_select, AnalysisOptions(detect_every=10, keep_hands=hands),
                                             detector=detector,
-                                            swap_workers=swap_workers or CONVERT_SWAP_WORKERS)
+                                            swap_workers=swap_workers or CONVERT_SWAP_WORKERS, swap_in=swap_in)
             sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"),
                                on_frame)
             try:

@@ -135,8 +135,12 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         raise
     analysis = from_args(AnalysisOptions, args, search_duty=LIVE_SEARCH_DUTY)
-    stages, closers = swap_conveyor(fs, args.face_select, analysis, controls, args.swap_workers or LIVE_SWAP_WORKERS,
-                                    detector)
+    try:  # the swap's child process may fail to start: the camera is released all the same
+        stages, closers = swap_conveyor(fs, args.face_select, analysis, controls, args.swap_workers or LIVE_SWAP_WORKERS,
+                                        detector, swap_in=args.swap_in)
+    except BaseException:
+        source.close()
+        raise
     pipeline = Pipeline(source, stages, sink, live=True, duration=args.duration)
     interrupted = None
     try:

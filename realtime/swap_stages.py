@@ -76,22 +76,35 @@ class PasteStage:
 
 
 def swap_conveyor(frame_swapper, face_select: str, analysis: AnalysisOptions | None = None,
-                  controls: Controls | None = None, swap_workers: int = 1, detector=None):
+                  controls: Controls | None = None, swap_workers: int = 1, detector=None, swap_in: str = "thread"):
     """The track -> swap -> paste stages shared by `live` and `convert`, and the objects to
-    close when the pipeline ends (the tracker's mediapipe graphs, the identity worker).
-    `analysis`: how faces are found and followed (max faces, detection cadence, smoothing,
-    search duty); `detector`: the box detector it names, already loaded (None: mediapipe's)."""
+    close when the pipeline ends (the tracker's mediapipe graphs, the identity worker, the swap's
+    child processes). `analysis`: how faces are found and followed (max faces, detection cadence,
+    smoothing, search duty); `detector`: the box detector it names, already loaded (None:
+    mediapipe's); `swap_in`: the swap stage in threads of this process or in child processes,
+    one per worker (--swap-in, realtime.swap_process.choose_swap_in)."""
+    from realtime.swap_process import ProcessSwapStage, choose_swap_in
     from realtime.tracking import FaceTracker
 
+    place = choose_swap_in(swap_in, frame_swapper)  # before anything is started: a wrong choice fails first
     analysis = analysis or AnalysisOptions()
     # "largest" needs one tracked face (the analyser returns the largest first); "center"
     # must see several to pick the one nearest the middle.
     max_faces = analysis.max_faces or (1 if face_select == "largest" else 4)
     tracker = FaceTracker(replace(analysis, max_faces=max_faces), detector)
     identities = TrackIdentityCache(frame_swapper.embed) if face_select == "reference" else None
+    closers = [c for c in (tracker, identities) if c is not None]
+    try:
+        swap = ProcessSwapStage(frame_swapper, swap_workers) if place == "process" else SwapStage(frame_swapper)
+    except BaseException:
+        for c in closers:
+            c.close()
+        raise
+    if place == "process":
+        closers.append(swap)
     stages = [
         Stage("track", TrackStage(tracker, frame_swapper, controls, identities)),
-        Stage("swap", SwapStage(frame_swapper), workers=swap_workers),
+        Stage("swap", swap, workers=swap_workers),
         Stage("paste", PasteStage(frame_swapper, controls)),
     ]
-    return stages, [c for c in (tracker, identities) if c is not None]
+    return stages, closers

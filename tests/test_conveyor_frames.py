@@ -1,9 +1,11 @@
 """The swap split across the conveyor's threads (track: plan; swap, two workers; paste) gives
-the one-call path's pictures (FrameSwapper.process), frame for frame and in order."""
+the one-call path's pictures (FrameSwapper.process), frame for frame and in order; so does the
+swap stage in child processes (--swap-in process: two workers, two children)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from realtime.pipeline import Pipeline
 from realtime.swap_stages import swap_conveyor
@@ -14,7 +16,7 @@ from rswap.swap.frame import FrameSwapper
 from rswap.testing.render import moving_face_frames
 
 
-class _Frames:
+class Frames:
     """A source handing out copies of made frames (the paste stage pastes into its frame); the
     synthetic camera's face is too small and moves too far for every frame to keep its face."""
 
@@ -34,18 +36,24 @@ class _Frames:
         pass
 
 
-def test_the_conveyors_frames_equal_frame_swapper_process(astronaut, astronaut_face):
+def conveyor_clip(astronaut):
+    """Ten frames of the mirrored astronaut's head moving a little (480x270)."""
+    head = np.ascontiguousarray(astronaut[20:300, 300:60:-1])
+    return list(moving_face_frames(head, (480, 270), 10, scale=0.9, amplitude=0.15))
+
+
+@pytest.mark.parametrize("swap_in", ["thread", "process"])
+def test_the_conveyors_frames_equal_frame_swapper_process(astronaut, astronaut_face, swap_in):
     # process swaps a still at the template's size and marks it as a still: the conveyor's frame
     # swapper here swaps at that size too, and neither marks, so the two must agree bit for bit.
     swapper = ClassicalSwapper(fit_crop=False)
     fs = FrameSwapper(swapper, [swapper.encode_source([astronaut], [astronaut_face])], watermark=False)
-    head = np.ascontiguousarray(astronaut[20:300, 300:60:-1])
-    frames = list(moving_face_frames(head, (480, 270), 10, scale=0.9, amplitude=0.15))
+    frames = conveyor_clip(astronaut)
     stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
-                                    swap_workers=2)
+                                    swap_workers=2, swap_in=swap_in)
     sink = RecordingSink()
     try:
-        Pipeline(_Frames(frames), stages, sink, live=False).run()
+        Pipeline(Frames(frames), stages, sink, live=False).run()
     finally:
         for c in closers:
             c.close()

@@ -27,7 +27,7 @@ from rswap.errors import RswapError
 # Options that do not shape the swapper (output files, encoder settings): jobs that differ
 # only in these share a worker's swapper.
 NOT_SWAPPER_OPTIONS = ("target", "output", "no_progress", "crf", "preset", "allow_truncated", "sign_cert", "sign_key",
-                       "swap_workers")
+                       "swap_workers", "swap_in")
 REPORT_EVERY_S = 0.25  # frames are reported to the progress view at most this often
 
 

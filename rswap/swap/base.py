@@ -12,6 +12,10 @@ What a swapper can do is declared, never discovered: every swapper has `swap_bat
 states in `tensor_device` whether it also takes torch tensors where its network computes
 (`swap_batch_device`, the on-device compose path), so the frame swapper's compositor is
 chosen once at build time (rswap.swap.compositor), not by probing attributes per call.
+Likewise `moves_to_process` states whether the swapper and its sources may be pickled into a
+child process and swap there (the live conveyor's swap stage with its own GIL,
+realtime.swap_process): plain numpy and dataclasses can; a swapper holding an onnxruntime,
+TensorRT or torch session cannot (the session is not picklable, and a GPU wants one owner).
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ class Swapper(Protocol):
     # the torch device swap_batch_device takes and gives tensors on ("cuda:0", "cpu");
     # None: host arrays only (the classical swapper, a network on the core's own runner)
     tensor_device: str | None
+    # True: the swapper and its encoded sources pickle, and swap in a child process gives the
+    # same pictures (realtime.swap_process); False: it stays in the process that built it
+    moves_to_process: bool
 
     def encode_source(self, images: list[np.ndarray], faces: list[Face]) -> Any:
         """Identity of one person from one or more (image, face) pairs of them."""
@@ -70,6 +77,7 @@ class HostSwapper:
 
     tensor_device: str | None = None
     crop_sizes: tuple[int, ...] = ()
+    moves_to_process: bool = False  # a subclass holding no session says True (the classical swapper)
 
     def swap_batch(self, crops: list[np.ndarray], landmarks: list[np.ndarray], sources: list[Any]) -> list[SwapResult]:
         return [self.swap(c, lm, s) for c, lm, s in zip(crops, landmarks, sources)]

@@ -201,6 +201,7 @@ def _detail_mask(hw: tuple[int, int], points: np.ndarray) -> np.ndarray:
 
 class ClassicalSwapper(HostSwapper):
     name = "classical"
+    moves_to_process = True  # numpy arrays and dataclasses: it pickles (~1.1 MB with one source)
 
     def __init__(
         self,

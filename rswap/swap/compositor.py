@@ -59,9 +59,7 @@ class HostCompositor:
 
     def swap(self, swapper: Swapper, jobs: list[SwapJob], sources: list[Any]) -> list[SwapJob]:
         if jobs:  # learned models: every face in one call
-            results = swapper.swap_batch([j.crop for j in jobs], [j.landmarks for j in jobs], sources)
-            for job, result in zip(jobs, results):
-                job.result = result if job.keep is None else SwapResult(result.crop, in_front(result.mask, job.keep))
+            with_results(jobs, swapper.swap_batch([j.crop for j in jobs], [j.landmarks for j in jobs], sources))
         return jobs
 
     def paste(self, frame: np.ndarray, jobs: list[SwapJob], in_place: bool = False) -> np.ndarray:
@@ -70,6 +68,14 @@ class HostCompositor:
             out = paste_back(out, job.result.crop, job.result.mask, job.M, levels=self.blend_levels,
                              out=out if in_place or i else None)
         return out
+
+
+def with_results(jobs: list[SwapJob], results: list[SwapResult]) -> list[SwapJob]:
+    """Set each job's result: the swapper's, its mask without what stays in front (job.keep).
+    Also where the swapper ran elsewhere (a child process, realtime.swap_process)."""
+    for job, result in zip(jobs, results):
+        job.result = result if job.keep is None else SwapResult(result.crop, in_front(result.mask, job.keep))
+    return jobs
 
 
 def choose_compositor(swapper: Swapper, where: str = "auto", blend_levels: int = 0) -> Compositor:

@@ -78,6 +78,7 @@ def paste_mask(crop_hw: tuple[int, int], landmarks: np.ndarray, keep_mouth: bool
 
 class LearnedSwapper:
     crop_sizes: tuple[int, ...] = ()  # a network takes its one crop size
+    moves_to_process = False  # holds its backend's session (onnxruntime, TensorRT, torch)
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ BACKEND_NAMES = ("auto", "tensorrt", "onnxruntime", "torch")
 PRECISIONS = ("fp32", "fp16", "bf16")
 CUDA_GRAPHS = {"auto": None, "on": True, "off": False}  # flag value -> the backends' cuda_graphs
 COMPOSE_ON = ("auto", "host", "device")  # rswap.swap.compositor.choose_compositor
+SWAP_IN = ("auto", "thread", "process")  # where the conveyor's swap stage runs (realtime.swap_process.choose_swap_in)
 
 
 @dataclass
@@ -66,5 +67,8 @@ class FrameOptions:
     swap_workers: int | None = option(None, "threads running the swap stage side by side on successive frames "
                                             "(default: 2 in convert, 1 live); convert keeps every frame in order",
                                       metavar="N")
+    swap_in: str = option("auto", "where the swap stage runs: a thread of this process, or a child process of its own "
+                                  "(its own Python lock; the classical swapper on host compose only). auto: the "
+                                  "process where it can go and there are 2+ cores", choices=SWAP_IN)
     no_watermark: bool = option(False, "leave out the invisible 'synthetic by rswap' mark that every swapped frame "
                                        "otherwise carries")

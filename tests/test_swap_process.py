@@ -1,0 +1,107 @@
+"""The swap stage in a child process (realtime.swap_process): where it may go, what happens when
+the child dies mid-stream, and that closing the conveyor leaves no child behind."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from realtime.pipeline import Pipeline
+from realtime.swap_process import ProcessSwapStage, choose_swap_in
+from realtime.swap_stages import swap_conveyor
+from realtime.testing import RecordingSink
+from rswap.errors import RswapError
+from rswap.face.options import AnalysisOptions
+from rswap.swap.classical import ClassicalSwapper
+from rswap.swap.frame import FrameSwapper
+from tests.test_conveyor_frames import Frames, conveyor_clip
+
+JOIN_S = 60.0  # a bound on the whole run: a hang fails the test instead of stalling the suite
+
+
+def _frame_swapper(astronaut, astronaut_face) -> FrameSwapper:
+    swapper = ClassicalSwapper()
+    return FrameSwapper(swapper, [swapper.encode_source([astronaut], [astronaut_face])], watermark=False)
+
+
+def _children(closers):
+    return [c.process for closer in closers if isinstance(closer, ProcessSwapStage) for c in closer.children]
+
+
+def test_only_a_swapper_that_moves_on_host_compose_goes_to_a_process():
+    def fs(moves: bool, where: str = "host"):
+        return SimpleNamespace(swapper=SimpleNamespace(name="x", moves_to_process=moves), compositor=SimpleNamespace(where=where))
+
+    assert choose_swap_in("thread", fs(True)) == "thread"
+    assert choose_swap_in("process", fs(True)) == "process"
+    assert choose_swap_in("auto", fs(False)) == "thread"
+    assert choose_swap_in("auto", fs(True, "cuda:0")) == "thread"
+    for cannot in (fs(False), fs(True, "cuda:0")):
+        with pytest.raises(RswapError, match="--swap-in thread"):
+            choose_swap_in("process", cannot)
+    with pytest.raises(RswapError, match="unknown swap place"):
+        choose_swap_in("elsewhere", fs(True))
+    assert ClassicalSwapper.moves_to_process
+
+
+class _KillingFrames(Frames):
+    """Frames that kill the swap's child (SIGKILL) once `after` frames have been read."""
+
+    def __init__(self, frames, after: int):
+        super().__init__(frames)
+        self.after, self.child = after, None
+
+    def read(self, stop):
+        if self._i == self.after:
+            os.kill(self.child.pid, signal.SIGKILL)
+        return super().read(stop)
+
+
+def test_a_killed_swap_process_ends_the_stream_with_one_error(astronaut, astronaut_face):
+    fs = _frame_swapper(astronaut, astronaut_face)
+    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
+                                    swap_in="process")
+    source = _KillingFrames(conveyor_clip(astronaut) * 3, after=4)
+    (source.child,) = _children(closers)
+    outcome = []
+
+    def run():
+        try:
+            Pipeline(source, stages, RecordingSink(), live=False, join_timeout=10.0).run()
+            outcome.append(None)
+        except BaseException as e:  # noqa: BLE001 - looked at below
+            outcome.append(e)
+
+    worker = threading.Thread(target=run, daemon=True)
+    try:
+        worker.start()
+        worker.join(JOIN_S)
+        assert not worker.is_alive(), "the pipeline hung after its swap process was killed"
+    finally:
+        for c in closers:
+            c.close()
+    (error,) = outcome
+    assert isinstance(error, RswapError)
+    assert "swap process ended unexpectedly (killed by signal 9)" in str(error)
+
+
+def test_closing_the_conveyor_leaves_no_swap_process(astronaut, astronaut_face):
+    fs = _frame_swapper(astronaut, astronaut_face)
+    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
+                                    swap_workers=2, swap_in="process")
+    children = _children(closers)
+    assert len(children) == 2 and all(p.is_alive() for p in children)  # one child per worker
+    try:
+        sink = RecordingSink()
+        Pipeline(Frames(conveyor_clip(astronaut)[:3]), stages, sink, live=False).run()
+        assert len(sink.packets) == 3
+    finally:
+        for c in closers:
+            c.close()
+    assert not any(p.is_alive() for p in children)
+    assert not set(multiprocessing.active_children()) & set(children)
