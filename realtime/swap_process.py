@@ -58,22 +58,22 @@ def choose_swap_in(choice: str, frame_swapper) -> str:
     """'thread' or 'process' for the conveyor's swap stage. 'process' insists (an error where the
     swapper cannot move, the crops live on a device, or this is a daemonic process: a batch
     convert's pool worker, which may not have children; the batch's parallel jobs already use the
-    cores); 'auto' takes the process where it can and there are at least 2 cores (on one core the
-    child only adds its IPC, nothing runs beside it)."""
+    cores); 'auto' is the thread: on this project's 2-core box the process delivered fewer frames
+    at capacity (benchmarks/RESULTS.md, issue 11, tenth session: the child's swap takes ~25% more
+    CPU running truly beside track and paste than the thread's, which the GIL partly serialises,
+    plus ~1 ms of IPC a frame); on more cores it is not measured yet: ask for it."""
     if choice not in SWAP_IN:
         raise RswapError(f"unknown swap place {choice!r}; choose one of {', '.join(SWAP_IN)}")
-    if multiprocessing.current_process().daemon:
-        if choice == "process":
-            raise RswapError("--swap-in process: a batch job's worker cannot start a swap process; use thread or auto")
+    if choice != "process":
         return "thread"
+    if multiprocessing.current_process().daemon:
+        raise RswapError("--swap-in process: a batch job's worker cannot start a swap process; use thread or auto")
     movable = frame_swapper.swapper.moves_to_process and frame_swapper.compositor.where == "host"
-    if choice == "process" and not movable:
+    if not movable:
         raise RswapError(f"--swap-in process: the {frame_swapper.swapper.name} swapper "
                          f"{'on device compose ' if frame_swapper.compositor.where != 'host' else ''}"
                          "cannot run in a child process (it holds an inference session); use --swap-in thread")
-    if choice == "auto":
-        return "process" if movable and len(os.sched_getaffinity(0)) >= 2 else "thread"
-    return choice
+    return "process"
 
 
 def _child_main(conn) -> None:

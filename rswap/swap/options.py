@@ -68,7 +68,7 @@ class FrameOptions:
                                             "(default: 2 in convert, 1 live); convert keeps every frame in order",
                                       metavar="N")
     swap_in: str = option("auto", "where the swap stage runs: a thread of this process, or a child process of its own "
-                                  "(its own Python lock; the classical swapper on host compose only). auto: the "
-                                  "process where it can go and there are 2+ cores", choices=SWAP_IN)
+                                  "(its own Python lock; the classical swapper on host compose only). auto: the thread "
+                                  "(measured faster on 2 cores)", choices=SWAP_IN)
     no_watermark: bool = option(False, "leave out the invisible 'synthetic by rswap' mark that every swapped frame "
                                        "otherwise carries")
