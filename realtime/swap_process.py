@@ -23,7 +23,8 @@ thread stage, as does the device compositor (its crops are tensors on the GPU).
 
 Start: a `spawn` context (the parent runs mediapipe's and OpenCV's threads; forking a process
 with threads can copy a held lock and hang). The child imports numpy, OpenCV and the swapper's
-module and loads the compiled kernels from numba's on-disk cache (cold: it compiles them once).
+module and loads the compiled kernels from numba's on-disk cache (cold: it compiles them once,
+~13 s on the first swap; warm: ready in ~0.8 s, 1.2 s with `_as_the_parent`'s tracker).
 Failure and shutdown: the child ignores SIGINT (a Ctrl-C in the terminal reaches the whole
 process group; the parent decides when the child ends), and ends when the parent sends the
 empty message, closes its end, or dies (the child's read gives EOF). The parent waits for each
@@ -58,10 +59,10 @@ def choose_swap_in(choice: str, frame_swapper) -> str:
     """'thread' or 'process' for the conveyor's swap stage. 'process' insists (an error where the
     swapper cannot move, the crops live on a device, or this is a daemonic process: a batch
     convert's pool worker, which may not have children; the batch's parallel jobs already use the
-    cores); 'auto' is the thread: on this project's 2-core box the process delivered fewer frames
-    at capacity (benchmarks/RESULTS.md, issue 11, tenth session: the child's swap takes ~25% more
-    CPU running truly beside track and paste than the thread's, which the GIL partly serialises,
-    plus ~1 ms of IPC a frame); on more cores it is not measured yet: ask for it."""
+    cores); 'auto' is the thread: on this project's 2-core box the process was not faster at
+    capacity (benchmarks/RESULTS.md, issue 11, tenth session: a plain child 12-20% behind, ~1 ms
+    of IPC a frame and a slower swap; built like the parent, level: threaded ÷ sequential 1.35
+    against 1.39 over six rounds); on more cores it is not measured yet: ask for it."""
     if choice not in SWAP_IN:
         raise RswapError(f"unknown swap place {choice!r}; choose one of {', '.join(SWAP_IN)}")
     if choice != "process":
@@ -90,7 +91,8 @@ def _child_main(conn) -> None:
 def _as_the_parent() -> None:
     """Build (and close) a face tracker as the parent has: measured, the classical swap then runs as fast
     in the child as in the parent (median 9.8-10.4 ms against 11.6-11.9 in a plain spawned process, the
-    parent 10.3-11.0; /tmp/issue-11p-10/ftz.py). Why is not known: not flush-to-zero (denormals stay)."""
+    parent 10.3-11.0; benchmarks/RESULTS.md, issue 11, tenth session). Why is not known: not flush-to-zero
+    (denormals stay)."""
     from realtime.tracking import FaceTracker
     from rswap.face.options import AnalysisOptions
 

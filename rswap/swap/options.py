@@ -69,6 +69,6 @@ class FrameOptions:
                                       metavar="N")
     swap_in: str = option("auto", "where the swap stage runs: a thread of this process, or a child process of its own "
                                   "(its own Python lock; the classical swapper on host compose only). auto: the thread "
-                                  "(measured faster on 2 cores)", choices=SWAP_IN)
+                                  "(the process was not faster on 2 cores)", choices=SWAP_IN)
     no_watermark: bool = option(False, "leave out the invisible 'synthetic by rswap' mark that every swapped frame "
                                        "otherwise carries")
