@@ -25,6 +25,7 @@ from rswap.compose.occluders import front_occluders
 from rswap.compose.local_light import target_nose_light
 from rswap.compose.masks import region_mask
 from rswap.compose.source_detail import add_target_grain
+from rswap.compose.target_rim import skin_rim_weight
 from rswap.compose.warp import mesh_warp, reshape_map, reshape_points
 from rswap.face.align import align_crop, similarity_matrix, transform_points
 from rswap.face.landmarks import FACE_OVAL, MESH_POINTS
@@ -56,6 +57,11 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
     face_mask = oval * C._forehead_fade(hw, shaped) * valid
     if sw.color != "none":
         dst_skin = C._skin_mask(hw, lowered, sw._feather)
+        # Issue 10, ninth session (an intended change): where the target's own rim is skin like its
+        # inner skin, the ramp starts at the oval (FACE_ERODE) instead of a feather inside.
+        at_oval = region_mask(hw, shaped, include=("face_oval",), exclude=sw.keep, feather=sw._feather,
+                              erode=C.FACE_ERODE * sw._feather) * C._forehead_fade(hw, shaped) * valid
+        face_mask = face_mask + skin_rim_weight(background, dst_skin) * (at_oval - face_mask)
         src_skin = dst_skin * valid
         regions = [region_mask(hw, shaped, include=(n,), feather=2.0, erode=-2.0) for n in ("left_eye", "right_eye", "mouth_inner")]
         chroma = 1.0 - np.max(regions, axis=0)
