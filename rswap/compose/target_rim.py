@@ -63,3 +63,65 @@ def rim_agreement(warped: np.ndarray, target: np.ndarray) -> np.ndarray:
     apart = np.linalg.norm(labs[0] - labs[1], axis=2)
     agree = cv2.GaussianBlur((1.0 - _smooth01(apart, *AGREE)).astype(np.float32), (0, 0), 0.75)
     return cv2.resize(agree, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+RIM_LIGHT_SIGMA = 0.02  # what "the light" at the rim means: a blur 2% of the crop (5 px at 256²), finer than the shading match's 15%
+GAIN_LIMIT = (0.5, 1.0)  # the source's rim is only darkened, at most to half: lightening a source rim to a lit target chin drew a light crescent (dnl -> simswap_specific3, structure 0.009 -> 0.016)
+
+
+def _rim_gain(warped, target, skin, inner, rim, valid, sigma):
+    """(box, band, gain, support) on the band's box, or None: the ratio of the target's coarse
+    grey level to the warped source's, both over the same pixels (module doc of match_rim_light)."""
+    band = skin * (1.0 - inner) * (rim > 0)
+    x, y, w, h = cv2.boundingRect((band > 0.01).astype(np.uint8))
+    if w == 0 or h == 0:
+        return None
+    pad = int(np.ceil(3 * sigma)) + 1
+    y0, y1 = max(0, y - pad), min(warped.shape[0], y + h + pad)
+    x0, x1 = max(0, x - pad), min(warped.shape[1], x + w + pad)
+    box = np.s_[y0:y1, x0:x1]
+    sample = (skin[box] * (rim[box] > 0) * valid[box]).astype(np.float32)
+    blur = lambda a: cv2.GaussianBlur(a, (0, 0), sigma)  # noqa: E731
+    grey = lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
+    coarse_t = blur(grey(target[box]) * sample)
+    coarse_s = blur(grey(warped[box]) * sample)
+    gain = np.clip(coarse_t / np.maximum(coarse_s, 1.0), *GAIN_LIMIT)
+    return box, band[box], gain, _smooth01(blur(sample), 0.1, 0.3)
+
+
+REACH = (0.05, 0.15)  # |gain - 1| where the ramp at the oval starts / stops being taken (reach variant)
+
+
+def rim_light_reach(warped, target, skin, inner, rim, valid, sigma):
+    """(H, W) float32: 1 where the two rims' coarse light agrees, falling to 0 where the target's
+    is REACH[1] darker or lighter than the source's (the ramp then stays a feather inside)."""
+    out = np.ones(skin.shape, np.float32)
+    got = _rim_gain(warped, target, skin, inner, rim, valid, sigma)
+    if got is not None:
+        box, band, gain, support = got
+        out[box] = 1.0 - support * _smooth01(np.abs(gain - 1.0), *REACH)
+    return out
+
+
+def match_rim_light(warped: np.ndarray, target: np.ndarray, skin: np.ndarray, inner: np.ndarray, rim: np.ndarray,
+                    valid: np.ndarray, sigma: float, strength: float = 1.0) -> np.ndarray:
+    """RGB uint8: `warped` (the colour-matched warped source) with its coarse light in the
+    outer band of the oval moved to the target's own there.
+
+    The colour match's shading term is 15% of the crop wide; the ramp at the oval is 5 px wide.
+    A source rim made skin at its inner skin's light (source_rim.py) then meets a target rim
+    that is skin but shaded (a jaw, a turned face's far cheek) as a light seam at the oval.
+    Here the two coarse lightnesses (grey level, normalised blur of `sigma` px over the pixels
+    both sides count: the target's skin-like rim `skin` inside the oval `rim` > 0, where the
+    source has pixels `valid`) are compared, and the source is scaled by their ratio: in full
+    where the target's main mask `inner` is 0 (the outer band), fading to nothing where it
+    reaches 1, and only as far as `skin` says the target's rim is skin. Works on the band's
+    box only; a handful of whole-window OpenCV calls."""
+    got = _rim_gain(warped, target, skin, inner, rim, valid, sigma)
+    if got is None:
+        return warped
+    box, band, gain, support = got
+    k = 1.0 + (strength * band * support) * (gain - 1.0)
+    out = warped.copy()
+    out[box] = np.clip(warped[box].astype(np.float32) * k[..., None] + 0.5, 0, 255).astype(np.uint8)
+    return out

@@ -34,7 +34,7 @@ from rswap.compose.occluders import front_occluder_box
 from rswap.compose.source_detail import add_target_grain, restore_detail
 from rswap.compose.source_light import neutral_light
 from rswap.compose.source_rim import trusted_rim
-from rswap.compose.target_rim import rim_agreement, skin_rim_weight
+from rswap.compose.target_rim import RIM_LIGHT_SIGMA, match_rim_light, rim_agreement, rim_light_reach, skin_rim_weight
 from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
 from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
@@ -74,6 +74,8 @@ _FEATURES = ("left_eye", "right_eye", "mouth_inner")  # the regions a swap may k
 # only with a texture whose rim is skin (source_rim.py; RESULTS.md, issue 10 eighth and ninth sessions).
 FACE_ERODE = 0.5
 RIM_AGREEMENT = False  # measured: the seam test took the identity gain back (dev harness closer 82 -> 79)
+RIM_REACH = False  # the ramp at the oval only where the two rims' light agrees (target_rim.rim_light_reach)
+RIM_LIGHT = 1.0  # share of the target's rim light the source's outer band takes (target_rim.match_rim_light)
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
 
@@ -382,6 +384,15 @@ class ClassicalSwapper(HostSwapper):
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
         if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
             warped = add_target_grain(warped, background, detail, source.grain)
+
+        if rim_weight is not None and RIM_REACH:
+            face_mask = inner_mask + rim_weight * rim_light_reach(warped, background, rim_weight, inner_mask, rim_mask, valid,
+                                                                  RIM_LIGHT_SIGMA * hw[0]) * (rim_mask - inner_mask)
+        if rim_weight is not None and RIM_LIGHT > 0:
+            # The source's outer band in the target's own light there, at a 5-px scale: a source
+            # rim lifted to its inner skin met a shaded jaw as a light seam (target_rim.py).
+            warped = match_rim_light(warped, background, rim_weight, inner_mask, rim_mask, valid,
+                                     RIM_LIGHT_SIGMA * hw[0], RIM_LIGHT)
 
         if rim_weight is not None and RIM_AGREEMENT:  # ... and where the matched source's colour meets the target's there
             face_mask = inner_mask + rim_weight * rim_agreement(warped, background) * (rim_mask - inner_mask)
