@@ -25,7 +25,6 @@ from rswap.compose.occluders import front_occluders
 from rswap.compose.local_light import target_nose_light
 from rswap.compose.masks import region_mask
 from rswap.compose.source_detail import add_target_grain
-from rswap.compose.target_rim import match_rim_light, skin_rim_weight
 from rswap.compose.warp import mesh_warp, reshape_map, reshape_points
 from rswap.face.align import align_crop, similarity_matrix, transform_points
 from rswap.face.landmarks import FACE_OVAL, MESH_POINTS
@@ -57,12 +56,6 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
     face_mask = oval * C._forehead_fade(hw, shaped) * valid
     if sw.color != "none":
         dst_skin = C._skin_mask(hw, lowered, sw._feather)
-        # Issue 10, ninth session (an intended change): where the target's own rim is skin like its
-        # inner skin, the ramp starts at the oval (FACE_ERODE) instead of a feather inside.
-        at_oval = region_mask(hw, shaped, include=("face_oval",), exclude=sw.keep, feather=sw._feather,
-                              erode=C.FACE_ERODE * sw._feather) * C._forehead_fade(hw, shaped) * valid
-        inner, rim_weight = face_mask, skin_rim_weight(background, dst_skin)
-        face_mask = face_mask + rim_weight * (at_oval - face_mask)
         src_skin = dst_skin * valid
         regions = [region_mask(hw, shaped, include=(n,), feather=2.0, erode=-2.0) for n in ("left_eye", "right_eye", "mouth_inner")]
         chroma = 1.0 - np.max(regions, axis=0)
@@ -78,9 +71,6 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         warped = limit_shadows(warped, background, C._detail_mask(hw, lowered), C.DETAIL_SIGMA * hw[0])
     if source.grain > 0:  # issue 10, eighth session (an intended change): a flat source takes the target's grain
         warped = add_target_grain(warped, background, C._detail_mask(hw, lowered), source.grain)
-    if sw.color != "none" and C.RIM_LIGHT > 0:
-        # Issue 10, tenth session (an intended change): the source's outer band darkened to the target's rim light.
-        warped = match_rim_light(warped, background, rim_weight, inner, at_oval, valid, C.RIM_LIGHT_SIGMA * hw[0], C.RIM_LIGHT)
     bg = background.astype(np.float32)
     delta = (warped.astype(np.float32) - bg) * (valid > 0)[..., None]
     swapped = np.clip(np.rint(bg + blend_delta(delta, face_mask, sw.blend_levels)), 0, 255).astype(np.uint8)

@@ -346,20 +346,8 @@ def _place(frame, win, y0, x0):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
-def _faded(face, win, y0, x0, smooth, lift, valid):  # pragma: no cover - compiled
-    """face[window] = win times the forehead fade (1 from the brows down, a smoothstep to 0 at
-    `lift` above the blurred brow line `smooth`) and the warped source's coverage `valid`."""
-    for y in range(win.shape[0]):
-        for x in range(win.shape[1]):
-            if win[y, x] != 0.0:
-                t = min(max((y + y0 - (smooth[x + x0] - lift)) / max(lift, np.float32(1.0)), 0.0), 1.0)
-                fade = np.float32(t * t * (3.0 - 2.0 * t))
-                face[y + y0, x + x0] = win[y, x] * (fade * valid[y + y0, x + x0])
-
-
-@numba.njit(nogil=True, cache=True)
 def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, feature_parts, oval, eyes, brows, lips,
-               feather, face_erode, fade_kernel, colour):  # pragma: no cover - compiled
+               feather, fade_kernel, colour):  # pragma: no cover - compiled
     """Every per-frame mask of the classical swap, in one call (see ClassicalSwapper.swap).
 
     shaped, lowered (468, 2) float64: the reshaped target's landmarks, and the same with the
@@ -368,8 +356,8 @@ def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, f
     kept_parts this frame's kept regions (none: empty), skin_parts the oval without eyes and
     brows, feature_parts the left eye, right eye and inner mouth (one part each). oval, lips:
     landmark indices; eyes, brows: (left, right) index arrays. feather: the swapper's feather
-    (px); face_erode: how far (px) the face region's edge moves in before its ramp; fade_kernel: the brow line's Gaussian. colour: also the colour step's masks.
-    Returns (face mask, the face mask with its ramp from face_erode (empty when face_erode >= feather), target skin, source skin, eye/eye/mouth regions (3, H, W), chroma,
+    (px); fade_kernel: the brow line's Gaussian. colour: also the colour step's masks.
+    Returns (face mask, target skin, source skin, eye/eye/mouth regions (3, H, W), chroma,
     detail mask, kept mask), float32 (H, W); those not asked for are empty. Each mask is
     drawn on its own window and written into its zeroed frame (see `_region`)."""
     h, w = hw
@@ -378,7 +366,7 @@ def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, f
     # the forehead fade (1 from the brows down, a smoothstep to 0 at 0.45 of the forehead's
     # height above them: the swapper's `_forehead_fade`) and the warped source's coverage
     face = np.zeros((h, w), np.float32)
-    rim = empty
+    win, y0, x0 = _region(hw, shaped, face_parts, feather, feather)
     smooth = _brow_line(hw, shaped, brows, fade_kernel)
     top, lo = 1e9, 1e9
     for b in range(len(brows)):
@@ -387,19 +375,19 @@ def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, f
     for i in oval:
         lo = min(lo, shaped[i, 1])
     lift = np.float32(0.45 * (top - lo))
-    win, y0, x0 = _region(hw, shaped, face_parts, feather, feather)
-    _faded(face, win, y0, x0, smooth, lift, valid)
-    if face_erode < feather:  # the same mask with its ramp starting nearer the oval (the target's skin rim takes it)
-        rim = np.zeros((h, w), np.float32)
-        win, y0, x0 = _region(hw, shaped, face_parts, feather, face_erode)
-        _faded(rim, win, y0, x0, smooth, lift, valid)
+    for y in range(win.shape[0]):
+        for x in range(win.shape[1]):
+            if win[y, x] != 0.0:
+                t = min(max((y + y0 - (smooth[x + x0] - lift)) / max(lift, np.float32(1.0)), 0.0), 1.0)
+                fade = np.float32(t * t * (3.0 - 2.0 * t))
+                face[y + y0, x + x0] = win[y, x] * (fade * valid[y + y0, x + x0])
     kept = empty
     if kept_parts[1].shape[0] > 1:
         kept = np.zeros((h, w), np.float32)
         win, y0, x0 = _region(hw, shaped, kept_parts, 3.0, -1.0)
         _place(kept, win, y0, x0)
     if not colour:
-        return face, rim, empty, empty, np.zeros((3, 0, 0), np.float32), empty, empty, kept
+        return face, empty, empty, np.zeros((3, 0, 0), np.float32), empty, empty, kept
     # skin: the lowered oval without eyes and brows, shrunk by the feather, without the lips' hull
     skin = np.zeros((h, w), np.float32)
     src_skin = np.zeros((h, w), np.float32)
@@ -439,7 +427,7 @@ def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, f
             fill_polygon(marks, _shifted_outline(lowered, brows[k], True, False, x0, y0), 0)
         fill_polygon(marks, _shifted_outline(lowered, lips, True, False, x0, y0), 0)
         _place(detail, _box5(marks), y0, x0)
-    return face, rim, skin, src_skin, regions, chroma, detail, kept
+    return face, skin, src_skin, regions, chroma, detail, kept
 
 
 def ellipse_rows(radius: int) -> np.ndarray:

@@ -33,8 +33,6 @@ from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.occluders import front_occluder_box
 from rswap.compose.source_detail import add_target_grain, restore_detail
 from rswap.compose.source_light import neutral_light
-from rswap.compose.source_rim import trusted_rim
-from rswap.compose.target_rim import RIM_LIGHT_SIGMA, match_rim_light, rim_agreement, rim_light_reach, skin_rim_weight
 from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
 from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
@@ -68,14 +66,6 @@ SOURCE_MOUTH_OPEN = 0.25
 EYES_CLOSED, EYES_OPEN = 0.12, 0.15
 DETAIL_SIGMA = 0.05  # scale of the skin's shadows held near the target's own (limit_shadows), fraction of the crop
 _FEATURES = ("left_eye", "right_eye", "mouth_inner")  # the regions a swap may keep, in swap_masks' order
-# The face mask's edge moves this share of the feather inside the oval before its ramp: the ramp
-# then runs from the oval to a feather inside it. A whole feather (before) left the cheeks' and jaw's
-# outer band mostly the target's; half bought closer-to-source +13 and ID top-1 +19 of 528 pairs, but
-# only with a texture whose rim is skin (source_rim.py; RESULTS.md, issue 10 eighth and ninth sessions).
-FACE_ERODE = 0.5
-RIM_AGREEMENT = False  # measured: the seam test took the identity gain back (dev harness closer 82 -> 79)
-RIM_REACH = False  # the ramp at the oval only where the two rims' light agrees (target_rim.rim_light_reach)
-RIM_LIGHT = 1.0  # share of the target's rim light the source's outer band takes (target_rim.match_rim_light)
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
 
@@ -313,8 +303,6 @@ class ClassicalSwapper(HostSwapper):
         grain = 0.0
         if self.clean_source:  # a flat (low-contrast, soft) source's detail raised, once (source_detail.py)
             texture, grain = restore_detail(texture, landmarks)
-            # The band along the oval, which the swap's mask shows (FACE_ERODE), made skin where it is not (source_rim.py).
-            texture = trusted_rim(texture, landmarks)
         source = ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1]), lips, grain)
         source.smaller.update({size: scaled_source(source, size) for size in self.crop_sizes})
         return source
@@ -356,15 +344,9 @@ class ClassicalSwapper(HostSwapper):
         # An open mouth is put back after the blend only: a hole in the blend mask would let
         # the target's coarse colour spread over the skin around the mouth (measured: the
         # pasted skin's mean moved ~0.8 ΔE off the target's on the tinted-astronaut test).
-        face_mask, rim_mask, dst_skin, src_skin, regions, chroma, detail, kept = swap_masks(
+        face_mask, dst_skin, src_skin, regions, chroma, detail, kept = swap_masks(
             hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, self._face_parts,
-            self._kept_parts(keep), *self._mask_parts, float(feather), FACE_ERODE * feather, fade_kernel, self.color != "none")
-        rim_weight = None
-        if rim_mask.size and dst_skin.any():
-            # The ramp starts at the oval only where the target's own rim is skin like its inner
-            # skin; where it is shade, hair or background it stays a feather inside (target_rim.py).
-            rim_weight = skin_rim_weight(background, dst_skin)
-            inner_mask, face_mask = face_mask, face_mask + rim_weight * (rim_mask - face_mask)
+            self._kept_parts(keep), *self._mask_parts, float(feather), fade_kernel, self.color != "none")
         if self.color != "none" and src_skin.any() and dst_skin.any():
             # Statistics from skin only, on both faces: brows, eyes and lips would pull the
             # mean toward grey or red. Both skins are taken on the reshaped landmarks,
@@ -384,18 +366,6 @@ class ClassicalSwapper(HostSwapper):
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
         if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
             warped = add_target_grain(warped, background, detail, source.grain)
-
-        if rim_weight is not None and RIM_REACH:
-            face_mask = inner_mask + rim_weight * rim_light_reach(warped, background, rim_weight, inner_mask, rim_mask, valid,
-                                                                  RIM_LIGHT_SIGMA * hw[0]) * (rim_mask - inner_mask)
-        if rim_weight is not None and RIM_LIGHT > 0:
-            # The source's outer band in the target's own light there, at a 5-px scale: a source
-            # rim lifted to its inner skin met a shaded jaw as a light seam (target_rim.py).
-            warped = match_rim_light(warped, background, rim_weight, inner_mask, rim_mask, valid,
-                                     RIM_LIGHT_SIGMA * hw[0], RIM_LIGHT)
-
-        if rim_weight is not None and RIM_AGREEMENT:  # ... and where the matched source's colour meets the target's there
-            face_mask = inner_mask + rim_weight * rim_agreement(warped, background) * (rim_mask - inner_mask)
 
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
@@ -421,13 +391,10 @@ class ClassicalSwapper(HostSwapper):
         """swap_masks' parts for the regions this frame keeps (one of the eight sets made at start)."""
         return self._kept_sets[tuple(name in keep for name in _FEATURES)]
 
-    def _face_mask(self, hw, shaped: np.ndarray, erode: float | None = None) -> np.ndarray:
+    def _face_mask(self, hw, shaped: np.ndarray) -> np.ndarray:
         """Where the source replaces the target: the face oval minus the kept regions,
-        feathered, and across the forehead the curved wide fade of `_forehead_fade`. The ramp
-        starts `erode` px inside the oval (default a whole feather; FACE_ERODE's share where the
-        target's rim is skin)."""
-        erode = self._feather if erode is None else erode
-        oval = region_mask(hw, shaped, include=("face_oval",), exclude=self.keep, feather=self._feather, erode=erode)
+        feathered, and across the forehead the curved wide fade of `_forehead_fade`."""
+        oval = region_mask(hw, shaped, include=("face_oval",), exclude=self.keep, feather=self._feather, erode=self._feather)
         return oval * _forehead_fade(hw, shaped)
 
     def _paste_mask(self, hw, target: np.ndarray, shaped: np.ndarray) -> np.ndarray:
