@@ -152,7 +152,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overload-fps", type=float, default=120.0, help="source rate of the overload run (120)")
     parser.add_argument("--swapper", default="classical", help="'classical' or a model path, as --model (classical)")
     parser.add_argument("--swap-workers", type=int, default=1, help="threads in the swap stage of the threaded runs (1)")
-    parser.add_argument("--swap-in", nargs="+", choices=[c for c in SWAP_IN if c != "auto"], default=["thread"],
+    parser.add_argument("--swap-in", nargs="+", choices=SWAP_IN, default=["thread"],
                         help="threaded runs with the swap stage in a thread, in a child process, or one run of each "
                              "against the same sequential run (thread)")
     parser.add_argument("--talking-head", nargs="+", type=float, default=[], metavar="FRACTION",

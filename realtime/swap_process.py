@@ -24,7 +24,7 @@ thread stage, as does the device compositor (its crops are tensors on the GPU).
 Start: a `spawn` context (the parent runs mediapipe's and OpenCV's threads; forking a process
 with threads can copy a held lock and hang). The child imports numpy, OpenCV and the swapper's
 module and loads the compiled kernels from numba's on-disk cache (cold: it compiles them once,
-~13 s on the first swap; warm: ready in ~0.8 s, 1.2 s with `_as_the_parent`'s tracker).
+~13 s on the first swap; warm: ready in ~0.8 s).
 Failure and shutdown: the child ignores SIGINT (a Ctrl-C in the terminal reaches the whole
 process group; the parent decides when the child ends), and ends when the parent sends the
 empty message, closes its end, or dies (the child's read gives EOF). The parent waits for each
@@ -34,8 +34,10 @@ RswapError, never a hang; close() asks, waits, then terminates and kills.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import platform
 import pickle
 import queue
 import signal
@@ -53,22 +55,21 @@ _PROTOCOL = 5
 _POLL_S = 0.1  # how often a waiting parent checks that its child is alive
 START_TIMEOUT_S = 300.0  # a cold start compiles the swapper's kernels in the child (measured: see RESULTS)
 _CLOSE_WAIT_S = 5.0
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (glibc's malloc.h)
 
 
 def choose_swap_in(choice: str, frame_swapper) -> str:
-    """'thread' or 'process' for the conveyor's swap stage. 'process' insists (an error where the
-    swapper cannot move, the crops live on a device, or this is a daemonic process: a batch
-    convert's pool worker, which may not have children; the batch's parallel jobs already use the
-    cores); 'auto' is the thread: on this project's 2-core box the process was not faster at
-    capacity (benchmarks/RESULTS.md, issue 11, tenth session: a plain child 12-20% behind, ~1 ms
-    of IPC a frame and a slower swap; built like the parent, level: threaded ÷ sequential 1.35
-    against 1.39 over six rounds); on more cores it is not measured yet: ask for it."""
+    """'thread' or 'process' for the conveyor's swap stage, checked before anything starts. 'process'
+    is an error where the swapper cannot move, the crops live on a device, or this is a daemonic
+    process (a batch convert's pool worker may not have children; the batch's parallel jobs already
+    use the cores). The thread is the default: it has the lower latency, and on this project's 2-core
+    box a single child was no faster (benchmarks/RESULTS.md, issue 11, tenth session)."""
     if choice not in SWAP_IN:
         raise RswapError(f"unknown swap place {choice!r}; choose one of {', '.join(SWAP_IN)}")
-    if choice != "process":
+    if choice == "thread":
         return "thread"
     if multiprocessing.current_process().daemon:
-        raise RswapError("--swap-in process: a batch job's worker cannot start a swap process; use thread or auto")
+        raise RswapError("--swap-in process: a batch job's worker cannot start a swap process; use --swap-in thread")
     movable = frame_swapper.swapper.moves_to_process and frame_swapper.compositor.where == "host"
     if not movable:
         raise RswapError(f"--swap-in process: the {frame_swapper.swapper.name} swapper "
@@ -82,21 +83,24 @@ def _child_main(conn) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent ends the child (see the module's docstring)
     from realtime.threads import opencv_threads
 
+    keep_freed_memory()
     # OpenCV as in the conveyor's threads (one thread on few cores, realtime.threads), for the child's life
-    _as_the_parent()
     with opencv_threads(len(os.sched_getaffinity(0))):
         _serve(conn)
 
 
-def _as_the_parent() -> None:
-    """Build (and close) a face tracker as the parent has: measured, the classical swap then runs as fast
-    in the child as in the parent (median 9.8-10.4 ms against 11.6-11.9 in a plain spawned process, the
-    parent 10.3-11.0; benchmarks/RESULTS.md, issue 11, tenth session). Why is not known: not flush-to-zero
-    (denormals stay)."""
-    from realtime.tracking import FaceTracker
-    from rswap.face.options import AnalysisOptions
-
-    FaceTracker(AnalysisOptions(max_faces=1)).close()
+def keep_freed_memory() -> None:
+    """Let glibc's malloc keep freed blocks of up to 32 MB in the child's heap instead of handing them
+    back to the kernel. Without it each of a swap's ~1 MB arrays was a fresh mmap whose pages fault in
+    on first touch: ~1030 minor faults a swap, and the swap took 11.3-11.8 ms in the child against
+    9.5-9.9 with this (`getrusage`, benchmarks/RESULTS.md, issue 11, tenth session). The parent escapes
+    it by chance: mediapipe's large frees raise glibc's dynamic threshold there. Other C libraries
+    (macOS, musl) are left as they are."""
+    if platform.libc_ver()[0] != "glibc":
+        return
+    libc = ctypes.CDLL(None)
+    libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest allowed value on 64-bit
+    libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)
 
 
 def _serve(conn) -> None:

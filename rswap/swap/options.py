@@ -20,7 +20,7 @@ BACKEND_NAMES = ("auto", "tensorrt", "onnxruntime", "torch")
 PRECISIONS = ("fp32", "fp16", "bf16")
 CUDA_GRAPHS = {"auto": None, "on": True, "off": False}  # flag value -> the backends' cuda_graphs
 COMPOSE_ON = ("auto", "host", "device")  # rswap.swap.compositor.choose_compositor
-SWAP_IN = ("auto", "thread", "process")  # where the conveyor's swap stage runs (realtime.swap_process.choose_swap_in)
+SWAP_IN = ("thread", "process")  # where the conveyor's swap stage runs (realtime.swap_process.choose_swap_in)
 
 
 @dataclass
@@ -67,8 +67,8 @@ class FrameOptions:
     swap_workers: int | None = option(None, "threads running the swap stage side by side on successive frames "
                                             "(default: 2 in convert, 1 live); convert keeps every frame in order",
                                       metavar="N")
-    swap_in: str = option("auto", "where the swap stage runs: a thread of this process, or a child process of its own "
-                                  "(its own Python lock; the classical swapper on host compose only). auto: the thread "
-                                  "(the process was not faster on 2 cores)", choices=SWAP_IN)
+    swap_in: str = option("thread", "where the swap stage's workers run: threads of this process, or child processes "
+                                    "with their own Python lock (the classical swapper on host compose only; with "
+                                    "--swap-workers 2, more frames a second at capacity, more latency)", choices=SWAP_IN)
     no_watermark: bool = option(False, "leave out the invisible 'synthetic by rswap' mark that every swapped frame "
                                        "otherwise carries")
