@@ -4,7 +4,10 @@ Why: on 2 cores the live conveyor is bound by its swap thread (the classical swa
 frame at 720p), and about half of that time holds the GIL (Python glue, small numpy calls), so
 the track and paste threads cannot overlap it (benchmarks/RESULTS.md, issue 11, ninth session).
 A child process has its own GIL: only the pickling of the swapper's inputs and outputs stays in
-the parent.
+the parent. Measured at 720p and capacity on 2 cores: one child is no faster than the thread (the
+GIL cost the thread ~1-1.5 ms a frame, the IPC costs ~0.9); two (`--swap-workers 2`) take the swap
+off being the one slowest stage, threaded ÷ sequential 1.50 against the thread's 1.40 (means of 8
+rounds), for 10-20 ms more p95 latency: an option for throughput, not the default.
 
     parent swap-stage thread                    child (spawned once)
       start:  (swapper, sources) pickled  --->   kept for the run
@@ -24,7 +27,8 @@ thread stage, as does the device compositor (its crops are tensors on the GPU).
 Start: a `spawn` context (the parent runs mediapipe's and OpenCV's threads; forking a process
 with threads can copy a held lock and hang). The child imports numpy, OpenCV and the swapper's
 module and loads the compiled kernels from numba's on-disk cache (cold: it compiles them once,
-~13 s on the first swap; warm: ready in ~0.8 s).
+~13 s on the first swap; warm: ready in ~0.8 s), and sets glibc's malloc to keep freed memory
+(`keep_freed_memory`).
 Failure and shutdown: the child ignores SIGINT (a Ctrl-C in the terminal reaches the whole
 process group; the parent decides when the child ends), and ends when the parent sends the
 empty message, closes its end, or dies (the child's read gives EOF). The parent waits for each
