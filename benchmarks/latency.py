@@ -39,6 +39,7 @@ from rswap.face.options import AnalysisOptions
 from rswap.swap.options import SWAP_IN
 
 SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
+LABELS = {"thread": "threaded", "process": "process"}  # --swap-in -> the run's name in the report
 
 
 def _frame_swapper(swapper: str):
@@ -189,10 +190,10 @@ def run(args) -> int:
                                                     for p in args.swap_in}}
             print(f"{name} ({size[0]}x{size[1]}), source {fps:g} fps, {args.seconds:g} s per run, {args.swapper} swapper:")
             for place, t in threaded.items():
-                print(_row(("threaded" if place == "thread" else "process") + workers, t))
+                print(_row(LABELS[place] + workers, t))
             print(_row("sequential", sequential))
             for place, ratio in ratios.items():
-                print(f"  {'threaded' if place == 'thread' else 'swap in a process'} / sequential fps: {ratio:.2f}")
+                print(f"  {LABELS[place]} / sequential fps: {ratio:.2f}")
     if args.overload_seconds > 0:
         size = SIZES[args.sizes[0]]
         with opencv_threads(len(os.sched_getaffinity(0))):

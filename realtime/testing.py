@@ -67,6 +67,27 @@ class SyntheticSource:
         pass
 
 
+class FrameListSource:
+    """Hands out copies of given frames at `fps` (the paste stage pastes into its frame), then
+    ends: for tests whose face must stay in every frame (the synthetic camera's is too small and
+    moves too far)."""
+
+    def __init__(self, frames: list[np.ndarray], fps: float = 25.0):
+        self.frames, self.size, self.fps, self.dropped, self._i = frames, frames[0].shape[1::-1], fps, {}, 0
+
+    def open(self) -> None:
+        pass
+
+    def read(self, stop: threading.Event):
+        if self._i == len(self.frames):
+            return None
+        self._i += 1
+        return self.frames[self._i - 1].copy(), (self._i - 1) / self.fps
+
+    def close(self) -> None:
+        pass
+
+
 class RecordingSink(NullSink):
     """Keeps every packet it is given, in the order it was given them (tests look at both)."""
 

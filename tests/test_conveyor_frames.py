@@ -9,31 +9,11 @@ import pytest
 
 from realtime.pipeline import Pipeline
 from realtime.swap_stages import swap_conveyor
-from realtime.testing import RecordingSink
+from realtime.testing import FrameListSource, RecordingSink
 from rswap.face.options import AnalysisOptions
 from rswap.swap.classical import ClassicalSwapper
 from rswap.swap.frame import FrameSwapper
 from rswap.testing.render import moving_face_frames
-
-
-class Frames:
-    """A source handing out copies of made frames (the paste stage pastes into its frame); the
-    synthetic camera's face is too small and moves too far for every frame to keep its face."""
-
-    def __init__(self, frames):
-        self.frames, self.size, self.fps, self.dropped, self._i = frames, frames[0].shape[1::-1], 25.0, {}, 0
-
-    def open(self):
-        pass
-
-    def read(self, stop):
-        if self._i == len(self.frames):
-            return None
-        self._i += 1
-        return self.frames[self._i - 1].copy(), (self._i - 1) / self.fps
-
-    def close(self):
-        pass
 
 
 def conveyor_clip(astronaut):
@@ -53,7 +33,7 @@ def test_the_conveyors_frames_equal_frame_swapper_process(astronaut, astronaut_f
                                     swap_workers=2, swap_in=swap_in)
     sink = RecordingSink()
     try:
-        Pipeline(Frames(frames), stages, sink, live=False).run()
+        Pipeline(FrameListSource(frames), stages, sink, live=False).run()
     finally:
         for c in closers:
             c.close()

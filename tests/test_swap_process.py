@@ -14,12 +14,12 @@ import pytest
 from realtime.pipeline import Pipeline
 from realtime.swap_process import ProcessSwapStage, choose_swap_in
 from realtime.swap_stages import swap_conveyor
-from realtime.testing import RecordingSink
+from realtime.testing import FrameListSource, RecordingSink
 from rswap.errors import RswapError
 from rswap.face.options import AnalysisOptions
 from rswap.swap.classical import ClassicalSwapper
 from rswap.swap.frame import FrameSwapper
-from tests.test_conveyor_frames import Frames, conveyor_clip
+from tests.test_conveyor_frames import conveyor_clip
 
 JOIN_S = 60.0  # a bound on the whole run: a hang fails the test instead of stalling the suite
 
@@ -49,7 +49,7 @@ def test_only_a_swapper_that_moves_on_host_compose_goes_to_a_process():
     assert ClassicalSwapper.moves_to_process
 
 
-class _KillingFrames(Frames):
+class _KillingFrames(FrameListSource):
     """Frames that kill the swap's child (SIGKILL) once `after` frames have been read."""
 
     def __init__(self, frames, after: int):
@@ -98,7 +98,7 @@ def test_closing_the_conveyor_leaves_no_swap_process(astronaut, astronaut_face):
     assert len(children) == 2 and all(p.is_alive() for p in children)  # one child per worker
     try:
         sink = RecordingSink()
-        Pipeline(Frames(conveyor_clip(astronaut)[:3]), stages, sink, live=False).run()
+        Pipeline(FrameListSource(conveyor_clip(astronaut)[:3]), stages, sink, live=False).run()
         assert len(sink.packets) == 3
     finally:
         for c in closers:
