@@ -5,9 +5,10 @@ frame at 720p), and about half of that time holds the GIL (Python glue, small nu
 the track and paste threads cannot overlap it (benchmarks/RESULTS.md, issue 11, ninth session).
 A child process has its own GIL: only the pickling of the swapper's inputs and outputs stays in
 the parent. Measured at 720p and capacity on 2 cores: one child is no faster than the thread (the
-GIL cost the thread ~1-1.5 ms a frame, the IPC costs ~0.9); two (`--swap-workers 2`) take the swap
-off being the one slowest stage, threaded ÷ sequential 1.50 against the thread's 1.40 (means of 8
-rounds), for 10-20 ms more p95 latency: an option for throughput, not the default.
+GIL cost the thread ~1-1.5 ms a frame, the IPC costs ~0.9); two (`--swap-workers 2`) looked ahead in
+10 s runs (threaded ÷ sequential 1.50 against 1.40, means of 8 rounds) but not over 45-60 s: 75.5 and
+80.2 fps against the thread's 77.4-78.6, with the two cores full (each child's swap 17.8 ms) and
+10-20 ms more p95 latency. So it is an option for boxes with more cores than this one, not the default.
 
     parent swap-stage thread                    child (spawned once)
       start:  (swapper, sources) pickled  --->   kept for the run
