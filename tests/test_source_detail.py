@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from rswap.compose import source_detail
+from rswap.compose.color import to_lab
 from rswap.compose.source_detail import OVERSHOOT, detail_gain, face_region, gradient_energy, luma, restore_detail
 from rswap.face.align import align_crop, get_template, transform_points
 from rswap.swap import classical
@@ -56,6 +57,25 @@ def test_a_soft_sources_face_comes_out_nearer_the_sharp_targets_detail(astronaut
         # Measured: the cheeks 2.61 -> 2.93 of the target's 3.69, the face 5.34 -> 6.05 of 7.30.
         assert after - before > 0.2 * (own - before), name
         assert after < own, name  # nearer, not beyond: no grain beyond the target's own
+
+
+def test_the_flattest_sources_skin_takes_more_of_the_targets_contrast(astronaut, analyse):
+    """The per-frame colour match gives the flattest sources more of the target skin's spread
+    (classical.FLAT_SPREAD per unit of grain share above FLAT_GRAIN): at the sharp sources' 0.5 a
+    dim video still came out flatter and greyer than the face it was pasted on (ljm3, ljm, mars2
+    in the eval). Measured on this made pair: the face's lightness spread 0.86 of the target's
+    before, 0.93 now."""
+    dim = np.clip(np.rint((cv2.GaussianBlur(astronaut, (0, 0), 1.0).astype(np.float32) - 128.0) * 0.4 + 78.0), 0, 255)
+    dim = dim.astype(np.uint8)  # blurred, 0.4 of the contrast, 50 grey levels darker
+    target = np.ascontiguousarray(cv2.resize(astronaut, (600, 600), interpolation=cv2.INTER_CUBIC)[50:550, 50:550])
+    crop, lm = _crop(target, analyse(target))
+    sw = ClassicalSwapper()
+    source = sw.encode_source([dim], [analyse(dim)])
+    assert source.grain > 0.6  # among the flattest (ljm3: 0.67)
+    region = face_region(crop.shape[:2], lm, 4)
+    spread = lambda x: float(to_lab(x)[..., 0][region].std())  # noqa: E731
+    ratio = spread(sw.swap(crop, lm, source).crop) / spread(crop)
+    assert 0.9 < ratio < 1.0  # nearer the target's contrast, not beyond it
 
 
 def test_raising_a_soft_textures_detail_grows_no_halo(soft_source):

@@ -52,6 +52,13 @@ MAX_RESHAPE = 0.05  # an outline point moves at most this fraction of the crop s
 # cheeks; the eval's commonest structure defect (RESULTS.md, issue 10 fifth session).
 INWARD_SHARE = 0.3
 COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (reinhard)
+# ... and the flattest sources (dim or compressed video frames: `grain`, the share of a sharp face's detail the
+# texture lacked, 0-0.67, above FLAT_GRAIN) FLAT_SPREAD more per unit of grain beyond it: at 0.5 their skin stayed
+# flatter and greyer than the target's (ljm3, ljm, mars2: grey-blue masks). From any grain on (spread 0.5 + 0.375 x
+# grain) crops -> faces gained 7 closer-to-source pairs but 4 defective ones: ljm, ljm3, mars2 (grain 0.59-0.67) lost
+# 10 defective pairs, the less flat dnl, gdg, ljm2, lcw (0.36-0.52) gained 10. From 0.5 on: closer 470 -> 472, top-1
+# 448 -> 449, defective 294 -> 283; hard set 147 -> 147, 132 -> 134, 100 -> 98 (RESULTS.md, issue 10, eleventh session).
+FLAT_GRAIN, FLAT_SPREAD = 0.5, 1.5
 # Inner-lip gap over inner mouth width above which the target's mouth counts as open (teeth
 # or tongue show): a closed mouth reads 0.00-0.05 on mediapipe's mesh.
 MOUTH_OPEN = 0.12
@@ -362,8 +369,9 @@ class ClassicalSwapper(HostSwapper):
             # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
             # Skin statistics, then the coarse light (shading), then the features' own colour
             # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
+            spread = COLOR_SPREAD + FLAT_SPREAD * max(source.grain - FLAT_GRAIN, 0.0)
             warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
-                                       method=self.color, spread=COLOR_SPREAD, chroma=chroma, regions=regions)
+                                       method=self.color, spread=spread, chroma=chroma, regions=regions)
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
         if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
             warped = add_target_grain(warped, background, detail, source.grain)
