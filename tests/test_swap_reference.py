@@ -64,8 +64,7 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         lightness = cv2.cvtColor(warped.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[..., 0]
         dim = np.minimum((lightness + 16.0) / (lightness[src_skin > 0].mean() + 16.0), 1.0)
         chroma = chroma * dim
-        spread = C.COLOR_SPREAD + C.FLAT_SPREAD * max(source.grain - C.FLAT_GRAIN, 0.0)
-        warped = transfer_color(warped, background, src_skin, dst_skin, method=sw.color, spread=spread,
+        warped = transfer_color(warped, background, src_skin, dst_skin, method=sw.color, spread=C.colour_spread(source.grain),
                                 where=face_mask > 0, chroma=chroma)
         warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, C.SHADING_SIGMA * hw[0], chroma=chroma)
         warped = match_bright_chroma(warped, background, regions)

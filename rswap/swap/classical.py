@@ -101,6 +101,11 @@ def scaled_source(source: ClassicalSource, size: int) -> ClassicalSource:
                            source.grain)
 
 
+def colour_spread(grain: float) -> float:
+    """The share of the target skin's contrast a source with this `grain` takes (COLOR_SPREAD, FLAT_SPREAD)."""
+    return COLOR_SPREAD + FLAT_SPREAD * max(grain - FLAT_GRAIN, 0.0)
+
+
 def mouth_opening(points: np.ndarray) -> float:
     """Inner-lip gap (13-14) over the inner mouth width (78-308): 0 closed, ~0.5+ wide open."""
     gap = np.linalg.norm(points[13] - points[14])
@@ -369,9 +374,8 @@ class ClassicalSwapper(HostSwapper):
             # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
             # Skin statistics, then the coarse light (shading), then the features' own colour
             # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
-            spread = COLOR_SPREAD + FLAT_SPREAD * max(source.grain - FLAT_GRAIN, 0.0)
             warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
-                                       method=self.color, spread=spread, chroma=chroma, regions=regions)
+                                       method=self.color, spread=colour_spread(source.grain), chroma=chroma, regions=regions)
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
         if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
             warped = add_target_grain(warped, background, detail, source.grain)
