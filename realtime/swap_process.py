@@ -1,8 +1,8 @@
 """The conveyor's swap stage in child processes: the swap with its own interpreter and GIL.
 
 Why: on 2 cores the live conveyor is bound by its swap thread (the classical swapper, ~12 ms a
-frame at 720p), and about half of that time holds the GIL (Python glue, small numpy calls), so
-the track and paste threads cannot overlap it (benchmarks/RESULTS.md, issue 11, ninth session).
+frame at 720p), and the time it holds the GIL the track and paste threads cannot overlap (the ninth
+session estimated half of it; a probe measured ~1 ms of a 9 ms swap in the eleventh: RESULTS.md).
 A child process has its own GIL: only the pickling of the swapper's inputs and outputs stays in
 the parent. Measured at 720p and capacity on 2 cores: one child is no faster than the thread (the
 GIL cost the thread ~1-1.5 ms a frame, the IPC costs ~0.9); two (`--swap-workers 2`) looked ahead in

@@ -68,7 +68,7 @@ class FrameOptions:
                                             "(default: 2 in convert, 1 live); convert keeps every frame in order",
                                       metavar="N")
     swap_in: str = option("thread", "where the swap stage's workers run: threads of this process, or child processes "
-                                    "with their own Python lock (the classical swapper on host compose only; more latency, and no "
-                                    "more frames a second on 2 cores)", choices=SWAP_IN)
+                                    "with their own Python lock (the classical swapper on host compose only; more "
+                                    "latency, and no more frames a second on 2 cores)", choices=SWAP_IN)
     no_watermark: bool = option(False, "leave out the invisible 'synthetic by rswap' mark that every swapped frame "
                                        "otherwise carries")
