@@ -78,6 +78,9 @@ FEATURE_OCCLUDED = 0.5  # fraction of that ring occluded that makes the feature 
 FEATURE_MARGIN = 0.25  # ... and by this much more than its twin's (false flags on real photos cost identity)
 # Nostrils are dark like hair: the quad nose-tip / wings / subnasale holds both of them.
 NOSTRIL_POINTS = [1, 98, 2, 327]
+# The nose from the bridge between the inner eye corners down to the wings and the columella.
+NOSE_POINTS = [168, 193, 417, 245, 465, 188, 412, 217, 437, 129, 358, 64, 294, 98, 327, 2]
+NOSE_MARGIN = 0.015  # how far beside the nose's hull its side's shade reaches, fraction of the crop
 
 
 @dataclass
@@ -248,7 +251,12 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     darker = flat[..., 0] < mflat[..., 0] - 0.5 * MIRROR_DE
     odd = (dist > mdist + 1.0) | (darker & (dist > mdist - 0.5))
     unlike = np.linalg.norm(flat - mflat, axis=2)
-    asym = (mvalid > 0) & (mskin > 0.5) & (unlike > MIRROR_DE) & odd
+    # Not on the nose: lit from one side, its far wall is a hard shade the coarse light (15%)
+    # leaves in, unlike its lit twin (2, wlh: a stripe down the nose flagged, grown into the
+    # cheek and the eye beside it and filled from the mirror). A strand over the nose is still
+    # found by `_grow_strands`, which judges lines, not shade.
+    nose = cv2.dilate(_hull(hw, pts, NOSE_POINTS).astype(np.uint8), _disc(NOSE_MARGIN * size)) > 0
+    asym = (mvalid > 0) & (mskin > 0.5) & (unlike > MIRROR_DE) & odd & ~nose
     # Inside the features (not skin-coloured, but symmetric): only a gross difference from
     # the twin, on the side farther from the skin (a green card over half the lips).
     feature_odd = np.any(features, axis=0) & (mvalid > 0) & (unlike > 2 * MIRROR_DE) & (dist > mdist + 1.0)
