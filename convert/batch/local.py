@@ -90,7 +90,10 @@ def run_local(jobs: list[Job], view: BatchView, parallel: int, on_done: Callable
                 result["attempts"] = attempts[job.index]
                 remove_partial(job.output)  # the job has no attempt running now
                 on_done(job, result)
-        if running:  # stopped: results already on their way still count (their outputs are in place)
+        if running:  # stopped: results already on their way still count (their outputs are in place) ...
+            for future in running:  # ... but no job starts after Ctrl-C (with short jobs one did, in that wait)
+                if not future.running():
+                    future.cancel()
             concurrent.futures.wait(running, timeout=0.5)
             raise KeyboardInterrupt
         _drain(progress, view)
