@@ -122,6 +122,29 @@ def mix(fg, bg, mask):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
+def mix_detail(fg, under, bg, mask, detail, clip):  # pragma: no cover - compiled
+    """uint8 (H, W, C): `mix`'s bg + mask (fg - bg), plus min(detail, mask) x (bg - under) held
+    within +-clip: the frame's (bg's) own detail that its crop (`under`, warped like fg) could
+    not hold, put back where `detail` says."""
+    h, w, c = bg.shape
+    out = np.empty((h, w, c), np.uint8)
+    for y in range(h):
+        for x in range(w):
+            m = np.float32(mask[y, x])
+            if m == 0.0:
+                for k in range(c):
+                    out[y, x, k] = bg[y, x, k]
+                continue
+            a = min(np.float32(detail[y, x]), m)
+            for k in range(c):
+                b = np.float32(bg[y, x, k])
+                d = min(max(b - np.float32(under[y, x, k]), -clip), clip)
+                v = b + m * (np.float32(fg[y, x, k]) - b) + a * d
+                out[y, x, k] = min(max(np.rint(v), 0.0), 255.0)
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
 def area_sums(lab, weight, y0, x0, step_y, step_x, grid_h, grid_w):  # pragma: no cover - compiled
     """(grid_h, grid_w, 4) float32: per cell of a grid laid over the whole image (cells
     step_y x step_x pixels, fractional), the sums of weight * lab (3 channels) and of weight

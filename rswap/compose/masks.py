@@ -96,3 +96,27 @@ def _soft_edge(hard: np.ndarray, feather: float, erode: float) -> np.ndarray:
         return (signed > 0).astype(np.float32)
     t = np.clip(signed / feather + 0.5, 0.0, 1.0)
     return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+
+# How far inside the target's own outline its fine detail may show through a swapped face (share
+# of the crop): a swap may move the outline (the classical reshape, up to 5% of the crop) and
+# the frame's detail there (its jaw line, a strand of hair at the temple) would be drawn on the
+# skin the swap put in its place (seen: a thin dark line down a cheek, a strand across it).
+SKIN_DETAIL_MARGIN = 0.04
+
+
+def skin_detail_mask(hw: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
+    """float32 (H, W) in [0, 1]: where a paste may give the frame's own fine detail back under a
+    swapped face (rswap.compose.paste.paste_back's `detail`): the target's skin, inside its
+    outline shrunk by SKIN_DETAIL_MARGIN, without eyes, brows and lips (the source's features
+    are there, and the target's finest lines of its own would ghost on them)."""
+    mask = np.zeros(hw, np.uint8)
+    oval = region_polygon(landmarks, "face_oval")
+    _fill(mask, oval, 255)
+    # The margin as a thick line along the outline: the polygon eroded by a disk, without the
+    # cost of an elliptic erosion of the whole crop.
+    width = 2 * max(1, int(round(SKIN_DETAIL_MARGIN * hw[0]))) + 1
+    cv2.polylines(mask, [np.round(oval).astype(np.int32)], True, 0, width, lineType=cv2.LINE_8)
+    for name in ("left_eye", "right_eye", "left_brow", "right_brow", "lips"):
+        _fill(mask, region_polygon(landmarks, name), 0)
+    return cv2.blur(mask, (5, 5)).astype(np.float32) * np.float32(1 / 255)

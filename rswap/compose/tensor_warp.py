@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rswap.compose.paste import DETAIL_CLIP
+
 
 def frame_to_chw(frame: torch.Tensor) -> torch.Tensor:
     """(H, W, 3) uint8 or (3, H, W) float -> (3, H, W) float32 on the same device, values 0..255."""
@@ -113,7 +115,8 @@ def _footprint(M: np.ndarray, size: int, frame_hw: tuple[int, int]) -> tuple[int
     return int(x0), int(y0), int(x1), int(y1)
 
 
-def paste_faces(frame: torch.Tensor, crops: torch.Tensor, masks: torch.Tensor, Ms, regions=None) -> torch.Tensor:
+def paste_faces(frame: torch.Tensor, crops: torch.Tensor, masks: torch.Tensor, Ms, regions=None,
+                unders: torch.Tensor | None = None, details: torch.Tensor | None = None) -> torch.Tensor:
     """Alpha-blend each crop (N, 3, S, S) back into a copy of `frame` where its mask (N, 1, S, S) in [0, 1] says.
 
     Faces are pasted in order, each over the result of the previous one, like
@@ -122,7 +125,10 @@ def paste_faces(frame: torch.Tensor, crops: torch.Tensor, masks: torch.Tensor, M
     drew the masks: rswap.compose.paste.paste_region), narrow each footprint to where
     its mask is non-zero, (x0, y0, x1, y1) or None for nothing to paste. Returns the
     frame in its own layout and dtype (uint8 (H, W, 3) is rounded and clipped, as
-    paste_back does).
+    paste_back does). `unders` (N, 3, S, S), the crops the swap was given, and `details`
+    (N, 1, S, S) in [0, 1]: the frame's own fine detail the crops could not hold comes back
+    where `details` says, within +-DETAIL_CLIP, as paste_back's `under` and `detail` do (the
+    host computes the share, rswap.compose.paste.lost_detail_share, into `details`).
     """
     M = _host_matrices(Ms)
     if crops.shape[0] != M.shape[0] or masks.shape[0] != M.shape[0]:
@@ -141,7 +147,17 @@ def paste_faces(frame: torch.Tensor, crops: torch.Tensor, masks: torch.Tensor, M
         fg = _sample(crops[i : i + 1].float(), M_sub, hw, padding="border")[0]
         alpha = _sample(masks[i : i + 1].float(), M_sub, hw, padding="zeros")[0]
         region = _window(out, box)
-        if hwc:  # blend in the frame's HWC layout: one permute of the small fg, none of the frame
+        if unders is not None and details is not None:  # the frame's own detail: fg + clip(bg - under)
+            low = _sample(unders[i : i + 1].float(), M_sub, hw, padding="border")[0]
+            weight = torch.minimum(_sample(details[i : i + 1].float(), M_sub, hw, padding="zeros")[0], alpha)
+            bg = region.float().permute(2, 0, 1) if hwc else region.float()
+            fine = (bg - low).clamp_(-DETAIL_CLIP, DETAIL_CLIP)
+            blended = bg + alpha * (fg - bg) + weight * fine
+            if hwc:
+                region.copy_(blended.permute(1, 2, 0).round_().clamp_(0, 255))
+            else:
+                region.copy_(blended)
+        elif hwc:  # blend in the frame's HWC layout: one permute of the small fg, none of the frame
             bg = region.float()
             blended = torch.addcmul(bg, fg.permute(1, 2, 0) - bg, alpha.permute(1, 2, 0))
             region.copy_(blended.round_().clamp_(0, 255))

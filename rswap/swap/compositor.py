@@ -16,7 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rswap.compose.paste import paste_back
+from rswap.compose.masks import skin_detail_mask
+from rswap.compose.paste import lost_detail_share, paste_back
 from rswap.errors import RswapError
 from rswap.face.align import Template, align_crop, fitted_template, transform_points
 from rswap.face.types import Face
@@ -65,8 +66,11 @@ class HostCompositor:
     def paste(self, frame: np.ndarray, jobs: list[SwapJob], in_place: bool = False) -> np.ndarray:
         out = frame
         for i, job in enumerate(jobs):  # a copy at most once, for the first face
+            # A face larger than its crop keeps the frame's own fine detail on its skin (paste_back).
+            fine = lost_detail_share(job.M) > 0.0
+            detail = skin_detail_mask(job.crop.shape[:2], job.landmarks) if fine else None
             out = paste_back(out, job.result.crop, job.result.mask, job.M, levels=self.blend_levels,
-                             out=out if in_place or i else None)
+                             out=out if in_place or i else None, under=job.crop if fine else None, detail=detail)
         return out
 
 

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from rswap.compose.paste import paste_region
+from rswap.compose.masks import skin_detail_mask
+from rswap.compose.paste import lost_detail_share, paste_region
 from rswap.face.align import Template, similarity_matrix, transform_points
 from rswap.face.types import Face
 from rswap.compose.tensor_warp import crop_faces, paste_faces
@@ -37,6 +38,9 @@ class DeviceSwapResult:
     crop: torch.Tensor  # (3, S, S) float32 RGB 0..255 on the device
     mask: torch.Tensor  # (S, S) float32 in [0, 1] on the device
     region: tuple[int, int, int, int] | None  # frame pixels the mask reaches (None: nothing to paste)
+    # (S, S) float32 on the device: where the frame's own fine detail comes back, times its share
+    # (rswap.compose.paste.lost_detail_share); None for a face no larger than its crop
+    detail: torch.Tensor | None = None
 
 
 class DeviceCompositor:
@@ -69,16 +73,33 @@ class DeviceCompositor:
         masks_dev = torch.from_numpy(masks).to(crops.device, non_blocking=True)
         for i, job in enumerate(jobs):
             # where the mask is non-zero, in frame pixels: the paste touches only that
-            job.result = DeviceSwapResult(crops[i], masks_dev[i], paste_region(frame_hw, masks[i], job.M))
+            job.result = DeviceSwapResult(crops[i], masks_dev[i], paste_region(frame_hw, masks[i], job.M), _detail(job, crops.device))
         return jobs
 
     def paste(self, frame: np.ndarray, jobs: list[SwapJob], in_place: bool = False) -> np.ndarray:
         """`in_place` changes nothing here: the frame comes back from the device as a new array."""
+        masks = torch.stack([j.result.mask for j in jobs])[:, None]
+        fine = any(j.result.detail is not None for j in jobs)  # the frame's own detail, as the host paste
+        details = torch.stack([torch.zeros_like(j.result.mask) if j.result.detail is None else j.result.detail
+                               for j in jobs])[:, None] if fine else None
         out = paste_faces(
             jobs[0].device_frame,
             torch.stack([j.result.crop for j in jobs]),
-            torch.stack([j.result.mask for j in jobs])[:, None],
+            masks,
             np.stack([j.M for j in jobs]),
             regions=[j.result.region for j in jobs],
+            unders=torch.stack([j.crop for j in jobs]) if fine else None,
+            details=details,
         )
         return out.cpu().numpy()
+
+
+def _detail(job: SwapJob, device: torch.device) -> torch.Tensor | None:
+    """DeviceSwapResult.detail: the host's skin mask times the share of detail a face larger than
+    its crop gets back (HostCompositor.paste does the same on the host)."""
+    share = lost_detail_share(job.M)
+    if share <= 0.0:
+        return None
+    size = job.crop.shape[-1]
+    weight = skin_detail_mask((size, size), job.landmarks) * np.float32(share)
+    return torch.from_numpy(weight).to(device, non_blocking=True)
