@@ -17,8 +17,8 @@ face with FrameSwapper) and the result is analysed again. Per pair we measure:
   hairline match, so a pasted-on face shows up here.
 - visible defects (`evaluation.defects`): colour like neither the result's own skin nor the
   target's pixel there, strong edges inside the face that the target lacks there, eye
-  regions darker than in either face, a face flatter (less fine detail) than the target's
-  own; one score per pair (> 1: defective, the lines set by
+  regions darker than in either face, a face or its features flatter (less fine detail)
+  than the target's own; one score per pair (> 1: defective, the lines set by
   eye on a labelled set of pairs, RESULTS.md). The colour term alone, issue 10's first
   measure, is kept beside it in the table ("colour only") to compare.
 A "target as is" row (no swap) is the baseline that shows what the numbers are worth.
@@ -135,6 +135,7 @@ class PairRecord:
     defect_structure: float | None = None  # share of the face region with strong edges the target lacks there
     defect_eyes: float | None = None  # the worst eye's dark share beyond the target's and the source's
     defect_flat: float | None = None  # share of the target's fine detail the face lost (grey, blurred, mask-like)
+    defect_flat_features: float | None = None  # the same on the features only (eyes, brows, lips, nose base)
     note: str = ""  # why the metrics are missing, when they are
 
     @property
@@ -313,7 +314,7 @@ class Evaluator:
         if defects is not None:
             record.defect, record.defect_colour = defects.score, defects.colour
             record.defect_structure, record.defect_eyes = defects.structure, defects.eyes
-            record.defect_flat = defects.flat
+            record.defect_flat, record.defect_flat_features = defects.flat, defects.flat_features
 
 
 def evaluate(
@@ -367,7 +368,7 @@ def evaluate(
                                                *retrieved(cos, i, people), sources[nearest].path.name,
                                                0.0, None, 0.0, tone_de=0.0, local_de=0.0, defect=0.0,
                                                defect_colour=0.0, defect_structure=0.0, defect_eyes=0.0,
-                                               defect_flat=0.0))
+                                               defect_flat=0.0, defect_flat_features=0.0))
 
         identities = [[sw.encode_source([s.image], [s.face]) for s in sources] for _, sw in swappers]
         jobs = [(k, i, t) for k in range(len(swappers)) for i in range(len(sources)) for t in range(len(targets))]

@@ -8,7 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from evaluation.defects import COLOUR_LINE, FLAT_LINE, STRUCTURE_LINE, flatness, measure_defects
+from evaluation.defects import COLOUR_LINE, FLAT_FEATURES_LINE, FLAT_LINE, STRUCTURE_LINE, flatness, measure_defects
+from rswap.compose.masks import skin_detail_mask
+from rswap.face.align import align_crop, get_template, transform_points
 from rswap.face.landmarks import FACE_OVAL
 
 
@@ -51,6 +53,23 @@ def test_a_flattened_greyed_face_is_defective_by_the_flat_term_where_colour_and_
     assert broken.flat > FLAT_LINE and broken.defective, broken
     # More blur, more loss: the term grows with the damage.
     assert flatness(flattened(good, lm, 0.03, 0.3), target, lm) > broken.flat
+
+
+def test_blurred_features_are_defective_even_when_the_skin_has_the_targets_grain(swap, astronaut_face):
+    target, lm, source, slm, good = swap
+    clean = measure_defects(good, target, lm, source, slm)
+    assert clean.flat_features < 0.5 * FLAT_FEATURES_LINE, clean
+    # The paste's case (rswap.compose.paste): a blurred face whose skin got the target's own fine
+    # detail back, on the paste's skin mask (drawn in the crop, eyes, brows and lips out).
+    crop, M = align_crop(target, astronaut_face.kps5, get_template("ffhq256"))
+    in_crop = skin_detail_mask(crop.shape[:2], transform_points(astronaut_face.landmarks[:468], M))
+    skin = cv2.warpAffine(in_crop, M, target.shape[1::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)[..., None]
+    blurred = cv2.GaussianBlur(good, (0, 0), 1.8).astype(np.float32)
+    grain = target.astype(np.float32) - cv2.GaussianBlur(target, (0, 0), 1.8).astype(np.float32)
+    broken = np.clip(np.rint(blurred + skin * grain), 0, 255).astype(np.uint8)
+    d = measure_defects(broken, target, lm, source, slm)
+    assert d.flat < FLAT_LINE  # the whole face's term no longer sees it (measured 0.23)
+    assert d.flat_features > FLAT_FEATURES_LINE and d.defective, d  # measured 0.38
 
 
 def test_the_flat_term_asks_no_more_detail_than_the_target_has_and_ignores_a_mild_colour_shift(swap):
