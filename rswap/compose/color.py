@@ -84,6 +84,7 @@ def transfer_color(
     spread: float = 1.0,
     where: np.ndarray | None = None,
     chroma: np.ndarray | None = None,
+    contrast: np.ndarray | None = None,
 ) -> np.ndarray:
     """`src` with its masked colour statistics moved to those of `ref` under `ref_mask`.
 
@@ -98,6 +99,8 @@ def transfer_color(
     `chroma` (H, W) in [0, 1]: how much of the colour (a, b) change each pixel takes; the
     lightness change always applies. 0 on eyes, teeth and lips keeps their hue: a skin-tone
     shift pushed onto eye whites turns them teal or pink, a hue neither face has there.
+    `contrast` (H, W) in [0, 1] (reinhard only): how much of the lightness gain (the skin's
+    contrast change) each pixel takes; the rest takes the skin mean's lightness change alone.
     """
     if method not in METHODS:
         raise RswapError(f"unknown colour transfer method {method!r}; choose one of {', '.join(METHODS)}")
@@ -125,12 +128,40 @@ def transfer_color(
             return src.copy()
         src_lab, src_w = to_lab(src[box]), where[box]
     moved_lab = cv2.transform(src_lab, affine)
+    if contrast is not None and method == "reinhard":  # L: the mean's change, plus the gain's share
+        c = np.asarray(contrast, np.float32)[box]
+        moved_lab[..., 0] = src_lab[..., 0] + (mu_r[0] - mu_s[0]) + c * (gain[0] - 1.0) * (src_lab[..., 0] - mu_s[0])
     if chroma is not None:
         moved_lab = _limit_chroma(src_lab, moved_lab, np.asarray(chroma, np.float32)[box])
     moved = from_lab(moved_lab)
 
     out = src.copy()
     np.copyto(out[box], moved, where=(src_w > 0)[..., None])
+    return out
+
+
+def match_lip_colour(src: np.ndarray, ref: np.ndarray, lips: np.ndarray) -> np.ndarray:
+    """`src` with its lips' mean CIELAB colour (over the core, weight > 0.5, of the float (H, W)
+    mask `lips`) moved to `ref`'s mean there, weighted by the mask; their texture stays.
+
+    Lips are their own material: neither the skin's colour change nor its light fits them. A
+    dark-skinned source's lips are lighter and pinker than its skin, a pale target's darker and
+    redder than hers; the skin's change (+5 L), its contrast gain and the coarse light's lift over
+    a dark beard (+8 L) made a source's pale lower lip a glowing pink-white band (L 56 -> 70 where
+    the target's lips read 40: hair_james onto 2.jpg, RESULTS.md issue 10, twelfth session). The
+    lips take the colour the target's own lips have there, as eyes and teeth do
+    (`match_bright_chroma`); their shape is the target's anyway (the warp puts them on its mesh)."""
+    box = _bbox(np.asarray(lips) > 0)
+    if box is None:
+        return src.copy()
+    m = np.asarray(lips, np.float32)[box]
+    core = m > 0.5
+    if core.sum() < 8:
+        return src.copy()
+    src_lab, ref_lab = to_lab(src[box]), to_lab(ref[box])
+    src_lab += m[..., None] * (ref_lab[core].mean(0) - src_lab[core].mean(0))
+    out = src.copy()
+    np.copyto(out[box], from_lab(src_lab), where=(m > 0)[..., None])
     return out
 
 
@@ -296,8 +327,9 @@ def match_face_colour(
     spread: float = 1.0,
     chroma: np.ndarray | None = None,
     regions: list[np.ndarray] = (),
+    lips: np.ndarray | None = None,
 ) -> np.ndarray:
-    """`transfer_color`, then `match_shading`, then `match_bright_chroma`, in one pass.
+    """`transfer_color`, then `match_shading`, then `match_lip_colour` and `match_bright_chroma`, in one pass.
 
     The same three steps on the same masks (see each function), but each image goes to
     CIELAB once, on the box its changed pixels lie in, and back once; the two coarse
@@ -307,7 +339,10 @@ def match_face_colour(
     result differs from the chain only by the uint8 rounding the chain did between its
     steps (well over 40 dB PSNR, tests/test_swap_reference.py). `where` (H, W): the
     pixels the skin transfer and the shading change; `regions`: float masks whose
-    pixels take their feature's colour (match_bright_chroma). Other pixels stay as they are.
+    pixels take their feature's colour (match_bright_chroma); `lips` (H, W) float mask: pixels
+    that take the target's own lip colour (match_lip_colour), and none of the skin's colour
+    change before it. Features (chroma 0) and lips take the skin mean's lightness change but not
+    its contrast gain (reinhard; transfer_color's `contrast`). Other pixels stay as they are.
     The skin masks are 0/1 (as the swapper's are): "reinhard" counts the pixels > 0 alike,
     which lets OpenCV's masked meanStdDev take the statistics (0.05 ms against numpy's 0.9).
     """
@@ -345,12 +380,24 @@ def match_face_colour(
     # (OpenCV per plane and one merge: 0.1 ms at 256², where numpy's strided writes took 0.14
     # without the lightness term.)
     take_l = where[box].astype(np.float32)
+    own = None if chroma is None else np.asarray(chroma, np.float32)[box]  # 1 on skin, 0 on the features
+    if lips is not None:
+        lips = np.asarray(lips, np.float32)
+        own = 1.0 - lips[box] if own is None else cv2.multiply(own, 1.0 - lips[box])
     scale = 1.0 / (float(mu_s[0]) + 16.0)
-    dim = cv2.min(cv2.addWeighted(cv2.extractChannel(src_lab, 0), scale, 0, 0.0, 16.0 * scale), 1.0)
-    take_ab = cv2.multiply(take_l, dim if chroma is None else cv2.multiply(np.asarray(chroma, np.float32)[box], dim))
+    source_l = cv2.extractChannel(src_lab, 0)
+    dim = cv2.min(cv2.addWeighted(source_l, scale, 0, 0.0, 16.0 * scale), 1.0)
+    take_ab = cv2.multiply(take_l, dim if own is None else cv2.multiply(own, dim))
     take = cv2.merge([take_l, take_ab, take_ab])
     lab = cv2.transform(src_lab, change)
     lab *= take
+    if own is not None and method == "reinhard":
+        # Lightness: the skin mean's change everywhere, its contrast gain on the skin only. The gain
+        # is the skin's texture contrast; an eye 40 L below the skin, scaled by a hairy or hard-lit
+        # target's gain (1.36: hair_trump onto 2.jpg), came out black (L 21 -> 2, the target's 10).
+        g = float(A[0, 0])
+        gain = cv2.multiply(cv2.addWeighted(source_l, g - 1.0, 0, 0.0, -(g - 1.0) * float(mu_s[0])), own)
+        lab[..., 0] = cv2.multiply(take_l, cv2.add(gain, float(mu_r[0] - mu_s[0])))
     lab += src_lab
 
     # 2. Local light: the difference of the two coarse skin colours, on the whole image's
@@ -362,7 +409,16 @@ def match_face_colour(
     shift *= take
     lab += shift
 
-    # 3. Eyes and teeth: the colour of the reference's own feature (its brighter half), all
+    # 3. Lips: the reference's own lips' colour (match_lip_colour), on their box.
+    if lips is not None:
+        lip_box = _bbox(lips[box] > 0)
+        if lip_box is not None:
+            m = lips[box][lip_box]
+            core = m > 0.5
+            if core.sum() >= 8:
+                have, want = lab[lip_box], ref_lab[lip_box]
+                have += m[..., None] * (want[core].mean(0) - have[core].mean(0))
+    # Eyes and teeth: the colour of the reference's own feature (its brighter half), all
     # regions in one compiled call.
     if len(regions):
         move_feature_chroma(lab, ref_lab, np.ascontiguousarray(np.asarray(regions, np.float32)[:, box[0], box[1]]))

@@ -52,6 +52,22 @@ def _regions(hw: tuple[int, int], pts: np.ndarray, ring: int) -> tuple[np.ndarra
     return (outer > 0) & (inner == 0), inner > 0, around & (outer == 0)
 
 
+def lip_band(hw: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    """float32 (H, W): the lips (between the outer and inner lip contours of the 468 mesh
+    `points`), their edge softened by FEATHER; drawn on the lips' box (0.03 ms at 256²)."""
+    out = np.zeros(hw, np.float32)
+    pts = np.asarray(points, np.float32)
+    soft = max(0.5, FEATHER * hw[0])
+    pad = int(np.ceil(3 * soft)) + 1
+    x0, y0 = np.maximum(np.floor(pts[LIPS].min(0)).astype(int) - pad, 0)
+    x1, y1 = np.minimum(np.ceil(pts[LIPS].max(0)).astype(int) + pad + 1, (hw[1], hw[0]))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return out
+    band, _, _ = _regions((y1 - y0, x1 - x0), pts - np.array([x0, y0], np.float32), 1)
+    out[y0:y1, x0:x1] = cv2.GaussianBlur(band.astype(np.float32), (0, 0), soft)
+    return out
+
+
 def source_lips(texture: np.ndarray, points: np.ndarray) -> SourceLips | None:
     """The source's lip colour against its skin, from its texture (RGB uint8, aligned crop) and
     468 mesh points; None when too few lip pixels are left.

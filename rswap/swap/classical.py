@@ -28,7 +28,7 @@ from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import limit_shadows, match_face_colour
 from rswap.compose.local_light import target_nose_light
 from rswap.compose.mask_kernels import dilate_rows, ellipse_rows, region_parts, swap_masks
-from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
+from rswap.compose.mouth import SourceLips, fill_open_mouth, lip_band, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.occluders import front_occluder_box
 from rswap.compose.source_detail import add_target_grain, restore_detail
@@ -374,8 +374,13 @@ class ClassicalSwapper(HostSwapper):
             # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
             # Skin statistics, then the coarse light (shading), then the features' own colour
             # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
+            # Lips take the target's own lips' colour (match_lip_colour): the skin's change made a dark-skinned
+            # source's lips a glowing pale band on a pale target. An open source mouth's lips are the target's
+            # own anyway (recolour_lips, below).
+            lips = lip_band(hw, shaped) if source.open_lips is None else None
             warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
-                                       method=self.color, spread=colour_spread(source.grain), chroma=chroma, regions=regions)
+                                       method=self.color, spread=colour_spread(source.grain), chroma=chroma, regions=regions,
+                                       lips=lips)
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
         if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
             warped = add_target_grain(warped, background, detail, source.grain)
