@@ -66,8 +66,11 @@ def lip_band(hw: tuple[int, int], points: np.ndarray) -> np.ndarray:
     x1, y1 = np.minimum(np.ceil(pts[LIPS].max(0)).astype(int) + pad + 1, (hw[1], hw[0]))
     if x1 - x0 < 4 or y1 - y0 < 4:
         return out
-    band, _, _ = _regions((y1 - y0, x1 - x0), pts - np.array([x0, y0], np.float32), 1)
-    out[y0:y1, x0:x1] = cv2.GaussianBlur(band.astype(np.float32), (0, 0), soft)
+    local = pts - np.array([x0, y0], np.float32)
+    band = np.zeros((y1 - y0, x1 - x0), np.float32)
+    cv2.fillPoly(band, [np.round(local[LIPS_OUTER]).astype(np.int32)], 1.0)
+    cv2.fillPoly(band, [np.round(local[LIPS_INNER]).astype(np.int32)], 0.0)
+    out[y0:y1, x0:x1] = cv2.GaussianBlur(band, (0, 0), soft)
     return out
 
 
