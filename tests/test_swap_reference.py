@@ -62,9 +62,10 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         regions = [region_mask(hw, shaped, include=(n,), feather=2.0, erode=-2.0) for n in ("left_eye", "right_eye", "mouth_inner")]
         chroma = 1.0 - np.max(regions, axis=0)
         # Issue 10, twelfth session (an intended change): the lips take the target's lip colour and
-        # none of the skin's; features and lips take the skin's lightness change without its gain.
+        # none of the skin's; features take the skin's lightness change, of its gain only a flat source's share.
         lips = lip_band(hw, shaped) if source.open_lips is None else np.zeros(hw, np.float32)
-        contrast = chroma.copy()
+        share = C.feature_contrast(source.grain)
+        contrast = chroma + (1.0 - chroma) * share
         # Issue 10, fifth session (an intended change): a pixel darker than the source skin's mean
         # takes its (L + 16) share of the colour change; a light's colour multiplies.
         lightness = cv2.cvtColor(warped.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[..., 0]

@@ -329,6 +329,7 @@ def match_face_colour(
     chroma: np.ndarray | None = None,
     regions: list[np.ndarray] = (),
     lips: np.ndarray | None = None,
+    feature_gain: float = 0.0,
 ) -> np.ndarray:
     """`transfer_color`, then `match_shading`, then `match_lip_colour` and `match_bright_chroma`, in one pass.
 
@@ -342,8 +343,9 @@ def match_face_colour(
     pixels the skin transfer and the shading change; `regions`: float masks whose
     pixels take their feature's colour (match_bright_chroma); `lips` (H, W) float mask: pixels
     that take none of the skin's change (lightness included) but the target's own lip colour
-    (match_lip_colour). Features (chroma 0) take the skin mean's lightness change but not its
-    contrast gain (reinhard; transfer_color's `contrast`). Other pixels stay as they are.
+    (match_lip_colour). Features (chroma 0) take the skin mean's lightness change and only the
+    share `feature_gain` of its contrast gain (reinhard; transfer_color's `contrast` is
+    chroma + (1 - chroma) x feature_gain). Other pixels stay as they are.
     The skin masks are 0/1 (as the swapper's are): "reinhard" counts the pixels > 0 alike,
     which lets OpenCV's masked meanStdDev take the statistics (0.05 ms against numpy's 0.9).
     """
@@ -392,12 +394,14 @@ def match_face_colour(
     take = cv2.merge([take_l, take_ab, take_ab])
     lab = cv2.transform(src_lab, change)
     lab *= take
-    if own is not None and method == "reinhard":
-        # Lightness: the skin mean's change everywhere, its contrast gain on the skin only. The gain
-        # is the skin's texture contrast; an eye 40 L below the skin, scaled by a hairy or hard-lit
-        # target's gain (1.36: hair_trump onto 2.jpg), came out black (L 21 -> 2, the target's 10).
+    if own is not None and method == "reinhard" and feature_gain < 1.0:
+        # Lightness: the skin mean's change everywhere, its contrast gain on the skin and the share
+        # `feature_gain` of it on the features. The gain is the skin's texture contrast; an eye 40 L
+        # below the skin, scaled by a hairy or hard-lit target's gain (1.36: hair_trump onto 2.jpg),
+        # came out black (L 21 -> 2, the target's 10).
         g = float(A[0, 0])
-        gain = cv2.multiply(cv2.addWeighted(source_l, g - 1.0, 0, 0.0, -(g - 1.0) * float(mu_s[0])), own)
+        share = own if feature_gain <= 0.0 else cv2.addWeighted(own, 1.0 - feature_gain, 0, 0.0, feature_gain)
+        gain = cv2.multiply(cv2.addWeighted(source_l, g - 1.0, 0, 0.0, -(g - 1.0) * float(mu_s[0])), share)
         lab[..., 0] = cv2.multiply(take_l, cv2.add(gain, float(mu_r[0] - mu_s[0])))
     lab += src_lab
 
