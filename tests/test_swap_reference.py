@@ -3,8 +3,8 @@
 `_reference_swap` below is ClassicalSwapper.swap as it was before the per-frame work was
 fused and compiled (commit e20c98a), with issue 10's later steps (shut-eyed sources, the
 shadow limit, the target's forehead occluders and glasses, an open source mouth's lips, dark
-pixels' share of the colour change, the nose base's shadows in the target's light, the lips in
-the target's lip colour and the features without the skin's contrast gain) called as
+pixels' share of the colour change, the nose base's shadows in the target's light, lips and
+eyes held within both faces' range) called as
 the swapper calls them: the three colour steps one after the other, each in and out of CIELAB, numpy blends, the reshape spline on a
 6-pixel grid, the paste mask blurred in uint8. It is kept here only to hold the fast path to it: where no change of
 algorithm was intended, the two agree within 40 dB PSNR (measured: 48-63 dB on the dev
@@ -20,8 +20,7 @@ import pytest
 
 from rswap.compose.blend import blend_delta
 from rswap.compose.blend import alpha_blend
-from rswap.compose.color import (from_lab, limit_shadows, match_bright_chroma, match_lip_colour, match_shading, to_lab,
-                                 transfer_color)
+from rswap.compose.color import hold_within, limit_shadows, match_bright_chroma, match_shading, transfer_color
 from rswap.compose.mouth import lip_band, recolour_lips
 from rswap.compose.occluders import front_occluders
 from rswap.compose.local_light import target_nose_light
@@ -61,11 +60,6 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         src_skin = dst_skin * valid
         regions = [region_mask(hw, shaped, include=(n,), feather=2.0, erode=-2.0) for n in ("left_eye", "right_eye", "mouth_inner")]
         chroma = 1.0 - np.max(regions, axis=0)
-        # Issue 10, twelfth session (an intended change): the lips take the target's lip colour and
-        # none of the skin's; features take the skin's lightness change, of its gain only a flat source's share.
-        lips = lip_band(hw, shaped) if source.open_lips is None else np.zeros(hw, np.float32)
-        share = C.feature_contrast(source.grain)
-        contrast = chroma + (1.0 - chroma) * share
         # Issue 10, fifth session (an intended change): a pixel darker than the source skin's mean
         # takes its (L + 16) share of the colour change; a light's colour multiplies.
         lightness = cv2.cvtColor(warped.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[..., 0]
@@ -73,10 +67,13 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         chroma = chroma * dim
         before = warped
         warped = transfer_color(warped, background, src_skin, dst_skin, method=sw.color, spread=C.colour_spread(source.grain),
-                                where=face_mask > 0, chroma=chroma, contrast=contrast)
+                                where=face_mask > 0, chroma=chroma)
         warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, C.SHADING_SIGMA * hw[0], chroma=chroma)
-        lab = to_lab(before)  # the lips take none of the skin's change, then their own
-        warped = match_lip_colour(from_lab(lab + (1.0 - lips)[..., None] * (to_lab(warped) - lab)), background, lips)
+        # Issue 10, twelfth session (an intended change): lips and eyes held within both faces' range.
+        if source.open_lips is None:
+            warped = hold_within(warped, before, background, lip_band(hw, shaped))
+        for eye in regions[:2]:
+            warped = hold_within(warped, before, background, eye, channels=1)
         warped = match_bright_chroma(warped, background, regions)
         warped = limit_shadows(warped, background, C._detail_mask(hw, lowered), C.DETAIL_SIGMA * hw[0])
     if source.grain > 0:  # issue 10, eighth session (an intended change): a flat source takes the target's grain

@@ -84,7 +84,6 @@ def transfer_color(
     spread: float = 1.0,
     where: np.ndarray | None = None,
     chroma: np.ndarray | None = None,
-    contrast: np.ndarray | None = None,
 ) -> np.ndarray:
     """`src` with its masked colour statistics moved to those of `ref` under `ref_mask`.
 
@@ -99,8 +98,6 @@ def transfer_color(
     `chroma` (H, W) in [0, 1]: how much of the colour (a, b) change each pixel takes; the
     lightness change always applies. 0 on eyes, teeth and lips keeps their hue: a skin-tone
     shift pushed onto eye whites turns them teal or pink, a hue neither face has there.
-    `contrast` (H, W) in [0, 1] (reinhard only): how much of the lightness gain (the skin's
-    contrast change) each pixel takes; the rest takes the skin mean's lightness change alone.
     """
     if method not in METHODS:
         raise RswapError(f"unknown colour transfer method {method!r}; choose one of {', '.join(METHODS)}")
@@ -128,9 +125,6 @@ def transfer_color(
             return src.copy()
         src_lab, src_w = to_lab(src[box]), where[box]
     moved_lab = cv2.transform(src_lab, affine)
-    if contrast is not None and method == "reinhard":  # L: the mean's change, plus the gain's share
-        c = np.asarray(contrast, np.float32)[box]
-        moved_lab[..., 0] = src_lab[..., 0] + (mu_r[0] - mu_s[0]) + c * (gain[0] - 1.0) * (src_lab[..., 0] - mu_s[0])
     if chroma is not None:
         moved_lab = _limit_chroma(src_lab, moved_lab, np.asarray(chroma, np.float32)[box])
     moved = from_lab(moved_lab)
@@ -140,36 +134,42 @@ def transfer_color(
     return out
 
 
-def match_lip_colour(src: np.ndarray, ref: np.ndarray, lips: np.ndarray) -> np.ndarray:
-    """`src` with its lips' mean CIELAB colour (over the core, weight > 0.5, of the float (H, W)
-    mask `lips`) moved to `ref`'s mean there, each pixel by its weight; their texture stays.
-
-    Lips are their own material: neither the skin's colour change nor its light fits them. A
-    dark-skinned source's lips are lighter and pinker than its skin, a pale target's darker and
-    redder than hers; the skin's change (+5 L), its contrast gain and the coarse light's lift over
-    a dark beard (+8 L) made a source's pale lower lip a glowing pink-white band (L 56 -> 70 where
-    the target's lips read 40: hair_james onto 2.jpg, RESULTS.md issue 10, twelfth session). The
-    lips take the colour the target's own lips have there, as eyes and teeth do
-    (`match_bright_chroma`); their shape is the target's anyway (the warp puts them on its mesh)."""
-    box = _bbox(np.asarray(lips) > 0)
-    if box is None:
-        return src.copy()
-    m = np.asarray(lips, np.float32)[box]
-    core = m > 0.5
-    if core.sum() < 8:
-        return src.copy()
-    src_lab, ref_lab = to_lab(src[box]), to_lab(ref[box])
-    # The move that brings the core's mean there exactly, its soft rim taking its share.
-    src_lab += m[..., None] * ((ref_lab[core].mean(0) - src_lab[core].mean(0)) / m[core].mean())
-    out = src.copy()
-    np.copyto(out[box], from_lab(src_lab), where=(m > 0)[..., None])
-    return out
-
-
 def _limit_chroma(before: np.ndarray, after: np.ndarray, chroma: np.ndarray) -> np.ndarray:
     """`after` (Lab) with its a, b change from `before` scaled by `chroma` per pixel."""
     out = after.copy()
     out[..., 1:] = before[..., 1:] + chroma[..., None] * (after[..., 1:] - before[..., 1:])
+    return out
+
+
+def hold_within(src: np.ndarray, before: np.ndarray, ref: np.ndarray, mask: np.ndarray, channels: int = 3) -> np.ndarray:
+    """`src` with a feature's mean CIELAB colour held within the range the same feature spans in
+    the two faces, channel by channel (L only for `channels` 1, else L, a and b).
+
+    The feature is the core (weight > 0.5) of the float (H, W) `mask`; its two faces are `before`
+    (the source, before the colour match) and `ref` (the target). Where the skin's colour change
+    took the feature's mean beyond both, the feature moves back (each pixel by its weight, the
+    core's mean onto the nearer end); elsewhere nothing changes. The skin's change suits the skin:
+    a dark-skinned source's lips are lighter than its skin and a pale target's darker, and the
+    skin's change (its mean, its contrast gain and the coarse light's lift over a dark beard)
+    made such lips a glowing pale band (L 56 -> 70, the target's 40: hair_james onto 2.jpg); a
+    hairy target's contrast gain made a smooth-skinned source's eyes black holes (L 21 -> 2, the
+    target's 10: hair_trump onto 2.jpg; RESULTS.md, issue 10, twelfth session). Moving the lips
+    all the way to the target's colour, and keeping the eyes out of the gain, cost identity
+    (closer to source 474 -> 464 of 528): this moves only what lies beyond both faces."""
+    box = _bbox(np.asarray(mask) > 0)
+    if box is None:
+        return src.copy()
+    m = np.asarray(mask, np.float32)[box]
+    core = m > 0.5
+    if core.sum() < 8:
+        return src.copy()
+    lab, raw, want = to_lab(src[box]), to_lab(before[box]), to_lab(ref[box])
+    have, a, b = lab[core].mean(0), raw[core].mean(0), want[core].mean(0)
+    move = (np.clip(have, np.minimum(a, b), np.maximum(a, b)) - have) / m[core].mean()
+    move[channels:] = 0.0
+    lab += m[..., None] * move.astype(np.float32)
+    out = src.copy()
+    np.copyto(out[box], from_lab(lab), where=(m > 0)[..., None])
     return out
 
 
@@ -329,9 +329,9 @@ def match_face_colour(
     chroma: np.ndarray | None = None,
     regions: list[np.ndarray] = (),
     lips: np.ndarray | None = None,
-    feature_gain: float = 0.0,
+    eyes: list[np.ndarray] = (),
 ) -> np.ndarray:
-    """`transfer_color`, then `match_shading`, then `match_lip_colour` and `match_bright_chroma`, in one pass.
+    """`transfer_color`, then `match_shading`, then `hold_within` and `match_bright_chroma`, in one pass.
 
     The same three steps on the same masks (see each function), but each image goes to
     CIELAB once, on the box its changed pixels lie in, and back once; the two coarse
@@ -341,11 +341,9 @@ def match_face_colour(
     result differs from the chain only by the uint8 rounding the chain did between its
     steps (well over 40 dB PSNR, tests/test_swap_reference.py). `where` (H, W): the
     pixels the skin transfer and the shading change; `regions`: float masks whose
-    pixels take their feature's colour (match_bright_chroma); `lips` (H, W) float mask: pixels
-    that take none of the skin's change (lightness included) but the target's own lip colour
-    (match_lip_colour). Features (chroma 0) take the skin mean's lightness change and only the
-    share `feature_gain` of its contrast gain (reinhard; transfer_color's `contrast` is
-    chroma + (1 - chroma) x feature_gain). Other pixels stay as they are.
+    pixels take their feature's colour (match_bright_chroma); `lips` (H, W) and `eyes` (float
+    masks): features whose mean colour (the eyes' lightness) is held within the range the two
+    faces' own features span (hold_within). Other pixels stay as they are.
     The skin masks are 0/1 (as the swapper's are): "reinhard" counts the pixels > 0 alike,
     which lets OpenCV's masked meanStdDev take the statistics (0.05 ms against numpy's 0.9).
     """
@@ -383,26 +381,12 @@ def match_face_colour(
     # (OpenCV per plane and one merge: 0.1 ms at 256², where numpy's strided writes took 0.14
     # without the lightness term.)
     take_l = where[box].astype(np.float32)
-    if lips is not None:  # the lips take none of the skin's change (step 3 gives them their own)
-        lips = np.asarray(lips, np.float32)
-        take_l = cv2.multiply(take_l, 1.0 - lips[box])
-    own = None if chroma is None else np.asarray(chroma, np.float32)[box]  # 1 on skin, 0 on the features
     scale = 1.0 / (float(mu_s[0]) + 16.0)
-    source_l = cv2.extractChannel(src_lab, 0)
-    dim = cv2.min(cv2.addWeighted(source_l, scale, 0, 0.0, 16.0 * scale), 1.0)
-    take_ab = cv2.multiply(take_l, dim if own is None else cv2.multiply(own, dim))
+    dim = cv2.min(cv2.addWeighted(cv2.extractChannel(src_lab, 0), scale, 0, 0.0, 16.0 * scale), 1.0)
+    take_ab = cv2.multiply(take_l, dim if chroma is None else cv2.multiply(np.asarray(chroma, np.float32)[box], dim))
     take = cv2.merge([take_l, take_ab, take_ab])
     lab = cv2.transform(src_lab, change)
     lab *= take
-    if own is not None and method == "reinhard" and feature_gain < 1.0:
-        # Lightness: the skin mean's change everywhere, its contrast gain on the skin and the share
-        # `feature_gain` of it on the features. The gain is the skin's texture contrast; an eye 40 L
-        # below the skin, scaled by a hairy or hard-lit target's gain (1.36: hair_trump onto 2.jpg),
-        # came out black (L 21 -> 2, the target's 10).
-        g = float(A[0, 0])
-        share = own if feature_gain <= 0.0 else cv2.addWeighted(own, 1.0 - feature_gain, 0, 0.0, feature_gain)
-        gain = cv2.multiply(cv2.addWeighted(source_l, g - 1.0, 0, 0.0, -(g - 1.0) * float(mu_s[0])), share)
-        lab[..., 0] = cv2.multiply(take_l, cv2.add(gain, float(mu_r[0] - mu_s[0])))
     lab += src_lab
 
     # 2. Local light: the difference of the two coarse skin colours, on the whole image's
@@ -414,18 +398,9 @@ def match_face_colour(
     shift *= take
     lab += shift
 
-    # 3. Lips: the reference's own lips' colour (match_lip_colour), on their box (OpenCV's masked
-    # means: numpy's boolean indexing took 0.09 ms of the step's 0.12).
-    if lips is not None:
-        lip_box = _bbox(lips[box] > 0)
-        if lip_box is not None:
-            m = lips[box][lip_box]
-            core = (m > 0.5).view(np.uint8)
-            if cv2.countNonZero(core) >= 8:
-                have, want = lab[lip_box], ref_lab[lip_box]
-                move = (np.subtract(cv2.mean(want, mask=core)[:3], cv2.mean(have, mask=core)[:3])
-                        / cv2.mean(m, mask=core)[0])
-                have += m[..., None] * move.astype(np.float32)
+    # 3. Lips and eyes held within the range the two faces' own lips and eyes span (hold_within).
+    for mask, channels in ([] if lips is None else [(lips, 3)]) + [(eye, 1) for eye in eyes]:
+        _hold_within(lab, src_lab, ref_lab, np.asarray(mask, np.float32)[box], channels)
     # Eyes and teeth: the colour of the reference's own feature (its brighter half), all
     # regions in one compiled call.
     if len(regions):
@@ -434,6 +409,23 @@ def match_face_colour(
     out = src.copy()
     np.copyto(out[box], from_lab(lab), where=changed[box][..., None])
     return out
+
+
+def _hold_within(lab: np.ndarray, raw: np.ndarray, ref: np.ndarray, mask: np.ndarray, channels: int) -> None:
+    """`hold_within`'s move, in place on CIELAB images of one box (OpenCV's masked means on the
+    mask's own box: numpy's boolean indexing took 0.09 ms a feature)."""
+    box = _bbox(mask > 0)
+    if box is None:
+        return
+    m = mask[box]
+    core = (m > 0.5).view(np.uint8)
+    if cv2.countNonZero(core) < 8:
+        return
+    have, a, b = (np.array(cv2.mean(x[box], mask=core)[:3]) for x in (lab, raw, ref))
+    move = (np.clip(have, np.minimum(a, b), np.maximum(a, b)) - have) / cv2.mean(m, mask=core)[0]
+    move[channels:] = 0.0
+    if np.any(move):
+        lab[box] += m[..., None] * move.astype(np.float32)
 
 
 def _coarse_mean(lab: np.ndarray, weight: np.ndarray, box: tuple[slice, slice], hw: tuple[int, int], sigma: float) -> np.ndarray:

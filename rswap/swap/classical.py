@@ -106,18 +106,6 @@ def colour_spread(grain: float) -> float:
     return COLOR_SPREAD + FLAT_SPREAD * max(grain - FLAT_GRAIN, 0.0)
 
 
-def feature_contrast(grain: float) -> float:
-    """The share of the skin's contrast gain a source with this `grain` gives its eyes and mouth.
-
-    The gain is measured on skin. On a flat photo (a dim video frame, `grain` at FLAT_GRAIN and
-    above) the eyes are as flat as the skin and take all of it: without it the made flat source of
-    tests/test_source_detail.py kept 0.89 of the target's lightness spread, not 0.93. On a sharp
-    photo the features have their own depth, and the skin's gain (a hairy or hard-lit target's
-    skin against a smooth one) made a source's eyes black holes: none of it (RESULTS.md, issue 10,
-    twelfth session)."""
-    return min(grain / FLAT_GRAIN, 1.0)
-
-
 def mouth_opening(points: np.ndarray) -> float:
     """Inner-lip gap (13-14) over the inner mouth width (78-308): 0 closed, ~0.5+ wide open."""
     gap = np.linalg.norm(points[13] - points[14])
@@ -386,13 +374,13 @@ class ClassicalSwapper(HostSwapper):
             # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
             # Skin statistics, then the coarse light (shading), then the features' own colour
             # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
-            # Lips take the target's own lips' colour (match_lip_colour): the skin's change made a dark-skinned
-            # source's lips a glowing pale band on a pale target. An open source mouth's lips are the target's
-            # own anyway (recolour_lips, below).
+            # Lips and eyes whose mean colour the skin's change took beyond both faces' own are held at the
+            # nearer face's (`hold_within`: a dark source's pale lips glowed on a pale target, a smooth source's
+            # eyes went black on a hairy one). An open source mouth's lips are the target's anyway (recolour_lips).
             lips = lip_band(hw, shaped) if source.open_lips is None else None
             warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
                                        method=self.color, spread=colour_spread(source.grain), chroma=chroma, regions=regions,
-                                       lips=lips, feature_gain=feature_contrast(source.grain))
+                                       lips=lips, eyes=regions[:2])
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
         if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
             warped = add_target_grain(warped, background, detail, source.grain)
