@@ -421,9 +421,10 @@ def match_face_colour(
 def _hold_within(lab: np.ndarray, raw: np.ndarray, ref: np.ndarray, mask: np.ndarray, channels: int) -> None:
     """`hold_within`'s move, in place on CIELAB images of one box (OpenCV's masked means on the
     mask's own box: numpy's boolean indexing took 0.09 ms a feature)."""
-    box = _bbox(mask > 0)
-    if box is None:
+    x, y, w, h = cv2.boundingRect((mask > 0).view(np.uint8))  # (OpenCV's: a third of _bbox's time)
+    if w == 0:
         return
+    box = (slice(y, y + h), slice(x, x + w))
     m = mask[box]
     core = (m > 0.5).view(np.uint8)
     if cv2.countNonZero(core) < 8:
