@@ -3,8 +3,8 @@
 `_reference_swap` below is ClassicalSwapper.swap as it was before the per-frame work was
 fused and compiled (commit e20c98a), with issue 10's later steps (shut-eyed sources, the
 shadow limit, the target's forehead occluders and glasses, an open source mouth's lips, dark
-pixels' share of the colour change, the nose base's shadows in the target's light, lips and
-eyes held within both faces' range, a sharp source's skin not raised to a more contrasty target's) called as
+pixels' share of the colour change, the nose base's shadows in the target's light, a sharp
+source's skin not raised to a more contrasty target's) called as
 the swapper calls them: the three colour steps one after the other, each in and out of CIELAB, numpy blends, the reshape spline on a
 6-pixel grid, the paste mask blurred in uint8. It is kept here only to hold the fast path to it: where no change of
 algorithm was intended, the two agree within 40 dB PSNR (measured: 48-63 dB on the dev
@@ -20,8 +20,8 @@ import pytest
 
 from rswap.compose.blend import blend_delta
 from rswap.compose.blend import alpha_blend
-from rswap.compose.color import hold_within, limit_shadows, match_bright_chroma, match_shading, transfer_color
-from rswap.compose.mouth import lip_band, recolour_lips
+from rswap.compose.color import limit_shadows, match_bright_chroma, match_shading, transfer_color
+from rswap.compose.mouth import recolour_lips
 from rswap.compose.occluders import front_occluders
 from rswap.compose.local_light import target_nose_light
 from rswap.compose.masks import region_mask
@@ -65,16 +65,10 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         lightness = cv2.cvtColor(warped.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[..., 0]
         dim = np.minimum((lightness + 16.0) / (lightness[src_skin > 0].mean() + 16.0), 1.0)
         chroma = chroma * dim
-        before = warped
+        # Issue 10, twelfth session (an intended change): a sharp source takes no gain above 1 (raise_spread).
         warped = transfer_color(warped, background, src_skin, dst_skin, method=sw.color, spread=C.colour_spread(source.grain),
                                 where=face_mask > 0, chroma=chroma, raise_spread=C.raise_spread(source.grain))
         warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, C.SHADING_SIGMA * hw[0], chroma=chroma)
-        # Issue 10, twelfth session (intended changes): a sharp source takes no gain above 1 (raise_spread,
-        # above), and lips and eyes are held within both faces' range.
-        if source.open_lips is None:
-            warped = hold_within(warped, before, background, lip_band(hw, shaped))
-        for eye in regions[:2]:
-            warped = hold_within(warped, before, background, eye, channels=1)
         warped = match_bright_chroma(warped, background, regions)
         warped = limit_shadows(warped, background, C._detail_mask(hw, lowered), C.DETAIL_SIGMA * hw[0])
     if source.grain > 0:  # issue 10, eighth session (an intended change): a flat source takes the target's grain

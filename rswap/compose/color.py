@@ -144,38 +144,6 @@ def _limit_chroma(before: np.ndarray, after: np.ndarray, chroma: np.ndarray) -> 
     return out
 
 
-def hold_within(src: np.ndarray, before: np.ndarray, ref: np.ndarray, mask: np.ndarray, channels: int = 3) -> np.ndarray:
-    """`src` with a feature's mean CIELAB colour held within the range the same feature spans in
-    the two faces, channel by channel (L only for `channels` 1, else L, a and b).
-
-    The feature is the core (weight > 0.5) of the float (H, W) `mask`; its two faces are `before`
-    (the source, before the colour match) and `ref` (the target). Where the skin's colour change
-    took the feature's mean beyond both, the feature moves back (each pixel by its weight, the
-    core's mean onto the nearer end); elsewhere nothing changes. The skin's change suits the skin:
-    a dark-skinned source's lips are lighter than its skin and a pale target's darker, and the
-    skin's change (its mean, its contrast gain and the coarse light's lift over a dark beard)
-    made such lips a glowing pale band (L 56 -> 70, the target's 40: hair_james onto 2.jpg); a
-    hairy target's contrast gain made a smooth-skinned source's eyes black holes (L 21 -> 2, the
-    target's 10: hair_trump onto 2.jpg; RESULTS.md, issue 10, twelfth session). Moving the lips
-    all the way to the target's colour, and keeping the eyes out of the gain, cost identity
-    (closer to source 474 -> 464 of 528): this moves only what lies beyond both faces."""
-    box = _bbox(np.asarray(mask) > 0)
-    if box is None:
-        return src.copy()
-    m = np.asarray(mask, np.float32)[box]
-    core = m > 0.5
-    if core.sum() < 8:
-        return src.copy()
-    lab, raw, want = to_lab(src[box]), to_lab(before[box]), to_lab(ref[box])
-    have, a, b = lab[core].mean(0), raw[core].mean(0), want[core].mean(0)
-    move = (np.clip(have, np.minimum(a, b), np.maximum(a, b)) - have) / m[core].mean()
-    move[channels:] = 0.0
-    lab += m[..., None] * move.astype(np.float32)
-    out = src.copy()
-    np.copyto(out[box], from_lab(lab), where=(m > 0)[..., None])
-    return out
-
-
 def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarray]) -> np.ndarray:
     """`src` with each region's colour (a, b) moved by the difference of the two images' mean
     colour over the region's brighter half (eye whites, teeth), lightness untouched.
@@ -331,11 +299,9 @@ def match_face_colour(
     spread: float = 1.0,
     chroma: np.ndarray | None = None,
     regions: list[np.ndarray] = (),
-    lips: np.ndarray | None = None,
-    eyes: list[np.ndarray] = (),
     raise_spread: float | None = None,
 ) -> np.ndarray:
-    """`transfer_color`, then `match_shading`, then `hold_within` and `match_bright_chroma`, in one pass.
+    """`transfer_color`, then `match_shading`, then `match_bright_chroma`, in one pass.
 
     The same three steps on the same masks (see each function), but each image goes to
     CIELAB once, on the box its changed pixels lie in, and back once; the two coarse
@@ -345,9 +311,7 @@ def match_face_colour(
     result differs from the chain only by the uint8 rounding the chain did between its
     steps (well over 40 dB PSNR, tests/test_swap_reference.py). `where` (H, W): the
     pixels the skin transfer and the shading change; `regions`: float masks whose
-    pixels take their feature's colour (match_bright_chroma); `lips` (H, W) and `eyes` (float
-    masks): features whose mean colour (the eyes' lightness) is held within the range the two
-    faces' own features span (hold_within). `raise_spread` (reinhard): the exponent for the
+    pixels take their feature's colour (match_bright_chroma). `raise_spread` (reinhard): the exponent for the
     channels whose deviation ratio is above 1 (the target's skin the more contrasty), when it is
     not `spread`. Other pixels stay as they are.
     The skin masks are 0/1 (as the swapper's are): "reinhard" counts the pixels > 0 alike,
@@ -405,10 +369,7 @@ def match_face_colour(
     shift *= take
     lab += shift
 
-    # 3. Lips and eyes held within the range the two faces' own lips and eyes span (hold_within).
-    for mask, channels in ([] if lips is None else [(lips, 3)]) + [(eye, 1) for eye in eyes]:
-        _hold_within(lab, src_lab, ref_lab, np.asarray(mask, np.float32)[box], channels)
-    # Eyes and teeth: the colour of the reference's own feature (its brighter half), all
+    # 3. Eyes and teeth: the colour of the reference's own feature (its brighter half), all
     # regions in one compiled call.
     if len(regions):
         move_feature_chroma(lab, ref_lab, np.ascontiguousarray(np.asarray(regions, np.float32)[:, box[0], box[1]]))
@@ -416,24 +377,6 @@ def match_face_colour(
     out = src.copy()
     np.copyto(out[box], from_lab(lab), where=changed[box][..., None])
     return out
-
-
-def _hold_within(lab: np.ndarray, raw: np.ndarray, ref: np.ndarray, mask: np.ndarray, channels: int) -> None:
-    """`hold_within`'s move, in place on CIELAB images of one box (OpenCV's masked means on the
-    mask's own box: numpy's boolean indexing took 0.09 ms a feature)."""
-    x, y, w, h = cv2.boundingRect((mask > 0).view(np.uint8))  # (OpenCV's: a third of _bbox's time)
-    if w == 0:
-        return
-    box = (slice(y, y + h), slice(x, x + w))
-    m = mask[box]
-    core = (m > 0.5).view(np.uint8)
-    if cv2.countNonZero(core) < 8:
-        return
-    have, a, b = (np.array(cv2.mean(x[box], mask=core)[:3]) for x in (lab, raw, ref))
-    move = (np.clip(have, np.minimum(a, b), np.maximum(a, b)) - have) / cv2.mean(m, mask=core)[0]
-    move[channels:] = 0.0
-    if np.any(move):
-        lab[box] += m[..., None] * move.astype(np.float32)
 
 
 def _coarse_mean(lab: np.ndarray, weight: np.ndarray, box: tuple[slice, slice], hw: tuple[int, int], sigma: float) -> np.ndarray:

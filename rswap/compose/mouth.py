@@ -32,9 +32,6 @@ RING = 0.04  # width of the skin ring around the lips whose colour the lips are 
 LIGHTNESS = 0.5  # share of the source's lip-to-skin lightness step that is carried (the target's light shapes its own lips)
 MAX_SHIFT = np.array([15.0, 12.0, 12.0], np.float32)  # Lab: most the target's lips are moved
 FEATHER = 0.008  # softness of the lips' edge, fraction of the crop
-# ... and of the lip band whose colour is the target's (`lip_band`): a pixel of the rim is part skin,
-# part lip, and a wide rim gave a skin-coloured source's lip edge half the lips' move (a dark ring).
-LIP_EDGE = 0.004
 FILL_MARGIN = 0.015  # how far around the source's lips its texture is painted over with skin, fraction of the crop
 
 
@@ -53,25 +50,6 @@ def _regions(hw: tuple[int, int], pts: np.ndarray, ring: int) -> tuple[np.ndarra
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
     around = cv2.dilate(outer, kernel) > 0
     return (outer > 0) & (inner == 0), inner > 0, around & (outer == 0)
-
-
-def lip_band(hw: tuple[int, int], points: np.ndarray) -> np.ndarray:
-    """float32 (H, W): the lips (between the outer and inner lip contours of the 468 mesh
-    `points`), their edge softened by LIP_EDGE; drawn on the lips' box (0.03 ms at 256²)."""
-    out = np.zeros(hw, np.float32)
-    pts = np.asarray(points, np.float32)
-    soft = max(0.5, LIP_EDGE * hw[0])
-    pad = int(np.ceil(3 * soft)) + 1
-    x0, y0 = np.maximum(np.floor(pts[LIPS].min(0)).astype(int) - pad, 0)
-    x1, y1 = np.minimum(np.ceil(pts[LIPS].max(0)).astype(int) + pad + 1, (hw[1], hw[0]))
-    if x1 - x0 < 4 or y1 - y0 < 4:
-        return out
-    local = pts - np.array([x0, y0], np.float32)
-    band = np.zeros((y1 - y0, x1 - x0), np.float32)
-    cv2.fillPoly(band, [np.round(local[LIPS_OUTER]).astype(np.int32)], 1.0)
-    cv2.fillPoly(band, [np.round(local[LIPS_INNER]).astype(np.int32)], 0.0)
-    out[y0:y1, x0:x1] = cv2.GaussianBlur(band, (0, 0), soft)
-    return out
 
 
 def source_lips(texture: np.ndarray, points: np.ndarray) -> SourceLips | None:

@@ -28,7 +28,7 @@ from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import limit_shadows, match_face_colour
 from rswap.compose.local_light import target_nose_light
 from rswap.compose.mask_kernels import dilate_rows, ellipse_rows, region_parts, swap_masks
-from rswap.compose.mouth import SourceLips, fill_open_mouth, lip_band, recolour_lips, source_lips
+from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.occluders import front_occluder_box
 from rswap.compose.source_detail import add_target_grain, restore_detail
@@ -113,9 +113,9 @@ def raise_spread(grain: float) -> float:
     A sharp photo's skin has its own detail. A target skin of larger spread (hair strands over the
     cheeks, hard shade: 2.jpg's L spread 17 against a smooth source's 9) scaled the source's
     wrinkles, folds and eyes up by 1.36 in L and 1.87 in b: pale streaks beside the nose, black
-    eye holes, a glowing lower lip, and new edges the eval counts as structure defects (on four of
-    the hard set's worst pairs the defect score fell from 7.5 to 3.9 on average without that gain;
-    RESULTS.md, issue 10, twelfth session). A flat photo lacks detail everywhere and takes the gain."""
+    eye holes, and new edges the eval counts as structure defects (on six of the hard set's worst
+    pairs, onto 2.jpg and mars2, the defect score fell from 7.1 to 3.5 on average without that gain;
+    RESULTS.md, issue 10, twelfth session). A flat photo lacks detail everywhere and takes the gain.
     return colour_spread(grain) * min(grain / FLAT_GRAIN, 1.0)
 
 
@@ -387,13 +387,10 @@ class ClassicalSwapper(HostSwapper):
             # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
             # Skin statistics, then the coarse light (shading), then the features' own colour
             # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
-            # Lips and eyes whose mean colour the skin's change took beyond both faces' own are held at the
-            # nearer face's (`hold_within`: a dark source's pale lips glowed on a pale target, a smooth source's
-            # eyes went black on a hairy one). An open source mouth's lips are the target's anyway (recolour_lips).
-            lips = lip_band(hw, shaped) if source.open_lips is None else None
+            # A sharp source's skin is not raised to a more contrasty target's spread (`raise_spread`).
             warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
                                        method=self.color, spread=colour_spread(source.grain), chroma=chroma, regions=regions,
-                                       lips=lips, eyes=regions[:2], raise_spread=raise_spread(source.grain))
+                                       raise_spread=raise_spread(source.grain))
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
         if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
             warped = add_target_grain(warped, background, detail, source.grain)
