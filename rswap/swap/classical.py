@@ -115,7 +115,7 @@ def raise_spread(grain: float) -> float:
     wrinkles, folds and eyes up by 1.36 in L and 1.87 in b: pale streaks beside the nose, black
     eye holes, and new edges the eval counts as structure defects (on six of the hard set's worst
     pairs, onto 2.jpg and mars2, the defect score fell from 7.1 to 3.5 on average without that gain;
-    RESULTS.md, issue 10, twelfth session). A flat photo lacks detail everywhere and takes the gain.
+    RESULTS.md, issue 10, twelfth session). A flat photo lacks detail everywhere and takes the gain."""
     return colour_spread(grain) * min(grain / FLAT_GRAIN, 1.0)
 
 
