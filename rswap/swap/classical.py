@@ -59,6 +59,10 @@ COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (r
 # 10 defective pairs, the less flat dnl, gdg, ljm2, lcw (0.36-0.52) gained 10. From 0.5 on: closer 470 -> 472, top-1
 # 448 -> 449, defective 294 -> 283; hard set 147 -> 147, 132 -> 134, 100 -> 98 (RESULTS.md, issue 10, eleventh session).
 FLAT_GRAIN, FLAT_SPREAD = 0.5, 1.5
+# ... and of a target skin more contrasty than the source's, a sharp source (grain 0) takes this share of that
+# spread (`raise_spread`; a flat one all of it): 0 halved the structure defects on 2.jpg and mars2 but cost
+# identity, 0.5 less (RESULTS.md, issue 10, twelfth session).
+RAISE_SHARP = 0.75
 # Inner-lip gap over inner mouth width above which the target's mouth counts as open (teeth
 # or tongue show): a closed mouth reads 0.00-0.05 on mediapipe's mesh.
 MOUTH_OPEN = 0.12
@@ -108,7 +112,7 @@ def colour_spread(grain: float) -> float:
 
 def raise_spread(grain: float) -> float:
     """The share of a more contrasty target skin's spread a source with this `grain` takes: a flat
-    photo's (`grain` at FLAT_GRAIN and above) all of `colour_spread`, a sharp photo's half.
+    photo's (`grain` at FLAT_GRAIN and above) all of `colour_spread`, a sharp photo's RAISE_SHARP.
 
     A sharp photo's skin has its own detail. A target skin of larger spread (hair strands over the
     cheeks, hard shade: 2.jpg's L spread 17 against a smooth source's 9) scaled the source's
@@ -116,9 +120,8 @@ def raise_spread(grain: float) -> float:
     eye holes, and new edges the eval counts as structure defects (on six of the hard set's worst
     pairs, onto 2.jpg and mars2, the defect score fell from 7.1 to 3.5 on average without that gain;
     RESULTS.md, issue 10, twelfth session). A flat photo lacks detail everywhere and takes the gain.
-    None of it cost identity (closer to source 474 -> 466 of 528); half of it keeps the defect score
-    of those pairs at 4.8."""
-    return colour_spread(grain) * (0.5 + 0.5 * min(grain / FLAT_GRAIN, 1.0))
+    None of it cost identity (closer to source 474 -> 466 of 528), half of it less (474 -> 471)."""
+    return colour_spread(grain) * (RAISE_SHARP + (1.0 - RAISE_SHARP) * min(grain / FLAT_GRAIN, 1.0))
 
 
 def mouth_opening(points: np.ndarray) -> float:
