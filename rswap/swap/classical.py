@@ -59,10 +59,6 @@ COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (r
 # 10 defective pairs, the less flat dnl, gdg, ljm2, lcw (0.36-0.52) gained 10. From 0.5 on: closer 470 -> 472, top-1
 # 448 -> 449, defective 294 -> 283; hard set 147 -> 147, 132 -> 134, 100 -> 98 (RESULTS.md, issue 10, eleventh session).
 FLAT_GRAIN, FLAT_SPREAD = 0.5, 1.5
-# ... and of a target skin more contrasty than the source's, a sharp source (grain 0) takes this share of that
-# spread (`raise_spread`; a flat one all of it): 0 halved the structure defects on 2.jpg and mars2 but cost
-# identity, 0.5 less (RESULTS.md, issue 10, twelfth session).
-RAISE_SHARP = 0.75
 # Inner-lip gap over inner mouth width above which the target's mouth counts as open (teeth
 # or tongue show): a closed mouth reads 0.00-0.05 on mediapipe's mesh.
 MOUTH_OPEN = 0.12
@@ -108,20 +104,6 @@ def scaled_source(source: ClassicalSource, size: int) -> ClassicalSource:
 def colour_spread(grain: float) -> float:
     """The share of the target skin's contrast a source with this `grain` takes (COLOR_SPREAD, FLAT_SPREAD)."""
     return COLOR_SPREAD + FLAT_SPREAD * max(grain - FLAT_GRAIN, 0.0)
-
-
-def raise_spread(grain: float) -> float:
-    """The share of a more contrasty target skin's spread a source with this `grain` takes: a flat
-    photo's (`grain` at FLAT_GRAIN and above) all of `colour_spread`, a sharp photo's RAISE_SHARP.
-
-    A sharp photo's skin has its own detail. A target skin of larger spread (hair strands over the
-    cheeks, hard shade: 2.jpg's L spread 17 against a smooth source's 9) scaled the source's
-    wrinkles, folds and eyes up by 1.36 in L and 1.87 in b: pale streaks beside the nose, black
-    eye holes, and new edges the eval counts as structure defects (on six of the hard set's worst
-    pairs, onto 2.jpg and mars2, the defect score fell from 7.1 to 3.5 on average without that gain;
-    RESULTS.md, issue 10, twelfth session). A flat photo lacks detail everywhere and takes the gain.
-    None of it cost identity (closer to source 474 -> 466 of 528), half of it less (474 -> 471)."""
-    return colour_spread(grain) * (RAISE_SHARP + (1.0 - RAISE_SHARP) * min(grain / FLAT_GRAIN, 1.0))
 
 
 def mouth_opening(points: np.ndarray) -> float:
@@ -392,10 +374,8 @@ class ClassicalSwapper(HostSwapper):
             # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
             # Skin statistics, then the coarse light (shading), then the features' own colour
             # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
-            # A sharp source's skin is not raised to a more contrasty target's spread (`raise_spread`).
             warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
-                                       method=self.color, spread=colour_spread(source.grain), chroma=chroma, regions=regions,
-                                       raise_spread=raise_spread(source.grain))
+                                       method=self.color, spread=colour_spread(source.grain), chroma=chroma, regions=regions)
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
         if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
             warped = add_target_grain(warped, background, detail, source.grain)
