@@ -224,15 +224,8 @@ def flatness(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) -> f
     flat, blurred, mottled) had lost more than 24% and no clean one had (the most: 23%, a
     smooth young source on a lined target); RESULTS.md, sixth session.
     Measured against the target, so a blurry target photo asks for no more than it has."""
-    oval = np.zeros(result.shape[:2], np.uint8)
-    cv2.fillPoly(oval, [np.round(np.asarray(landmarks, np.float32)[FACE_OVAL]).astype(np.int32)], 255)
-    size = float(np.sqrt(np.count_nonzero(oval)))
-    region = cv2.erode(oval, _disk(max(1, round(0.03 * size)))) > 0
-    if not region.any():
-        return 0.0
-    sigma = FLAT_SIGMA * size
-    got, own = float(edge_step(result, sigma)[region].mean()), float(edge_step(target, sigma)[region].mean())
-    return float(max(0.0, 1.0 - got / own)) if own > 0 else 0.0
+    oval, size = _oval(result.shape[:2], landmarks)
+    return _detail_lost(result, target, cv2.erode(oval, _disk(max(1, round(0.03 * size)))) > 0, size)
 
 
 def feature_flatness(result: np.ndarray, target: np.ndarray, landmarks: np.ndarray) -> float:
@@ -241,13 +234,23 @@ def feature_flatness(result: np.ndarray, target: np.ndarray, landmarks: np.ndarr
     face the frame's grain back on the skin only, rswap.compose.masks.skin_detail_mask), so a
     blurred, mask-like face on a sharp target still shows here once its skin has grain again."""
     pts = np.asarray(landmarks, np.float32)
-    oval = np.zeros(result.shape[:2], np.uint8)
-    cv2.fillPoly(oval, [np.round(pts[FACE_OVAL]).astype(np.int32)], 255)
-    size = float(np.sqrt(np.count_nonzero(oval)))
+    oval, size = _oval(result.shape[:2], pts)
     features = np.zeros_like(oval)
     for idx in (LEFT_EYE_LOOP, RIGHT_EYE_LOOP, LEFT_BROW, RIGHT_BROW, LIPS, NOSE_BASE):
         cv2.fillPoly(features, [np.round(cv2.convexHull(pts[idx])[:, 0]).astype(np.int32)], 255)
-    region = cv2.dilate(features, _disk(max(1, round(0.02 * size)))) > 0
+    return _detail_lost(result, target, cv2.dilate(features, _disk(max(1, round(0.02 * size)))) > 0, size)
+
+
+def _oval(hw: tuple[int, int], landmarks: np.ndarray) -> tuple[np.ndarray, float]:
+    """(uint8 (H, W) face oval, the face's size: the square root of the oval's area)."""
+    oval = np.zeros(hw, np.uint8)
+    cv2.fillPoly(oval, [np.round(np.asarray(landmarks, np.float32)[FACE_OVAL]).astype(np.int32)], 255)
+    return oval, float(np.sqrt(np.count_nonzero(oval)))
+
+
+def _detail_lost(result: np.ndarray, target: np.ndarray, region: np.ndarray, size: float) -> float:
+    """1 - (the result's mean edge step / the target's) over bool `region`, at a blur of FLAT_SIGMA
+    of the face `size`; 0 when the result is as detailed as the target or more, or nothing to measure."""
     if not region.any():
         return 0.0
     sigma = FLAT_SIGMA * size

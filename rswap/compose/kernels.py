@@ -125,7 +125,8 @@ def mix(fg, bg, mask):  # pragma: no cover - compiled
 def mix_detail(fg, under, bg, mask, detail, clip):  # pragma: no cover - compiled
     """uint8 (H, W, C): `mix`'s bg + mask (fg - bg), plus min(detail, mask) x (bg - under) held
     within +-clip: the frame's (bg's) own detail that its crop (`under`, warped like fg) could
-    not hold, put back where `detail` says."""
+    not hold, put back where `detail` says. Its own kernel, not a flag on `mix`: every live
+    frame's paste keeps `mix`'s copy of the pixels where the mask is 1, which this one cannot do."""
     h, w, c = bg.shape
     out = np.empty((h, w, c), np.uint8)
     for y in range(h):
