@@ -11,7 +11,9 @@ the app's backends: torch, TensorRT, onnxruntime through its I/O binding):
 - `paste` (paste stage): every face is alpha-blended back with grid_sample, then the finished
   frame is downloaded, so the download of frame n overlaps the swap of frame n+1.
 Everything is queued on torch's current stream, in order; `.cpu()` waits for it.
-The paste is the feathered alpha blend; the Laplacian blend (--blend-levels) is host only.
+The paste is the feathered alpha blend, with the frame's own fine detail back on the skin of a
+face larger than its crop, as on the host (rswap.compose.paste.paste_back); the Laplacian blend
+(--blend-levels) is host only.
 
 Imports torch: only loaded when on-device compose is chosen (rswap.swap.compositor).
 """
