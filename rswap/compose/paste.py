@@ -127,28 +127,23 @@ def paste_back(
     # Replicate the crop's edge: in a multi-band blend, black beyond the crop would leak in.
     fg = cv2.warpAffine(crop, M_sub, size, flags=inverse, borderMode=cv2.BORDER_REPLICATE)
     mask = cv2.warpAffine(np.asarray(crop_mask, np.float32), M_sub, size, flags=inverse, borderMode=cv2.BORDER_CONSTANT)
-    lost = lost_detail_share(M) if under is not None and detail is not None else 0.0
-    if lost > 0.0:
+    lost = lost_detail_share(M) if under is not None and detail is not None and fg.ndim == 3 else 0.0
+    if lost > 0.0:  # the frame's own detail the crop could not hold: frame - under, where `detail` says
         low = cv2.warpAffine(under, M_sub, size, flags=inverse, borderMode=cv2.BORDER_REPLICATE)
         weight = cv2.warpAffine(np.asarray(detail, np.float32) * np.float32(lost), M_sub, size, flags=inverse,
                                 borderMode=cv2.BORDER_CONSTANT)
-        bg = np.ascontiguousarray(frame[y0:y1, x0:x1])
-        if levels > 1 and max_levels(*mask.shape) > 1:
-            out_f = bg.astype(np.float32)
-            out_f += blend_delta(fg.astype(np.float32) - out_f, mask, levels)
-            fine = np.clip(bg.astype(np.float32) - low, -DETAIL_CLIP, DETAIL_CLIP)
-            out_f += fine * np.minimum(weight, mask)[..., None]
-            result[y0:y1, x0:x1] = np.clip(np.rint(out_f), 0, 255).astype(np.uint8)
-        else:
-            result[y0:y1, x0:x1] = mix_detail(fg, low, bg, mask, weight, np.float32(DETAIL_CLIP))
-    elif levels > 1 and max_levels(*mask.shape) > 1:
+    if levels > 1 and max_levels(*mask.shape) > 1:
         bg = frame[y0:y1, x0:x1].astype(np.float32)
-        bg += blend_delta(fg.astype(np.float32) - bg, mask, levels)
-        result[y0:y1, x0:x1] = np.clip(np.rint(bg), 0, 255).astype(np.uint8)
+        out_f = bg + blend_delta(fg.astype(np.float32) - bg, mask, levels)
+        if lost > 0.0:
+            out_f += np.clip(bg - low, -DETAIL_CLIP, DETAIL_CLIP) * np.minimum(weight, mask)[..., None]
+        result[y0:y1, x0:x1] = np.clip(np.rint(out_f), 0, 255).astype(np.uint8)
     elif fg.ndim == 3 and frame.dtype == np.uint8:
         # The alpha paste in one compiled pass (bg + mask (fg - bg), rounded, in float32 as
-        # numpy's six passes computed it, outside the GIL).
-        result[y0:y1, x0:x1] = mix(fg, np.ascontiguousarray(frame[y0:y1, x0:x1]), mask)
+        # numpy's six passes computed it, outside the GIL); with the frame's detail, `mix_detail`.
+        bg = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        result[y0:y1, x0:x1] = (mix_detail(fg, low, bg, mask, weight, np.float32(DETAIL_CLIP)) if lost > 0.0
+                                else mix(fg, bg, mask))
     else:
         bg = frame[y0:y1, x0:x1].astype(np.float32)
         bg += (fg.astype(np.float32) - bg) * (mask[..., None] if fg.ndim == 3 else mask)
