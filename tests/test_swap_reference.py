@@ -3,7 +3,8 @@
 `_reference_swap` below is ClassicalSwapper.swap as it was before the per-frame work was
 fused and compiled (commit e20c98a), with issue 10's later steps (shut-eyed sources, the
 shadow limit, the target's forehead occluders and glasses, an open source mouth's lips, dark
-pixels' share of the colour change, the nose base's shadows in the target's light) called as
+pixels' share of the colour change, the nose base's shadows in the target's light, a sharp
+source's skin not raised to a more contrasty target's) called as
 the swapper calls them: the three colour steps one after the other, each in and out of CIELAB, numpy blends, the reshape spline on a
 6-pixel grid, the paste mask blurred in uint8. It is kept here only to hold the fast path to it: where no change of
 algorithm was intended, the two agree within 40 dB PSNR (measured: 48-63 dB on the dev
@@ -64,8 +65,9 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         lightness = cv2.cvtColor(warped.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[..., 0]
         dim = np.minimum((lightness + 16.0) / (lightness[src_skin > 0].mean() + 16.0), 1.0)
         chroma = chroma * dim
+        # Issue 10, twelfth session (an intended change): a sharp source takes no gain above 1 (raise_spread).
         warped = transfer_color(warped, background, src_skin, dst_skin, method=sw.color, spread=C.colour_spread(source.grain),
-                                where=face_mask > 0, chroma=chroma)
+                                where=face_mask > 0, chroma=chroma, raise_spread=C.raise_spread(source.grain))
         warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, C.SHADING_SIGMA * hw[0], chroma=chroma)
         warped = match_bright_chroma(warped, background, regions)
         warped = limit_shadows(warped, background, C._detail_mask(hw, lowered), C.DETAIL_SIGMA * hw[0])

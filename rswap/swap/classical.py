@@ -106,6 +106,23 @@ def colour_spread(grain: float) -> float:
     return COLOR_SPREAD + FLAT_SPREAD * max(grain - FLAT_GRAIN, 0.0)
 
 
+def raise_spread(grain: float) -> float:
+    """The share of a more contrasty target skin's spread a source with this `grain` takes: a flat
+    photo's (`grain` at FLAT_GRAIN and above) all of `colour_spread`, a sharp photo's half.
+
+    A sharp photo's skin has its own detail. A target skin of larger spread (hair strands over the
+    cheeks, hard shade: 2.jpg's L spread 17 against a smooth source's 9) scaled the source's
+    wrinkles, folds and eyes up by 1.36 in L and 1.87 in b: pale streaks beside the nose, black
+    eye holes, and new edges the eval counts as structure defects (on six of the hard set's worst
+    pairs, onto 2.jpg and mars2, the defect score fell from 7.1 to 3.5 on average without that gain;
+    RESULTS.md, issue 10, twelfth session). A flat photo lacks detail everywhere and takes the gain.
+    None of it cost identity (closer to source 474 -> 466 of 528); half of it keeps the defect score
+    of those pairs at 4.8, and over the eval sets it flags 38 fewer pairs defective (273 -> 244 and
+    98 -> 89) with closer to source 473 -> 472 and 145 -> 146, top-1 455 -> 455 and 135 -> 134
+    (RESULTS.md, thirteenth session)."""
+    return colour_spread(grain) * (0.5 + 0.5 * min(grain / FLAT_GRAIN, 1.0))
+
+
 def mouth_opening(points: np.ndarray) -> float:
     """Inner-lip gap (13-14) over the inner mouth width (78-308): 0 closed, ~0.5+ wide open."""
     gap = np.linalg.norm(points[13] - points[14])
@@ -374,8 +391,10 @@ class ClassicalSwapper(HostSwapper):
             # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
             # Skin statistics, then the coarse light (shading), then the features' own colour
             # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
+            # A sharp source's skin is not raised to a more contrasty target's spread (`raise_spread`).
             warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
-                                       method=self.color, spread=colour_spread(source.grain), chroma=chroma, regions=regions)
+                                       method=self.color, spread=colour_spread(source.grain), chroma=chroma, regions=regions,
+                                       raise_spread=raise_spread(source.grain))
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
         if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
             warped = add_target_grain(warped, background, detail, source.grain)
