@@ -22,6 +22,7 @@ from rswap.errors import RswapError
 
 METHODS = ("reinhard", "lct")
 _EPS = 1e-3  # variance floor (Lab units²): flat regions must not blow up the gain
+SKIN_FLOOR = 0.5  # a skin pixel with under this share of the skin median's luminance is no skin to the statistics
 
 
 def lab8(rgb: np.ndarray) -> np.ndarray:
@@ -331,7 +332,7 @@ def match_face_colour(
     if box is None or not (where.any() and src_skin.any() and ref_skin.any()):
         return src.copy()
     src_lab, ref_lab = to_lab(src[box]), to_lab(ref[box])
-    src_w, ref_w = src_skin[box], ref_skin[box]
+    src_w, ref_w = _lit_skin(src_lab, src_skin[box]), _lit_skin(ref_lab, ref_skin[box])
     # 1. Global statistics: the skin's mean and spread (or covariance) moved to the reference's.
     # x -> A x + b as a change: (A - I) x + b.
     if method == "reinhard":  # per channel mean and deviation: OpenCV's masked meanStdDev
@@ -377,6 +378,19 @@ def match_face_colour(
     out = src.copy()
     np.copyto(out[box], from_lab(lab), where=changed[box][..., None])
     return out
+
+
+def _lit_skin(lab: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """`weight` without the pixels far darker than the skin's median (linear light below
+    SKIN_FLOOR of the median's): hair strands over a target's cheeks, a source's beard, a
+    nostril. SKIN_FLOOR doc."""
+    skin = weight > 0
+    if not skin.any():
+        return weight
+    light = cv2.extractChannel(lab, 0)
+    median = float(np.median(light[skin]))
+    floor = SKIN_FLOOR ** (1.0 / 3.0) * (median + 16.0) - 16.0  # L of SKIN_FLOOR x the median's luminance
+    return np.where(light >= floor, weight, np.float32(0.0)).astype(np.float32)
 
 
 def _coarse_mean(lab: np.ndarray, weight: np.ndarray, box: tuple[slice, slice], hw: tuple[int, int], sigma: float) -> np.ndarray:
