@@ -64,9 +64,7 @@ def test_the_flattest_sources_skin_takes_more_of_the_targets_contrast(astronaut,
     (classical.FLAT_SPREAD per unit of grain share above FLAT_GRAIN): at the sharp sources' 0.5 a
     dim video still came out flatter and greyer than the face it was pasted on (ljm3, ljm, mars2
     in the eval). Measured on this made pair: the face's lightness spread 0.86 of the target's
-    before, 0.93 with it; 0.88 since the target's statistics leave out what is far darker than its
-    skin (issue 10, thirteenth session: 8% of her skin mask, all between her nose and her chin; its
-    L spread 9.6 -> 7.7), which the spread over the face here still counts."""
+    before, 0.93 now."""
     dim = np.clip(np.rint((cv2.GaussianBlur(astronaut, (0, 0), 1.0).astype(np.float32) - 128.0) * 0.4 + 78.0), 0, 255)
     dim = dim.astype(np.uint8)  # blurred, 0.4 of the contrast, 50 grey levels darker
     target = np.ascontiguousarray(cv2.resize(astronaut, (600, 600), interpolation=cv2.INTER_CUBIC)[50:550, 50:550])
@@ -77,7 +75,7 @@ def test_the_flattest_sources_skin_takes_more_of_the_targets_contrast(astronaut,
     region = face_region(crop.shape[:2], lm, 4)
     spread = lambda x: float(to_lab(x)[..., 0][region].std())  # noqa: E731
     ratio = spread(sw.swap(crop, lm, source).crop) / spread(crop)
-    assert 0.85 < ratio < 1.0  # nearer the target's contrast, not beyond it
+    assert 0.9 < ratio < 1.0  # nearer the target's contrast, not beyond it
 
 
 def test_raising_a_soft_textures_detail_grows_no_halo(soft_source):

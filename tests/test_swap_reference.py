@@ -20,7 +20,7 @@ import pytest
 
 from rswap.compose.blend import blend_delta
 from rswap.compose.blend import alpha_blend
-from rswap.compose.color import limit_shadows, lit_skin, match_bright_chroma, match_shading, to_lab, transfer_color
+from rswap.compose.color import limit_shadows, match_bright_chroma, match_shading, transfer_color
 from rswap.compose.mouth import recolour_lips
 from rswap.compose.occluders import front_occluders
 from rswap.compose.local_light import target_nose_light
@@ -58,8 +58,6 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
     if sw.color != "none":
         dst_skin = C._skin_mask(hw, lowered, sw._feather)
         src_skin = dst_skin * valid
-        # Issue 10, thirteenth session (an intended change): the target skin's statistics without what is far darker than it.
-        dst_stats = lit_skin(to_lab(background), dst_skin)
         regions = [region_mask(hw, shaped, include=(n,), feather=2.0, erode=-2.0) for n in ("left_eye", "right_eye", "mouth_inner")]
         chroma = 1.0 - np.max(regions, axis=0)
         # Issue 10, fifth session (an intended change): a pixel darker than the source skin's mean
@@ -68,7 +66,7 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         dim = np.minimum((lightness + 16.0) / (lightness[src_skin > 0].mean() + 16.0), 1.0)
         chroma = chroma * dim
         # Issue 10, twelfth session (an intended change): a sharp source takes no gain above 1 (raise_spread).
-        warped = transfer_color(warped, background, src_skin, dst_stats, method=sw.color, spread=C.colour_spread(source.grain),
+        warped = transfer_color(warped, background, src_skin, dst_skin, method=sw.color, spread=C.colour_spread(source.grain),
                                 where=face_mask > 0, chroma=chroma, raise_spread=C.raise_spread(source.grain))
         warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, C.SHADING_SIGMA * hw[0], chroma=chroma)
         warped = match_bright_chroma(warped, background, regions)

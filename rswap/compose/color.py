@@ -22,7 +22,6 @@ from rswap.errors import RswapError
 
 METHODS = ("reinhard", "lct")
 _EPS = 1e-3  # variance floor (Lab units²): flat regions must not blow up the gain
-SKIN_FLOOR = 0.5  # a skin pixel with under this share of the skin median's luminance is no skin to the statistics
 
 
 def lab8(rgb: np.ndarray) -> np.ndarray:
@@ -315,7 +314,6 @@ def match_face_colour(
     pixels take their feature's colour (match_bright_chroma). `raise_spread` (reinhard): the exponent for the
     channels whose deviation ratio is above 1 (the target's skin the more contrasty), when it is
     not `spread`. Other pixels stay as they are.
-    The target skin's statistics (not its coarse colour) leave out what is far darker than its skin (`lit_skin`).
     The skin masks are 0/1 (as the swapper's are): "reinhard" counts the pixels > 0 alike,
     which lets OpenCV's masked meanStdDev take the statistics (0.05 ms against numpy's 0.9).
     """
@@ -334,18 +332,17 @@ def match_face_colour(
         return src.copy()
     src_lab, ref_lab = to_lab(src[box]), to_lab(ref[box])
     src_w, ref_w = src_skin[box], ref_skin[box]
-    ref_lit = lit_skin(ref_lab, ref_w)  # the target's statistics without the hair over its skin (`lit_skin`)
     # 1. Global statistics: the skin's mean and spread (or covariance) moved to the reference's.
     # x -> A x + b as a change: (A - I) x + b.
     if method == "reinhard":  # per channel mean and deviation: OpenCV's masked meanStdDev
         (mu_s, sd_s), (mu_r, sd_r) = (cv2.meanStdDev(lab_, mask=(w_ > 0).astype(np.uint8))
-                                      for lab_, w_ in ((src_lab, src_w), (ref_lab, ref_lit)))
+                                      for lab_, w_ in ((src_lab, src_w), (ref_lab, ref_w)))
         mu_s, mu_r = mu_s[:, 0], mu_r[:, 0]
         ratio = np.sqrt(np.maximum(sd_r[:, 0] ** 2, _EPS) / np.maximum(sd_s[:, 0] ** 2, _EPS))
         A = np.diag(ratio ** np.where(ratio > 1.0, spread if raise_spread is None else raise_spread, spread))
     else:
         mu_s, cov_s = _weighted_stats(src_lab[src_w > 0], src_w[src_w > 0])
-        mu_r, cov_r = _weighted_stats(ref_lab[ref_lit > 0], ref_lit[ref_lit > 0])
+        mu_r, cov_r = _weighted_stats(ref_lab[ref_w > 0], ref_w[ref_w > 0])
         A = _sqrtm(cov_r) @ _sqrtm(cov_s, inverse=True)
     change = np.hstack([A - np.eye(3), (mu_r - A @ mu_s)[:, None]]).astype(np.float32)
     # Per pixel and channel, how much of the skin's change it takes: L where `where`, a and b
@@ -380,32 +377,6 @@ def match_face_colour(
     out = src.copy()
     np.copyto(out[box], from_lab(lab), where=changed[box][..., None])
     return out
-
-
-def lit_skin(lab: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """`weight` (H, W) without the pixels of `lab` (CIELAB) far darker than the skin's median
-    lightness: below SKIN_FLOOR of the median's luminance (linear light).
-
-    For the target's skin statistics in the per-frame match. Its skin mask is a polygon and holds
-    the hair strands over the cheeks and forehead; counted as skin, they made the skin's spread
-    the strands' (015384: L spread 14.5 with them, 7.0 without; simswap_specific1 17.2 and 10.0),
-    and a flat source (a dim, blocky video frame, which takes all of that spread, `colour_spread`)
-    had its shading and block noise raised by it into grey and dark mottle (ljm onto 015384: its
-    L spread x2.5, x1.5 without the strands). Shading above the floor (a cheek's shade side: half
-    the median's luminance is 19 L below a skin at L 75) is skin and stays in.
-    Only the statistics: left out of the coarse colour (`match_shading`'s step) too, the pasted
-    face came out lighter than the strands and shade it sits among, and the eval counted 40 pairs of
-    80 with colour defects at the face's rim instead of 29; a source's beard left out of its
-    statistics darkened moustaches into new edges (structure 37 -> 46 of 80; RESULTS.md, issue 10,
-    thirteenth session)."""
-    light = cv2.extractChannel(lab, 0)
-    values = light[np.asarray(weight) > 0]
-    if not values.size:
-        return weight
-    median = float(np.partition(values, values.size // 2)[values.size // 2])  # 0.08 ms a call with the rest
-    floor = SKIN_FLOOR ** (1.0 / 3.0) * (median + 16.0) - 16.0  # L at SKIN_FLOOR x the median's luminance
-    _, lit = cv2.threshold(light, floor, 1.0, cv2.THRESH_BINARY)
-    return cv2.multiply(np.asarray(weight, np.float32), lit)
 
 
 def _coarse_mean(lab: np.ndarray, weight: np.ndarray, box: tuple[slice, slice], hw: tuple[int, int], sigma: float) -> np.ndarray:
