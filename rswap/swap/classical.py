@@ -116,7 +116,7 @@ def raise_spread(grain: float) -> float:
     eye holes, and new edges the eval counts as structure defects (on six of the hard set's worst
     pairs, onto 2.jpg and mars2, the defect score fell from 7.1 to 3.5 on average without that gain;
     RESULTS.md, issue 10, twelfth session). A flat photo lacks detail everywhere and takes the gain.
-    None of it cost identity (closer to source 474 -> 466 of 528); half of it keeps the defect score
+    Taking none of it cost identity (closer to source 474 -> 466 of 528); half of it keeps the defect score
     of those pairs at 4.8, and over the eval sets it flags 38 fewer pairs defective (273 -> 244 and
     98 -> 89) with closer to source 473 -> 472 and 145 -> 146, top-1 455 -> 455 and 135 -> 134
     (RESULTS.md, thirteenth session)."""
