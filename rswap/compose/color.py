@@ -54,6 +54,13 @@ def _weighted_stats(lab: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np
     return mean, second - np.outer(mean, mean)
 
 
+def _reinhard_gain(var_r: np.ndarray, var_s: np.ndarray, spread: float, raise_spread: float | None) -> np.ndarray:
+    """Per channel, the deviation ratio (ref over src) to the power `spread`, or `raise_spread`
+    where the ratio is above 1 (the reference the more contrasty) and it is given."""
+    ratio = np.sqrt(np.maximum(var_r, _EPS) / np.maximum(var_s, _EPS))
+    return ratio ** np.where(ratio > 1.0, spread if raise_spread is None else raise_spread, spread)
+
+
 def _sqrtm(cov: np.ndarray, inverse: bool = False) -> np.ndarray:
     vals, vecs = np.linalg.eigh(cov)
     vals = np.maximum(vals, _EPS)
@@ -114,9 +121,7 @@ def transfer_color(
     mu_r, cov_r = _weighted_stats(ref_lab, ref_w)
 
     if method == "reinhard":
-        ratio = np.sqrt(np.maximum(np.diag(cov_r), _EPS) / np.maximum(np.diag(cov_s), _EPS))
-        gain = ratio ** np.where(ratio > 1.0, spread if raise_spread is None else raise_spread, spread)
-        A = np.diag(gain)
+        A = np.diag(_reinhard_gain(np.diag(cov_r), np.diag(cov_s), spread, raise_spread))
     else:
         # A = C_r^1/2 C_s^-1/2 satisfies A C_s A^T = C_r: output covariance equals the reference's.
         A = _sqrtm(cov_r) @ _sqrtm(cov_s, inverse=True)
@@ -338,8 +343,7 @@ def match_face_colour(
         (mu_s, sd_s), (mu_r, sd_r) = (cv2.meanStdDev(lab_, mask=(w_ > 0).astype(np.uint8))
                                       for lab_, w_ in ((src_lab, src_w), (ref_lab, ref_w)))
         mu_s, mu_r = mu_s[:, 0], mu_r[:, 0]
-        ratio = np.sqrt(np.maximum(sd_r[:, 0] ** 2, _EPS) / np.maximum(sd_s[:, 0] ** 2, _EPS))
-        A = np.diag(ratio ** np.where(ratio > 1.0, spread if raise_spread is None else raise_spread, spread))
+        A = np.diag(_reinhard_gain(sd_r[:, 0] ** 2, sd_s[:, 0] ** 2, spread, raise_spread))
     else:
         mu_s, cov_s = _weighted_stats(src_lab[src_w > 0], src_w[src_w > 0])
         mu_r, cov_r = _weighted_stats(ref_lab[ref_w > 0], ref_w[ref_w > 0])

@@ -391,7 +391,7 @@ class ClassicalSwapper(HostSwapper):
             # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
             # Skin statistics, then the coarse light (shading), then the features' own colour
             # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
-            # A sharp source's skin is not raised to a more contrasty target's spread (`raise_spread`).
+            # A sharp source's skin takes only half the raise to a more contrasty target's spread (`raise_spread`).
             warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
                                        method=self.color, spread=colour_spread(source.grain), chroma=chroma, regions=regions,
                                        raise_spread=raise_spread(source.grain))
