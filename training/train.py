@@ -243,6 +243,11 @@ def train(cfg: TrainConfig, stop_after: int | None = None) -> dict:
             writer.close()
     if distributed:
         check_replicas((G_plain, D_plain), device)
+        # Leave together, and drop the DDP wrappers first: their reducers hold the gloo group, and a group
+        # torn down at interpreter exit instead of here aborted a rank once in a CI run (SIGABRT,
+        # "terminate called without an active exception"; pytorch/pytorch#179291 describes the cause).
+        dist.barrier()
+        del G, D
         dist.destroy_process_group()
     return losses | {"step": step, "history": list(history)}
 
