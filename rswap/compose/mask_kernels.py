@@ -11,7 +11,7 @@ drawing. The pieces:
   OpenCV's DIST_MASK_PRECISE;
 - `_region`: region_mask's polygons, window, distances and ramp;
 - `convex_hull`: Andrew's monotone chain (brows and lips are filled as their hulls).
-- `dilate_rows`: OpenCV's elliptic dilation, exactly, in one pass (the paste mask's growth).
+- `dilate_rows`: OpenCV's elliptic dilation, exactly, in one call (the paste mask's growth).
 Each mask is drawn on its own window of the crop (issue 11, fifth session).
 """
 
