@@ -133,25 +133,8 @@ def _glasses(light: np.ndarray, pts: np.ndarray, skin: float) -> np.ndarray:
     # is a hysteresis region: pixels darker than the looser line joined to ones past the strict
     # one (a lit rim below a lens is lighter than the bridge).
     loose = light < min(GLASSES_LOOSE * skin, skin - GLASSES_LOOSE_STEP)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(loose.astype(np.uint8), connectivity=8)
-    # The bridge: between the inner eye corners, from half way up to the brows down to the corners.
-    (xa, ya), (xb, yb) = sorted((tuple(pts[133]), tuple(pts[362])))
-    brow = float(pts[LEFT_BROW + RIGHT_BROW, 1].mean())
-    corner = max(ya, yb)
-    mid = 0.5 * (xa + xb)
-    half = 0.3 * (xb - xa)
-    y0, y1 = int(max(0, np.floor(0.5 * (brow + min(ya, yb))))), int(min(h, np.ceil(corner) + 1))
-    xs0, xs1 = int(max(0, np.floor(mid - half))), int(min(w, np.ceil(mid + half) + 1))
-    if y1 <= y0 or xs1 <= xs0:
-        return np.zeros((h, w), bool)
-    zone = np.where(dark[y0:y1, xs0:xs1], labels[y0:y1, xs0:xs1], 0)
-    keep = np.zeros(n, bool)
-    for k in np.unique(zone[zone > 0]).tolist():
-        # A bar across the bridge (dark in nearly every column of the zone; an eye corner's
-        # shadow reaches its edge only), and the piece reaches past both inner eye corners.
-        across = (zone == k).any(0).mean()
-        left, width = stats[k, cv2.CC_STAT_LEFT], stats[k, cv2.CC_STAT_WIDTH]
-        keep[k] = across > 0.8 and left < xa and left + width - 1 > xb
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(loose.astype(np.uint8), connectivity=8)
+    keep = pieces_across_bridge(dark, labels, stats, pts)
     if not keep.any():
         return np.zeros((h, w), bool)
     # The eyes (GLASSES_EYE_MARGIN around them) and the brows stay the swap's: a piece joined to the
@@ -170,3 +153,30 @@ def _glasses(light: np.ndarray, pts: np.ndarray, skin: float) -> np.ndarray:
     rows = np.arange(h)[:, None]
     above = rows < float(pts[LEFT_BROW + RIGHT_BROW, 1].min())  # hair beside the temples, above the brows
     return keep[labels] & (own == 0) & ~above
+
+
+def pieces_across_bridge(strict: np.ndarray, labels: np.ndarray, stats: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """bool per label of `labels` (cv2.connectedComponentsWithStats' labels and stats of candidate
+    pixels, mesh points `pts` in the same frame): the pieces that are a pair of glasses' frame.
+
+    Such a piece bars the nose bridge (between the inner eye corners, from half way up to the
+    brows down to the corners): its `strict` pixels there cover nearly every column (an eye
+    corner's shadow reaches the zone's edge only), and it reaches past both inner eye corners
+    (the rims). Brows, lashes and the eyes' shadows stop short of the bridge."""
+    h, w = labels.shape
+    keep = np.zeros(len(stats), bool)
+    (xa, ya), (xb, yb) = sorted((tuple(pts[133]), tuple(pts[362])))
+    brow = float(pts[LEFT_BROW + RIGHT_BROW, 1].mean())
+    corner = max(ya, yb)
+    mid = 0.5 * (xa + xb)
+    half = 0.3 * (xb - xa)
+    y0, y1 = int(max(0, np.floor(0.5 * (brow + min(ya, yb))))), int(min(h, np.ceil(corner) + 1))
+    xs0, xs1 = int(max(0, np.floor(mid - half))), int(min(w, np.ceil(mid + half) + 1))
+    if y1 <= y0 or xs1 <= xs0:
+        return keep
+    zone = np.where(strict[y0:y1, xs0:xs1], labels[y0:y1, xs0:xs1], 0)
+    for k in np.unique(zone[zone > 0]).tolist():
+        across = (zone == k).any(0).mean()
+        left, width = stats[k, cv2.CC_STAT_LEFT], stats[k, cv2.CC_STAT_WIDTH]
+        keep[k] = across > 0.8 and left < xa and left + width - 1 > xb
+    return keep

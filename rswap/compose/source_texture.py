@@ -51,7 +51,7 @@ from rswap.compose.color import masked_blur, transfer_color
 from rswap.compose.masks import region_mask
 from rswap.compose.source_light import even_light
 from rswap.compose.warp import mesh_warp
-from rswap.face.landmarks import (LEFT_BROW, LEFT_BROW_EDGES, LEFT_EYE_LOOP, LIPS, RIGHT_BROW, RIGHT_BROW_EDGES,
+from rswap.face.landmarks import (LEFT_BROW, LEFT_BROW_EDGES, LEFT_EYE_LOOP, LIPS, NOSE, RIGHT_BROW, RIGHT_BROW_EDGES,
                                   RIGHT_EYE_LOOP, mesh_triangles)
 from rswap.face.align import similarity_matrix
 from rswap.face.symmetry import frontal_layout, mirror_index
@@ -78,8 +78,6 @@ FEATURE_OCCLUDED = 0.5  # fraction of that ring occluded that makes the feature 
 FEATURE_MARGIN = 0.25  # ... and by this much more than its twin's (false flags on real photos cost identity)
 # Nostrils are dark like hair: the quad nose-tip / wings / subnasale holds both of them.
 NOSTRIL_POINTS = [1, 98, 2, 327]
-# The nose from the bridge between the inner eye corners down to the wings and the columella.
-NOSE_POINTS = [168, 193, 417, 245, 465, 188, 412, 217, 437, 129, 358, 64, 294, 98, 327, 2]
 NOSE_MARGIN = 0.015  # how far beside the nose's hull its side's shade reaches, fraction of the crop
 
 
@@ -255,7 +253,7 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     # leaves in, unlike its lit twin (2, wlh: a stripe down the nose flagged, grown into the
     # cheek and the eye beside it and filled from the mirror). A strand over the nose is still
     # found by `_grow_strands`, which judges lines, not shade.
-    nose = cv2.dilate(_hull(hw, pts, NOSE_POINTS).astype(np.uint8), _disc(NOSE_MARGIN * size)) > 0
+    nose = cv2.dilate(_hull(hw, pts, NOSE).astype(np.uint8), _disc(NOSE_MARGIN * size)) > 0
     asym = (mvalid > 0) & (mskin > 0.5) & (unlike > MIRROR_DE) & odd & ~nose
     # Inside the features (not skin-coloured, but symmetric): only a gross difference from
     # the twin, on the side farther from the skin (a green card over half the lips).

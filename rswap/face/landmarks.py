@@ -80,6 +80,8 @@ LEFT_BROW_EDGES = _paired_chains(_mc.FACEMESH_LEFT_EYEBROW)
 RIGHT_BROW_EDGES = _paired_chains(_mc.FACEMESH_RIGHT_EYEBROW)
 LEFT_EYE_LOOP = _ordered_loop(_mc.FACEMESH_LEFT_EYE)
 RIGHT_EYE_LOOP = _ordered_loop(_mc.FACEMESH_RIGHT_EYE)
+# The nose from the bridge between the inner eye corners down to the wings and the columella (its hull).
+NOSE = [168, 193, 417, 245, 465, 188, 412, 217, 437, 129, 358, 64, 294, 98, 327, 2]
 
 REGIONS: dict[str, list[int]] = {
     "face_oval": FACE_OVAL,
