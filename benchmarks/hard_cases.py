@@ -2,11 +2,13 @@
 
 - `hair_band`: a hair-coloured band drawn from the forehead across one eye, with strands
   (a fringe falling over an eye: the case that pasted a black blotch on every target);
+- `glasses`: dark frames drawn round both eyes, joined across the nose (a source who wears
+  glasses: the frames were pasted onto every target);
 - `three_quarter`: the part of the face that a three-quarter view would not show (by the
   mesh's own visibility after turning its 3D points) replaced by background, as beside the
   far cheek of a real turned head. (Re-rendering the turned face instead gave sources too
   distorted for the mesh to follow: broken swaps with or without any cleaning.)
-`python -m benchmarks.hard_cases SRC_DIR OUT_DIR` writes both variants of every photo with a
+`python -m benchmarks.hard_cases SRC_DIR OUT_DIR` writes the three variants of every photo with a
 face (outputs are derived from the inputs: keep them out of git when the inputs are).
 """
 
@@ -19,10 +21,11 @@ import cv2
 import numpy as np
 
 from rswap.compose.warp import mesh_warp
-from rswap.face.landmarks import FACE_OVAL, mesh_triangles
+from rswap.face.landmarks import FACE_OVAL, LEFT_EYE_LOOP, RIGHT_EYE_LOOP, mesh_triangles
 from rswap.face.types import Face
 
 HAIR_RGB = (38, 28, 22)  # dark brown
+FRAME_RGB = (30, 24, 24)  # near black
 
 
 def hair_band(image: np.ndarray, face: Face, side: int = 0, seed: int = 0, colour: tuple[int, int, int] = HAIR_RGB) -> np.ndarray:
@@ -48,6 +51,31 @@ def hair_band(image: np.ndarray, face: Face, side: int = 0, seed: int = 0, colou
     hair = np.clip(np.array(colour, np.float32) * shade, 0, 255)
     out = image.astype(np.float32) * (1 - mask[..., None]) + hair * mask[..., None]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def glasses(image: np.ndarray, face: Face, colour: tuple[int, int, int] = FRAME_RGB) -> np.ndarray:
+    """`image` with a pair of glasses' frames of `colour` (RGB) drawn on the face: a rim round each
+    eye (an ellipse 1.7 eye widths across and 1 high, its centre a little below the eye's, so its top
+    runs under the brow), a bridge across the nose between the rims and short arms towards the ears,
+    all ~0.13 eye widths thick."""
+    pts = face.landmarks
+    out = image.copy()
+    roll = float(np.degrees(np.arctan2(*(pts[263] - pts[33])[::-1])))
+    rims = []
+    for outer, inner, loop in ((33, 133, RIGHT_EYE_LOOP), (263, 362, LEFT_EYE_LOOP)):
+        width = float(np.linalg.norm(pts[outer] - pts[inner]))
+        centre = pts[loop].mean(0) + np.array([0.0, 0.12 * width])
+        rims.append((centre, width, pts[outer], pts[inner]))
+    thick = max(2, int(round(0.13 * np.mean([r[1] for r in rims]))))
+    for centre, width, outer, _ in rims:
+        axes = (int(round(0.85 * width)), int(round(0.5 * width)))
+        cv2.ellipse(out, tuple(np.round(centre).astype(int)), axes, roll, 0, 360, colour, thick, cv2.LINE_AA)
+        arm = outer + (outer - centre) * 0.9  # from the rim's outer side towards the ear
+        cv2.line(out, tuple(np.round(outer + (outer - centre) * 0.45).astype(int)), tuple(np.round(arm).astype(int)), colour, thick, cv2.LINE_AA)
+    (c0, w0, _, i0), (c1, w1, _, i1) = rims
+    bridge = [c + (i - c) / max(np.linalg.norm(i - c), 1e-6) * 0.8 * w - np.array([0.0, 0.2 * w]) for c, w, i in ((c0, w0, i0), (c1, w1, i1))]
+    cv2.line(out, tuple(np.round(bridge[0]).astype(int)), tuple(np.round(bridge[1]).astype(int)), colour, thick, cv2.LINE_AA)
+    return out
 
 
 def three_quarter(image: np.ndarray, face: Face, yaw_deg: float = 40.0) -> np.ndarray:
@@ -105,6 +133,7 @@ def main(argv: list[str]) -> int:
             if not faces:
                 continue
             write_image(dst / f"hair_{path.stem}.png", hair_band(image, faces[0], side=k % 2, seed=k))
+            write_image(dst / f"glasses_{path.stem}.png", glasses(image, faces[0]))
             write_image(dst / f"turned_{path.stem}.png", three_quarter(image, faces[0], 40.0 if k % 2 else -40.0))
     return 0
 

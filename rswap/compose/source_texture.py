@@ -22,7 +22,9 @@ replaces the others:
    which the fill would otherwise mirror into a V); on a dim or dark face, dark pixels like
    the hair found above the brows and connected to it (`_grow_like_found`); where the mirror
    is covered (no symmetry to judge by), what is unlike the skin (`_unlike_skin_beside_covered`:
-   hair down the near cheek of a turned head whose far cheek is hair). Eyes,
+   hair down the near cheek of a turned head whose far cheek is hair). Before them, the frames
+   of glasses are found by their shape and filled from the skin around them
+   (`source_glasses.without_glasses`). Eyes,
    brows and lips are not skin-coloured, so they are judged by the skin ring
    around them: a feature whose surroundings are mostly covered (hair over an eye) is
    untrusted as a whole;
@@ -49,6 +51,7 @@ import numpy as np
 
 from rswap.compose.color import masked_blur, transfer_color
 from rswap.compose.masks import region_mask
+from rswap.compose.source_glasses import without_glasses
 from rswap.compose.source_light import even_light
 from rswap.compose.warp import mesh_warp
 from rswap.face.landmarks import (LEFT_BROW, LEFT_BROW_EDGES, LEFT_EYE_LOOP, LIPS, NOSE, RIGHT_BROW, RIGHT_BROW_EDGES,
@@ -621,6 +624,9 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     hw = texture.shape[:2]
     size = float(hw[0])
     pts = np.asarray(points, np.float32)
+    # Glasses' frames first, filled from the skin around them (source_glasses.py): symmetric and
+    # beside the eyes, the cues below leave them in.
+    texture, _ = without_glasses(texture, pts)
     tris = mesh_triangles()
     if facing is None:
         facing = triangle_facing(pts, z, tris)
