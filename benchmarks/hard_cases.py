@@ -70,11 +70,14 @@ def glasses(image: np.ndarray, face: Face, colour: tuple[int, int, int] = FRAME_
     for centre, width, outer, _ in rims:
         axes = (int(round(0.85 * width)), int(round(0.5 * width)))
         cv2.ellipse(out, tuple(np.round(centre).astype(int)), axes, roll, 0, 360, colour, thick, cv2.LINE_AA)
-        arm = outer + (outer - centre) * 0.9  # from the rim's outer side towards the ear
-        cv2.line(out, tuple(np.round(outer + (outer - centre) * 0.45).astype(int)), tuple(np.round(arm).astype(int)), colour, thick, cv2.LINE_AA)
-    (c0, w0, _, i0), (c1, w1, _, i1) = rims
-    bridge = [c + (i - c) / max(np.linalg.norm(i - c), 1e-6) * 0.8 * w - np.array([0.0, 0.2 * w]) for c, w, i in ((c0, w0, i0), (c1, w1, i1))]
-    cv2.line(out, tuple(np.round(bridge[0]).astype(int)), tuple(np.round(bridge[1]).astype(int)), colour, thick, cv2.LINE_AA)
+        start, end = outer + (outer - centre) * 0.45, outer + (outer - centre) * 0.9  # from the rim towards the ear
+        cv2.line(out, tuple(np.round(start).astype(int)), tuple(np.round(end).astype(int)), colour, thick, cv2.LINE_AA)
+    # The bridge joins the rims' inner sides, a little above the eyes.
+    ends = []
+    for centre, width, _, inner in rims:
+        toward = (inner - centre) / max(float(np.linalg.norm(inner - centre)), 1e-6)
+        ends.append(tuple(np.round(centre + toward * 0.8 * width - np.array([0.0, 0.2 * width])).astype(int)))
+    cv2.line(out, ends[0], ends[1], colour, thick, cv2.LINE_AA)
     return out
 
 

@@ -18,6 +18,7 @@ from rswap.compose.source_glasses import glasses_frames, without_glasses
 from rswap.face.align import align_crop, transform_points
 from rswap.face.landmarks import LEFT_EYE_LOOP, MESH_POINTS, RIGHT_EYE_LOOP
 from rswap.swap.classical import ClassicalSwapper
+from tests._drawn_colour import share_in_swap
 
 
 @pytest.fixture(scope="module")
@@ -71,17 +72,8 @@ def test_filling_the_frames_leaves_the_eyes_and_the_rest_of_the_face_as_they_wer
 
 def test_glasses_drawn_on_the_source_appear_nowhere_in_the_swapped_face(astronaut, bespectacled, other_person, analyse,
                                                                          monkeypatch):
-    target = analyse(other_person)
-
     def frame_share(source_image) -> float:
-        sw = ClassicalSwapper()
-        source = sw.encode_source([source_image], [analyse(source_image)])
-        crop, lm, _ = _aligned(other_person, target)
-        out = sw.swap(crop, lm, source).crop
-        face = region_mask(crop.shape[:2], lm, include=("face_oval",), exclude=("left_eye", "right_eye", "left_brow", "right_brow"),
-                           feather=0, erode=4) > 0
-        dark = np.linalg.norm(to_lab(out) - to_lab(np.array([[FRAME_RGB]], np.uint8)), axis=2) < 25
-        return float((dark & face).sum() / face.sum())
+        return share_in_swap(source_image, other_person, analyse, FRAME_RGB, 25)
 
     own = frame_share(astronaut)  # her own dark pixels (lash lines, nostrils, lip corners)
     assert frame_share(bespectacled) < own + 0.002

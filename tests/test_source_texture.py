@@ -20,6 +20,7 @@ from rswap.face.landmarks import mesh_triangles
 from rswap.face.symmetry import mirror_index
 from rswap.swap import classical
 from rswap.swap.classical import ClassicalSwapper, mouth_opening
+from tests._drawn_colour import share_in_swap
 from tests.test_eval import open_mouth
 
 
@@ -51,17 +52,9 @@ def test_mirror_pairs_reflect_the_astronauts_face_across_its_midline(astronaut_f
 
 def test_hair_drawn_over_the_source_appears_nowhere_in_the_swapped_face(astronaut, astronaut_face, other_person, analyse, monkeypatch):
     hairy = hair_band(astronaut, astronaut_face, side=0)
-    target = analyse(other_person)
 
     def hair_share(source_image, clean: bool = True) -> float:
-        sw = ClassicalSwapper(clean_source=clean)
-        source = sw.encode_source([source_image], [analyse(source_image)])
-        crop, lm = _crop(sw, other_person, target)
-        out = sw.swap(crop, lm, source).crop
-        face = region_mask(crop.shape[:2], lm, include=("face_oval",), exclude=("left_eye", "right_eye", "left_brow", "right_brow"),
-                           feather=0, erode=4) > 0
-        hair = np.linalg.norm(to_lab(out) - to_lab(np.array([[HAIR_RGB]], np.uint8)), axis=2) < 12
-        return float((hair & face).sum() / face.sum())
+        return share_in_swap(source_image, other_person, analyse, HAIR_RGB, 12, clean_source=clean)
 
     own = hair_share(astronaut)  # her own dark pixels (lash lines, nostrils, lip corners)
     assert hair_share(hairy) < own + 0.002
