@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rswap.compose.blend import alpha_blend, blend_margin, laplacian_blend
-from rswap.compose.color import to_lab, match_shading, transfer_color
+from rswap.compose.color import from_lab, to_lab, match_shading, transfer_color
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.paste import paste_back, paste_region
 from rswap.compose.warp import mesh_warp, reshape_map, reshape_points, reshape_warp
@@ -220,6 +220,29 @@ def test_match_shading_moves_the_light_and_keeps_the_detail(astronaut, points):
         f = to_lab(img)[..., 0]
         return (f - cv2.GaussianBlur(f, (0, 0), 2))[cv2.erode(skin, np.ones((9, 9), np.uint8)) > 0]
     assert np.corrcoef(detail(out), detail(astronaut))[0, 1] > 0.9
+
+
+def test_transfer_color_on_the_skins_detail_does_not_take_the_references_light_for_texture(astronaut, points):
+    """The reference is the source with a light falling off across the face (30 L, along her own
+    shading): its skin's whole spread is mostly that light. Matched whole, it scales the source's
+    texture up by a third; matched on the detail (`detail_sigma`, for a caller that moves the
+    light itself, as the classical swapper does), the texture keeps its contrast."""
+    lab = to_lab(astronaut)
+    x0, x1 = points[:, 0].min(), points[:, 0].max()
+    lab[..., 0] += (15.0 - 30.0 * np.clip((np.arange(astronaut.shape[1]) - x0) / (x1 - x0), 0, 1)).astype(np.float32)
+    ref = from_lab(lab)
+    skin = region_mask(astronaut.shape[:2], points, exclude=("left_eye", "right_eye", "mouth_inner"), feather=0, erode=8)
+    inner = cv2.erode(skin, np.ones((9, 9), np.uint8)) > 0
+
+    def texture(img):  # the spread of L's fine detail over the skin
+        f = to_lab(img)[..., 0]
+        return float((f - cv2.GaussianBlur(f, (0, 0), 2))[inner].std())
+
+    whole = transfer_color(astronaut, ref, skin, skin, spread=1.0)
+    detail = transfer_color(astronaut, ref, skin, skin, spread=1.0, detail_sigma=20)
+    assert abs(texture(ref) / texture(astronaut) - 1) < 0.03  # the light added no texture
+    assert texture(whole) > 1.25 * texture(astronaut)
+    assert texture(detail) < 1.12 * texture(astronaut)
 
 
 def test_transfer_color_errors(astronaut):

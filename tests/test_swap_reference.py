@@ -58,6 +58,9 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
     if sw.color != "none":
         dst_skin = C._skin_mask(hw, lowered, sw._feather)
         src_skin = dst_skin * valid
+        # Issue 10, sixteenth session (an intended change): what stays in front of the target's
+        # face is no part of its skin statistics, and the spreads matched are the skins' detail.
+        dst_skin = dst_skin * (front_occluders(crop, target, glasses=sw.keep_glasses) < 0.5)
         regions = [region_mask(hw, shaped, include=(n,), feather=2.0, erode=-2.0) for n in ("left_eye", "right_eye", "mouth_inner")]
         chroma = 1.0 - np.max(regions, axis=0)
         # Issue 10, fifth session (an intended change): a pixel darker than the source skin's mean
@@ -67,7 +70,8 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         chroma = chroma * dim
         # Issue 10, twelfth session (an intended change): a sharp source takes no gain above 1 (raise_spread).
         warped = transfer_color(warped, background, src_skin, dst_skin, method=sw.color, spread=C.colour_spread(source.grain),
-                                where=face_mask > 0, chroma=chroma, raise_spread=C.raise_spread(source.grain))
+                                where=face_mask > 0, chroma=chroma, raise_spread=C.raise_spread(source.grain),
+                                detail_sigma=C.SHADING_SIGMA * hw[0])
         warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, C.SHADING_SIGMA * hw[0], chroma=chroma)
         warped = match_bright_chroma(warped, background, regions)
         warped = limit_shadows(warped, background, C._detail_mask(hw, lowered), C.DETAIL_SIGMA * hw[0])

@@ -51,7 +51,11 @@ MAX_RESHAPE = 0.05  # an outline point moves at most this fraction of the crop s
 # what lies outside the outline (temple hair, an ear, background) in with it, onto the target's
 # cheeks; the eval's commonest structure defect (RESULTS.md, issue 10 fifth session).
 INWARD_SHARE = 0.3
-COLOR_SPREAD = 0.5  # how much of the target skin's contrast the source takes (reinhard)
+# How much of the target skin's contrast the source takes (reinhard), as a power of the ratio of the two
+# skins' detail spreads (`color.detail_spread`). 0.5 was set on the skins' whole spreads, which hold the
+# coarse light too; on the detail alone 0.5 cost closer-to-source pairs (472 -> 468 of 528) and 0.6 kept
+# them (RESULTS.md, issue 10, sixteenth session).
+COLOR_SPREAD = 0.6
 # ... and the flattest sources (dim or compressed video frames: `grain`, the share of a sharp face's detail the
 # texture lacked, 0-0.67, above FLAT_GRAIN) FLAT_SPREAD more per unit of grain beyond it: at 0.5 their skin stayed
 # flatter and greyer than the target's (ljm3, ljm, mars2: grey-blue masks). From any grain on (spread 0.5 + 0.375 x
@@ -377,6 +381,13 @@ class ClassicalSwapper(HostSwapper):
         face_mask, dst_skin, src_skin, regions, chroma, detail, kept = swap_masks(
             hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, self._face_parts,
             self._kept_parts(keep), *self._mask_parts, float(feather), fade_kernel, self.color != "none")
+        # A cap's brim or a fringe over the target's forehead, and its glasses' frames, stay in
+        # front (occluders.py): no part of its skin's statistics either (the frames' dark lines
+        # counted as skin detail and raised the colour match's gain).
+        occluders = front_occluder_box(crop, target, glasses=self.keep_glasses)
+        if occluders is not None and self.color != "none":  # (no skin masks are drawn without colour)
+            box, soft = occluders
+            dst_skin[box] *= soft < 0.5
         if self.color != "none" and src_skin.any() and dst_skin.any():
             # Statistics from skin only, on both faces: brows, eyes and lips would pull the
             # mean toward grey or red. Both skins are taken on the reshaped landmarks,
@@ -411,9 +422,8 @@ class ClassicalSwapper(HostSwapper):
             swapped = alpha_blend(background, swapped, kept)
         if source.open_lips is not None:  # an open source mouth: the target's lips, in the source's colour
             swapped = recolour_lips(swapped, background, shaped, source.open_lips)
-        # A cap's brim or a fringe over the target's forehead, and its glasses' frames, stay in
-        # front (occluders.py), blended on their own box only (a whole-crop blend cost ~0.7 ms a frame).
-        occluders = front_occluder_box(crop, target, glasses=self.keep_glasses)
+        # The occluders found above back in front, blended on their own box only (a whole-crop
+        # blend cost ~0.7 ms a frame).
         if occluders is not None:
             box, soft = occluders
             swapped[box] = alpha_blend(crop[box], swapped[box], soft)
