@@ -64,12 +64,14 @@ def test_blurred_features_are_defective_even_when_the_skin_has_the_targets_grain
     crop, M = align_crop(target, astronaut_face.kps5, get_template("ffhq256"))
     in_crop = skin_detail_mask(crop.shape[:2], transform_points(astronaut_face.landmarks[:468], M))
     skin = cv2.warpAffine(in_crop, M, target.shape[1::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)[..., None]
-    blurred = cv2.GaussianBlur(good, (0, 0), 1.8).astype(np.float32)
-    grain = target.astype(np.float32) - cv2.GaussianBlur(target, (0, 0), 1.8).astype(np.float32)
+    # A blur of 1.6 px puts the two terms about as far on either side of their lines (1.8 did
+    # until the swap's colour gain changed: the whole face's term measured 0.239, then 0.242).
+    blurred = cv2.GaussianBlur(good, (0, 0), 1.6).astype(np.float32)
+    grain = target.astype(np.float32) - cv2.GaussianBlur(target, (0, 0), 1.6).astype(np.float32)
     broken = np.clip(np.rint(blurred + skin * grain), 0, 255).astype(np.uint8)
     d = measure_defects(broken, target, lm, source, slm)
-    assert d.flat < FLAT_LINE  # the whole face's term no longer sees it (measured 0.23)
-    assert d.flat_features > FLAT_FEATURES_LINE and d.defective, d  # measured 0.38
+    assert d.flat < FLAT_LINE  # the whole face's term no longer sees it (measured 0.227)
+    assert d.flat_features > FLAT_FEATURES_LINE and d.defective, d  # measured 0.366
 
 
 def test_the_flat_term_asks_no_more_detail_than_the_target_has_and_ignores_a_mild_colour_shift(swap):
