@@ -31,6 +31,17 @@ def region_polygon(landmarks: np.ndarray, name: str) -> np.ndarray:
     return cv2.convexHull(pts)[:, 0] if name in _HULL_REGIONS else pts
 
 
+def hard_polygon(hw: tuple[int, int], points: np.ndarray, idx, hull: bool = False) -> np.ndarray:
+    """bool (H, W): the polygon of `points[idx]` (or its convex hull) filled on whole pixels (its
+    corners rounded), no edge ramp: the masks a source's statistics are taken on, once per source."""
+    poly = np.asarray(points, np.float32)[idx]
+    if hull:
+        poly = cv2.convexHull(poly)[:, 0]
+    mask = np.zeros(hw, np.uint8)
+    cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
+    return mask > 0
+
+
 def _fill(mask: np.ndarray, polygon: np.ndarray, value: int) -> None:
     scaled = np.rint(polygon * (1 << _SUBPIXEL_BITS)).astype(np.int32)
     cv2.fillPoly(mask, [scaled], value, lineType=cv2.LINE_8, shift=_SUBPIXEL_BITS)

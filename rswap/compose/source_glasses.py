@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from rswap.compose.color import lab8
+from rswap.compose.masks import hard_polygon
 from rswap.compose.occluders import pieces_across_bridge
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, NOSE, RIGHT_BROW, RIGHT_EYE_LOOP
 
@@ -44,19 +45,11 @@ SYMMETRY = 0.6  # share of the frames' mirror image that must lie on them (withi
 MIDLINE = [168, 6, 197, 195, 5, 4, 1]  # mesh points on the nose's ridge: the face's midline
 
 
-def _polygon(hw: tuple[int, int], points: np.ndarray, idx, hull: bool = False) -> np.ndarray:
-    """bool (H, W): the polygon of `points[idx]` (or its convex hull) filled."""
-    mask = np.zeros(hw, np.uint8)
-    poly = cv2.convexHull(points[idx])[:, 0] if hull else points[idx]
-    cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
-    return mask > 0
-
-
 def _cheeks(hw: tuple[int, int], pts: np.ndarray) -> np.ndarray:
     """bool (H, W): the cheeks below the eyes, above the nose tip, between the outer eye corners (no frame there)."""
     rows, cols = np.arange(hw[0])[:, None], np.arange(hw[1])[None, :]
     xl, xr = sorted((float(pts[33, 0]), float(pts[263, 0])))
-    return (_polygon(hw, pts, FACE_OVAL) & (rows > pts[[33, 263, 133, 362], 1].max() + 0.01 * hw[0]) & (rows < pts[1, 1])
+    return (hard_polygon(hw, pts, FACE_OVAL) & (rows > pts[[33, 263, 133, 362], 1].max() + 0.01 * hw[0]) & (rows < pts[1, 1])
             & (cols > xl) & (cols < xr))
 
 
@@ -68,7 +61,7 @@ def glasses_frames(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
     pts = np.asarray(points, np.float32)
     light = lab8(texture)[..., 0]
     rows = np.arange(hw[0])[:, None]
-    oval = _polygon(hw, pts, FACE_OVAL)
+    oval = hard_polygon(hw, pts, FACE_OVAL)
     cheeks = _cheeks(hw, pts)
     if cheeks.sum() < 30:
         return np.zeros(hw, bool)
@@ -86,12 +79,12 @@ def glasses_frames(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
     keep = pieces_across_bridge(strict, labels, stats, pts)
     if not keep.any():
         return np.zeros(hw, bool)
-    eyes = _polygon(hw, pts, LEFT_EYE_LOOP) | _polygon(hw, pts, RIGHT_EYE_LOOP)
+    eyes = hard_polygon(hw, pts, LEFT_EYE_LOOP) | hard_polygon(hw, pts, RIGHT_EYE_LOOP)
     # The brows stay, a frame's top bar across them too (it reads as brow; filled, it took the brow).
-    own = eyes | _polygon(hw, pts, LEFT_BROW, hull=True) | _polygon(hw, pts, RIGHT_BROW, hull=True)
+    own = eyes | hard_polygon(hw, pts, LEFT_BROW, hull=True) | hard_polygon(hw, pts, RIGHT_BROW, hull=True)
     # The nose below the eyes' inner corners: its side shade joins the bridge (loosely dark), a rim that
     # passes there is strictly dark.
-    own |= _polygon(hw, pts, NOSE, hull=True) & (rows > pts[[133, 362], 1].max() + 0.02 * size) & ~strict
+    own |= hard_polygon(hw, pts, NOSE, hull=True) & (rows > pts[[133, 362], 1].max() + 0.02 * size) & ~strict
     frames = keep[labels] & ~own
     # Glasses are symmetric about the nose (the texture is the face seen from straight ahead): most of
     # the piece's mirror image lies on it (0.73-1.0 of it on the glasses of the eval). A band of hair across the
@@ -120,7 +113,7 @@ def without_glasses(texture: np.ndarray, points: np.ndarray) -> tuple[np.ndarray
     hw = texture.shape[:2]
     pts = np.asarray(points, np.float32)
     feed = texture.copy()
-    eyes = _polygon(hw, pts, LEFT_EYE_LOOP) | _polygon(hw, pts, RIGHT_EYE_LOOP)
+    eyes = hard_polygon(hw, pts, LEFT_EYE_LOOP) | hard_polygon(hw, pts, RIGHT_EYE_LOOP)
     eyes = cv2.dilate(eyes.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     feed[eyes] = np.median(texture[_cheeks(hw, pts)], axis=0).astype(np.uint8)
     filled = cv2.inpaint(feed, frames.astype(np.uint8), INPAINT * hw[0], cv2.INPAINT_TELEA)

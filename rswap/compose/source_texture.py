@@ -50,7 +50,7 @@ import cv2
 import numpy as np
 
 from rswap.compose.color import masked_blur, transfer_color
-from rswap.compose.masks import region_mask
+from rswap.compose.masks import hard_polygon, region_mask
 from rswap.compose.source_glasses import without_glasses
 from rswap.compose.source_light import even_light
 from rswap.compose.warp import mesh_warp
@@ -160,7 +160,7 @@ def mirror_preference(hw: tuple[int, int], points: np.ndarray, facing: np.ndarra
     pref = cv2.GaussianBlur(_raster(hw, points, tris, gain, np.argsort(facing)), (0, 0), 0.03 * hw[0])
     # Eyes, brows and lips stay whole, own or (where untrusted) mirrored: a blend of a feature
     # with its slightly misplaced mirror image is a ghost (double lids, a blurred iris).
-    features = np.any([_hull(hw, points, idx) for idx in FEATURES], axis=0).astype(np.uint8)
+    features = np.any([hard_polygon(hw, points, idx, hull=True) for idx in FEATURES], axis=0).astype(np.uint8)
     features = cv2.GaussianBlur(cv2.dilate(features, _disc(0.02 * hw[0])).astype(np.float32), (0, 0), 0.01 * hw[0])
     return pref * (1.0 - features)
 
@@ -186,12 +186,6 @@ def frontal_texture(image: np.ndarray, image_points: np.ndarray, crop: np.ndarra
     inside = valid > 0
     out[inside] = face[inside]
     return out, layout
-
-
-def _hull(hw, points, idx) -> np.ndarray:
-    mask = np.zeros(hw, np.uint8)
-    cv2.fillPoly(mask, [np.round(cv2.convexHull(np.asarray(points, np.float32)[idx])[:, 0]).astype(np.int32)], 1)
-    return mask > 0
 
 
 def _disc(r: float) -> np.ndarray:
@@ -223,8 +217,8 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     size = float(hw[0])
     pts = np.asarray(points, np.float32)
     oval = region_mask(hw, pts, include=("face_oval",), feather=0, erode=0) > 0
-    features = [_hull(hw, pts, idx) for idx in FEATURES]
-    skin = oval & ~np.any(features, axis=0) & ~_hull(hw, pts, NOSTRIL_POINTS)
+    features = [hard_polygon(hw, pts, idx, hull=True) for idx in FEATURES]
+    skin = oval & ~np.any(features, axis=0) & ~hard_polygon(hw, pts, NOSTRIL_POINTS, hull=True)
     lab = cv2.cvtColor(cv2.GaussianBlur(texture, (0, 0), 0.004 * size).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
     ref = lab[skin & (visible > 0.9)]
     if len(ref) < 50:
@@ -256,7 +250,7 @@ def occluder_mask(texture: np.ndarray, points: np.ndarray, visible: np.ndarray) 
     # leaves in, unlike its lit twin (2, wlh: a stripe down the nose flagged, grown into the
     # cheek and the eye beside it and filled from the mirror). A strand over the nose is still
     # found by `_grow_strands`, which judges lines, not shade.
-    nose = cv2.dilate(_hull(hw, pts, NOSE).astype(np.uint8), _disc(NOSE_MARGIN * size)) > 0
+    nose = cv2.dilate(hard_polygon(hw, pts, NOSE, hull=True).astype(np.uint8), _disc(NOSE_MARGIN * size)) > 0
     asym = (mvalid > 0) & (mskin > 0.5) & (unlike > MIRROR_DE) & odd & ~nose
     # Inside the features (not skin-coloured, but symmetric): only a gross difference from
     # the twin, on the side farther from the skin (a green card over half the lips).
@@ -645,7 +639,7 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
 
     # Light differs between the two sides: move the mirror's coarse colour to this side's.
     oval = region_mask(hw, pts, include=("face_oval",), feather=0, erode=0)
-    features = np.any([_hull(hw, pts, idx) for idx in FEATURES], axis=0)
+    features = np.any([hard_polygon(hw, pts, idx, hull=True) for idx in FEATURES], axis=0)
     skin_w = oval * (~features)
     lab, mlab = (cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB) for img in (texture, mirror))
     mirror_fixed = mlab + _light_shift(lab - mlab, skin_w * trust * mtrust, size)
@@ -669,7 +663,7 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     # side is trusted, take the mirror's all the same; a brow gets one drawn along its mesh
     # band instead (`_drawn_brows`): the mirror of a brow under a fringe is the fringe, which
     # printed a thick bar of hair where each brow goes (hzxc, RESULTS.md issue 10).
-    eyes_lips = np.any([_hull(hw, pts, FEATURES[k]) for k in (0, 1, 4)], axis=0)
+    eyes_lips = np.any([hard_polygon(hw, pts, FEATURES[k], hull=True) for k in (0, 1, 4)], axis=0)
     smooth_fill = np.where(eyes_lips[..., None], mirror_fixed, _drawn_brows(smooth, lab, pts, occluded, median))
 
     # Own pixels give way, smoothly, to a trusted mirror that the camera saw much better.
