@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from rswap.compose.blend import alpha_blend, blend_margin, laplacian_blend
-from rswap.compose.color import from_lab, to_lab, match_shading, transfer_color
+from rswap.compose import color
+from rswap.compose.color import detail_spread, from_lab, masked_blur, match_shading, side_hair, to_lab, transfer_color
 from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.paste import paste_back, paste_region
 from rswap.compose.warp import mesh_warp, reshape_map, reshape_points, reshape_warp
@@ -243,6 +244,47 @@ def test_transfer_color_on_the_skins_detail_does_not_take_the_references_light_f
     assert abs(texture(ref) / texture(astronaut) - 1) < 0.03  # the light added no texture
     assert texture(whole) > 1.25 * texture(astronaut)
     assert texture(detail) < 1.12 * texture(astronaut)
+
+
+def test_hair_over_the_side_of_the_reference_face_is_no_part_of_its_skin_statistics(astronaut, points, monkeypatch):
+    """Three dark strands fall from above her head over the side of the reference's face, inside
+    its skin mask (as hair falls over a target's cheeks, under the mesh). `side_hair` finds them
+    and nothing on the plain face; the colour match then gives the source about the texture and
+    lightness it gets from the plain face. Counted as skin (the finder off), the strands raise
+    the texture the source takes by more than half and darken it by over 3 L."""
+    skin = region_mask(astronaut.shape[:2], points, exclude=("left_eye", "right_eye", "left_brow", "right_brow", "mouth_inner"),
+                       feather=0, erode=8)
+    oval = points[FACE_OVAL]
+    strands = np.zeros(astronaut.shape[:2], np.uint8)
+    for k, dx in enumerate((2, 9, 16)):
+        ys = np.linspace(oval[:, 1].min() - 10, points[1, 1], 30)  # from above the face to the nose tip
+        xs = oval[:, 0].min() + dx + 6 * np.sin((ys - oval[:, 1].min()) / 12 + k)
+        cv2.polylines(strands, [np.round(np.column_stack([xs, ys])).astype(np.int32)], False, 1, 3)
+    hair = astronaut.copy()
+    hair[strands > 0] = (38, 26, 20)
+
+    def found(img):
+        lab = to_lab(img)
+        light = masked_blur(lab, skin, 20)
+        return side_hair(lab[..., 0], skin > 0, light[..., 0], float(detail_spread(lab, skin, light)[0]))
+
+    on_skin = (strands > 0) & (skin > 0)
+    assert on_skin.sum() > 100 and not found(astronaut).any()
+    assert (found(hair) & on_skin).sum() > 0.9 * on_skin.sum()
+
+    inner = (cv2.erode(skin, np.ones((9, 9), np.uint8)) > 0) & (strands == 0)
+
+    def texture_and_light(img):
+        f = to_lab(img)[..., 0]
+        return float((f - cv2.GaussianBlur(f, (0, 0), 2))[inner].std()), float(f[inner].mean())
+
+    source = cv2.GaussianBlur(astronaut, (0, 0), 1.0)  # smoother: the gain raises its texture toward the reference's
+    texture, light = texture_and_light(transfer_color(source, astronaut, skin, skin, spread=1.0, detail_sigma=20))
+    got_texture, got_light = texture_and_light(transfer_color(source, hair, skin, skin, spread=1.0, detail_sigma=20))
+    assert got_texture < 1.2 * texture and abs(got_light - light) < 1.0
+    monkeypatch.setattr(color, "side_hair", lambda light, skin, coarse, sd: np.zeros(skin.shape, bool))
+    blind_texture, blind_light = texture_and_light(transfer_color(source, hair, skin, skin, spread=1.0, detail_sigma=20))
+    assert blind_texture > 1.5 * texture and light - blind_light > 3.0
 
 
 def test_transfer_color_errors(astronaut):

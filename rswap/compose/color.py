@@ -77,6 +77,57 @@ def detail_spread(lab: np.ndarray, weight: np.ndarray, coarse: np.ndarray) -> np
     return sd[:, 0]
 
 
+# Hair over the sides of a target's face (`side_hair`): lightness detail more than HAIR_DEPTH of the
+# skin's detail deviations below its coarse light, and darker than HAIR_DARK of the skin's median
+# lightness (hair, not a shadow); in pieces of at least HAIR_AREA of the skin that reach the skin's
+# outer rim (HAIR_RIM of its size) on its left or right HAIR_SIDE, above HAIR_TOP of its height
+# (strands fall in from beside the face; a nostril, a crease or a jaw's shade does not).
+HAIR_DEPTH, HAIR_DARK = 2.5, 0.6
+HAIR_RIM, HAIR_SIDE, HAIR_TOP, HAIR_AREA = 0.06, 0.25, 0.7, 0.005
+
+
+def side_hair(light: np.ndarray, skin: np.ndarray, coarse: np.ndarray, detail_sd: float) -> np.ndarray:
+    """bool (H, W): the strands of hair lying over the sides of a face's skin, from the skin's
+    lightness `light` (L 0..100), its pixels `skin` (bool), its coarse lightness `coarse` and the
+    deviation of its lightness detail `detail_sd` (`detail_spread`'s L).
+
+    The face mesh runs on under hair that falls over the cheeks (2.jpg, 015384,
+    simswap_specific1), so the target's skin mask holds dark strands. Counted as skin detail they
+    raised the colour match's gain on the source's texture (2.jpg's L detail deviation 13.4
+    with them, 11.4 without): crackle and mottle on every source pasted there, those targets' pairs
+    the eval's worst (RESULTS.md, issue 10, seventeenth session)."""
+    rows = np.flatnonzero(skin.any(1))
+    if rows.size == 0:
+        return np.zeros(skin.shape, bool)
+    dark = skin & (light - coarse < -HAIR_DEPTH * detail_sd) & (light < HAIR_DARK * float(np.median(light[skin])))
+    if not dark.any():
+        return dark
+    # The skin's outline: its convex hull, from each row's first and last skin pixel (the hull of
+    # all of them, ~10x cheaper), so the eyes' and mouth's openings are inside it, not its rim.
+    left = skin[rows].argmax(1)
+    right = skin.shape[1] - 1 - skin[rows, ::-1].argmax(1)
+    x0, x1, y0 = int(left.min()), int(right.max()), int(rows[0])
+    height, width = int(rows[-1]) - y0, x1 - x0
+    side = HAIR_SIDE * width
+    top = int(np.ceil(y0 + HAIR_TOP * height))
+    # A strand's middle lies above `top` and in a side band, so some dark pixel does: most faces stop here.
+    if not (dark[:top].any() and (dark[:, : int(x0 + side) + 1].any() or dark[:, int(np.ceil(x1 - side)):].any())):
+        return np.zeros(skin.shape, bool)
+    ends = np.concatenate([np.column_stack([left, rows]), np.column_stack([right, rows])]).astype(np.int32)
+    hull = np.zeros(skin.shape, np.uint8)
+    cv2.fillConvexPoly(hull, cv2.convexHull(ends), 1)
+    r = max(1, int(HAIR_RIM * max(height, width)))
+    rim = (hull > 0) & (cv2.erode(hull, np.ones((2 * r + 1, 2 * r + 1), np.uint8)) == 0)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(dark.astype(np.uint8), connectivity=8)
+    touching = np.zeros(count, bool)
+    touching[np.unique(labels[rim & dark])] = True
+    cx, cy = centroids[:, 0], centroids[:, 1]
+    strand = (touching & (stats[:, cv2.CC_STAT_AREA] >= HAIR_AREA * np.count_nonzero(skin)) & (cy < y0 + HAIR_TOP * height)
+              & ((cx < x0 + side) | (cx > x1 - side)))
+    strand[0] = False  # the background label
+    return strand[labels]
+
+
 def _sqrtm(cov: np.ndarray, inverse: bool = False) -> np.ndarray:
     vals, vecs = np.linalg.eigh(cov)
     vals = np.maximum(vals, _EPS)
@@ -126,7 +177,8 @@ def transfer_color(
     `raise_spread` (reinhard): `spread` for the channels where ref's deviation is the larger.
     `detail_sigma` (reinhard, src and ref the same size): the deviations compared are those of the
     masked pixels' detail, each image minus its `masked_blur` at this sigma, for a caller that moves
-    the coarse light itself (`match_shading`; see `detail_spread`).
+    the coarse light itself (`match_shading`; see `detail_spread`); and hair over the sides of ref's
+    skin is no part of its statistics (`side_hair`).
     """
     if method not in METHODS:
         raise RswapError(f"unknown colour transfer method {method!r}; choose one of {', '.join(METHODS)}")
@@ -143,8 +195,14 @@ def transfer_color(
     if method == "reinhard":
         var_s, var_r = np.diag(cov_s), np.diag(cov_r)
         if detail_sigma is not None:
-            var_s, var_r = (detail_spread(lab_, w_, masked_blur(lab_, w_, detail_sigma)) ** 2
-                            for lab_, w_ in ((src_lab, src_w), (ref_lab, ref_w)))
+            ref_light = masked_blur(ref_lab, ref_w, detail_sigma)
+            sd_r = detail_spread(ref_lab, ref_w, ref_light)
+            hair = side_hair(ref_lab[..., 0], ref_w > 0, ref_light[..., 0], float(sd_r[0]))
+            if hair.any():  # the reference's skin statistics without the hair over its sides
+                ref_w = ref_w * ~hair
+                mu_r = _weighted_stats(ref_lab, ref_w)[0]
+                sd_r = detail_spread(ref_lab, ref_w, ref_light)
+            var_s, var_r = detail_spread(src_lab, src_w, masked_blur(src_lab, src_w, detail_sigma)) ** 2, sd_r ** 2
         A = np.diag(_reinhard_gain(var_r, var_s, spread, raise_spread))
     else:
         # A = C_r^1/2 C_s^-1/2 satisfies A C_s A^T = C_r: output covariance equals the reference's.
@@ -371,8 +429,14 @@ def match_face_colour(
         mu_s, mu_r = (np.array(cv2.mean(lab_, mask=(w_ > 0).astype(np.uint8))[:3])
                       for lab_, w_ in ((src_lab, src_w), (ref_lab, ref_w)))
         src_coarse = _coarse_mean(src_lab, src_w, box, hw, sigma)
-        sd_s, sd_r = (detail_spread(lab_, w_, _box_of(coarse, box, hw))
-                      for lab_, w_, coarse in ((src_lab, src_w, src_coarse), (ref_lab, ref_w, ref_coarse)))
+        ref_light = _box_of(ref_coarse, box, hw)
+        sd_s, sd_r = (detail_spread(lab_, w_, coarse)
+                      for lab_, w_, coarse in ((src_lab, src_w, _box_of(src_coarse, box, hw)), (ref_lab, ref_w, ref_light)))
+        hair = side_hair(ref_lab[..., 0], ref_w > 0, ref_light[..., 0], float(sd_r[0]))
+        if hair.any():  # the target's skin statistics without the hair over its sides
+            skin = (ref_w > 0) & ~hair
+            mu_r = np.array(cv2.mean(ref_lab, mask=skin.astype(np.uint8))[:3])
+            sd_r = detail_spread(ref_lab, skin, ref_light)
         A = np.diag(_reinhard_gain(sd_r ** 2, sd_s ** 2, spread, raise_spread))
     else:
         mu_s, cov_s = _weighted_stats(src_lab[src_w > 0], src_w[src_w > 0])
