@@ -93,9 +93,12 @@ def side_hair(light: np.ndarray, skin: np.ndarray, coarse: np.ndarray, detail_sd
 
     The face mesh runs on under hair that falls over the cheeks (2.jpg, 015384,
     simswap_specific1), so the target's skin mask holds dark strands. Counted as skin detail they
-    raised the colour match's gain on the source's texture (2.jpg's L detail deviation 13.4
-    with them, 11.4 without): crackle and mottle on every source pasted there, those targets' pairs
-    the eval's worst (RESULTS.md, issue 10, seventeenth session)."""
+    raised the colour match's gain on the source's texture (the L detail deviation with them and
+    without: 2.jpg 15.1 and 11.4, 015384 12.1 and 8.1), and as skin colour they darkened it: mottle,
+    crackle and grey patches on every source pasted there, among the eval's worst pairs. Taken out
+    of the target's statistics: defective pairs 233 -> 229 and 88 -> 87, the worst 24 pairs' mean
+    score 3.75 -> 3.39 and 4.33 -> 3.48, closer to source 472 and 146 as before (RESULTS.md, issue
+    10, seventeenth session). ~0.2 ms a frame at 720p (the colour step 1.3-1.4 -> 1.5-1.6 ms)."""
     rows = np.flatnonzero(skin.any(1))
     if rows.size == 0:
         return np.zeros(skin.shape, bool)
@@ -404,7 +407,8 @@ def match_face_colour(
     not `spread`. Other pixels stay as they are.
     The skin masks are 0/1 (as the swapper's are): "reinhard" counts the pixels > 0 alike,
     which lets OpenCV's masked mean and meanStdDev take the statistics (0.05 ms against numpy's 0.9);
-    its detail spreads reuse the coarse light step 2 needs, the source's on its own pixels.
+    its detail spreads reuse the coarse light step 2 needs, the source's on its own pixels. Hair
+    over the sides of the reference's skin is left out of its mean and spread (`side_hair`).
     """
     if method not in METHODS:
         raise RswapError(f"unknown colour transfer method {method!r}; choose one of {', '.join(METHODS)}")
