@@ -77,6 +77,36 @@ def test_a_cap_brim_over_the_targets_forehead_stays_in_front(astronaut, astronau
     assert np.abs(out[skin_below].astype(int) - capped[skin_below].astype(int)).mean() > 3  # the face is still swapped
 
 
+def test_the_forehead_under_a_cap_brim_keeps_the_brims_shadow(astronaut, astronaut_face, analyse):
+    """A brim casts a hard shadow on the forehead just below it, finer than the colour match's
+    coarse light: the swapped forehead must take it there (not come out lit up to the brim),
+    and the skin far from the brim must not change."""
+    sw = ClassicalSwapper(reshape=0.0)
+    crop, M = align_crop(astronaut, astronaut_face.kps5, sw.template)
+    lm = transform_points(astronaut_face.landmarks[:468], M)
+    top, brows = lm[FACE_OVAL, 1].min(), lm[LEFT_BROW + RIGHT_BROW, 1].min()
+    rows, cols = np.arange(crop.shape[0])[:, None], np.arange(crop.shape[1])[None, :]
+    capped = crop.copy()
+    brim_y = int(top + 0.75 * (brows - top))
+    capped[:brim_y] = BRIM_RGB
+    shaded = capped.copy()
+    shadow = np.broadcast_to((rows >= brim_y) & (rows < brim_y + 12), crop.shape[:2])
+    shaded[shadow] = (shaded[shadow] * 0.6).astype(np.uint8)  # ~90 grey levels darker on her forehead
+    oval = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(lm[FACE_OVAL]).astype(np.int32)], 1)
+    xl, xr = sorted((lm[133, 0], lm[362, 0]))
+    under = (oval > 0) & (rows >= brim_y + 2) & (rows < brim_y + 10) & (cols > xl) & (cols < xr)
+    far = (oval > 0) & (rows > brows + 40)
+    source = sw.encode_source([astronaut[:, ::-1].copy()], [analyse(astronaut[:, ::-1].copy())])
+    lit, shade = (sw.swap(t, lm, source).crop for t in (capped, shaded))
+    grey = lambda img: cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
+    assert under.sum() > 100
+    # Measured: 8 levels above the target's shade (20 before the shade was taken).
+    assert grey(shade)[under].mean() < grey(shaded)[under].mean() + 10
+    assert grey(lit)[under].mean() > grey(shade)[under].mean() + 50  # the unshaded brim leaves it lit
+    assert abs(grey(shade)[far].mean() - grey(lit)[far].mean()) < 0.5
+
+
 def test_source_shadows_deeper_than_the_targets_own_are_lifted_and_the_rest_kept():
     """Flat skin: the source has a deep and a shallow dark blotch; the target has the deep one
     too at one place only. Only the deep blotch the target lacks is lifted, and only in the weight."""

@@ -26,7 +26,7 @@ import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import limit_shadows, match_face_colour
-from rswap.compose.local_light import target_nose_light
+from rswap.compose.local_light import shade_below_occluders, target_nose_light
 from rswap.compose.mask_kernels import dilate_rows, ellipse_rows, region_parts, swap_masks
 from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
@@ -407,6 +407,8 @@ class ClassicalSwapper(HostSwapper):
                                        method=self.color, spread=colour_spread(source.grain), chroma=chroma, regions=regions,
                                        raise_spread=raise_spread(source.grain))
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
+            if occluders is not None:  # the brim's or fringe's cast shadow, finer than the coarse light
+                warped = shade_below_occluders(warped, background, detail, occluders, shaped)
         if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
             warped = add_target_grain(warped, background, detail, source.grain)
 
