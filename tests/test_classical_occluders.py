@@ -13,7 +13,7 @@ import numpy as np
 from benchmarks.hard_cases import HAIR_RGB
 from rswap.compose.color import limit_shadows, to_lab
 from rswap.compose.masks import region_mask
-from rswap.compose.occluders import forehead_occluders
+from rswap.compose.occluders import forehead_occluders, front_occluders
 from rswap.compose.source_texture import occluder_mask, visibility_map
 from rswap.face.align import align_crop, get_template, transform_points
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, RIGHT_BROW
@@ -105,6 +105,35 @@ def test_the_forehead_under_a_cap_brim_keeps_the_brims_shadow(astronaut, astrona
     assert grey(shade)[under].mean() < grey(shaded)[under].mean() + 10
     assert grey(lit)[under].mean() > grey(shade)[under].mean() + 50  # the unshaded brim leaves it lit
     assert abs(grey(shade)[far].mean() - grey(lit)[far].mean()) < 0.5
+
+
+def test_a_jacket_under_the_mesh_jaw_stays_in_front_and_a_beard_does_not(astronaut, astronaut_face, analyse):
+    """A face leaning over its collar: the mesh's jaw runs on over the jacket, and the swap must
+    leave the jacket there (not paint the source's chin over it). A dark beard in the same place
+    has the skin's hue and is swapped as before; the bare face keeps nothing below the mouth."""
+    sw = ClassicalSwapper(reshape=0.0)
+    crop, M = align_crop(astronaut, astronaut_face.kps5, sw.template)
+    lm = transform_points(astronaut_face.landmarks[:468], M)
+    rows, cols = np.arange(crop.shape[0])[:, None], np.arange(crop.shape[1])[None, :]
+    oval = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(lm[FACE_OVAL]).astype(np.int32)], 1)
+    chin, right = lm[FACE_OVAL, 1].max(), lm[FACE_OVAL, 0].max()
+    # A corner of the lower face, from the jaw's right side in: rows below the mouth's bottom.
+    left = lm[FACE_OVAL, 0].min()
+    corner = (rows > lm[17, 1] + 0.35 * (chin - lm[17, 1])) & (cols > 0.55 * right + 0.45 * left)
+    inner = (cv2.erode(oval, np.ones((7, 7), np.uint8)) > 0) & cv2.erode(corner.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    assert inner.sum() > 50
+    below_mouth = (oval > 0) & (rows > lm[17, 1])
+    assert front_occluders(crop, lm)[below_mouth].max() < 0.05  # her own chin and jaw
+    jacket, beard = crop.copy(), crop.copy()
+    jacket[corner] = (60, 75, 110)  # a dark blue jacket
+    beard[corner] = (70, 50, 40)  # a dark brown beard: the skin's hue
+    assert front_occluders(jacket, lm)[inner].min() > 0.9
+    assert front_occluders(beard, lm)[below_mouth].max() < 0.05
+    source = sw.encode_source([astronaut[:, ::-1].copy()], [analyse(astronaut[:, ::-1].copy())])
+    out = sw.swap(jacket, lm, source).crop
+    assert np.abs(out[inner].astype(int) - jacket[inner].astype(int)).mean() < 1.5  # the jacket (a soft edge at its rim)
+    assert np.abs(sw.swap(beard, lm, source).crop[inner].astype(int) - beard[inner].astype(int)).mean() > 10  # swapped
 
 
 def test_source_shadows_deeper_than_the_targets_own_are_lifted_and_the_rest_kept():

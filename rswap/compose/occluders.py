@@ -7,6 +7,8 @@ eval's worst target, 015259: 16 of 24 sources defective, RESULTS.md issue 10). A
 test on the target's own forehead finds them: pixels between the top of the oval and the
 eyes whose colour is far from the target's own cheek skin are kept, like a hand in front.
 It runs per frame on the aligned crop, at half size (0.4-0.6 ms at 256² on the dev box): no model.
+The same test by hue finds clothes below the mouth where the mesh's jaw runs on over a collar
+(`_clothes_below`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ GLASSES_LOOSE, GLASSES_LOOSE_STEP = 0.55, 15.0  # the looser line a frame's piec
 # 6 of 12, the frames still whole by eye and defective pairs unchanged (0.16: 1, 0.3: 6; RESULTS.md
 # issue 10, seventh session: identity).
 GLASSES_EYE_MARGIN = 0.22
+# Clothes below the mouth (`_clothes_below`): CIELAB chroma above which a pixel has a hue, the skin's
+# least chroma for its hue to count, and how far below the lower lip's bottom (17) the search starts
+# (a share of the crop: the lower lip's shadow and the chin's crease stay the face's).
+CLOTH_CHROMA, SKIN_HUE, CLOTH_BELOW_LIP = 6.0, 10.0, 0.02
+LOWER_LIP_BOTTOM = 17
 
 
 def forehead_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.0) -> np.ndarray:
@@ -42,25 +49,28 @@ def forehead_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.
 
     crop: the aligned target crop, RGB uint8 (upright face); points: its 468 mesh points.
     Reference skin: the cheeks between the eyes and the nose tip (no hair, no brim there)."""
-    return front_occluders(crop, points, feather, glasses=False)
+    return front_occluders(crop, points, feather, glasses=False, clothes=False)
 
 
-def front_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.0, glasses: bool = True) -> np.ndarray:
+def front_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.0, glasses: bool = True,
+                    clothes: bool = True) -> np.ndarray:
     """float32 (H, W) in [0, 1]: what stays in front of the swapped face, softened by `feather`
-    pixels: above the brows, pixels that are not the target's skin (`forehead_occluders`); and
-    with `glasses`, the frames of the target's glasses (`_glasses`), found in the same half-size
-    box and colour statistics (one pass per frame). The whole-crop form of `front_occluder_box`."""
+    pixels: above the brows, pixels that are not the target's skin (`forehead_occluders`); with
+    `glasses`, the frames of the target's glasses (`_glasses`), found in the same half-size box and
+    colour statistics (one pass per frame); with `clothes`, clothes the mesh's jaw runs over below
+    the mouth (`_clothes_below`). The whole-crop form of `front_occluder_box`."""
     out = np.zeros(crop.shape[:2], np.float32)
-    found = front_occluder_box(crop, points, feather, glasses)
+    found = front_occluder_box(crop, points, feather, glasses, clothes)
     if found is not None:
         out[found[0]] = found[1]
     return out
 
 
 def front_occluder_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.0,
-                       glasses: bool = True) -> tuple[tuple[slice, slice], np.ndarray] | None:
-    """`front_occluders` on the box it searches (the face oval's top down to the nose tip):
-    (box, float32 mask on it), None where nothing stays in front. The swap blends the box only;
+                       glasses: bool = True, clothes: bool = True) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """`front_occluders` on the box it searches (the face oval's top down to the nose tip, and with
+    `clothes` down to the oval's bottom where clothes are found below the mouth): (box, float32 mask
+    on it), None where nothing stays in front. The swap blends the box only;
     the whole-crop mask, and finding its box again, cost ~0.1 ms a frame at 256²."""
     hw = crop.shape[:2]
     pts = np.asarray(points, np.float32)
@@ -108,10 +118,76 @@ def front_occluder_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.
         # would otherwise leave its core part swapped (grey, see-through frames).
         frames = _glasses(lab[..., 0], local, float(med[0])).astype(np.uint8)
         found |= cv2.dilate(frames, np.ones((3, 3), np.uint8)) > 0
+    upper = None
+    if found.any():
+        soft = cv2.resize(found.astype(np.float32), (bw, bh), interpolation=cv2.INTER_LINEAR)
+        upper = box, cv2.GaussianBlur(soft, (0, 0), feather) if feather > 0 else soft
+    return _union(upper, _clothes_below(crop, pts, med, (x0, x1), feather) if clothes else None)
+
+
+def _clothes_below(crop: np.ndarray, pts: np.ndarray, skin: np.ndarray, cols: tuple[int, int],
+                   feather: float) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """(box, soft mask) of clothes inside the face oval below the mouth, None where there are none.
+
+    On a face leaning over its own collar, mediapipe's mesh can run the jaw on over the clothes
+    (simswap_multi_people: the lower right of the oval lies on his jacket) and the swap painted
+    the source's chin over them. Clothes there are told from the face by their hue: beside the
+    skin's (`skin`, the cheeks' median CIELAB) a beard, a shadow or lips are darker or redder but
+    of the same hue, a jacket is bluish, greenish or grey-violet. So a pixel counts when its
+    chroma is above CLOTH_CHROMA and it lies opposite the skin's hue or more across it than along
+    it, in a piece of MIN_AREA that reaches the oval's rim (clothes come in from outside). Skin
+    of too little chroma to have a hue (under SKIN_HUE, a blue-lit face) is not searched."""
+    hue = float(np.hypot(skin[1], skin[2]))
+    if hue < SKIN_HUE:
+        return None
+    hw = crop.shape[:2]
+    outline = pts[FACE_OVAL]
+    top = int(np.ceil(pts[LOWER_LIP_BOTTOM, 1] + CLOTH_BELOW_LIP * hw[0]))
+    y1 = int(min(hw[0], np.ceil(outline[:, 1].max()) + 1))
+    x0, x1 = cols
+    if y1 - top < 8:
+        return None
+    box = (slice(top, y1), slice(x0, x1))
+    bh, bw = y1 - top, x1 - x0
+    hb, wb = max(1, bh // 2), max(1, bw // 2)  # at half size, as the search above
+    local = (pts - np.array([x0, top], np.float32)) * np.array([wb / bw, hb / bh], np.float32)
+    oval = np.zeros((hb, wb), np.uint8)
+    cv2.fillPoly(oval, [np.round(local[FACE_OVAL]).astype(np.int32)], 1)
+    lab = cv2.cvtColor(cv2.resize(np.ascontiguousarray(crop[box]), (wb, hb), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)
+    # Each pixel's (a, b) (8-bit: CIELAB units + 128) along the skin's hue and across it, in one
+    # pass; their squares sum to its chroma's. Opposite the skin's hue (along < 0) is across > along too.
+    u, v = float(skin[1]) / hue, float(skin[2]) / hue
+    turn = np.array([[0.0, u, v, -128.0 * (u + v)], [0.0, v, -u, -128.0 * (v - u)]], np.float32)
+    along, across = cv2.split(cv2.transform(lab.astype(np.float32), turn))
+    across = np.abs(across)
+    cloth = (along * along + across * across > CLOTH_CHROMA**2) & (across > along) & (oval > 0)
+    if not cloth.any():
+        return None
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(cloth.astype(np.uint8), connectivity=8)
+    rim = (oval > 0) & (cv2.erode(oval, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0) == 0)
+    keep = stats[:, cv2.CC_STAT_AREA] >= MIN_AREA * hw[0] * hw[1] * (hb * wb) / (bh * bw)
+    keep[0] = False
+    keep &= np.isin(np.arange(n), labels[rim & cloth])
+    found = keep[labels]
     if not found.any():
         return None
     soft = cv2.resize(found.astype(np.float32), (bw, bh), interpolation=cv2.INTER_LINEAR)
     return box, cv2.GaussianBlur(soft, (0, 0), feather) if feather > 0 else soft
+
+
+def _union(a, b):
+    """One (box, soft mask) holding two (either may be None): the box spanning both, the masks' maximum."""
+    if a is None or b is None:
+        return a if b is None else b
+    (ya, xa), sa = a
+    (yb, xb), sb = b
+    ys = slice(min(ya.start, yb.start), max(ya.stop, yb.stop))
+    xs = slice(min(xa.start, xb.start), max(xa.stop, xb.stop))
+    soft = np.zeros((ys.stop - ys.start, xs.stop - xs.start), np.float32)
+    for (y, x), m in ((ya, xa), sa), ((yb, xb), sb):
+        part = soft[y.start - ys.start:y.stop - ys.start, x.start - xs.start:x.stop - xs.start]
+        np.maximum(part, m, out=part)
+    return (ys, xs), soft
 
 
 def _glasses(light: np.ndarray, pts: np.ndarray, skin: float) -> np.ndarray:

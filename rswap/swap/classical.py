@@ -342,8 +342,8 @@ class ClassicalSwapper(HostSwapper):
         return source
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource) -> SwapResult:
-        """A cap's brim or a fringe over the target's forehead and the frames of its glasses are
-        found here and kept (`front_occluder_box`). Hands in front of the face are the frame's
+        """A cap's brim or a fringe over the target's forehead, the frames of its glasses and clothes
+        its mesh's jaw runs over are found here and kept (`front_occluder_box`). Hands in front of the face are the frame's
         business: the compositor takes them out of the paste mask (rswap.swap.frame.in_front)."""
         hw = crop.shape[:2]
         if hw[0] != hw[1] or hw[0] not in self._by_size:
@@ -381,8 +381,8 @@ class ClassicalSwapper(HostSwapper):
         face_mask, dst_skin, src_skin, regions, chroma, detail, kept = swap_masks(
             hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, self._face_parts,
             self._kept_parts(keep), *self._mask_parts, float(feather), fade_kernel, self.color != "none")
-        # A cap's brim or a fringe over the target's forehead, and its glasses' frames, stay in
-        # front (occluders.py): no part of its skin's statistics either (the frames' dark lines
+        # A cap's brim or a fringe over the target's forehead, its glasses' frames, and clothes
+        # under the mesh's jaw stay in front (occluders.py): no part of its skin's statistics either (the frames' dark lines
         # counted as skin detail and raised the colour match's gain).
         occluders = front_occluder_box(crop, target, glasses=self.keep_glasses)
         if occluders is not None and self.color != "none":  # (no skin masks are drawn without colour)
