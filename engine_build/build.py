@@ -129,8 +129,10 @@ def build_model_dir(checkpoint: Path, out_dir: Path, options: BuildOptions, log:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out_dir)  # a killed build's .building folder
     staging = out_dir.with_name(f"{temp_prefix(out_dir)}{uuid.uuid4().hex[:8]}.building")
-    staging.mkdir()
     try:
+        # Made inside the try: a SIGTERM delivered the moment the folder exists (before the try
+        # was entered) left it behind (tests/test_interrupts.py, once in a CI run under load).
+        staging.mkdir()
         if (out_dir / "engines").is_dir():  # keep cached TensorRT plans (minutes to rebuild); reused when still valid
             shutil.copytree(out_dir / "engines", staging / "engines", copy_function=_link_or_copy)
         _build(model, config, checkpoint, staging, options, log)
