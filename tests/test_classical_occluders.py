@@ -1,7 +1,7 @@
 """What the classical swap must not paste: a source's fringe joined to its hair, a source's
 hard shadows that the target's light does not make; and what it must leave in front: a cap's
-brim over the target's forehead, and its open eyes when the source's are shut. On the astronaut and
-edits of it."""
+brim over the target's forehead (and the brim's shadow below it), a jacket its mesh's jaw runs
+over, and its open eyes when the source's are shut. On the astronaut and edits of it."""
 
 from __future__ import annotations
 
@@ -117,9 +117,8 @@ def test_a_jacket_under_the_mesh_jaw_stays_in_front_and_a_beard_does_not(astrona
     rows, cols = np.arange(crop.shape[0])[:, None], np.arange(crop.shape[1])[None, :]
     oval = np.zeros(crop.shape[:2], np.uint8)
     cv2.fillPoly(oval, [np.round(lm[FACE_OVAL]).astype(np.int32)], 1)
-    chin, right = lm[FACE_OVAL, 1].max(), lm[FACE_OVAL, 0].max()
-    # A corner of the lower face, from the jaw's right side in: rows below the mouth's bottom.
-    left = lm[FACE_OVAL, 0].min()
+    chin, left, right = lm[FACE_OVAL, 1].max(), lm[FACE_OVAL, 0].min(), lm[FACE_OVAL, 0].max()
+    # A corner of the lower face, from the jaw's right side in, well below the mouth's bottom (17).
     corner = (rows > lm[17, 1] + 0.35 * (chin - lm[17, 1])) & (cols > 0.55 * right + 0.45 * left)
     inner = (cv2.erode(oval, np.ones((7, 7), np.uint8)) > 0) & cv2.erode(corner.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     assert inner.sum() > 50

@@ -21,16 +21,16 @@ source's. Taking the target's light both ways and over the whole lower nose remo
 many defective pairs but cost identity (closer to source 90.9% -> 89.0%, top-1 89.0% -> 86.0% on
 264 pairs): the nostrils' shading is part of what dlib sees (RESULTS.md).
 
-`shade_below_occluders` gives the skin below what stays in front of the forehead (a cap's brim, a
-fringe: rswap.compose.occluders) the target's shade there. A brim casts a hard
-shadow on the forehead just below it, far finer than the coarse light's blur, so the swapped
-forehead came out lit right up to the brim: a light band under the cap, and colour unlike both
-faces along it (21 of 24 sources onto 015259 defective, most flags under the brim; RESULTS.md,
-eighteenth session). Near the occluders above the brows only, where the target's skin, blurred at
-SHADE_SIGMA, is more than SHADE_SLACK grey levels darker than the result's, the result is darkened
-by the excess: 14 of those 24 pairs stay defective, identity as before. The same over the whole skin
-(the target's mid-scale shade everywhere) removed defects too but cost 5 of 57 closer-to-source
-pairs on a 60-pair subset: the face's own shading is part of its identity.
+`shade_below_occluders` gives the skin below what stays in front of the forehead (a cap's brim,
+a fringe: rswap.compose.occluders) the target's shade there. A brim casts a hard shadow on the
+forehead just below it, far finer than the coarse light's blur, so the swapped forehead came out
+lit right up to the brim: a light band under the cap, and colour unlike both faces along it (21
+of 24 sources onto 015259 defective, most flags under the brim; RESULTS.md, eighteenth session).
+Near the occluders above the brows only, where the target's skin, blurred at SHADE_SIGMA, is more
+than SHADE_SLACK grey levels darker than the result's, the result is darkened by the excess: 14
+of those 24 pairs stay defective, identity as before. The same over the whole skin (the target's
+mid-scale shade everywhere) removed defects too but cost 5 of 57 closer-to-source pairs on a
+60-pair subset: the face's own shading is part of its identity.
 """
 
 from __future__ import annotations
@@ -107,13 +107,14 @@ def target_nose_light(result: np.ndarray, target: np.ndarray, points: np.ndarray
 
 def shade_below_occluders(result: np.ndarray, target: np.ndarray, weight: np.ndarray,
                           occluders: tuple[tuple[slice, slice], np.ndarray], points: np.ndarray) -> np.ndarray:
-    """`result` (RGB uint8 crop) with the skin near the `occluders` above the brows (front_occluder_box's
-    box and soft mask; `points`: the mesh in the crop) darkened to the shade `target` (the crop before
-    the swap) has there: where the target's skin mean within a Gaussian of SHADE_SIGMA is more than
-    SHADE_SLACK grey levels below the result's, by the excess, times `weight` (H, W) in [0, 1] (the
-    skin: eyes, brows and lips 0) and the nearness to the occluders. Both means are over the same skin (the pixels whose
-    weighted nearness is above a half), so features and the occluders themselves count in neither.
-    The same change in R, G and B; lighter places stay as they are.
+    """`result` (RGB uint8 crop) with the skin near the `occluders` above the brows
+    (front_occluder_box's box and soft mask; `points`: the mesh in the crop) darkened to the shade
+    `target` (the crop before the swap) has there. Where the target's skin mean within a Gaussian
+    of SHADE_SIGMA is more than SHADE_SLACK grey levels below the result's, the result is darkened
+    by the excess, times `weight` (H, W) in [0, 1] (the skin: eyes, brows and lips 0) and the
+    nearness to the occluders. Both means are over the same skin (the pixels whose weighted
+    nearness is above a half), so features and the occluders themselves count in neither. The
+    same change in R, G and B; lighter places stay as they are.
 
     The nearness and the shade are smooth (blurs of 4% and 2.5% of the crop), so they are made
     on a half-size copy and scaled up; only the final product with `weight` is at full size

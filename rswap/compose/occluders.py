@@ -41,6 +41,7 @@ GLASSES_EYE_MARGIN = 0.22
 # (a share of the crop: the lower lip's shadow and the chin's crease stay the face's).
 CLOTH_CHROMA, SKIN_HUE, CLOTH_BELOW_LIP = 6.0, 10.0, 0.02
 LOWER_LIP_BOTTOM = 17
+Found = tuple[tuple[slice, slice], np.ndarray]  # what stays in front: (box, float32 soft mask on that box)
 
 
 def forehead_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.0) -> np.ndarray:
@@ -67,11 +68,11 @@ def front_occluders(crop: np.ndarray, points: np.ndarray, feather: float = 2.0, 
 
 
 def front_occluder_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.0,
-                       glasses: bool = True, clothes: bool = True) -> tuple[tuple[slice, slice], np.ndarray] | None:
+                       glasses: bool = True, clothes: bool = True) -> Found | None:
     """`front_occluders` on the box it searches (the face oval's top down to the nose tip, and with
     `clothes` down to the oval's bottom where clothes are found below the mouth): (box, float32 mask
-    on it), None where nothing stays in front. The swap blends the box only;
-    the whole-crop mask, and finding its box again, cost ~0.1 ms a frame at 256²."""
+    on it), None where nothing stays in front. The swap blends the box only; the whole-crop mask,
+    and finding its box again, cost ~0.1 ms a frame at 256²."""
     hw = crop.shape[:2]
     pts = np.asarray(points, np.float32)
     eyes = float(pts[[33, 263, 133, 362], 1].min())
@@ -126,7 +127,7 @@ def front_occluder_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.
 
 
 def _clothes_below(crop: np.ndarray, pts: np.ndarray, skin: np.ndarray, cols: tuple[int, int],
-                   feather: float) -> tuple[tuple[slice, slice], np.ndarray] | None:
+                   feather: float) -> Found | None:
     """(box, soft mask) of clothes inside the face oval below the mouth, None where there are none.
 
     On a face leaning over its own collar, mediapipe's mesh can run the jaw on over the clothes
@@ -175,7 +176,7 @@ def _clothes_below(crop: np.ndarray, pts: np.ndarray, skin: np.ndarray, cols: tu
     return box, cv2.GaussianBlur(soft, (0, 0), feather) if feather > 0 else soft
 
 
-def _union(a, b):
+def _union(a: Found | None, b: Found | None) -> Found | None:
     """One (box, soft mask) holding two (either may be None): the box spanning both, the masks' maximum."""
     if a is None or b is None:
         return a if b is None else b

@@ -343,8 +343,9 @@ class ClassicalSwapper(HostSwapper):
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource) -> SwapResult:
         """A cap's brim or a fringe over the target's forehead, the frames of its glasses and clothes
-        its mesh's jaw runs over are found here and kept (`front_occluder_box`). Hands in front of the face are the frame's
-        business: the compositor takes them out of the paste mask (rswap.swap.frame.in_front)."""
+        its mesh's jaw runs over are found here and kept (`front_occluder_box`). Hands in front of
+        the face are the frame's business: the compositor takes them out of the paste mask
+        (rswap.swap.frame.in_front)."""
         hw = crop.shape[:2]
         if hw[0] != hw[1] or hw[0] not in self._by_size:
             raise RswapError(f"the classical swapper takes square crops of {', '.join(map(str, sorted(self._by_size)))} pixels, got {hw}")
@@ -382,8 +383,8 @@ class ClassicalSwapper(HostSwapper):
             hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, self._face_parts,
             self._kept_parts(keep), *self._mask_parts, float(feather), fade_kernel, self.color != "none")
         # A cap's brim or a fringe over the target's forehead, its glasses' frames, and clothes
-        # under the mesh's jaw stay in front (occluders.py): no part of its skin's statistics either (the frames' dark lines
-        # counted as skin detail and raised the colour match's gain).
+        # under the mesh's jaw stay in front (occluders.py): no part of its skin's statistics
+        # either (the frames' dark lines counted as skin detail and raised the colour match's gain).
         occluders = front_occluder_box(crop, target, glasses=self.keep_glasses)
         if occluders is not None and self.color != "none":  # (no skin masks are drawn without colour)
             box, soft = occluders
