@@ -7,8 +7,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 from rswap.errors import RswapError
@@ -28,7 +28,7 @@ def _umask() -> int:
 
 
 def finish(tmp: str | os.PathLike, dest: str | os.PathLike) -> None:
-    """Give `tmp` the permissions a plainly created file would have (mkstemp makes it 0600),
+    """Give `tmp` the permissions a plainly created file would have (make_temp_file makes it 0600),
     then move it over `dest`."""
     os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, dest)
@@ -56,7 +56,7 @@ def remove_stale_temps(dest: str | os.PathLike) -> int:
     a power cut: no clean-up could run). Only those whose writer process is gone; returns
     how many were removed. Called by every writer before it makes its own."""
     dest = Path(dest)
-    # exactly what temp_prefix + mkstemp (8 characters) / a build's uuid8 make, so that "a"
+    # exactly what temp_prefix + make_temp_file's 8 hex digits / a build's uuid8 make, so that "a"
     # never claims the files of "a.5"
     ours = re.compile(rf"\.{re.escape(dest.name)}\.(\d+)\.[A-Za-z0-9_]{{8}}\.(part.*|building|old)")
     removed = 0
@@ -74,11 +74,26 @@ def remove_stale_temps(dest: str | os.PathLike) -> int:
 
 
 def make_temp_file(dest: Path, suffix: str = ".part") -> Path:
-    """An empty temporary file for `dest` in its folder (after clearing a dead run's leftovers)."""
+    """An empty temporary file for `dest` in its folder (after clearing a dead run's leftovers),
+    readable by its owner only until `finish` (0600, as mkstemp makes its files).
+
+    Interrupted while it makes the file (a Ctrl-C or SIGTERM raised between the file's creation
+    and the return), it removes the file again. A caller calls it inside the `try` that removes
+    the file on failure, so no moment is left where the file exists and nobody removes it: a
+    SIGTERM the moment rswap build's staging folder appeared once left that folder behind."""
     remove_stale_temps(dest)
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(dest), suffix=suffix, dir=dest.parent)
-    os.close(fd)
-    return Path(tmp)
+    prefix = temp_prefix(dest)
+    while True:
+        tmp = dest.parent / f"{prefix}{secrets.token_hex(4)}{suffix}"  # the pid in the prefix: no other process's name
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:  # one of this process's own names (8 hex digits): draw again
+            continue
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return tmp
 
 
 @contextlib.contextmanager
@@ -87,13 +102,15 @@ def atomic_path(path: str | os.PathLike, make_parents: bool = False):
     dest = Path(path)
     if make_parents:
         dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_file(dest)
+    tmp = None
     try:
-        yield Path(tmp)
+        tmp = make_temp_file(dest)
+        yield tmp
         finish(tmp, dest)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
 
 

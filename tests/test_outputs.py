@@ -62,6 +62,30 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next(tmp_path):
                                                                   other_output.name])
 
 
+def test_an_interrupt_the_moment_a_temporary_file_exists_leaves_nothing(tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM raised just after the temporary file was created, before its maker
+    returned, and just after it returned, inside a writer: no file is left behind."""
+    import rswap.atomic
+
+    real_close = os.close
+
+    def interrupted_close(fd):
+        real_close(fd)
+        raise KeyboardInterrupt  # the signal's handler runs right after the file was made
+
+    monkeypatch.setattr(rswap.atomic.os, "close", interrupted_close)
+    for make in (lambda: rswap.atomic.make_temp_file(tmp_path / "a.json"),
+                 lambda: atomic_path(tmp_path / "b.json").__enter__(),
+                 lambda: VideoWriter(tmp_path / "c.mp4", 25, (64, 64))):
+        try:
+            make()
+        except KeyboardInterrupt:
+            pass
+        else:
+            raise AssertionError("the interrupt was lost")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_failed_run_leaves_no_empty_output_folder(tmp_path):
     existing = tmp_path / "existing"
     existing.mkdir()

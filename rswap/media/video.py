@@ -416,13 +416,12 @@ class VideoWriter:
         width, height = size
         # yuv420p needs even dimensions; we encode the even-sized top-left part.
         self.width, self.height = width - width % 2, height - height % 2
-        try:  # the temporary file keeps the suffix: a user who finds one knows what it is
-            self._tmp = make_temp_file(self.path, suffix=f".part{self.path.suffix}")
-        except OSError as e:
-            raise RswapError(describe_os_error(e, self.path)) from e
         self._frames = 0
-        self._out = self._copier = None  # set below; _discard closes what was opened
+        self._tmp = self._out = self._copier = None  # set below; _discard closes and removes what was made
         try:
+            # The temporary file keeps the suffix: a user who finds one knows what it is. Made
+            # inside the try, so an interrupt the moment it exists still removes it.
+            self._tmp = make_temp_file(self.path, suffix=f".part{self.path.suffix}")
             fmt = _FORMATS[self.path.suffix.lower()]
             self._out = av.open(str(self._tmp), mode="w", format=fmt)
             self._out.metadata.update({"comment": SYNTHETIC_TAG, "description": SYNTHETIC_TAG, **(metadata or {})})
@@ -509,8 +508,9 @@ class VideoWriter:
             with contextlib.suppress(Exception):
                 if closer is not None:
                     closer.close()
-        with contextlib.suppress(OSError):
-            self._tmp.unlink()
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                self._tmp.unlink()
 
     def __enter__(self):
         return self

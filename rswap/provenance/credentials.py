@@ -273,14 +273,16 @@ class ContentCredentials:
             raise RswapError(f"Content Credentials cannot be embedded in {dest.suffix} files: {dest}")
         # named like every writer's temporary file, so a run killed while signing leaves
         # nothing that the next run does not clear (rswap.atomic.remove_stale_temps)
-        signed = make_temp_file(dest, suffix=".part.c2pa")
+        signed = None
         try:
+            signed = make_temp_file(dest, suffix=".part.c2pa")
             with open(tmp, "rb") as src, open(signed, "w+b") as out:
                 self._sign_stream(dest.name, mime, src, out)
             os.replace(signed, tmp)
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(signed)
+            if signed is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(signed)
             raise
 
     def _sign_stream(self, title: str, mime: str, src, out, ingredients: bool = True) -> None:
