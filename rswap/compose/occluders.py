@@ -86,14 +86,9 @@ def front_occluder_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.
     x1 = int(min(hw[1], np.ceil(outline[:, 0].max()) + 1 + pad))
     y1 = int(min(hw[0], np.ceil(nose) + 1))
     box = (slice(top, y1), slice(x0, x1))
-    bh, bw = y1 - top, x1 - x0
-    # At half size (it runs per frame; the mask is soft anyway): points and box scaled by 1/2.
-    hb, wb = max(1, bh // 2), max(1, bw // 2)
-    local = (pts - np.array([x0, top], np.float32)) * np.array([wb / bw, hb / bh], np.float32)
-    oval = np.zeros((hb, wb), np.uint8)
-    cv2.fillPoly(oval, [np.round(local[FACE_OVAL]).astype(np.int32)], 1)
+    lab, local, oval = _at_half_size(crop, pts, box)
     oval = oval > 0
-    lab = lab8(cv2.resize(np.ascontiguousarray(crop[box]), (wb, hb), interpolation=cv2.INTER_AREA))
+    hb, wb = oval.shape
     rows = np.arange(hb)[:, None]
     cols = np.arange(wb)[None, :]
     # Cheek skin: below the eyes, above the nose tip, between the outer eye corners.
@@ -108,21 +103,16 @@ def front_occluder_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.
     strip = int(np.clip(np.ceil(local[LEFT_BROW + RIGHT_BROW, 1].min()), 0, hb))
     z = (lab[:strip] - med) / scale
     far = (z[..., 1] ** 2 + z[..., 2] ** 2 > CHROMA_FAR**2) | (z[..., 0] < -DARK_FAR)
-    occ = np.zeros((hb, wb), np.uint8)
+    occ = np.zeros((hb, wb), bool)
     occ[:strip] = far & oval[:strip]
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(occ, connectivity=8)
-    big = stats[:, cv2.CC_STAT_AREA] >= MIN_AREA * hw[0] * hw[1] * (hb * wb) / (bh * bw)
-    big[0] = False  # the background label
+    labels, big = _big_pieces(occ, hw, box)
     found = big[labels]
     if glasses:
         # Grown by a half-size pixel: a frame is a few pixels wide, and the soft edge below
         # would otherwise leave its core part swapped (grey, see-through frames).
         frames = _glasses(lab[..., 0], local, float(med[0])).astype(np.uint8)
         found |= cv2.dilate(frames, np.ones((3, 3), np.uint8)) > 0
-    upper = None
-    if found.any():
-        soft = cv2.resize(found.astype(np.float32), (bw, bh), interpolation=cv2.INTER_LINEAR)
-        upper = box, cv2.GaussianBlur(soft, (0, 0), feather) if feather > 0 else soft
+    upper = _soft(found, box, feather) if found.any() else None
     return _union(upper, _clothes_below(crop, pts, med, (x0, x1), feather) if clothes else None)
 
 
@@ -149,29 +139,49 @@ def _clothes_below(crop: np.ndarray, pts: np.ndarray, skin: np.ndarray, cols: tu
     if y1 - top < 8:
         return None
     box = (slice(top, y1), slice(x0, x1))
-    bh, bw = y1 - top, x1 - x0
-    hb, wb = max(1, bh // 2), max(1, bw // 2)  # at half size, as the search above
-    local = (pts - np.array([x0, top], np.float32)) * np.array([wb / bw, hb / bh], np.float32)
-    oval = np.zeros((hb, wb), np.uint8)
-    cv2.fillPoly(oval, [np.round(local[FACE_OVAL]).astype(np.int32)], 1)
-    lab = cv2.cvtColor(cv2.resize(np.ascontiguousarray(crop[box]), (wb, hb), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB)
-    # Each pixel's (a, b) (8-bit: CIELAB units + 128) along the skin's hue and across it, in one
-    # pass; their squares sum to its chroma's. Opposite the skin's hue (along < 0) is across > along too.
-    u, v = float(skin[1]) / hue, float(skin[2]) / hue
-    turn = np.array([[0.0, u, v, -128.0 * (u + v)], [0.0, v, -u, -128.0 * (v - u)]], np.float32)
-    along, across = cv2.split(cv2.transform(lab.astype(np.float32), turn))
-    across = np.abs(across)
+    lab, local, oval = _at_half_size(crop, pts, box)
+    # Each pixel's (a, b) along the skin's hue and across it; their squares sum to its chroma's.
+    # Opposite the skin's hue (along < 0) is across > along too.
+    along = (lab[..., 1] * skin[1] + lab[..., 2] * skin[2]) / hue
+    across = np.abs(lab[..., 1] * skin[2] - lab[..., 2] * skin[1]) / hue
     cloth = (along * along + across * across > CLOTH_CHROMA**2) & (across > along) & (oval > 0)
     if not cloth.any():
         return None
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(cloth.astype(np.uint8), connectivity=8)
+    labels, keep = _big_pieces(cloth, hw, box)
     rim = (oval > 0) & (cv2.erode(oval, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0) == 0)
-    keep = stats[:, cv2.CC_STAT_AREA] >= MIN_AREA * hw[0] * hw[1] * (hb * wb) / (bh * bw)
-    keep[0] = False
-    keep &= np.isin(np.arange(n), labels[rim & cloth])
+    keep &= np.isin(np.arange(len(keep)), labels[rim & cloth])
     found = keep[labels]
-    if not found.any():
-        return None
+    return _soft(found, box, feather) if found.any() else None
+
+
+def _at_half_size(crop: np.ndarray, pts: np.ndarray, box: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The crop's `box` as the per-frame searches see it, at half size (they run every frame, and
+    their masks are soft anyway): its CIELAB (`lab8`), the mesh points in it, and the face oval
+    (uint8 0/1)."""
+    bh, bw = box[0].stop - box[0].start, box[1].stop - box[1].start
+    hb, wb = max(1, bh // 2), max(1, bw // 2)
+    local = (pts - np.array([box[1].start, box[0].start], np.float32)) * np.array([wb / bw, hb / bh], np.float32)
+    oval = np.zeros((hb, wb), np.uint8)
+    cv2.fillPoly(oval, [np.round(local[FACE_OVAL]).astype(np.int32)], 1)
+    lab = lab8(cv2.resize(np.ascontiguousarray(crop[box]), (wb, hb), interpolation=cv2.INTER_AREA))
+    return lab, local, oval
+
+
+def _big_pieces(mask: np.ndarray, hw: tuple[int, int], box: tuple[slice, slice]) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, bool per label): the 8-connected pieces of a half-size search's bool `mask` over
+    `box`, and which of them cover at least MIN_AREA of the crop (of size `hw`); the background
+    label is never one."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    bh, bw = box[0].stop - box[0].start, box[1].stop - box[1].start
+    big = stats[:, cv2.CC_STAT_AREA] >= MIN_AREA * hw[0] * hw[1] * mask.size / (bh * bw)
+    big[0] = False
+    return labels, big
+
+
+def _soft(found: np.ndarray, box: tuple[slice, slice], feather: float) -> Found:
+    """A half-size search's bool `found` as the (box, soft mask) the swap blends: back at the box's
+    size, softened by `feather` pixels."""
+    bh, bw = box[0].stop - box[0].start, box[1].stop - box[1].start
     soft = cv2.resize(found.astype(np.float32), (bw, bh), interpolation=cv2.INTER_LINEAR)
     return box, cv2.GaussianBlur(soft, (0, 0), feather) if feather > 0 else soft
 
