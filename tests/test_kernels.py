@@ -226,7 +226,7 @@ def test_one_call_masks_draw_the_step_by_step_masks(mesh, keep_mouth, shift):
     valid[:, :40] = 0  # the warped source does not reach everywhere
     lowered = C._lower_forehead(moved)
     face, skin, src_skin, regions, chroma, detail, kept = swap_masks(
-        hw, moved.astype(np.float64), lowered.astype(np.float64), valid, sw._face_parts, sw._kept_parts(("mouth_inner",)),
+        hw, moved.astype(np.float64), lowered.astype(np.float64), valid, sw._face_parts, sw._whole_parts, sw._kept_parts(("mouth_inner",)),
         *sw._mask_parts, float(sw._feather), sw._fade_kernel, True)
     want_face = sw._face_mask(hw, moved) * valid
     want_skin = C._skin_mask(hw, lowered, sw._feather)

@@ -346,8 +346,8 @@ def _place(frame, win, y0, x0):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
-def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, feature_parts, oval, eyes, brows, lips,
-               feather, fade_kernel, colour):  # pragma: no cover - compiled
+def swap_masks(hw, shaped, lowered, valid, face_parts, whole_parts, kept_parts, skin_parts, feature_parts, oval, eyes, brows,
+               lips, feather, fade_kernel, colour):  # pragma: no cover - compiled
     """Every per-frame mask of the classical swap, in one call (see ClassicalSwapper.swap).
 
     shaped, lowered (468, 2) float64: the reshaped target's landmarks, and the same with the
@@ -355,7 +355,8 @@ def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, f
     regions as `_region` takes them: face_parts the oval without the swapper's kept regions,
     kept_parts this frame's kept regions (none: empty), skin_parts the oval without eyes and
     brows, feature_parts the left eye, right eye and inner mouth (one part each). oval, lips:
-    landmark indices; eyes, brows: (left, right) index arrays. feather: the swapper's feather
+    landmark indices; eyes, brows: (left, right) index arrays. whole_parts: the regions the face
+    mask holds whole, grown by the feather (the eyes; none: empty). feather: the swapper's feather
     (px); fade_kernel: the brow line's Gaussian. colour: also the colour step's masks.
     Returns (face mask, target skin, source skin, eye/eye/mouth regions (3, H, W), chroma,
     detail mask, kept mask), float32 (H, W); those not asked for are empty. Each mask is
@@ -381,6 +382,15 @@ def swap_masks(hw, shaped, lowered, valid, face_parts, kept_parts, skin_parts, f
                 t = min(max((y + y0 - (smooth[x + x0] - lift)) / max(lift, np.float32(1.0)), 0.0), 1.0)
                 fade = np.float32(t * t * (3.0 - 2.0 * t))
                 face[y + y0, x + x0] = win[y, x] * (fade * valid[y + y0, x + x0])
+    # ... and at least the regions swapped whole (the eyes) grown by the feather, where the source
+    # reaches (the swapper's `_face_mask`)
+    if whole_parts[1].shape[0] > 1:
+        win, y0, x0 = _region(hw, shaped, whole_parts, feather, -feather)
+        for y in range(win.shape[0]):
+            for x in range(win.shape[1]):
+                v = win[y, x] * valid[y + y0, x + x0]
+                if v > face[y + y0, x + x0]:
+                    face[y + y0, x + x0] = v
     kept = empty
     if kept_parts[1].shape[0] > 1:
         kept = np.zeros((h, w), np.float32)
