@@ -173,3 +173,22 @@ def test_a_source_with_shut_eyes_leaves_the_targets_open_eyes(astronaut, astrona
     shut_out = sw.swap(crop, lm, dataclasses.replace(source, eye_opening=0.05)).crop
     assert np.abs(open_out[eyes].astype(int) - crop[eyes].astype(int)).mean() > 3  # the source's eyes
     assert np.abs(shut_out[eyes].astype(int) - crop[eyes].astype(int)).mean() < 2  # her own
+
+
+def test_an_eye_under_hair_does_not_say_the_source_is_open_eyed(astronaut, analyse):
+    """The mesh guesses the lids of an eye under hair, and guesses them open: the hard set's
+    hair_1_source, whose eyes are shut, read 0.30 for the covered eye and 0.05 for the other, so
+    her lids were pasted over every target's open eyes as dark holes. Only the eyes the photo
+    shows count. Here the astronaut's uncovered eye is shut by moving its upper lid's points onto
+    the lower lid's; the one under a drawn hair band still reads open."""
+    from benchmarks.hard_cases import hair_band
+
+    sw = ClassicalSwapper(reshape=0.0)
+    hairy = hair_band(astronaut, analyse(astronaut), side=0)  # over the image-left eye: the mesh's right eye
+    face = analyse(hairy)
+    lids = face.landmarks.copy()
+    lids[[384, 385, 386, 387, 388, 398, 466], 1] = lids[[381, 380, 374, 373, 390, 382, 249], 1]  # the left eye shut
+    shut = dataclasses.replace(face, landmarks=lids)
+    assert eye_opening(lids[:468], (False, True)) < EYES_CLOSED < EYES_OPEN < eye_opening(lids[:468], (True, False))
+    assert sw.encode_source([hairy], [shut]).eye_opening < EYES_CLOSED
+    assert sw.encode_source([hairy], [face]).eye_opening > EYES_OPEN  # with its own lids: open

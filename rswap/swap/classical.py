@@ -75,6 +75,7 @@ SOURCE_MOUTH_OPEN = 0.25
 # read as dark holes (1_source in the eval). Below EYES_CLOSED the source's eyes count as shut,
 # and a target's eyes open wider than EYES_OPEN are then kept.
 EYES_CLOSED, EYES_OPEN = 0.12, 0.15
+EYE_SEEN = 0.5  # an eye's mean trust in the cleaned source texture from which the photo shows it (`eyes_seen`)
 DETAIL_SIGMA = 0.05  # scale of the skin's shadows held near the target's own (limit_shadows), fraction of the crop
 _FEATURES = ("left_eye", "right_eye", "mouth_inner")  # the regions a swap may keep, in swap_masks' order
 # Regions the face mask holds whole, however near the face's outline they lie. On a turned head the
@@ -138,11 +139,24 @@ def mouth_opening(points: np.ndarray) -> float:
     return float(gap / max(np.linalg.norm(points[78] - points[308]), 1e-6))
 
 
-def eye_opening(points: np.ndarray) -> float:
-    """Lid gap over eye width, the wider-open eye of the two: ~0.05 shut, ~0.25-0.35 open."""
-    gaps = [np.linalg.norm(points[up] - points[lo]) / max(np.linalg.norm(points[a] - points[b]), 1e-6)
-            for up, lo, a, b in ((159, 145, 33, 133), (386, 374, 263, 362))]
+def eye_opening(points: np.ndarray, seen: tuple[bool, bool] = (True, True)) -> float:
+    """Lid gap over eye width, the wider-open eye of the two: ~0.05 shut, ~0.25-0.35 open.
+    `seen` (the right eye, the left, as the mesh names them): the eyes the photo shows. One under
+    hair or a hand has only the mesh's guess of its lids, and that reads open: the hard set's
+    hair_1_source, whose eyes are shut, read 0.30 for the one under the hair and 0.05 for the
+    other. Without either seen, both count."""
+    eyes = [eye for eye, shown in zip(((159, 145, 33, 133), (386, 374, 263, 362)), seen) if shown or not any(seen)]
+    gaps = [np.linalg.norm(points[up] - points[lo]) / max(np.linalg.norm(points[a] - points[b]), 1e-6) for up, lo, a, b in eyes]
     return float(max(gaps))
+
+
+def eyes_seen(trust: np.ndarray, points: np.ndarray) -> tuple[bool, bool]:
+    """(right eye, left eye): whether a source photo shows each, from its cleaned texture's trust
+    (`clean_texture`: a feature whose ring is occluded is not trusted) over the eye's polygon.
+    On the eval's sources an eye is trusted at 0.77-1.00 or covered at 0.00-0.34."""
+    hw = trust.shape[:2]
+    return tuple(bool(trust[region_mask(hw, points, include=(name,), feather=0) > 0.5].mean() >= EYE_SEEN)
+                 for name in ("right_eye", "left_eye"))
 
 
 def _frontalness(points: np.ndarray) -> float:
@@ -322,6 +336,7 @@ class ClassicalSwapper(HostSwapper):
             crops.append((crop, pts, cleaned, layout))
         base = min(range(len(crops)), key=lambda k: _frontalness(crops[k][1]))
         _, _, cleaned, landmarks = crops[base]
+        seen = (True, True) if cleaned is None else eyes_seen(cleaned.trust, landmarks)
         texture = crops[base][0] if cleaned is None else cleaned.texture
         if cleaned is not None and len(crops) > 1:
             others = [(c.texture, layout, c.quality) for k, (_, _, c, layout) in enumerate(crops) if k != base]
@@ -343,7 +358,7 @@ class ClassicalSwapper(HostSwapper):
         grain = 0.0
         if self.clean_source:  # a flat (low-contrast, soft) source's detail raised, once (source_detail.py)
             texture, grain = restore_detail(texture, landmarks)
-        source = ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1]), lips, grain)
+        source = ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1], seen), lips, grain)
         source.smaller.update({size: scaled_source(source, size) for size in self.crop_sizes})
         return source
 
