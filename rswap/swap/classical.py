@@ -72,16 +72,16 @@ MOUTH_OPEN = 0.12
 # source 61 -> 58 of their 63 pairs, glasses aside) and gained nothing in defects (31 -> 34).
 SOURCE_MOUTH_OPEN = 0.25
 # A source whose eyes are shut has no eye to paste: its lids pasted over a target's open eyes
-# read as dark holes (1_source in the eval). Below EYES_CLOSED the source's eyes count as shut,
-# and a target's eyes open wider than EYES_OPEN are then kept.
+# read as dark holes (1_source in the eval). Below EYES_CLOSED the source's eyes count as shut (of
+# the eyes its photo shows: `eyes_seen`), and a target's eyes open wider than EYES_OPEN are then kept.
 EYES_CLOSED, EYES_OPEN = 0.12, 0.15
 EYE_SEEN = 0.5  # an eye's mean trust in the cleaned source texture from which the photo shows it (`eyes_seen`)
 DETAIL_SIGMA = 0.05  # scale of the skin's shadows held near the target's own (limit_shadows), fraction of the crop
 _FEATURES = ("left_eye", "right_eye", "mouth_inner")  # the regions a swap may keep, in swap_masks' order
-# Regions the face mask holds whole, however near the face's outline they lie. On a turned head the
-# far eye comes within the mask's eroded, feathered rim: 015384's far eye had 97% of its pixels under
-# 0.9 of the mask, 000037's 71%, and the target's own eye showed beside the source's (RESULTS.md,
-# issue 10, nineteenth session).
+# Regions the face mask holds whole (grown by the feather), however near the face's outline they
+# lie. On a turned head the far eye comes within the mask's eroded, feathered rim: 015384's far eye
+# had 97% of its pixels under 0.9 of the mask, 000037's 71%, and the target's own eye showed beside
+# the source's (RESULTS.md, issue 10, nineteenth session).
 _WHOLE = ("left_eye", "right_eye")
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
