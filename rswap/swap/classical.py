@@ -291,7 +291,8 @@ class ClassicalSwapper(HostSwapper):
         self._kept_sets = {which: region_parts([(name, False, 1) for name, kept in zip(_FEATURES, which) if kept])
                            for which in itertools.product((False, True), repeat=len(_FEATURES))}
         self._face_parts = region_parts([("face_oval", False, 1)] + [(name, False, -1) for name in self.keep])
-        self._whole_parts = region_parts([(name, False, 1) for name in _WHOLE if name not in self.keep])
+        self._whole = tuple(name for name in _WHOLE if name not in self.keep)  # (an eye kept is not swapped at all)
+        self._whole_parts = region_parts([(name, False, 1) for name in self._whole])
         self._mask_parts = (
             region_parts([("face_oval", False, 1), ("left_eye", False, -1), ("right_eye", False, -1),
                           ("left_brow", True, -1), ("right_brow", True, -1)]),  # the skin
@@ -463,8 +464,9 @@ class ClassicalSwapper(HostSwapper):
         least the eyes (`_WHOLE`), grown by the feather, with a ramp of the feather outside."""
         oval = region_mask(hw, shaped, include=("face_oval",), exclude=self.keep, feather=self._feather, erode=self._feather)
         face = oval * _forehead_fade(hw, shaped)
-        whole = tuple(name for name in _WHOLE if name not in self.keep)
-        return np.maximum(face, region_mask(hw, shaped, include=whole, feather=self._feather, erode=-self._feather)) if whole else face
+        if not self._whole:
+            return face
+        return np.maximum(face, region_mask(hw, shaped, include=self._whole, feather=self._feather, erode=-self._feather))
 
     def _paste_mask(self, hw, target: np.ndarray, shaped: np.ndarray) -> np.ndarray:
         """Both outlines (before and after reshaping), grown a little and feathered, so the
