@@ -1,7 +1,8 @@
 """What the classical swap must not paste: a source's fringe joined to its hair, a source's
 hard shadows that the target's light does not make; and what it must leave in front: a cap's
 brim over the target's forehead (and the brim's shadow below it), a jacket its mesh's jaw runs
-over, and its open eyes when the source's are shut. On the astronaut and edits of it."""
+over, hair falling over the side of its face, and its open eyes when the source's are shut. On
+the astronaut and edits of it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 from benchmarks.hard_cases import HAIR_RGB
 from rswap.compose.color import limit_shadows, to_lab
 from rswap.compose.masks import region_mask
-from rswap.compose.occluders import forehead_occluders, front_occluders
+from rswap.compose.occluders import forehead_occluders, front_occluders, side_hair_box
 from rswap.compose.source_texture import occluder_mask, visibility_map
 from rswap.face.align import align_crop, get_template, transform_points
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, RIGHT_BROW
@@ -120,7 +121,9 @@ def test_a_jacket_under_the_mesh_jaw_stays_in_front_and_a_beard_does_not(astrona
     chin, left, right = lm[FACE_OVAL, 1].max(), lm[FACE_OVAL, 0].min(), lm[FACE_OVAL, 0].max()
     # A corner of the lower face, from the jaw's right side in, well below the mouth's bottom (17).
     corner = (rows > lm[17, 1] + 0.35 * (chin - lm[17, 1])) & (cols > 0.55 * right + 0.45 * left)
-    inner = (cv2.erode(oval, np.ones((7, 7), np.uint8)) > 0) & cv2.erode(corner.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    # 4 px in from the jacket's edge: the search runs at half size (its edge moves by a pixel with the
+    # box's phase) and its mask is feathered by 2 px.
+    inner = (cv2.erode(oval, np.ones((9, 9), np.uint8)) > 0) & cv2.erode(corner.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     assert inner.sum() > 50
     below_mouth = (oval > 0) & (rows > lm[17, 1])
     assert front_occluders(crop, lm)[below_mouth].max() < 0.05  # her own chin and jaw
@@ -192,3 +195,49 @@ def test_an_eye_under_hair_does_not_say_the_source_is_open_eyed(astronaut, analy
     assert eye_opening(lids[:468], (False, True)) < EYES_CLOSED < EYES_OPEN < eye_opening(lids[:468], (True, False))
     assert sw.encode_source([hairy], [shut]).eye_opening < EYES_CLOSED
     assert sw.encode_source([hairy], [face]).eye_opening > EYES_OPEN  # with its own lids: open
+
+
+def test_hair_falling_over_the_side_of_the_targets_face_stays_in_front_and_a_jaw_shade_does_not(astronaut, astronaut_face, analyse):
+    """A lock of hair falls from beside her head over one temple and cheek, inside the mesh's oval (as
+    on 2.jpg and 015384): the swap must leave it in front, not paste the source's cheek over it, and
+    still swap the rest of that cheek. A dark shade along the jaw, also joined to dark pixels outside
+    the face, is no hair: it starts below the eyes."""
+    sw = ClassicalSwapper(reshape=0.0)
+    crop, M = align_crop(astronaut, astronaut_face.kps5, sw.template)
+    lm = transform_points(astronaut_face.landmarks[:468], M)
+    rows, cols = np.arange(crop.shape[0])[:, None], np.arange(crop.shape[1])[None, :]
+    oval = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(lm[FACE_OVAL]).astype(np.int32)], 1)
+    brows, mouth = lm[LEFT_BROW + RIGHT_BROW, 1].min(), lm[17, 1]
+    # The lock: from above the brows (outside the face) down to the mouth, over the image-right temple and
+    # cheek, beside the eye's outer corner.
+    lock = np.broadcast_to((rows > brows - 30) & (rows < mouth) & (cols > lm[263, 0] + 6), crop.shape[:2])
+    hairy = crop.copy()
+    hairy[lock] = HAIR_RGB
+    on_face = lock & (cv2.erode(oval, np.ones((9, 9), np.uint8)) > 0) & (rows > lm[263, 1])  # below the brow's end
+    on_face &= cv2.erode(lock.astype(np.uint8), np.ones((11, 11), np.uint8)) > 0  # the mask is soft at the lock's edge
+    assert on_face.sum() > 200
+    # Below the eyes, off the oval's rim (a sliver of her own hair lies on it at one temple): no hair on the plain photo.
+    cheeks = (cv2.erode(oval, np.ones((9, 9), np.uint8)) > 0) & (rows > lm[[33, 263], 1].max() + 8)
+    assert side_hair_mask(crop, lm)[cheeks].max() < 0.05
+    assert side_hair_mask(hairy, lm)[on_face].min() > 0.9
+    source = sw.encode_source([astronaut[:, ::-1].copy()], [analyse(astronaut[:, ::-1].copy())])
+    out = sw.swap(hairy, lm, source).crop
+    assert np.abs(out[on_face].astype(int) - hairy[on_face].astype(int)).max() <= 2
+    other_cheek = cheeks & (cols < lm[33, 0]) & (cv2.erode(oval, np.ones((15, 15), np.uint8)) > 0)
+    assert np.abs(out[other_cheek].astype(int) - hairy[other_cheek].astype(int)).mean() > 3  # still swapped
+    # A shade along the jaw, from the chin up to the mouth's level, over the oval's rim on both sides.
+    shade = crop.copy()
+    jaw = (np.abs(cv2.distanceTransform(1 - oval, cv2.DIST_L2, 3) - cv2.distanceTransform(oval, cv2.DIST_L2, 3)) < 6)
+    jaw &= np.broadcast_to(rows > mouth - 10, crop.shape[:2])
+    shade[jaw] = (45, 35, 30)
+    assert side_hair_mask(shade, lm)[jaw & (oval > 0)].max() < 0.05
+
+
+def side_hair_mask(crop, points):
+    """side_hair_box's soft mask on the whole crop (zero where nothing is found)."""
+    out = np.zeros(crop.shape[:2], np.float32)
+    found = side_hair_box(crop, points)
+    if found is not None:
+        out[found[0]] = found[1]
+    return out

@@ -30,7 +30,7 @@ from rswap.compose.local_light import shade_below_occluders, target_nose_light
 from rswap.compose.mask_kernels import dilate_rows, ellipse_rows, region_parts, swap_masks
 from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
-from rswap.compose.occluders import front_occluder_box
+from rswap.compose.occluders import front_occluder_box, side_hair_box
 from rswap.compose.source_detail import add_target_grain, restore_detail
 from rswap.compose.source_light import neutral_light
 from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
@@ -365,9 +365,9 @@ class ClassicalSwapper(HostSwapper):
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource) -> SwapResult:
         """A cap's brim or a fringe over the target's forehead, the frames of its glasses and clothes
-        its mesh's jaw runs over are found here and kept (`front_occluder_box`). Hands in front of
-        the face are the frame's business: the compositor takes them out of the paste mask
-        (rswap.swap.frame.in_front)."""
+        its mesh's jaw runs over are found here and kept (`front_occluder_box`), and so is hair
+        falling over the sides of its face (`side_hair_box`). Hands in front of the face are the
+        frame's business: the compositor takes them out of the paste mask (rswap.swap.frame.in_front)."""
         hw = crop.shape[:2]
         if hw[0] != hw[1] or hw[0] not in self._by_size:
             raise RswapError(f"the classical swapper takes square crops of {', '.join(map(str, sorted(self._by_size)))} pixels, got {hw}")
@@ -411,6 +411,15 @@ class ClassicalSwapper(HostSwapper):
         if occluders is not None and self.color != "none":  # (no skin masks are drawn without colour)
             box, soft = occluders
             dst_skin[box] *= soft < 0.5
+        # Hair falling over the sides of the target's face stays in front too, and the face mask ends
+        # where it starts: at the face's edge a hole in the blend mask has no skin beyond it to tint,
+        # and the blend's coarse levels otherwise laid a grey haze of the source's cheek over the strands.
+        hair = side_hair_box(crop, target)
+        if hair is not None:
+            box, soft = hair
+            face_mask[box] *= 1.0 - soft
+            if self.color != "none":
+                dst_skin[box] *= soft < 0.5
         if self.color != "none" and src_skin.any() and dst_skin.any():
             # Statistics from skin only, on both faces: brows, eyes and lips would pull the
             # mean toward grey or red. Both skins are taken on the reshaped landmarks,
@@ -449,9 +458,10 @@ class ClassicalSwapper(HostSwapper):
             swapped = recolour_lips(swapped, background, shaped, source.open_lips)
         # The occluders found above back in front, blended on their own box only (a whole-crop
         # blend cost ~0.7 ms a frame).
-        if occluders is not None:
-            box, soft = occluders
-            swapped[box] = alpha_blend(crop[box], swapped[box], soft)
+        for found in (occluders, hair):
+            if found is not None:
+                box, soft = found
+                swapped[box] = alpha_blend(crop[box], swapped[box], soft)
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
 
     def _kept_parts(self, keep: tuple[str, ...]):
