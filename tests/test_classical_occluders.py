@@ -14,11 +14,11 @@ import numpy as np
 from benchmarks.hard_cases import HAIR_RGB
 from rswap.compose.color import limit_shadows, to_lab
 from rswap.compose.masks import region_mask
-from rswap.compose.occluders import forehead_occluders, front_occluders, side_hair_box
+from rswap.compose.occluders import forehead_occluders, front_occluder_box, front_occluders, side_hair_box
 from rswap.compose.source_texture import occluder_mask, visibility_map
 from rswap.face.align import align_crop, get_template, transform_points
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, RIGHT_BROW
-from rswap.swap.classical import EYES_CLOSED, EYES_OPEN, ClassicalSwapper, eye_opening
+from rswap.swap.classical import EYES_CLOSED, EYES_OPEN, ClassicalSwapper, _beside_brows, _over_brows, eye_opening
 
 BRIM_RGB = (150, 190, 235)  # a light-blue cap
 
@@ -71,6 +71,9 @@ def test_a_cap_brim_over_the_targets_forehead_stays_in_front(astronaut, astronau
     inner = cv2.erode(oval, np.ones((9, 9), np.uint8)) > 0  # the mask is soft at the oval's edge
     brim = inner & (rows < brim_y - 3)
     assert brim.sum() > 100 and occ[brim].min() > 0.9
+    # Under it the brows are not held whole (the source's brow ridge would meet the brim as a seam).
+    assert _over_brows(front_occluder_box(capped, lm), lm)
+    assert not _over_brows(None, lm) and not _over_brows(((slice(0, 9), slice(0, 256)), np.zeros((9, 256), np.float32)), lm)
     source = sw.encode_source([astronaut[:, ::-1].copy()], [analyse(astronaut[:, ::-1].copy())])
     out = sw.swap(capped, lm, source).crop
     assert np.abs(out[brim].astype(int) - capped[brim].astype(int)).max() <= 1
@@ -221,6 +224,8 @@ def test_hair_falling_over_the_side_of_the_targets_face_stays_in_front_and_a_jaw
     cheeks = (cv2.erode(oval, np.ones((9, 9), np.uint8)) > 0) & (rows > lm[[33, 263], 1].max() + 8)
     assert side_hair_mask(crop, lm)[cheeks].max() < 0.05
     assert side_hair_mask(hairy, lm)[on_face].min() > 0.9
+    # Beside the brows: they are not held whole there (the held brow's rim would cover the lock).
+    assert _beside_brows(side_hair_box(hairy, lm), lm) and not _beside_brows(None, lm)
     source = sw.encode_source([astronaut[:, ::-1].copy()], [analyse(astronaut[:, ::-1].copy())])
     out = sw.swap(hairy, lm, source).crop
     assert np.abs(out[on_face].astype(int) - hairy[on_face].astype(int)).max() <= 2

@@ -226,9 +226,11 @@ def test_one_call_masks_draw_the_step_by_step_masks(mesh, keep_mouth, shift):
     valid[:, :40] = 0  # the warped source does not reach everywhere
     lowered = C._lower_forehead(moved)
     face, skin, src_skin, regions, chroma, detail, kept = swap_masks(
-        hw, moved.astype(np.float64), lowered.astype(np.float64), valid, sw._face_parts, sw._whole_parts, sw._kept_parts(("mouth_inner",)),
-        *sw._mask_parts, float(sw._feather), sw._fade_kernel, True)
+        hw, moved.astype(np.float64), lowered.astype(np.float64), valid, sw._face_parts, sw._whole_sets[True],
+        sw._kept_parts(("mouth_inner",)), *sw._mask_parts, float(sw._feather), sw._fade_kernel, True)
     want_face = sw._face_mask(hw, moved) * valid
+    no_brows = swap_masks(hw, moved.astype(np.float64), lowered.astype(np.float64), valid, sw._face_parts, sw._whole_sets[False],
+                          sw._kept_parts(("mouth_inner",)), *sw._mask_parts, float(sw._feather), sw._fade_kernel, True)[0]
     want_skin = C._skin_mask(hw, lowered, sw._feather)
     want_regions = [region_mask(hw, moved, include=(n,), feather=2.0, erode=-2.0) for n in C._FEATURES]
     want_kept = region_mask(hw, moved, include=("mouth_inner",), feather=3, erode=-1)  # an open mouth, put back
@@ -242,6 +244,7 @@ def test_one_call_masks_draw_the_step_by_step_masks(mesh, keep_mouth, shift):
     # measured on this mesh: the face ramp 0.15 at most (a differing edge pixel
     # moves the distances of the pixels around it), eyes 0.43; means 0.0002-0.007
     close(face, want_face, 0.2, 0.005)
+    close(no_brows, sw._face_mask(hw, moved, brows=False) * valid, 0.2, 0.005)  # under a brim or fringe
     close(skin, want_skin, 1.0, 0.01)  # hard masks: a few pixels at the edge
     close(src_skin, want_skin * valid, 1.0, 0.01)
     for got, want in zip(regions, want_regions):

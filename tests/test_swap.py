@@ -144,12 +144,12 @@ def test_forehead_edge_follows_the_brows_and_fades_no_sharper_than_the_sides(ast
     assert ramp_top >= ramp_side, (ramp_top, ramp_side)
 
 
-def test_an_eye_near_the_faces_outline_is_swapped_whole(astronaut, astronaut_face, other_person):
+def test_the_eyes_and_brows_near_the_faces_outline_are_swapped_whole(astronaut, astronaut_face, other_person):
     """On a turned head the far eye lies near the face's outline, inside the swap mask's eroded,
     feathered rim: the target's own eye showed through beside the source's (015384 in the eval,
-    97% of its far eye under 0.9 of the mask). Here the outline is pulled in to the astronaut's
-    image-right eye, as a turned head's foreshortened temple brings it: that eye is still
-    swapped whole, as the other one is."""
+    97% of its far eye under 0.9 of the mask), and the far brow's tail too. Here the outline is
+    pulled in to the astronaut's image-right eye, as a turned head's foreshortened temple brings
+    it: that eye and brow are still swapped whole, as the other ones are."""
     from rswap.compose.masks import region_mask
     from rswap.face.landmarks import FACE_OVAL, REGIONS
 
@@ -157,15 +157,18 @@ def test_an_eye_near_the_faces_outline_is_swapped_whole(astronaut, astronaut_fac
     crop, M = align_crop(astronaut, astronaut_face.kps5, sw.template)
     lm = transform_points(astronaut_face.landmarks, M)[:468].copy()
     eye = max(("left_eye", "right_eye"), key=lambda name: lm[REGIONS[name], 0].mean())  # the image-right eye
-    corner = lm[REGIONS[eye], 0].max()
+    brow = eye.replace("eye", "brow")
     oval = np.asarray(FACE_OVAL)
-    lm[oval, 0] = np.minimum(lm[oval, 0], corner + 4)  # the temple and cheek foreshortened
+    lm[oval, 0] = np.minimum(lm[oval, 0], lm[REGIONS[eye], 0].max() + 4)  # the temple and cheek foreshortened
     hw = crop.shape[:2]
-    inside = {name: region_mask(hw, lm, include=(name,), feather=0) > 0.5 for name in ("left_eye", "right_eye")}
-    assert inside[eye].sum() > 100
+    inside = {name: region_mask(hw, lm, include=(name,), feather=0) > 0.5
+              for name in ("left_eye", "right_eye", "left_brow", "right_brow")}
+    assert inside[eye].sum() > 100 and inside[brow].sum() > 100
     mask = sw._face_mask(hw, lm)
     for name in inside:
         assert mask[inside[name]].min() > 0.99, name
+    assert sw._face_mask(hw, lm, brows=False)[inside[brow]].min() < 0.5  # (the oval alone cuts the brow's tail)
     res = sw.swap(crop, lm, sw.encode_source([other_person], [_face(other_person)])).crop
     change = {name: np.abs(res.astype(int) - crop.astype(int)).max(-1)[inside[name]].mean() for name in inside}
-    assert change[eye] > 0.7 * min(change.values()) and change[eye] > 8, change
+    assert change[eye] > 0.7 * min(change["left_eye"], change["right_eye"]) and change[eye] > 8, change
+    assert change[brow] > 0.7 * min(change["left_brow"], change["right_brow"]) and change[brow] > 8, change

@@ -78,11 +78,17 @@ EYES_CLOSED, EYES_OPEN = 0.12, 0.15
 EYE_SEEN = 0.5  # an eye's mean trust in the cleaned source texture from which the photo shows it (`eyes_seen`)
 DETAIL_SIGMA = 0.05  # scale of the skin's shadows held near the target's own (limit_shadows), fraction of the crop
 _FEATURES = ("left_eye", "right_eye", "mouth_inner")  # the regions a swap may keep, in swap_masks' order
-# Regions the face mask holds whole (grown by the feather), however near the face's outline they
-# lie. On a turned head the far eye comes within the mask's eroded, feathered rim: 015384's far eye
-# had 97% of its pixels under 0.9 of the mask, 000037's 71%, and the target's own eye showed beside
-# the source's (RESULTS.md, issue 10, nineteenth session).
+# Regions the face mask holds whole, grown by the feather, however near the face's outline they lie.
+# On a turned head the far eye comes within the mask's eroded, feathered rim: 015384's far eye had
+# 97% of its pixels under 0.9 of the mask, 000037's 71%, and the target's own eye showed beside the
+# source's (nineteenth session). The brows' tails reached into that rim too, and the forehead fade
+# began at their top edge: held whole as well, with the target's side hair kept in front, closer to
+# source rose 473 -> 477 of 528 and top-1 459 -> 465, 132 -> 138 of 160 on the hard set (RESULTS.md,
+# issue 10, twentieth session). Not where a brim or fringe reaches over the brows (`_over_brows`: the
+# source's brow ridge met the brim's edge as a seam) or hair lies beside them (`_beside_brows`: the
+# held brow laid a pale block over 2.jpg's hair at her temples).
 _WHOLE = ("left_eye", "right_eye")
+_BROWS = ("left_brow", "right_brow")
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
 
@@ -157,6 +163,26 @@ def eyes_seen(trust: np.ndarray, points: np.ndarray) -> tuple[bool, bool]:
     hw = trust.shape[:2]
     return tuple(bool(trust[region_mask(hw, points, include=(name,), feather=0) > 0.5].mean() >= EYE_SEEN)
                  for name in ("right_eye", "left_eye"))
+
+
+def _over_brows(occluders, points: np.ndarray) -> bool:
+    """Whether what stays in front (`front_occluder_box`) reaches above the brows: a brim, a
+    fringe, hair down a temple (the astronaut's), which brows held whole would meet."""
+    if occluders is None:
+        return False
+    (rows, _), soft = occluders
+    above = int(np.floor(points[LEFT_BROW + RIGHT_BROW, 1].min())) - rows.start
+    return above > 0 and bool((soft[:above] > 0.5).any())
+
+
+def _beside_brows(hair, points: np.ndarray) -> bool:
+    """Whether hair over the sides of the face (`side_hair_box`) lies beside the brows (at their
+    height), where brows held whole would reach into it."""
+    if hair is None:
+        return False
+    (rows, _), soft = hair
+    level = int(np.ceil(points[LEFT_BROW + RIGHT_BROW, 1].max())) - rows.start
+    return level > 0 and bool((soft[:level] > 0.5).any())
 
 
 def _frontalness(points: np.ndarray) -> float:
@@ -291,8 +317,10 @@ class ClassicalSwapper(HostSwapper):
         self._kept_sets = {which: region_parts([(name, False, 1) for name, kept in zip(_FEATURES, which) if kept])
                            for which in itertools.product((False, True), repeat=len(_FEATURES))}
         self._face_parts = region_parts([("face_oval", False, 1)] + [(name, False, -1) for name in self.keep])
-        self._whole = tuple(name for name in _WHOLE if name not in self.keep)  # (an eye kept is not swapped at all)
-        self._whole_parts = region_parts([(name, False, 1) for name in self._whole])
+        # The regions the face mask holds whole (an eye kept is not swapped at all): with the brows, or
+        # without them (a brim, a fringe or hair at them).
+        self._whole = {brows: tuple(name for name in _WHOLE + _BROWS * brows if name not in self.keep) for brows in (False, True)}
+        self._whole_sets = {brows: region_parts([(name, False, 1) for name in names]) for brows, names in self._whole.items()}
         self._mask_parts = (
             region_parts([("face_oval", False, 1), ("left_eye", False, -1), ("right_eye", False, -1),
                           ("left_brow", True, -1), ("right_brow", True, -1)]),  # the skin
@@ -365,9 +393,9 @@ class ClassicalSwapper(HostSwapper):
 
     def swap(self, crop: np.ndarray, landmarks: np.ndarray, source: ClassicalSource) -> SwapResult:
         """A cap's brim or a fringe over the target's forehead, the frames of its glasses and clothes
-        its mesh's jaw runs over are found here and kept (`front_occluder_box`), and so is hair
-        falling over the sides of its face (`side_hair_box`). Hands in front of the face are the
-        frame's business: the compositor takes them out of the paste mask (rswap.swap.frame.in_front)."""
+        its mesh's jaw runs over are found here and kept (`front_occluder_box`). Hands in front of
+        the face are the frame's business: the compositor takes them out of the paste mask
+        (rswap.swap.frame.in_front)."""
         hw = crop.shape[:2]
         if hw[0] != hw[1] or hw[0] not in self._by_size:
             raise RswapError(f"the classical swapper takes square crops of {', '.join(map(str, sorted(self._by_size)))} pixels, got {hw}")
@@ -398,23 +426,26 @@ class ClassicalSwapper(HostSwapper):
         lowered = _lower_forehead(shaped)
         # Every mask in one compiled call (`swap_masks`; what each is for, below and in
         # _face_mask, _skin_mask, _detail_mask, which draw the same masks step by step).
+        # A cap's brim or a fringe over the target's forehead, its glasses' frames, and clothes
+        # under the mesh's jaw stay in front (occluders.py): no part of its skin's statistics
+        # either (the frames' dark lines counted as skin detail and raised the colour match's gain).
+        # So does hair falling over the sides of its face. Where either meets the brows, the brows
+        # are not held whole (the held brow's rim would be pasted over the brim or the hair).
+        occluders = front_occluder_box(crop, target, glasses=self.keep_glasses)
+        hair = side_hair_box(crop, target)
+        brows = not (_over_brows(occluders, target) or _beside_brows(hair, target))
         # An open mouth is put back after the blend only: a hole in the blend mask would let
         # the target's coarse colour spread over the skin around the mouth (measured: the
         # pasted skin's mean moved ~0.8 ΔE off the target's on the tinted-astronaut test).
         face_mask, dst_skin, src_skin, regions, chroma, detail, kept = swap_masks(
-            hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, self._face_parts, self._whole_parts,
+            hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, self._face_parts, self._whole_sets[brows],
             self._kept_parts(keep), *self._mask_parts, float(feather), fade_kernel, self.color != "none")
-        # A cap's brim or a fringe over the target's forehead, its glasses' frames, and clothes
-        # under the mesh's jaw stay in front (occluders.py): no part of its skin's statistics
-        # either (the frames' dark lines counted as skin detail and raised the colour match's gain).
-        occluders = front_occluder_box(crop, target, glasses=self.keep_glasses)
         if occluders is not None and self.color != "none":  # (no skin masks are drawn without colour)
             box, soft = occluders
             dst_skin[box] *= soft < 0.5
-        # Hair falling over the sides of the target's face stays in front too, and the face mask ends
-        # where it starts: at the face's edge a hole in the blend mask has no skin beyond it to tint,
-        # and the blend's coarse levels otherwise laid a grey haze of the source's cheek over the strands.
-        hair = side_hair_box(crop, target)
+        # Hair over the sides of the target's face stays in front too, and the face mask ends where it
+        # starts: at the face's edge a hole in the blend mask has no skin beyond it to tint, and the
+        # blend's coarse levels otherwise laid a grey haze of the source's cheek over the strands.
         if hair is not None:
             box, soft = hair
             face_mask[box] *= 1.0 - soft
@@ -468,15 +499,15 @@ class ClassicalSwapper(HostSwapper):
         """swap_masks' parts for the regions this frame keeps (one of the eight sets made at start)."""
         return self._kept_sets[tuple(name in keep for name in _FEATURES)]
 
-    def _face_mask(self, hw, shaped: np.ndarray) -> np.ndarray:
+    def _face_mask(self, hw, shaped: np.ndarray, brows: bool = True) -> np.ndarray:
         """Where the source replaces the target: the face oval minus the kept regions,
         feathered, and across the forehead the curved wide fade of `_forehead_fade`; but at
-        least the eyes (`_WHOLE`), grown by the feather, with a ramp of the feather outside."""
+        least the eyes and, unless `brows` is False (a brim, a fringe or hair at them), the brows
+        (`_WHOLE`, `_BROWS`), grown by the feather, with a ramp of the feather outside."""
         oval = region_mask(hw, shaped, include=("face_oval",), exclude=self.keep, feather=self._feather, erode=self._feather)
         face = oval * _forehead_fade(hw, shaped)
-        if not self._whole:
-            return face
-        return np.maximum(face, region_mask(hw, shaped, include=self._whole, feather=self._feather, erode=-self._feather))
+        whole = self._whole[brows]
+        return np.maximum(face, region_mask(hw, shaped, include=whole, feather=self._feather, erode=-self._feather)) if whole else face
 
     def _paste_mask(self, hw, target: np.ndarray, shaped: np.ndarray) -> np.ndarray:
         """Both outlines (before and after reshaping), grown a little and feathered, so the
