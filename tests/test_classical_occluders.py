@@ -115,12 +115,7 @@ def test_a_jacket_under_the_mesh_jaw_stays_in_front_and_a_beard_does_not(astrona
     """A face leaning over its collar: the mesh's jaw runs on over the jacket, and the swap must
     leave the jacket there (not paint the source's chin over it). A dark beard in the same place
     has the skin's hue and is swapped as before; the bare face keeps nothing below the mouth."""
-    sw = ClassicalSwapper(reshape=0.0)
-    crop, M = align_crop(astronaut, astronaut_face.kps5, sw.template)
-    lm = transform_points(astronaut_face.landmarks[:468], M)
-    rows, cols = np.arange(crop.shape[0])[:, None], np.arange(crop.shape[1])[None, :]
-    oval = np.zeros(crop.shape[:2], np.uint8)
-    cv2.fillPoly(oval, [np.round(lm[FACE_OVAL]).astype(np.int32)], 1)
+    sw, crop, lm, rows, cols, oval = _aligned_target(astronaut, astronaut_face)
     chin, left, right = lm[FACE_OVAL, 1].max(), lm[FACE_OVAL, 0].min(), lm[FACE_OVAL, 0].max()
     # A corner of the lower face, from the jaw's right side in, well below the mouth's bottom (17).
     corner = (rows > lm[17, 1] + 0.35 * (chin - lm[17, 1])) & (cols > 0.55 * right + 0.45 * left)
@@ -205,12 +200,7 @@ def test_hair_falling_over_the_side_of_the_targets_face_stays_in_front_and_a_jaw
     on 2.jpg and 015384): the swap must leave it in front, not paste the source's cheek over it, and
     still swap the rest of that cheek. A dark shade along the jaw, also joined to dark pixels outside
     the face, is no hair: it starts below the eyes."""
-    sw = ClassicalSwapper(reshape=0.0)
-    crop, M = align_crop(astronaut, astronaut_face.kps5, sw.template)
-    lm = transform_points(astronaut_face.landmarks[:468], M)
-    rows, cols = np.arange(crop.shape[0])[:, None], np.arange(crop.shape[1])[None, :]
-    oval = np.zeros(crop.shape[:2], np.uint8)
-    cv2.fillPoly(oval, [np.round(lm[FACE_OVAL]).astype(np.int32)], 1)
+    sw, crop, lm, rows, cols, oval = _aligned_target(astronaut, astronaut_face)
     brows, mouth = lm[LEFT_BROW + RIGHT_BROW, 1].min(), lm[17, 1]
     # The lock: from above the brows (outside the face) down to the mouth, over the image-right temple and
     # cheek, beside the eye's outer corner.
@@ -237,6 +227,18 @@ def test_hair_falling_over_the_side_of_the_targets_face_stays_in_front_and_a_jaw
     jaw &= np.broadcast_to(rows > mouth - 10, crop.shape[:2])
     shade[jaw] = (45, 35, 30)
     assert side_hair_mask(shade, lm)[jaw & (oval > 0)].max() < 0.05
+
+
+def _aligned_target(astronaut, astronaut_face):
+    """A swapper without reshaping, the astronaut's aligned crop and mesh in it, the crop's row and
+    column indices, and its face oval (uint8 0/1)."""
+    sw = ClassicalSwapper(reshape=0.0)
+    crop, M = align_crop(astronaut, astronaut_face.kps5, sw.template)
+    lm = transform_points(astronaut_face.landmarks[:468], M)
+    rows, cols = np.arange(crop.shape[0])[:, None], np.arange(crop.shape[1])[None, :]
+    oval = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(lm[FACE_OVAL]).astype(np.int32)], 1)
+    return sw, crop, lm, rows, cols, oval
 
 
 def side_hair_mask(crop, points):
