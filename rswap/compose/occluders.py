@@ -95,11 +95,7 @@ def front_occluder_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.
     lab, local, oval = _at_half_size(crop, pts, box)
     oval = oval > 0
     hb, wb = oval.shape
-    rows = np.arange(hb)[:, None]
-    cols = np.arange(wb)[None, :]
-    # Cheek skin: below the eyes, above the nose tip, between the outer eye corners.
-    xl, xr = sorted((float(local[33, 0]), float(local[263, 0])))
-    cheeks = oval & (rows > local[[33, 263, 133, 362], 1].max() + 1) & (rows < local[1, 1]) & (cols > xl) & (cols < xr)
+    cheeks = _cheeks(oval, local)
     ref = lab[cheeks]
     if len(ref) < 30:
         return None
@@ -128,12 +124,15 @@ def side_hair_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.0) ->
 
     The mesh's oval runs on under hair that falls over the temples and cheeks (2.jpg, 015384,
     simswap_specific1), and the swap pasted the source's cheek over it: a hazy grey or lavender band
-    where the strands had been, among the eval's worst pairs. Hair is told from skin by being dark
-    outright (under SIDE_HAIR_L, and under SIDE_DARK of the cheeks' lightness) in a piece that
-    reaches above the eyes, lies beside the outer eye corners and joins dark pixels just outside
-    the oval: hair falls in from beside the face at the temples; a beard, a jaw's shade or a
-    shadowed cheek starts lower down or does not leave the face. The eyes, brows and lips (grown)
-    are never hair. At half size like the other searches."""
+    where the strands had been, most of the eval's colour flags. Hair is told from skin by being dark
+    outright (under SIDE_HAIR_L, and under SIDE_DARK of the cheeks' lightness: a spread-based line
+    fell below zero on 2.jpg's wide-lit cheeks) in a piece that reaches above the lids, lies beside
+    the outer eye corners and joins dark pixels just outside the oval: hair falls in from beside the
+    face at the temples; a beard, a jaw's shade or a shadowed cheek starts lower down or does not
+    leave the face. The eyes, brows and lips (grown) are never hair. Kept in front, these pieces
+    took the crops -> faces set's colour flags from 66 to 33 (RESULTS.md, issue 10, twentieth
+    session; the strand fragments `color.side_hair` finds, kept so, had stood hard against the
+    pasted skin). At half size like the other searches, on lightness alone: 0.47-0.69 ms at 256²."""
     pts = np.asarray(points, np.float32)
     hw = crop.shape[:2]
     outline = pts[FACE_OVAL]
@@ -147,10 +146,10 @@ def side_hair_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.0) ->
     box = _even_box(top, y1, x0, x1, hw)
     light, local, oval = _at_half_size(crop, pts, box, _lightness)
     hb, wb = oval.shape
-    rows, cols = np.arange(hb)[:, None], np.arange(wb)[None, :]
+    cols = np.arange(wb)[None, :]
     xl, xr = sorted((float(local[33, 0]), float(local[263, 0])))
     lids = float(local[[159, 386], 1].min())
-    cheeks = (oval > 0) & (rows > local[[33, 263, 133, 362], 1].max() + 1) & (rows < local[1, 1]) & (cols > xl) & (cols < xr)
+    cheeks = _cheeks(oval > 0, local)
     if np.count_nonzero(cheeks) < 30:
         return None
     dark = light < min(SIDE_DARK * float(np.median(light[cheeks])), SIDE_HAIR_L)
@@ -229,6 +228,14 @@ def _even_box(y0: int, y1: int, x0: int, x1: int, hw: tuple[int, int]) -> tuple[
         return slice(start - 1, stop) if start > 0 else slice(start, stop - 1)
 
     return even(y0, y1, hw[0]), even(x0, x1, hw[1])
+
+
+def _cheeks(oval: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """bool: the cheek skin of a half-size search (its bool face `oval`, mesh points `local`): below
+    the eyes, above the nose tip, between the outer eye corners. No hair, brim or frame lies there."""
+    rows, cols = np.arange(oval.shape[0])[:, None], np.arange(oval.shape[1])[None, :]
+    xl, xr = sorted((float(local[33, 0]), float(local[263, 0])))
+    return oval & (rows > local[[33, 263, 133, 362], 1].max() + 1) & (rows < local[1, 1]) & (cols > xl) & (cols < xr)
 
 
 def _at_half_size(crop: np.ndarray, pts: np.ndarray, box: tuple[slice, slice],

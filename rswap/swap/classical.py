@@ -319,8 +319,10 @@ class ClassicalSwapper(HostSwapper):
         self._face_parts = region_parts([("face_oval", False, 1)] + [(name, False, -1) for name in self.keep])
         # The regions the face mask holds whole (an eye kept is not swapped at all): with the brows, or
         # without them (a brim, a fringe or hair at them).
-        self._whole = {brows: tuple(name for name in _WHOLE + _BROWS * brows if name not in self.keep) for brows in (False, True)}
-        self._whole_sets = {brows: region_parts([(name, False, 1) for name in names]) for brows, names in self._whole.items()}
+        self._whole = {brows: tuple(name for name in _WHOLE + _BROWS * brows if name not in self.keep)
+                       for brows in (False, True)}
+        self._whole_sets = {brows: region_parts([(name, False, 1) for name in names])
+                            for brows, names in self._whole.items()}
         self._mask_parts = (
             region_parts([("face_oval", False, 1), ("left_eye", False, -1), ("right_eye", False, -1),
                           ("left_brow", True, -1), ("right_brow", True, -1)]),  # the skin
@@ -424,8 +426,6 @@ class ClassicalSwapper(HostSwapper):
 
         # 3. Where the source replaces the target, and its colour matched to the target's skin.
         lowered = _lower_forehead(shaped)
-        # Every mask in one compiled call (`swap_masks`; what each is for, below and in
-        # _face_mask, _skin_mask, _detail_mask, which draw the same masks step by step).
         # A cap's brim or a fringe over the target's forehead, its glasses' frames, and clothes
         # under the mesh's jaw stay in front (occluders.py): no part of its skin's statistics
         # either (the frames' dark lines counted as skin detail and raised the colour match's gain).
@@ -434,6 +434,8 @@ class ClassicalSwapper(HostSwapper):
         occluders = front_occluder_box(crop, target, glasses=self.keep_glasses)
         hair = side_hair_box(crop, target)
         brows = not (_over_brows(occluders, target) or _beside_brows(hair, target))
+        # Every mask in one compiled call (`swap_masks`; what each is for, below and in
+        # _face_mask, _skin_mask, _detail_mask, which draw the same masks step by step).
         # An open mouth is put back after the blend only: a hole in the blend mask would let
         # the target's coarse colour spread over the skin around the mouth (measured: the
         # pasted skin's mean moved ~0.8 ΔE off the target's on the tinted-astronaut test).
@@ -443,9 +445,9 @@ class ClassicalSwapper(HostSwapper):
         if occluders is not None and self.color != "none":  # (no skin masks are drawn without colour)
             box, soft = occluders
             dst_skin[box] *= soft < 0.5
-        # Hair over the sides of the target's face stays in front too, and the face mask ends where it
-        # starts: at the face's edge a hole in the blend mask has no skin beyond it to tint, and the
-        # blend's coarse levels otherwise laid a grey haze of the source's cheek over the strands.
+        # The face mask ends where the side hair starts: at the face's edge a hole in the blend mask
+        # has no skin beyond it to tint, and the blend's coarse levels otherwise laid a grey haze of
+        # the source's cheek over the strands.
         if hair is not None:
             box, soft = hair
             face_mask[box] *= 1.0 - soft
@@ -507,7 +509,9 @@ class ClassicalSwapper(HostSwapper):
         oval = region_mask(hw, shaped, include=("face_oval",), exclude=self.keep, feather=self._feather, erode=self._feather)
         face = oval * _forehead_fade(hw, shaped)
         whole = self._whole[brows]
-        return np.maximum(face, region_mask(hw, shaped, include=whole, feather=self._feather, erode=-self._feather)) if whole else face
+        if not whole:
+            return face
+        return np.maximum(face, region_mask(hw, shaped, include=whole, feather=self._feather, erode=-self._feather))
 
     def _paste_mask(self, hw, target: np.ndarray, shaped: np.ndarray) -> np.ndarray:
         """Both outlines (before and after reshaping), grown a little and feathered, so the
