@@ -364,3 +364,46 @@ def test_compiled_lightness_is_opencvs_float_cielab_lightness(astronaut):
         assert np.abs(got[..., k] - want)[where].max() < 0.2
         assert not got[..., k][~where].any()
     assert not got[..., 2].any()
+
+
+def _side_hair_pieces_by_opencv(light, oval, features, thr, lids, xl, xr, min_area):
+    """The side-hair search's pieces as first written: numpy thresholds, a 3 x 3 dilation and
+    OpenCV's connected components (the reference for the compiled pass)."""
+    dark = light < thr
+    inside = dark & (oval > 0) & (features == 0)
+    outside = cv2.dilate((dark & (oval == 0)).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(inside.astype(np.uint8), connectivity=8)
+    keep = (stats[:, cv2.CC_STAT_TOP] < lids) & (stats[:, cv2.CC_STAT_AREA] >= min_area)
+    keep &= np.bincount(labels[outside & inside], minlength=count) > 0
+    keep[0] = False
+    cols = np.arange(light.shape[1])[None, :]
+    return (keep[labels] & ((cols < xl) | (cols > xr))).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_side_hair_pieces_equal_opencvs_components(seed):
+    """`side_hair_pieces` (one compiled pass) keeps exactly the pieces the numpy and OpenCV
+    chain keeps, on made lightness fields of dark blobs and streaks over a face-like oval with
+    feature holes, at thresholds that keep some pieces and drop others."""
+    from rswap.compose.kernels import side_dark_above, side_hair_pieces
+
+    rng = np.random.default_rng(seed)
+    h, w = 64 + seed, 72 - seed
+    light = cv2.GaussianBlur(rng.uniform(0, 100, (h, w)).astype(np.float32), (0, 0), 2.0)
+    for _ in range(6):  # streaks from outside the oval inward, as locks of hair
+        x = int(rng.integers(0, w))
+        cv2.line(light, (x, 0), (int(rng.integers(0, w)), int(rng.integers(h // 3, h))), 5.0, int(rng.integers(1, 4)))
+    oval = np.zeros((h, w), np.uint8)
+    cv2.ellipse(oval, (w // 2, h // 2), (w // 3, h // 2 - 4), 0, 0, 360, 1, -1)
+    features = np.zeros((h, w), np.uint8)
+    features[h // 3:h // 3 + 6, w // 3:2 * w // 3] = 1
+    xl, xr, lids = w / 3 + 0.5, 2 * w / 3 - 0.5, h / 2 + 0.25
+    kept = 0
+    for thr in (3.0, 20.0, 45.0):  # 3: below the streaks' 5, no candidate at all
+        for min_area in (2.0, 30.5, 1e6):
+            want = _side_hair_pieces_by_opencv(light, oval, features, thr, lids, xl, xr, min_area)
+            assert np.array_equal(side_hair_pieces(light, oval, features, thr, lids, xl, xr, min_area), want)
+            kept += int(want.any())
+        beside = (light < thr) & (oval > 0) & ((np.arange(w) < xl) | (np.arange(w) > xr))[None, :]
+        assert side_dark_above(light, oval, thr, lids, xl, xr) == bool(beside[: int(np.ceil(lids))].any())
+    assert 0 < kept < 9  # some settings keep pieces, some keep none

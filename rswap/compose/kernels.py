@@ -640,3 +640,63 @@ def move_feature_chroma(lab, ref_lab, regions):  # pragma: no cover - compiled
             for x in range(x0, x1 + 1):
                 lab[y, x, 1] += m[y, x] * ma
                 lab[y, x, 2] += m[y, x] * mb
+
+
+@numba.njit(nogil=True, cache=True)
+def side_dark_above(light, oval, thr, lids, xl, xr):  # pragma: no cover - compiled
+    """Whether any pixel of `light` (float32 (h, w)) inside `oval` (uint8) is darker than `thr`
+    above row `lids` and beside the columns xl..xr: the side-hair search's quick no (most faces)."""
+    h, w = light.shape
+    for y in range(min(h, int(np.ceil(lids)))):
+        for x in range(w):
+            if (x < xl or x > xr) and oval[y, x] and light[y, x] < thr:
+                return True
+    return False
+
+
+@numba.njit(nogil=True, cache=True)
+def side_hair_pieces(light, oval, features, thr, lids, xl, xr, min_area):  # pragma: no cover - compiled
+    """uint8 (h, w) 0/1: the side-hair search's pieces (occluders.side_hair_box), in one pass.
+
+    A pixel is a candidate when `light` (float32) is below `thr`, inside `oval` and off `features`
+    (uint8 masks). Its 8-connected pieces are kept when their top row is above `lids`, they hold at
+    least `min_area` pixels, and some pixel of theirs has a dark pixel outside the oval among its
+    eight neighbours; of a kept piece, the pixels left of `xl` or right of `xr` are returned. The
+    same as thresholds, a 3 x 3 dilation and OpenCV's connected components in ~12 numpy and OpenCV
+    calls, each of which let go of the GIL and waited for it again beside convert's other threads."""
+    h, w = light.shape
+    labels = np.zeros((h, w), np.int32)
+    keep = np.zeros(h * w + 1, np.bool_)
+    stack = np.empty(h * w, np.int64)
+    count = 0
+    for y0 in range(h):
+        for x0 in range(w):
+            if labels[y0, x0] or not (oval[y0, x0] and not features[y0, x0] and light[y0, x0] < thr):
+                continue
+            count += 1
+            labels[y0, x0] = count
+            stack[0] = y0 * w + x0
+            n = 1
+            top, area, touches = y0, 0, False
+            while n:
+                n -= 1
+                y, x = stack[n] // w, stack[n] % w
+                area += 1
+                top = min(top, y)
+                for yy in range(max(0, y - 1), min(h, y + 2)):
+                    for xx in range(max(0, x - 1), min(w, x + 2)):
+                        if light[yy, xx] >= thr:
+                            continue
+                        if not oval[yy, xx]:
+                            touches = True
+                        elif not labels[yy, xx] and not features[yy, xx]:
+                            labels[yy, xx] = count
+                            stack[n] = yy * w + xx
+                            n += 1
+            keep[count] = top < lids and area >= min_area and touches
+    found = np.zeros((h, w), np.uint8)
+    for y in range(h):
+        for x in range(w):
+            if keep[labels[y, x]] and (x < xl or x > xr):
+                found[y, x] = 1
+    return found
