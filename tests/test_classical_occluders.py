@@ -248,3 +248,27 @@ def side_hair_mask(crop, points):
     if found is not None:
         out[found[0]] = found[1]
     return out
+
+
+def test_the_cheek_beside_a_lock_of_hair_keeps_the_locks_shadow(astronaut, astronaut_face, analyse):
+    """Hair falling over a cheek shades the skin beside it, finer than the colour match's coarse
+    light: the swapped cheek must take that shade there (not come out lit up to the lock, a pale
+    band along the hair on 2.jpg), and the other cheek must not change."""
+    sw, crop, lm, rows, cols, oval = _aligned_target(astronaut, astronaut_face)
+    brows, mouth = lm[LEFT_BROW + RIGHT_BROW, 1].min(), lm[17, 1]
+    edge = lm[263, 0] + 6  # the lock's inner edge, beside the eye's outer corner
+    hairy = crop.copy()
+    hairy[np.broadcast_to((rows > brows - 30) & (rows < mouth) & (cols > edge), crop.shape[:2])] = HAIR_RGB
+    shaded = hairy.copy()
+    shadow = np.broadcast_to((rows > brows - 30) & (rows < mouth) & (cols > edge - 12) & (cols <= edge), crop.shape[:2])
+    shaded[shadow] = (shaded[shadow] * 0.6).astype(np.uint8)
+    beside = shadow & (cv2.erode(oval, np.ones((9, 9), np.uint8)) > 0) & (rows > lm[263, 1] + 10) & (rows < mouth - 5)
+    beside &= np.broadcast_to(cols < edge - 3, crop.shape[:2])  # off the lock's soft edge
+    far = (cv2.erode(oval, np.ones((15, 15), np.uint8)) > 0) & (cols < lm[33, 0]) & (rows > lm[33, 1] + 8)
+    source = sw.encode_source([astronaut[:, ::-1].copy()], [analyse(astronaut[:, ::-1].copy())])
+    lit, shade = (sw.swap(t, lm, source).crop for t in (hairy, shaded))
+    grey = lambda img: cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
+    assert beside.sum() > 60
+    assert grey(shade)[beside].mean() < grey(shaded)[beside].mean() + 12
+    assert grey(lit)[beside].mean() > grey(shade)[beside].mean() + 25  # the unshaded lock leaves it lit
+    assert abs(grey(shade)[far].mean() - grey(lit)[far].mean()) < 0.5

@@ -30,7 +30,10 @@ Near the occluders above the brows only, where the target's skin, blurred at SHA
 than SHADE_SLACK grey levels darker than the result's, the result is darkened by the excess: 14
 of those 24 pairs stay defective, identity as before. The same over the whole skin (the target's
 mid-scale shade everywhere) removed defects too but cost 5 of 57 closer-to-source pairs on a
-60-pair subset: the face's own shading is part of its identity.
+60-pair subset: the face's own shading is part of its identity. Hair falling over the sides of
+the face (occluders.side_hair_box) shades the cheek beside it the same way, and the same step
+gives that shade back (`above_brows=False`): on 2.jpg the swapped cheek came out lit up to her
+lock, a pale band along it (RESULTS.md, twentieth session).
 """
 
 from __future__ import annotations
@@ -106,9 +109,11 @@ def target_nose_light(result: np.ndarray, target: np.ndarray, points: np.ndarray
 
 
 def shade_below_occluders(result: np.ndarray, target: np.ndarray, weight: np.ndarray,
-                          occluders: tuple[tuple[slice, slice], np.ndarray], points: np.ndarray) -> np.ndarray:
+                          occluders: tuple[tuple[slice, slice], np.ndarray], points: np.ndarray,
+                          above_brows: bool = True) -> np.ndarray:
     """`result` (RGB uint8 crop) with the skin near the `occluders` above the brows
-    (front_occluder_box's box and soft mask; `points`: the mesh in the crop) darkened to the shade
+    (front_occluder_box's box and soft mask; `points`: the mesh in the crop), or near them anywhere
+    with `above_brows` False (side_hair_box's lock over a cheek), darkened to the shade
     `target` (the crop before the swap) has there. Where the target's skin mean within a Gaussian
     of SHADE_SIGMA is more than SHADE_SLACK grey levels below the result's, the result is darkened
     by the excess, times `weight` (H, W) in [0, 1] (the skin: eyes, brows and lips 0) and the
@@ -125,9 +130,10 @@ def shade_below_occluders(result: np.ndarray, target: np.ndarray, weight: np.nda
     box, soft = occluders
     near = np.zeros((h, w), np.float32)
     near[box] = soft
-    # Above the brows only: a brim or a fringe. Glasses' frames sit on the eyes, where the shade is
+    # Above the brows only for a brim or a fringe. Glasses' frames sit on the eyes, where the shade is
     # the face's own (taken there too, it cost simswap_specific2 4 of 16 closer-to-source pairs).
-    near[max(0, int(np.ceil(np.asarray(points, np.float32)[LEFT_BROW + RIGHT_BROW, 1].min()))):] = 0
+    if above_brows:
+        near[max(0, int(np.ceil(np.asarray(points, np.float32)[LEFT_BROW + RIGHT_BROW, 1].min()))):] = 0
     near = cv2.resize(near, half, interpolation=cv2.INTER_AREA)
     near = cv2.min(cv2.multiply(cv2.GaussianBlur(near, (0, 0), NEAR_SIGMA * half[1]), NEAR_GAIN), 1.0)
     skin = (cv2.multiply(cv2.resize(np.asarray(weight, np.float32), half, interpolation=cv2.INTER_AREA), near) > 0.5)

@@ -474,6 +474,8 @@ class ClassicalSwapper(HostSwapper):
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
             if occluders is not None:  # the brim's or fringe's cast shadow, finer than the coarse light
                 warped = shade_below_occluders(warped, background, detail, occluders, shaped)
+            if hair is not None:  # the shade a lock of hair casts on the cheek beside it
+                warped = shade_below_occluders(warped, background, detail, hair, shaped, above_brows=False)
         if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
             warped = add_target_grain(warped, background, detail, source.grain)
 
