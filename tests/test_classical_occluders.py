@@ -101,14 +101,9 @@ def test_the_forehead_under_a_cap_brim_keeps_the_brims_shadow(astronaut, astrona
     xl, xr = sorted((lm[133, 0], lm[362, 0]))
     under = (oval > 0) & (rows >= brim_y + 2) & (rows < brim_y + 10) & (cols > xl) & (cols < xr)
     far = (oval > 0) & (rows > brows + 40)
-    source = sw.encode_source([astronaut[:, ::-1].copy()], [analyse(astronaut[:, ::-1].copy())])
-    lit, shade = (sw.swap(t, lm, source).crop for t in (capped, shaded))
-    grey = lambda img: cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
     assert under.sum() > 100
     # Measured: 8 levels above the target's shade (20 before the shade was taken).
-    assert grey(shade)[under].mean() < grey(shaded)[under].mean() + 10
-    assert grey(lit)[under].mean() > grey(shade)[under].mean() + 50  # the unshaded brim leaves it lit
-    assert abs(grey(shade)[far].mean() - grey(lit)[far].mean()) < 0.5
+    _assert_shade_taken(sw, lm, astronaut, analyse, capped, shaded, under, far, within=10, lit_by=50)
 
 
 def test_a_jacket_under_the_mesh_jaw_stays_in_front_and_a_beard_does_not(astronaut, astronaut_face, analyse):
@@ -229,6 +224,19 @@ def test_hair_falling_over_the_side_of_the_targets_face_stays_in_front_and_a_jaw
     assert side_hair_mask(shade, lm)[jaw & (oval > 0)].max() < 0.05
 
 
+def _assert_shade_taken(sw, lm, astronaut, analyse, lit_target, shaded_target, near, far, within, lit_by):
+    """The mirrored astronaut swapped into a target crop without and with a cast shadow: near the
+    occluder the shaded result stays within `within` grey levels of the target's shade and is
+    `lit_by` darker than the unshaded one; `far` from it the two differ by under half a level."""
+    source = sw.encode_source([astronaut[:, ::-1].copy()], [analyse(astronaut[:, ::-1].copy())])
+    lit, shade = (cv2.cvtColor(sw.swap(t, lm, source).crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+                  for t in (lit_target, shaded_target))
+    target = cv2.cvtColor(shaded_target, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    assert shade[near].mean() < target[near].mean() + within
+    assert lit[near].mean() > shade[near].mean() + lit_by  # the unshaded occluder leaves it lit
+    assert abs(shade[far].mean() - lit[far].mean()) < 0.5
+
+
 def _aligned_target(astronaut, astronaut_face):
     """A swapper without reshaping, the astronaut's aligned crop and mesh in it, the crop's row and
     column indices, and its face oval (uint8 0/1)."""
@@ -265,10 +273,6 @@ def test_the_cheek_beside_a_lock_of_hair_keeps_the_locks_shadow(astronaut, astro
     beside = shadow & (cv2.erode(oval, np.ones((9, 9), np.uint8)) > 0) & (rows > lm[263, 1] + 10) & (rows < mouth - 5)
     beside &= np.broadcast_to(cols < edge - 3, crop.shape[:2])  # off the lock's soft edge
     far = (cv2.erode(oval, np.ones((15, 15), np.uint8)) > 0) & (cols < lm[33, 0]) & (rows > lm[33, 1] + 8)
-    source = sw.encode_source([astronaut[:, ::-1].copy()], [analyse(astronaut[:, ::-1].copy())])
-    lit, shade = (sw.swap(t, lm, source).crop for t in (hairy, shaded))
-    grey = lambda img: cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)  # noqa: E731
     assert beside.sum() > 60
-    assert grey(shade)[beside].mean() < grey(shaded)[beside].mean() + 12
-    assert grey(lit)[beside].mean() > grey(shade)[beside].mean() + 25  # the unshaded lock leaves it lit
-    assert abs(grey(shade)[far].mean() - grey(lit)[far].mean()) < 0.5
+    # Measured: 43 levels above the target's shade with the step off.
+    _assert_shade_taken(sw, lm, astronaut, analyse, hairy, shaded, beside, far, within=12, lit_by=25)
