@@ -165,24 +165,25 @@ def eyes_seen(trust: np.ndarray, points: np.ndarray) -> tuple[bool, bool]:
                  for name in ("right_eye", "left_eye"))
 
 
+def _reaches_above(found, row: float) -> bool:
+    """Whether an occluder search's (box, soft mask), or None, holds a pixel above 0.5 above `row`."""
+    if found is None:
+        return False
+    (rows, _), soft = found
+    k = int(row) - rows.start
+    return k > 0 and bool((soft[:k] > 0.5).any())
+
+
 def _over_brows(occluders, points: np.ndarray) -> bool:
     """Whether what stays in front (`front_occluder_box`) reaches above the brows: a brim, a
     fringe, hair down a temple (the astronaut's), which brows held whole would meet."""
-    if occluders is None:
-        return False
-    (rows, _), soft = occluders
-    above = int(np.floor(points[LEFT_BROW + RIGHT_BROW, 1].min())) - rows.start
-    return above > 0 and bool((soft[:above] > 0.5).any())
+    return _reaches_above(occluders, np.floor(points[LEFT_BROW + RIGHT_BROW, 1].min()))
 
 
 def _beside_brows(hair, points: np.ndarray) -> bool:
     """Whether hair over the sides of the face (`side_hair_box`) lies beside the brows (at their
     height), where brows held whole would reach into it."""
-    if hair is None:
-        return False
-    (rows, _), soft = hair
-    level = int(np.ceil(points[LEFT_BROW + RIGHT_BROW, 1].max())) - rows.start
-    return level > 0 and bool((soft[:level] > 0.5).any())
+    return _reaches_above(hair, np.ceil(points[LEFT_BROW + RIGHT_BROW, 1].max()))
 
 
 def _frontalness(points: np.ndarray) -> float:
@@ -442,17 +443,16 @@ class ClassicalSwapper(HostSwapper):
         face_mask, dst_skin, src_skin, regions, chroma, detail, kept = swap_masks(
             hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, self._face_parts, self._whole_sets[brows],
             self._kept_parts(keep), *self._mask_parts, float(feather), fade_kernel, self.color != "none")
-        if occluders is not None and self.color != "none":  # (no skin masks are drawn without colour)
-            box, soft = occluders
-            dst_skin[box] *= soft < 0.5
+        for found in (occluders, hair):
+            if found is not None and self.color != "none":  # (no skin masks are drawn without colour)
+                box, soft = found
+                dst_skin[box] *= soft < 0.5
         # The face mask ends where the side hair starts: at the face's edge a hole in the blend mask
         # has no skin beyond it to tint, and the blend's coarse levels otherwise laid a grey haze of
         # the source's cheek over the strands.
         if hair is not None:
             box, soft = hair
             face_mask[box] *= 1.0 - soft
-            if self.color != "none":
-                dst_skin[box] *= soft < 0.5
         if self.color != "none" and src_skin.any() and dst_skin.any():
             # Statistics from skin only, on both faces: brows, eyes and lips would pull the
             # mean toward grey or red. Both skins are taken on the reshaped landmarks,
