@@ -88,6 +88,21 @@ def test_the_lights_colour_leaves_every_pixel_so_a_grey_card_comes_back_grey(ast
     assert 35 < hue < 80  # the skin is skin-coloured again
 
 
+def test_a_source_lit_blue_along_the_skin_line_comes_back_no_bluer_than_grey(astronaut, astronaut_face):
+    """A cool light can push a skin's colour along the skin line, past grey to blue (zxy in the eval:
+    a, b = -7.7, -14): no skin has that colour, so it is the light's, and it goes like one that
+    tints across the line. Only back to grey: a washed-out skin is never boosted (SKIN_CHROMA)."""
+    crop, M = align_crop(astronaut, astronaut_face.kps5, get_template("ffhq256"))
+    points = transform_points(astronaut_face.landmarks[:468], M)
+    skin = skin_weight(crop.shape[:2], points) > 0
+    along = np.array([np.cos(np.radians(55.0)), np.sin(np.radians(55.0))])  # the skin line (a, b)
+    blue = _lit(crop, (0.1, 0.3, 0.5))
+    # Measured: the made light puts the skin's median 9.9 units the wrong way along the line (about 3
+    # across it, under SKIN_SPREAD); the cross-line gains alone left it at -9.9, now 0.0.
+    assert np.median(_lab(blue)[skin], 0)[1:] @ along < -8
+    assert np.median(_lab(neutral_light(blue, points))[skin], 0)[1:] @ along > -1
+
+
 def test_a_green_fill_in_the_sources_shade_leaves_no_green_patches_on_the_swapped_skin(astronaut, astronaut_face):
     """A source lit by a white key light in patches and a green fill in the shade between them (a
     frame with green bounce light, hzc in the eval): once the light's colour is out, the shaded

@@ -153,7 +153,11 @@ def neutral_light(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
     so it is taken out as a light does it: gains on linear RGB that move the skin's median colour
     back onto the skin line (hue SKIN_HUE: people differ along it, so only what lies across it beyond
     SKIN_SPREAD is the light's; a warm or cool light along it is left to the per-frame match) and
-    leave its lightness; a dark brow then moves as little as the light moved it. A skin's chroma above skin's range (an over-saturated frame) is a
+    leave its lightness; a dark brow then moves as little as the light moved it. A light cool enough
+    to push the skin along the line past grey to blue (zxy in the eval: a, b = -7.7, -14; no other
+    source below -0.5) is the light's too, and its gains take the skin back to grey: left to the
+    per-frame match, its dark brows and eyes took a small share of a long move and came out purple
+    and lavender (RESULTS.md, issue 10, twenty-first session). A skin's chroma above skin's range (an over-saturated frame) is a
     saturation, not a cast: every pixel's chroma is scaled alike, so what is grey stays grey (gains
     there turned a grey moustache green); a washed-out frame is left as it is (SKIN_CHROMA). A second
     light's colour in the shade (green fill) is taken out between the two (`_second_light_out`). Lightness is left alone: scaling a dim source's eyes and
@@ -177,7 +181,8 @@ def neutral_light(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
     across = np.array([-along[1], along[0]], np.float32)
     off = float(med[1:] @ across)
     cast = np.sign(off) * max(abs(off) - SKIN_SPREAD, 0.0)
-    want = np.array([med[0], *(med[1:] - cast * across)], np.float32)
+    cool = min(float(med[1:] @ along), 0.0)  # bluer than grey along the line: no skin's colour, a cool light's
+    want = np.array([med[0], *(med[1:] - cast * across - cool * along)], np.float32)
     out = _from_linear(lin * (_lab_to_linear(want) / np.maximum(_lab_to_linear(med), 1e-5)))
     lab = cv2.cvtColor(out.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2LAB)
     lab = _second_light_out(lab, weight, across)
