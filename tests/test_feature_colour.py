@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
+from rswap.compose.color import WHITER
 from rswap.compose.masks import region_polygon
 from rswap.face.align import align_crop, transform_points
 from rswap.face.landmarks import FACE_OVAL, LIPS_OUTER
@@ -107,3 +108,23 @@ def test_a_sharp_sources_eyes_on_a_high_contrast_target_stay_near_their_own_dept
     # 41 L below the skin (the source's own: 24, the target's: 13); with half the raise, 30;
     # with none, 22.
     assert got < own + 10.0, (got, own)
+
+
+def test_a_dim_sources_eye_whites_do_not_glow_in_a_targets_shaded_eyes(astronaut, analyser, astronaut_face):
+    """A dim photo's whites, lifted with its skin to a light target's, glowed as pale plates where
+    the target's own eyes lie in shade (ljm3 onto 015309, dnl onto Iron man in the eval): the eyes'
+    range is scaled down from their dark end until their brightest pixels are at most WHITER above
+    the target's, so the whites keep their shading. The made data: the astronaut with her eyes in
+    shade (a third of the light) as the target, the astronaut mirrored at a fifth of the exposure
+    as the source."""
+    shade = _eyes(astronaut.shape[:2], astronaut_face.landmarks[:468, :2]).astype(np.uint8)
+    shaded = _in_linear(astronaut, cv2.dilate(shade, np.ones((9, 9), np.uint8)) > 0, 0.3)
+    dim = _in_linear(np.ascontiguousarray(astronaut[:, ::-1]), np.ones(astronaut.shape[:2], bool), 0.2)
+    crop, result, points = _swap(dim, shaded, analyser)
+    eyes = _eyes(crop.shape[:2], points)
+    lightness = lambda img: np.percentile(_lab(img)[..., 0][eyes], (10, 98))  # noqa: E731
+    (_, want), (dark, got) = lightness(crop), lightness(result)
+    # Measured: the target's whites at L 50.0; lifted with the skin, 86.7; scaled, 58.9. The dark
+    # end stays where the skin's change put it (27.4).
+    assert got < want + WHITER + 1.0, (got, want)
+    assert got - dark > 20.0  # a range, not a flattened plate
