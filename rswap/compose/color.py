@@ -263,10 +263,10 @@ def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarr
 
 
 # How much brighter than the target's brightest eye pixels a swapped eye's may be (L units). Held
-# to the target's own (0), closer to source fell 478 -> 470 of 528 on crops -> faces: a source's
-# whites a little brighter than the target's carry some of its likeness; with 10 to spare, 475
-# (the pairs lost all within 0.02 of a tie), and the glowing plates still go (RESULTS.md, issue 10,
-# twenty-first session).
+# to the target's own (0; the teeth's region too), closer to source fell 478 -> 470 of 528 on
+# crops -> faces: a source's whites a little brighter than the target's carry some of its
+# likeness. With 10 to spare, 475 (the pairs lost all within 0.02 of a tie), and the glowing plates
+# still go (RESULTS.md, issue 10, twenty-first session).
 WHITER = 10.0
 
 
