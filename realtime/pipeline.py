@@ -93,6 +93,9 @@ class _Turns:
             self._cond.notify_all()
 
 
+WARMUP_LIMIT = 60.0  # seconds a run with a `duration` waits for its first measured frame
+
+
 class Pipeline:
     def __init__(self, source, stages: list[Stage], sink, live: bool = True, queue_size: int = 4,
                  duration: float | None = None, join_timeout: float = 10.0, warmup_frames: int = 0):
@@ -253,7 +256,12 @@ class Pipeline:
 
     def _sink_loop(self) -> None:
         last = self.links[-1]
-        deadline = None if self.duration is None else time.perf_counter() + self.duration
+        # `duration` counts from the first measured frame (after the warm-up ones): a warm-up
+        # slowed by a loaded box or a model's first runs still leaves `duration` seconds of
+        # measured frames (a 1.5 s benchmark run on a busy box once measured none). A run that
+        # measures no frame stops WARMUP_LIMIT seconds in.
+        deadline = None if self.duration is None else time.perf_counter() + max(self.duration, WARMUP_LIMIT)
+        measuring = False
         while True:  # a KeyboardInterrupt here propagates: run() aborts the sink
             item = last.get(timeout=0.05)
             if item is END:
@@ -264,6 +272,8 @@ class Pipeline:
                 now = time.perf_counter()
                 item.timings["sink"] = now - t0
                 self.stats.record(item, now)
+                if not measuring and self.stats.delivered and deadline is not None:
+                    measuring, deadline = True, now + self.duration
                 if keep_going is False:
                     self.stop.set()
             if deadline is not None and time.perf_counter() >= deadline:
