@@ -135,6 +135,24 @@ def test_shutdown_by_duration_is_clean_and_quick():
     assert not _pipeline_threads()
 
 
+def test_a_warm_up_longer_than_the_duration_still_leaves_the_duration_measured():
+    """The duration counts from the first measured frame: a model's slow first runs (or a loaded
+    box) once used up a 1.5 s benchmark run before its warm-up frames were through, and the run
+    measured nothing."""
+    calls = []
+
+    def slow_start(packet):
+        calls.append(packet.index)
+        time.sleep(0.15 if len(calls) <= 4 else 0.01)
+        return packet
+
+    p = Pipeline(SyntheticSource((160, 120), fps=100, frames=None), [Stage("a", slow_start)], NullSink(),
+                 duration=0.3, warmup_frames=4)
+    s = p.run().summary()
+    # Measured: 0 frames when the duration ran from the start (the warm-up alone takes ~0.6 s).
+    assert s["delivered_frames"] >= 5 and s["stages_ms"]["a"]["n"] == s["delivered_frames"]
+
+
 def test_sink_asking_to_quit_stops_the_pipeline():
     class QuitAfter(NullSink):
         def write(self, packet):
