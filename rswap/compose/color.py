@@ -278,14 +278,19 @@ def _ranked(values: np.ndarray, fractions) -> np.ndarray:
     return np.partition(values, ranks)[ranks]
 
 
-def hold_whites(src: np.ndarray, ref: np.ndarray, eyes: list[np.ndarray]) -> np.ndarray:
-    """`src` with each eye's lightness range scaled down from its dark end (its 10th percentile)
-    until its brightest pixels (98th) are at most WHITER above `ref`'s there.
+def hold_eye_range(src: np.ndarray, ref: np.ndarray, own: np.ndarray, eyes: list[np.ndarray]) -> np.ndarray:
+    """`src` (the colour-matched source) with each eye's lightness range held between the dark end
+    of both faces' eyes and at most WHITER above `ref`'s brightest eye pixels: 10th and 98th
+    percentiles; `own`: the source before its colour match, `ref`: the target.
 
-    A dim photo's whites, lifted with its skin to a light target's, glowed as pale plates where
-    the target's own eyes lie in shade (ljm3 onto 015309, dnl onto Iron man in the eval). Scaled,
-    not clipped: a clip left flat plates. `eyes`: float (H, W) masks (soft edges weight the
-    change); each works on its own box."""
+    The skin's lightness change is one shift for every pixel of the face. A dim photo's whites,
+    lifted with its skin to a light target's, glowed as pale plates where the target's own eyes lie
+    in shade (ljm3 onto 015309, dnl onto Iron man in the eval); a bright photo's irises, lowered onto
+    a darker face, sank below black: dark holes (trump's half-lidded eyes onto simswap_specific2,
+    mtdm's). Too bright, the range is scaled down from its dark end; too dark, up from its bright
+    end: scaled, not clipped (a clip left flat plates). Never darker than both faces' own: a
+    dark-eyed source on a light-eyed target keeps its dark irises. `eyes`: float (H, W) masks (soft
+    edges weight the change); each works on its own box."""
     out = src
     for eye in eyes:
         box = _bbox(np.asarray(eye) > 0)
@@ -298,12 +303,18 @@ def hold_whites(src: np.ndarray, ref: np.ndarray, eyes: list[np.ndarray]) -> np.
         lab = to_lab(out[box])
         light = lab[..., 0]
         lo, top = _ranked(light[core], (0.10, 0.98))
-        cap = _ranked(to_lab(ref[box])[..., 0][core], (0.98,))[0] + WHITER
-        if not top > cap > lo:
-            continue
-        light -= m * (light - lo) * np.float32(1.0 - (cap - lo) / (top - lo)) * (light > lo)
-        out = out.copy() if out is src else out
-        np.copyto(out[box], from_lab(lab), where=(m > 0)[..., None])
+        floor, cap = _ranked(to_lab(ref[box])[..., 0][core], (0.10, 0.98))
+        floor, cap = min(floor, _ranked(to_lab(own[box])[..., 0][core], (0.10,))[0]), cap + WHITER
+        changed = False
+        if top > cap > lo:
+            light -= m * (light - lo) * np.float32(1.0 - (cap - lo) / (top - lo)) * (light > lo)
+            top, changed = cap, True
+        if lo < floor < top:
+            light += m * (top - light) * np.float32(1.0 - (top - floor) / (top - lo)) * (light < top)
+            changed = True
+        if changed:
+            out = out.copy() if out is src else out
+            np.copyto(out[box], from_lab(lab), where=(m > 0)[..., None])
     return out
 
 

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
-from rswap.compose.color import hold_whites, limit_shadows, match_face_colour
+from rswap.compose.color import hold_eye_range, limit_shadows, match_face_colour
 from rswap.compose.local_light import shade_below_occluders, target_nose_light
 from rswap.compose.mask_kernels import dilate_rows, ellipse_rows, region_parts, swap_masks
 from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
@@ -468,10 +468,12 @@ class ClassicalSwapper(HostSwapper):
             # Skin statistics, then the coarse light (shading), then the features' own colour
             # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
             # A sharp source's skin takes only half the raise to a more contrasty target's spread (`raise_spread`).
+            own = warped
             warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
                                        method=self.color, spread=colour_spread(source.grain), chroma=chroma, regions=regions,
                                        raise_spread=raise_spread(source.grain))
-            warped = hold_whites(warped, background, regions[:2])  # the eyes' whites no brighter than the target's
+            # The eyes' range between both faces' darks and the target's whites (no glow, no holes).
+            warped = hold_eye_range(warped, background, own, regions[:2])
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
             if occluders is not None:  # the brim's or fringe's cast shadow, finer than the coarse light
                 warped = shade_below_occluders(warped, background, detail, occluders, shaped)
