@@ -234,6 +234,19 @@ def _limit_chroma(before: np.ndarray, after: np.ndarray, chroma: np.ndarray) -> 
     return out
 
 
+def _feature_boxes(regions):
+    """(box, weights on the box, core: weights > 0.5) of each soft feature mask with a core of at
+    least 8 pixels: what the features' own colour and lightness steps work on."""
+    for region in regions:
+        box = _bbox(np.asarray(region) > 0)
+        if box is None:
+            continue
+        m = np.asarray(region, np.float32)[box]
+        core = m > 0.5
+        if core.sum() >= 8:
+            yield box, m, core
+
+
 def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarray]) -> np.ndarray:
     """`src` with each region's colour (a, b) moved by the difference of the two images' mean
     colour over the region's brighter half (eye whites, teeth), lightness untouched.
@@ -244,14 +257,7 @@ def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarr
     ends up with the colour the reference's same feature has there: neither the skin's cast
     nor a hue that neither face has. Works on each region's bounding box only."""
     out = src.copy()
-    for region in regions:
-        box = _bbox(np.asarray(region) > 0)
-        if box is None:
-            continue
-        m = np.asarray(region, np.float32)[box]
-        core = m > 0.5
-        if core.sum() < 8:
-            continue
+    for box, m, core in _feature_boxes(regions):
         src_lab, ref_lab = to_lab(out[box]), to_lab(ref[box])
         means = []
         for lab in (src_lab, ref_lab):
@@ -292,14 +298,7 @@ def hold_eye_range(src: np.ndarray, ref: np.ndarray, own: np.ndarray, eyes: list
     dark-eyed source on a light-eyed target keeps its dark irises. `eyes`: float (H, W) masks (soft
     edges weight the change); each works on its own box."""
     out = src
-    for eye in eyes:
-        box = _bbox(np.asarray(eye) > 0)
-        if box is None:
-            continue
-        m = np.asarray(eye, np.float32)[box]
-        core = m > 0.5
-        if core.sum() < 8:
-            continue
+    for box, m, core in _feature_boxes(eyes):
         lab = to_lab(out[box])
         light = lab[..., 0]
         lo, top = _ranked(light[core], (0.10, 0.98))
