@@ -272,8 +272,8 @@ def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarr
 # to the target's own (0; the teeth's region too), closer to source fell 478 -> 470 of 528 on
 # crops -> faces: a source's whites a little brighter than the target's carry some of its
 # likeness. With 10 to spare, 472-475 (the pairs lost all within 0.02 of a tie, three of them
-# ljm3's, whose whites glowed most), and the glowing plates still go; with 20, dnl's and ljm3's whites still
-# glowed on simswap_Iron_man (RESULTS.md, issue 10, twenty-first session).
+# ljm3's, whose whites glowed most), and the glowing plates still go; with 20, dnl's and ljm3's
+# whites still glowed on simswap_Iron_man (RESULTS.md, issue 10, twenty-first session).
 WHITER = 10.0
 
 

@@ -158,8 +158,8 @@ def neutral_light(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
     source below -0.5) is the light's too, and its gains take the skin back to grey: left to the
     per-frame match, its dark brows and eyes took a small share of a long move and came out purple
     and lavender (RESULTS.md, issue 10, twenty-first session). A skin's chroma above skin's range (an
-    over-saturated frame) is a saturation, not a cast: every pixel's chroma is scaled alike, so what is grey stays grey (gains
-    there turned a grey moustache green); a washed-out frame is left as it is (SKIN_CHROMA). A second
+    over-saturated frame) is a saturation, not a cast: every pixel's chroma is scaled alike, so what
+    is grey stays grey (gains there turned a grey moustache green); a washed-out frame is left as it is (SKIN_CHROMA). A second
     light's colour in the shade (green fill) is taken out between the two (`_second_light_out`). Lightness is left alone: scaling a dim source's eyes and
     brows with an exposure to a normal skin lightness (so they stay as dark against the skin as they
     were, not lifted to grey) cost identity on the hard set (closer to source 93% -> 90%) and counted
