@@ -275,6 +275,11 @@ def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarr
 # ljm3's, whose whites glowed most), and the glowing plates still go; with 20, dnl's and ljm3's
 # whites still glowed on simswap_Iron_man (RESULTS.md, issue 10, twenty-first session).
 WHITER = 10.0
+# An eye whose dark end (10th percentile) lies under this L has sunk to black: only then is it lifted.
+# Lifted whenever it fell below both faces' dark ends, it moved eyes that were no holes, and the
+# training tests' made identities (near ties for dlib) lost every cycle triplet (RESULTS.md, issue 10,
+# twenty-first session).
+BLACK = 2.0
 
 
 def _ranked(values: np.ndarray, fractions) -> np.ndarray:
@@ -293,10 +298,10 @@ def hold_eye_range(src: np.ndarray, ref: np.ndarray, own: np.ndarray, eyes: list
     lifted with its skin to a light target's, glowed as pale plates where the target's own eyes lie
     in shade (ljm3 onto 015309, dnl onto Iron man in the eval); a bright photo's irises, lowered onto
     a darker face, sank below black: dark holes (trump's half-lidded eyes onto simswap_specific2,
-    mtdm's). Too bright, the range is scaled down from its dark end; too dark, up from its bright
-    end: scaled, not clipped (a clip left flat plates). Never darker than both faces' own: a
-    dark-eyed source on a light-eyed target keeps its dark irises. `eyes`: float (H, W) masks (soft
-    edges weight the change); each works on its own box."""
+    mtdm's). Too bright, the range is scaled down from its dark end; sunk to black (BLACK), up from
+    its bright end until its dark end is no darker than both faces' own (a dark-eyed source on a
+    light-eyed target keeps its dark irises): scaled, not clipped (a clip left flat plates).
+    `eyes`: float (H, W) masks (soft edges weight the change); each works on its own box."""
     out = src
     for box, m, core in _feature_boxes(eyes):
         lab = to_lab(out[box])
@@ -308,7 +313,7 @@ def hold_eye_range(src: np.ndarray, ref: np.ndarray, own: np.ndarray, eyes: list
         if top > cap > lo:
             light -= m * (light - lo) * np.float32(1.0 - (cap - lo) / (top - lo)) * (light > lo)
             top, changed = cap, True
-        if lo < floor < top:
+        if lo < BLACK and lo < floor < top:
             light += m * (top - light) * np.float32(1.0 - (top - floor) / (top - lo)) * (light < top)
             changed = True
         if changed:
