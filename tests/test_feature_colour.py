@@ -132,8 +132,9 @@ def test_a_dim_sources_eye_whites_do_not_glow_in_a_targets_shaded_eyes(astronaut
 
 def test_a_bright_sources_irises_on_a_darker_face_keep_their_detail_not_black_holes(astronaut, analyser):
     """A bright photo's eyes, lowered with its skin onto a darker target, sank below black (trump's
-    half-lidded eyes onto simswap_specific2 in the eval: dark holes). The eye's range is scaled up
-    from its bright end until its dark end (10th percentile) is no darker than both faces' own.
+    half-lidded eyes onto simswap_specific2 in the eval: dark holes). Once its dark end (10th
+    percentile) has sunk to black, the eye's range is scaled up from its bright end until that end
+    is no darker than both faces' own.
     The made data: the astronaut mirrored at three times the exposure (linear light) as the source,
     the astronaut as the target."""
     bright = _in_linear(np.ascontiguousarray(astronaut[:, ::-1]), np.ones(astronaut.shape[:2], bool), 3.0)
