@@ -82,14 +82,13 @@ def front_occluder_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.
     hw = crop.shape[:2]
     pts = np.asarray(points, np.float32)
     eyes = float(pts[[33, 263, 133, 362], 1].min())
-    pad = int(np.ceil(3 * feather)) + 1
+    pad = _pad(feather)
     outline = pts[FACE_OVAL]
     top = int(max(0, np.floor(outline[:, 1].min()) - pad))
     nose = float(pts[1, 1])
     if eyes - top < 4 or nose <= eyes:
         return None
-    x0 = int(max(0, np.floor(outline[:, 0].min()) - pad))
-    x1 = int(min(hw[1], np.ceil(outline[:, 0].max()) + 1 + pad))
+    x0, x1 = _oval_columns(outline, feather, hw)
     y1 = int(min(hw[0], np.ceil(nose) + 1))
     box = _even_box(top, y1, x0, x1, hw)
     lab, local, oval = _at_half_size(crop, pts, box)
@@ -139,9 +138,7 @@ def side_hair_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.0) ->
     outline = pts[FACE_OVAL]
     top = int(max(0, np.floor(pts[LEFT_BROW + RIGHT_BROW, 1].min())))
     y1 = int(min(hw[0], np.ceil(outline[:, 1].max()) + 1))
-    pad = int(np.ceil(3 * feather)) + 1
-    x0 = int(max(0, np.floor(outline[:, 0].min()) - pad))
-    x1 = int(min(hw[1], np.ceil(outline[:, 0].max()) + 1 + pad))
+    x0, x1 = _oval_columns(outline, feather, hw)
     if y1 - top < 8 or x1 - x0 < 8:
         return None
     box = _even_box(top, y1, x0, x1, hw)
@@ -205,6 +202,18 @@ def _clothes_below(crop: np.ndarray, pts: np.ndarray, skin: np.ndarray, cols: tu
     keep &= np.isin(np.arange(len(keep)), labels[rim & cloth])
     found = keep[labels]
     return _soft(found, box, feather) if found.any() else None
+
+
+def _pad(feather: float) -> int:
+    """Pixels a search's box reaches beyond the face oval: room for its mask's feathered edge."""
+    return int(np.ceil(3 * feather)) + 1
+
+
+def _oval_columns(outline: np.ndarray, feather: float, hw: tuple[int, int]) -> tuple[int, int]:
+    """The columns x0:x1 the searches take: the face oval's (`outline`, its points) and `_pad` more
+    on each side, within the crop of size `hw`."""
+    pad = _pad(feather)
+    return int(max(0, np.floor(outline[:, 0].min()) - pad)), int(min(hw[1], np.ceil(outline[:, 0].max()) + 1 + pad))
 
 
 def _even_box(y0: int, y1: int, x0: int, x1: int, hw: tuple[int, int]) -> tuple[slice, slice]:

@@ -443,9 +443,8 @@ class ClassicalSwapper(HostSwapper):
         face_mask, dst_skin, src_skin, regions, chroma, detail, kept = swap_masks(
             hw, shaped.astype(np.float64), lowered.astype(np.float64), valid, self._face_parts, self._whole_sets[brows],
             self._kept_parts(keep), *self._mask_parts, float(feather), fade_kernel, self.color != "none")
-        for found in (occluders, hair):
-            if found is not None and self.color != "none":  # (no skin masks are drawn without colour)
-                box, soft = found
+        if self.color != "none":  # (no skin masks are drawn without colour)
+            for box, soft in (found for found in (occluders, hair) if found is not None):
                 dst_skin[box] *= soft < 0.5
         # The face mask ends where the side hair starts: at the face's edge a hole in the blend mask
         # has no skin beyond it to tint, and the blend's coarse levels otherwise laid a grey haze of
