@@ -21,6 +21,17 @@ from rswap.compose.kernels import CUBE_ROOT, SRGB_LINEAR, area_sums, lightness_p
 from rswap.errors import RswapError
 
 METHODS = ("reinhard", "lct")
+# The most a reinhard match of *detail* spreads (`detail_spread`: the face match, whose coarse light
+# moves on its own) scales the source skin's colour detail (a, b; lightness is not capped; a whole
+# spread, which a light's colour widens, is not capped either).
+# A dim or washed-out photo (a video frame: ljm, ljm3, mars2, lcw in the eval) has a, b detail of
+# 0.6-0.9 units against a target's 3-5, so the match scaled it 3-5x; that detail is mostly the
+# codec's (video and JPEG keep colour at half resolution and quantise it hardest), and raised it
+# showed as pink, violet and green blotches round the eyes and on the cheeks. Capped at 1.5, those
+# pairs' lightness detail is unchanged and the blotches are gone (benchmarks/RESULTS.md, issue 10,
+# twenty-second session). Of 84 pairs sampled, sharper sources met the cap only in b on two targets
+# (015384 and simswap_Iron_man: 1.5-2.0).
+DETAIL_CHROMA_GAIN_MAX = 1.5
 _EPS = 1e-3  # variance floor (Lab units²): flat regions must not blow up the gain
 
 
@@ -54,11 +65,15 @@ def _weighted_stats(lab: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np
     return mean, second - np.outer(mean, mean)
 
 
-def _reinhard_gain(var_r: np.ndarray, var_s: np.ndarray, spread: float, raise_spread: float | None) -> np.ndarray:
+def _reinhard_gain(var_r: np.ndarray, var_s: np.ndarray, spread: float, raise_spread: float | None,
+                   chroma_max: float = np.inf) -> np.ndarray:
     """Per channel, the deviation ratio (ref over src) to the power `spread`, or `raise_spread`
-    where the ratio is above 1 (the reference the more contrasty) and it is given."""
+    where the ratio is above 1 (the reference the more contrasty) and it is given; a and b at
+    most `chroma_max`."""
     ratio = np.sqrt(np.maximum(var_r, _EPS) / np.maximum(var_s, _EPS))
-    return ratio ** np.where(ratio > 1.0, spread if raise_spread is None else raise_spread, spread)
+    gain = ratio ** np.where(ratio > 1.0, spread if raise_spread is None else raise_spread, spread)
+    gain[1:] = np.minimum(gain[1:], chroma_max)
+    return gain
 
 
 def detail_spread(lab: np.ndarray, weight: np.ndarray, coarse: np.ndarray) -> np.ndarray:
@@ -180,8 +195,8 @@ def transfer_color(
     `raise_spread` (reinhard): `spread` for the channels where ref's deviation is the larger.
     `detail_sigma` (reinhard, src and ref the same size): the deviations compared are those of the
     masked pixels' detail, each image minus its `masked_blur` at this sigma, for a caller that moves
-    the coarse light itself (`match_shading`; see `detail_spread`); and hair over the sides of ref's
-    skin is no part of its statistics (`side_hair`).
+    the coarse light itself (`match_shading`; see `detail_spread`), their a, b gains at most
+    DETAIL_CHROMA_GAIN_MAX; and hair over the sides of ref's skin is no part of its statistics (`side_hair`).
     """
     if method not in METHODS:
         raise RswapError(f"unknown colour transfer method {method!r}; choose one of {', '.join(METHODS)}")
@@ -206,7 +221,8 @@ def transfer_color(
                 mu_r = _weighted_stats(ref_lab, ref_w)[0]
                 sd_r = detail_spread(ref_lab, ref_w, ref_light)
             var_s, var_r = detail_spread(src_lab, src_w, masked_blur(src_lab, src_w, detail_sigma)) ** 2, sd_r ** 2
-        A = np.diag(_reinhard_gain(var_r, var_s, spread, raise_spread))
+        A = np.diag(_reinhard_gain(var_r, var_s, spread, raise_spread,
+                                   np.inf if detail_sigma is None else DETAIL_CHROMA_GAIN_MAX))
     else:
         # A = C_r^1/2 C_s^-1/2 satisfies A C_s A^T = C_r: output covariance equals the reference's.
         A = _sqrtm(cov_r) @ _sqrtm(cov_s, inverse=True)
@@ -501,7 +517,7 @@ def match_face_colour(
             skin = (ref_w > 0) & ~hair
             mu_r = np.array(cv2.mean(ref_lab, mask=skin.astype(np.uint8))[:3])
             sd_r = detail_spread(ref_lab, skin, ref_light)
-        A = np.diag(_reinhard_gain(sd_r ** 2, sd_s ** 2, spread, raise_spread))
+        A = np.diag(_reinhard_gain(sd_r ** 2, sd_s ** 2, spread, raise_spread, DETAIL_CHROMA_GAIN_MAX))
     else:
         mu_s, cov_s = _weighted_stats(src_lab[src_w > 0], src_w[src_w > 0])
         mu_r, cov_r = _weighted_stats(ref_lab[ref_w > 0], ref_w[ref_w > 0])
