@@ -11,8 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from rswap.compose.local_light import NOSE_BASE, target_nose_light
+from rswap.compose.local_light import BELOW_LIP, NOSE_BASE, target_light_at
 from rswap.face.align import align_crop, get_template, transform_points
+from rswap.face.landmarks import LIPS_OUTER
 
 
 def _lightness(image: np.ndarray) -> np.ndarray:
@@ -52,7 +53,7 @@ def test_a_shadow_under_the_nose_takes_the_targets_light(crop_and_points, shadow
     assert core.sum() > 30
     before = _lightness(crop)[core].mean() - _lightness(result)[core].mean()
     assert before > 20  # the made shadow is there
-    lifted = target_nose_light(result, crop, pts)
+    lifted = target_light_at(result, crop, pts, NOSE_BASE)
     after = _lightness(crop)[core].mean() - _lightness(lifted)[core].mean()
     # The light is taken at a nostril's scale (SIGMA) beyond the source's slack, so a blob this small
     # keeps part of its core (the source's detail); measured: 30.9 -> 19.8 L (SLACK 6).
@@ -63,7 +64,7 @@ def test_only_the_nose_base_and_only_its_shadows_change(crop_and_points):
     crop, pts = crop_and_points
     h, w = crop.shape[:2]
     darker = _with_lightness(crop, np.full(crop.shape[:2], -15.0, np.float32))
-    moved = target_nose_light(darker, crop, pts)
+    moved = target_light_at(darker, crop, pts, NOSE_BASE)
     changed = np.abs(moved.astype(int) - darker).max(2) > 2
     ys, xs = np.nonzero(changed)
     assert changed.any()
@@ -71,4 +72,30 @@ def test_only_the_nose_base_and_only_its_shadows_change(crop_and_points):
     assert ys.min() > pts[NOSE_BASE, 1].min() - 0.1 * h and ys.max() < pts[NOSE_BASE, 1].max() + 0.1 * h
     # A result lighter than the target there (a source's own lit nose) stays as it is.
     lighter = _with_lightness(crop, np.full(crop.shape[:2], 10.0, np.float32))
-    assert np.abs(target_nose_light(lighter, crop, pts).astype(int) - lighter).max() <= 1
+    assert np.abs(target_light_at(lighter, crop, pts, NOSE_BASE).astype(int) - lighter).max() <= 1
+
+
+def test_a_pouting_lips_shadow_below_it_takes_the_targets_light_and_the_lips_stay(crop_and_points):
+    """A source whose lower lip juts out (trump in the eval) carries the lip's shadow on the crease
+    below it; warped onto a target whose chin is lit there it printed as a dark band under the mouth
+    (the structure term's flags on 18 of trump's 22 pairs lay there)."""
+    crop, pts = crop_and_points
+    width = float(np.linalg.norm(pts[61] - pts[291]))  # the mouth's corners
+    band = np.zeros(crop.shape[:2], np.float32)
+    centre = (pts[17] + pts[18]) / 2 + np.float32([0, 0.06 * width])
+    cv2.ellipse(band, tuple(int(v) for v in np.round(centre)), (int(0.35 * width), int(0.07 * width)), 0.0, 0.0, 360.0, 1.0, -1)
+    band = -30.0 * cv2.GaussianBlur(band, (0, 0), 0.03 * width)
+    result = _with_lightness(crop, band)
+    core = band < -20
+    assert core.sum() > 30
+    before = _lightness(crop)[core].mean() - _lightness(result)[core].mean()
+    lifted = target_light_at(result, crop, pts, BELOW_LIP, spare=LIPS_OUTER)
+    after = _lightness(crop)[core].mean() - _lightness(lifted)[core].mean()
+    # As at the nose, light at a nostril's scale beyond the slack: measured 26.0 -> 17.6 L.
+    assert after < 0.75 * before
+    # The lips (above the crease) are the source's: a darker lip is not lifted.
+    lips = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [np.round(pts[LIPS_OUTER]).astype(np.int32)], 1)
+    darker = _with_lightness(crop, np.where(lips > 0, -15.0, 0.0).astype(np.float32))
+    kept = target_light_at(darker, crop, pts, BELOW_LIP, spare=LIPS_OUTER)
+    assert np.abs(_lightness(kept)[lips > 0] - _lightness(darker)[lips > 0]).max() < 0.5

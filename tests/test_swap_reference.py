@@ -23,12 +23,12 @@ from rswap.compose.blend import alpha_blend
 from rswap.compose.color import hold_eye_range, limit_shadows, match_bright_chroma, match_shading, transfer_color
 from rswap.compose.mouth import recolour_lips
 from rswap.compose.occluders import front_occluders
-from rswap.compose.local_light import target_nose_light
+from rswap.compose.local_light import BELOW_LIP, NOSE_BASE, target_light_at
 from rswap.compose.masks import region_mask
 from rswap.compose.source_detail import add_target_grain
 from rswap.compose.warp import mesh_warp, reshape_map, reshape_points
 from rswap.face.align import align_crop, similarity_matrix, transform_points
-from rswap.face.landmarks import FACE_OVAL, MESH_POINTS
+from rswap.face.landmarks import FACE_OVAL, LIPS_OUTER, MESH_POINTS
 from rswap.face.mediapipe_analyser import MediapipeFaceAnalyser
 from rswap.swap import classical as C
 from rswap.swap.classical import ClassicalSwapper
@@ -84,8 +84,10 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
     bg = background.astype(np.float32)
     delta = (warped.astype(np.float32) - bg) * (valid > 0)[..., None]
     swapped = np.clip(np.rint(bg + blend_delta(delta, face_mask, sw.blend_levels)), 0, 255).astype(np.uint8)
-    if sw.color != "none":  # issue 10, sixth session (an intended change): the nose base in the target's light
-        swapped = target_nose_light(swapped, background, shaped)
+    if sw.color != "none":  # issue 10, sixth and twenty-second sessions (intended changes): the nose base and
+        # the crease under the lower lip in the target's light
+        swapped = target_light_at(swapped, background, shaped, NOSE_BASE)
+        swapped = target_light_at(swapped, background, shaped, BELOW_LIP, spare=LIPS_OUTER)
     if keep:
         kept = region_mask(hw, shaped, include=keep, feather=3, erode=-1)[..., None]
         swapped = np.clip(np.rint(swapped + kept * (background.astype(np.float32) - swapped)), 0, 255).astype(np.uint8)

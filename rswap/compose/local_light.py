@@ -11,7 +11,7 @@ nose, the eval's commonest colour defect on the targets that break most swaps (o
 worst targets, most colour-flagged pixels lay at the nose base in 80 of their 137 defective
 pairs; RESULTS.md, issue 10 sixth session).
 
-`target_nose_light` gives that place the target's light where the source's is darker: inside
+`target_light_at` gives that place the target's light where the source's is darker: inside
 the nose base (its tip, nostrils, wings and the skin just below, the hull grown a little and
 feathered) the result's CIELAB colour blurred at a nostril's scale (SIGMA) is moved toward the
 target's there, by what its lightness falls more than SLACK below the target's. The result's
@@ -20,6 +20,11 @@ it is, and the nose above the tip (its bridge and width, which carry identity) s
 source's. Taking the target's light both ways and over the whole lower nose removed twice as
 many defective pairs but cost identity (closer to source 90.9% -> 89.0%, top-1 89.0% -> 86.0% on
 264 pairs): the nostrils' shading is part of what dlib sees (RESULTS.md).
+The crease under the lower lip is such a place too (BELOW_LIP, the lips themselves spared): a
+source whose lower lip juts out (trump) carries its shadow there, and on a target lit there it
+printed as a dark band under the mouth, the structure term's flags on 18 of trump's 22 eval pairs.
+The same lift there: crops -> faces defective 220 -> 211 (trump 18 -> 14), closer to source 470
+-> 470, top-1 464 -> 461 (near ties); 0.6 ms more a frame at 256² (RESULTS.md, twenty-second session).
 
 `shade_below_occluders` gives the skin below what stays in front of the forehead (a cap's brim,
 a fringe: rswap.compose.occluders) the target's shade there. A brim casts a hard shadow on the
@@ -48,6 +53,9 @@ from rswap.face.landmarks import LEFT_BROW, RIGHT_BROW
 # The nose's lower part on mediapipe's mesh: the tip (1), columella and subnasale (19, 94, 2),
 # the nostrils' rims and the lower wings (97/326, 98/327, 64/294, 240/460, 75/305).
 NOSE_BASE = [1, 19, 94, 2, 97, 326, 98, 327, 64, 294, 240, 460, 75, 305]
+# The crease under the lower lip: from just below the lip's outer edge (106 ... 335) to the chin's
+# upper rise (204 ... 424), the lip itself left out (its colour is the source's).
+BELOW_LIP = [106, 182, 83, 18, 313, 406, 335, 204, 194, 201, 200, 421, 418, 424]
 GROW = 0.03  # where the weight falls to 0.5 beyond the points' hull (0 at twice that), fraction of the crop
 SLACK = 6.0  # L units of the source's shade kept beyond the target's light
 LIFT_RAMP = 4.0  # L units over which the colour move fades in
@@ -59,11 +67,12 @@ SHADE_SIGMA = 0.025
 SHADE_SLACK = 4.0  # grey levels of the result's light kept above the target's shade
 
 
-def target_nose_light(result: np.ndarray, target: np.ndarray, points: np.ndarray,
-                      grow: float = GROW, sigma: float = SIGMA) -> np.ndarray:
-    """`result` (RGB uint8 crop) with the shadows at its nose base lifted to the light `target`
-    (the same crop before the swap) has there, at the scale `sigma`, on the mesh `points` (both
-    images' landmarks: the swap pins the nose). Only where the result's blurred lightness is more
+def target_light_at(result: np.ndarray, target: np.ndarray, points: np.ndarray, place: list[int],
+                    spare: list[int] | None = None, grow: float = GROW, sigma: float = SIGMA) -> np.ndarray:
+    """`result` (RGB uint8 crop) with the shadows in `place` (mesh indices: NOSE_BASE, BELOW_LIP)
+    lifted to the light `target` (the same crop before the swap) has there, at the scale `sigma`,
+    on the mesh `points` (both images' landmarks: the swap pins the nose and the lips); nothing
+    changes inside the hull of `spare` (the lips beside BELOW_LIP). Only where the result's blurred lightness is more
     than SLACK below the target's: the excess is added to L, and the pixel takes the target's
     colour (a, b at that scale) as the excess grows past LIFT_RAMP. A lighter result (a source's
     own lit nose) is left as it is. Works on the nose's box, its statistics in 8-bit CIELAB and
@@ -71,7 +80,7 @@ def target_nose_light(result: np.ndarray, target: np.ndarray, points: np.ndarray
     h, w = result.shape[:2]
     g = max(1, int(round(grow * h)))
     s = sigma * h
-    hull = cv2.convexHull(np.asarray(points, np.float32)[NOSE_BASE])[:, 0]
+    hull = cv2.convexHull(np.asarray(points, np.float32)[place])[:, 0]
     reach = 2 * g + int(np.ceil(2 * s))  # the ramp's and the blur's reach
     lo = np.maximum(np.floor(hull.min(0)).astype(int) - reach, 0)
     hi = np.minimum(np.ceil(hull.max(0)).astype(int) + reach + 1, (w, h))
@@ -86,6 +95,8 @@ def target_nose_light(result: np.ndarray, target: np.ndarray, points: np.ndarray
     cv2.fillPoly(outside, [np.round(hull - lo).astype(np.int32)], 0)
     t = np.clip(1.0 - cv2.distanceTransform(outside, cv2.DIST_L2, 3) * (1.0 / (2 * g)), 0.0, 1.0)
     weight = t * t * (3.0 - 2.0 * t)
+    if spare is not None:
+        cv2.fillPoly(weight, [np.round(cv2.convexHull(np.asarray(points, np.float32)[spare])[:, 0] - lo).astype(np.int32)], 0.0)
     # The change to the target's light at this scale, in 8-bit CIELAB (8-bit a and b are CIELAB
     # units, L is 255/100 of them) on a half-size copy of the box: a blur of sigma keeps nothing
     # finer, and a blur is linear, so one blur of the difference.

@@ -8,8 +8,8 @@ aligned crop space of one template:
 2. reenactment: a piecewise-affine mesh warp carries the source's face texture onto
    the target's landmarks, so the source face takes the target's pose and expression;
 3. colour transfer of the warped source to the target's skin inside the face mask, and
-   its shadows held near the target's own (`limit_shadows`; at the nose base, after the
-   blend, lifted to the target's light: `target_nose_light`);
+   its shadows held near the target's own (`limit_shadows`; at the nose base and in the
+   crease under the lower lip, after the blend, lifted to the target's light: `target_light_at`);
 4. Laplacian multi-band blending inside the crop; optionally the target's mouth
    interior and eyes are kept (expression fidelity); an open target mouth, a shut source's
    eyes, a brim or fringe over the target's forehead and its glasses' frames keep the
@@ -26,7 +26,7 @@ import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import hold_eye_range, limit_shadows, match_face_colour
-from rswap.compose.local_light import shade_below_occluders, target_nose_light
+from rswap.compose.local_light import BELOW_LIP, NOSE_BASE, shade_below_occluders, target_light_at
 from rswap.compose.mask_kernels import dilate_rows, ellipse_rows, region_parts, swap_masks
 from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
@@ -38,7 +38,7 @@ from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, crop_steps, get_template, similarity_matrix, transform_points
 from rswap.face.hands import hand_mask
-from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS, MESH_POINTS, REGIONS, RIGHT_BROW, mesh_triangles
+from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS, LIPS_OUTER, MESH_POINTS, REGIONS, RIGHT_BROW, mesh_triangles
 from rswap.face.types import Face
 from rswap.swap.base import HostSwapper, SwapResult
 from rswap.swap.options import COLOR_METHODS, SwapperOptions
@@ -484,9 +484,11 @@ class ClassicalSwapper(HostSwapper):
         # 4. Blend inside the crop; the paste mask covers the face and the reshaped outline.
         swapped = laplacian_blend(warped, background, face_mask, levels=self.blend_levels, fg_valid=valid)
         if self.color != "none":
-            # The base of the nose in the target's light: the source's nostrils and the shadow
-            # under its tip printed as a dark blob on a raised, top-lit or smiling target (local_light.py).
-            swapped = target_nose_light(swapped, background, shaped)
+            # The base of the nose and the crease under the lower lip in the target's light: the
+            # source's nostrils and the shadow under its tip printed as a dark blob on a raised,
+            # top-lit or smiling target, a pouting lip's shadow as a dark band (local_light.py).
+            swapped = target_light_at(swapped, background, shaped, NOSE_BASE)
+            swapped = target_light_at(swapped, background, shaped, BELOW_LIP, spare=LIPS_OUTER)
         if keep:
             # The pyramid's coarse levels bleed into small holes such as the mouth: put the
             # target's kept regions back with a short feather (`kept`, drawn with the masks).
