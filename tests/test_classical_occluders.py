@@ -17,7 +17,7 @@ from rswap.compose.masks import region_mask
 from rswap.compose.occluders import forehead_occluders, front_occluder_box, front_occluders, side_hair_box
 from rswap.compose.source_texture import occluder_mask, visibility_map
 from rswap.face.align import align_crop, get_template, transform_points
-from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, RIGHT_BROW
+from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS_OUTER, RIGHT_BROW
 from rswap.swap.classical import EYES_CLOSED, EYES_OPEN, ClassicalSwapper, _beside_brows, _over_brows, eye_opening
 
 BRIM_RGB = (150, 190, 235)  # a light-blue cap
@@ -129,6 +129,28 @@ def test_a_jacket_under_the_mesh_jaw_stays_in_front_and_a_beard_does_not(astrona
     out = sw.swap(jacket, lm, source).crop
     assert np.abs(out[inner].astype(int) - jacket[inner].astype(int)).mean() < 1.5  # the jacket (a soft edge at its rim)
     assert np.abs(sw.swap(beard, lm, source).crop[inner].astype(int) - beard[inner].astype(int)).mean() > 10  # swapped
+
+
+def test_a_collar_rising_beside_the_mouth_stays_in_front_all_the_way_up(astronaut, astronaut_face):
+    """A collar comes up along the jaw past the mouth (simswap_multi_people's, on the cheek up to
+    the nose): kept only below the lower lip's line, the swap cut it there with a straight edge of
+    the source's cheek across the jacket."""
+    sw, crop, lm, rows, cols, oval = _aligned_target(astronaut, astronaut_face)
+    left, right = lm[FACE_OVAL, 0].min(), lm[FACE_OVAL, 0].max()
+    # A band along the face's right side, from the nose tip's height down to the chin.
+    band = (rows > lm[1, 1]) & (cols > 0.78 * right + 0.22 * left)
+    inner = (cv2.erode(oval, np.ones((9, 9), np.uint8)) > 0) & cv2.erode(band.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    beside_mouth = inner & (rows < lm[17, 1])  # above the line the search began at before
+    assert beside_mouth.sum() > 30
+    jacket = crop.copy()
+    jacket[band] = (60, 75, 110)  # a dark blue jacket
+    kept = front_occluders(jacket, lm)
+    # Measured: 0.0 before over the whole band (the search began 2% of the crop below the lower lip,
+    # and the band's part below that line alone was too small a piece); now at least 0.90, 0.99 mean.
+    assert kept[beside_mouth].min() > 0.8 and kept[inner].mean() > 0.95
+    lips = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [np.round(lm[LIPS_OUTER]).astype(np.int32)], 1)
+    assert kept[lips > 0].max() < 0.05  # the lips stay the face's
 
 
 def test_source_shadows_deeper_than_the_targets_own_are_lifted_and_the_rest_kept():
