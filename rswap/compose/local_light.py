@@ -72,11 +72,11 @@ def target_light_at(result: np.ndarray, target: np.ndarray, points: np.ndarray, 
     """`result` (RGB uint8 crop) with the shadows in `place` (mesh indices: NOSE_BASE, BELOW_LIP)
     lifted to the light `target` (the same crop before the swap) has there, at the scale `sigma`,
     on the mesh `points` (both images' landmarks: the swap pins the nose and the lips); nothing
-    changes inside the hull of `spare` (the lips beside BELOW_LIP). Only where the result's blurred lightness is more
-    than SLACK below the target's: the excess is added to L, and the pixel takes the target's
-    colour (a, b at that scale) as the excess grows past LIFT_RAMP. A lighter result (a source's
-    own lit nose) is left as it is. Works on the nose's box, its statistics in 8-bit CIELAB and
-    only the lifted pixels converted exactly."""
+    changes inside the hull of `spare` (the lips beside BELOW_LIP). Only where the result's
+    blurred lightness is more than SLACK below the target's: the excess is added to L, and the
+    pixel takes the target's colour (a, b at that scale) as the excess grows past LIFT_RAMP. A
+    lighter result (a source's own lit nose) is left as it is. Works on the place's box, its
+    statistics in 8-bit CIELAB and only the lifted pixels converted exactly."""
     h, w = result.shape[:2]
     g = max(1, int(round(grow * h)))
     s = sigma * h
@@ -96,7 +96,8 @@ def target_light_at(result: np.ndarray, target: np.ndarray, points: np.ndarray, 
     t = np.clip(1.0 - cv2.distanceTransform(outside, cv2.DIST_L2, 3) * (1.0 / (2 * g)), 0.0, 1.0)
     weight = t * t * (3.0 - 2.0 * t)
     if spare is not None:
-        cv2.fillPoly(weight, [np.round(cv2.convexHull(np.asarray(points, np.float32)[spare])[:, 0] - lo).astype(np.int32)], 0.0)
+        spared = cv2.convexHull(np.asarray(points, np.float32)[spare])[:, 0] - lo
+        cv2.fillPoly(weight, [np.round(spared).astype(np.int32)], 0.0)
     # The change to the target's light at this scale, in 8-bit CIELAB (8-bit a and b are CIELAB
     # units, L is 255/100 of them) on a half-size copy of the box: a blur of sigma keeps nothing
     # finer, and a blur is linear, so one blur of the difference.
