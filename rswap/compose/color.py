@@ -29,8 +29,8 @@ METHODS = ("reinhard", "lct")
 # codec's (video and JPEG keep colour at half resolution and quantise it hardest), and raised it
 # showed as pink, violet and green blotches round the eyes and on the cheeks. Capped at 1.5, those
 # pairs' lightness detail is unchanged and the blotches are gone (benchmarks/RESULTS.md, issue 10,
-# twenty-second session). Of 84 pairs sampled, sharper sources met the cap only in b on two targets
-# (015384 and simswap_Iron_man: 1.5-2.0).
+# twenty-second session). Of 84 pairs sampled, sources sharper than those and dnl met the cap only
+# in b on two targets (015384 and simswap_Iron_man: up to 1.8).
 DETAIL_CHROMA_GAIN_MAX = 1.5
 _EPS = 1e-3  # variance floor (Lab units²): flat regions must not blow up the gain
 
