@@ -194,7 +194,8 @@ def _clothes_below(crop: np.ndarray, pts: np.ndarray, skin: np.ndarray, cols: tu
         return None
     box, found, rises = _cloth_pieces(crop, pts, skin, int(np.ceil(low)), low, y1, cols)
     if rises:  # clothes on the search's first row: they may rise beside the mouth
-        box, found, _ = _cloth_pieces(crop, pts, skin, int(np.ceil(pts[LOWER_LIDS, 1].max())), low, y1, cols)
+        lids = min(np.ceil(pts[LOWER_LIDS, 1].max()), np.ceil(low))  # (never below the first search's top)
+        box, found, _ = _cloth_pieces(crop, pts, skin, int(lids), low, y1, cols)
     return _soft(found, box, feather) if found.any() else None
 
 
