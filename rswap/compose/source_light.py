@@ -109,9 +109,10 @@ def _lab_to_linear(lab: np.ndarray) -> np.ndarray:
     return _to_linear(np.clip(rgb * 255.0, 0, 255))
 
 
-def _second_light_out(lab: np.ndarray, weight: np.ndarray, across: np.ndarray) -> np.ndarray:
-    """`lab` (CIELAB) with the part of its skin's colour that changes with lightness across the skin
-    line taken out of every pixel: the colour of a second light that fills the shade.
+def _second_light_out(lab: np.ndarray, weight: np.ndarray, along: np.ndarray) -> np.ndarray:
+    """`lab` (CIELAB) with the part of its skin's colour that changes with lightness, where no skin's
+    own colour does, taken out of every pixel: the colour of a second light that fills the shade.
+    `along`: the skin line's direction in (a, b).
 
     One light's colour multiplies every pixel alike and leaves each one's chromaticity (a, b over
     L + 16: an exposure scales all three); the gains in `neutral_light` take that out. A frame lit by
@@ -120,25 +121,33 @@ def _second_light_out(lab: np.ndarray, weight: np.ndarray, across: np.ndarray) -
     L 65 on hzc's crop). The gains fix the median only, so the shade stayed green (under the eyes,
     the cheeks' sides, the stubble), and per frame a dark pixel takes only its share of the skin's
     colour change (`match_face_colour`): olive patches on every warm target. So the chromaticity
-    across the line is fitted as a straight line in L over the skin (least squares, L held to the
-    skin's 5th-95th percentiles so dark hair and glare do not lever it), and its slope taken out of
-    every pixel in proportion to its (L + 16), as a light would put it there; at the skin's median
-    lightness nothing changes. Only a shade greener than the lit skin counts (slope < 0: 11 of the
-    eval's 24 sources, most of all lcw, ljm, ljm2, hzc): a shade redder than the lit skin (the other
-    13: cage, trump, ds, jl, mouth_open most) is left as it is; taking that out too turned cage's
-    shaded far cheek blue-grey on 015384. Along the line nothing is touched: a dark skin's deeper,
-    more saturated shade and a sheen's paler highlight are the skin's own (RESULTS.md, issue 10
-    seventh session)."""
+    across and along the line is fitted as a straight line in L over the skin (least squares, L held
+    to the skin's 5th-95th percentiles so dark hair and glare do not lever it), and a slope that is a
+    light's is taken out of every pixel in proportion to its (L + 16), as a light would put it there;
+    at the skin's median lightness nothing changes.
+    - Across the line, a shade greener than the lit skin (slope < 0: 11 of the eval's 24 sources, most
+      of all lcw, ljm, ljm2, hzc). A shade redder than the lit skin (the other 13: cage, trump, ds,
+      jl, mouth_open most) is left as it is: taking that out too turned cage's shaded far cheek
+      blue-grey on 015384 (RESULTS.md, issue 10, seventh session).
+    - Along the line, a shade less saturated than the lit skin (slope > 0): a cool fill, a blue sky's
+      or a blue-lit frame's (zxy, per unit of L + 16 +0.0048; ljm +0.0017, lcw +0.0002; the other 21
+      sources -0.001 to -0.012). A dark skin's deeper, more saturated shade and a sheen's paler
+      highlight (slope < 0) are the skin's own. Left in, zxy's shade came out grey-violet on every
+      warm target: eye sockets, nose sides, chin. (Its texture's darkest tenth of skin against its
+      lightest: a, b -4.5, -5.6 units with it left in, -0.4, -0.3 now; RESULTS.md, issue 10,
+      twenty-third session.)"""
+    across = np.array([-along[1], along[0]], np.float32)
     px = lab[weight]
     light = px[:, 0]
-    chroma = (px[:, 1:] @ across) / (light + 16.0)  # chromaticity across the skin line
+    chroma = (px[:, 1:] @ np.stack([across, along], 1)) / (light + 16.0)[:, None]  # chromaticity across, along
     lo, mid, hi = np.percentile(light, [5, 50, 95])
     x = np.clip(light, lo, hi) - mid
-    slope = float((x * (chroma - chroma.mean())).sum() / max(float((x * x).sum()), 1e-6))
-    slope = min(slope, 0.0)  # only a shade greener than the lit skin: a redder one is the skin's own
-    move = slope * (np.clip(lab[..., 0], lo, hi) - mid) * (lab[..., 0] + 16.0)  # a, b units across the line, per pixel
+    slopes = (x @ (chroma - chroma.mean(0))) / max(float(x @ x), 1e-6)
+    # Only a greener shade across the line, a greyer one along it: what a second light puts there.
+    light_colour = min(float(slopes[0]), 0.0) * across + max(float(slopes[1]), 0.0) * along
+    move = (np.clip(lab[..., 0], lo, hi) - mid) * (lab[..., 0] + 16.0)  # per pixel, times the slopes: a, b units
     out = lab.copy()
-    out[..., 1:] -= move[..., None] * across.astype(np.float32)
+    out[..., 1:] -= move[..., None] * light_colour.astype(np.float32)
     return out
 
 
@@ -160,7 +169,7 @@ def neutral_light(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
     and lavender (RESULTS.md, issue 10, twenty-first session). A skin's chroma above skin's range (an
     over-saturated frame) is a saturation, not a cast: every pixel's chroma is scaled alike, so what
     is grey stays grey (gains there turned a grey moustache green); a washed-out frame is left as it is (SKIN_CHROMA). A second
-    light's colour in the shade (green fill) is taken out between the two (`_second_light_out`). Lightness is left alone: scaling a dim source's eyes and
+    light's colour in the shade (a green or blue fill) is taken out between the two (`_second_light_out`). Lightness is left alone: scaling a dim source's eyes and
     brows with an exposure to a normal skin lightness (so they stay as dark against the skin as they
     were, not lifted to grey) cost identity on the hard set (closer to source 93% -> 90%) and counted
     more defects; doing it for everything darker than the skin's dark tail counted more still
@@ -185,7 +194,7 @@ def neutral_light(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
     want = np.array([med[0], *(med[1:] - cast * across - cool * along)], np.float32)
     out = _from_linear(lin * (_lab_to_linear(want) / np.maximum(_lab_to_linear(med), 1e-5)))
     lab = cv2.cvtColor(out.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2LAB)
-    lab = _second_light_out(lab, weight, across)
+    lab = _second_light_out(lab, weight, along)
     med = np.median(lab[weight], axis=0)
     have = float(np.hypot(med[1], med[2])) / (med[0] + 16.0)
     lab[..., 1:] *= float(np.clip(have, *SKIN_CHROMA)) / max(have, 1e-3)
