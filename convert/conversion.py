@@ -155,8 +155,8 @@ def convert_video(
     """Swap faces in every frame of `target` into `output` (written atomically). `swapper`: the
     FrameSwapper, maybe still loading: the target's frames are read and tracked meanwhile (the
     plan stage waits for it, PLAN_AHEAD_BYTES of frames ahead), and an error in its loading ends
-    the conversion as any stage's does. User errors raise RswapError; Ctrl-C/SIGTERM (KeyboardInterrupt) propagate after the
-    temporary file is removed. A cut or damaged target is an error unless `allow_truncated`,
+    the conversion as any stage's does. User errors raise RswapError; Ctrl-C/SIGTERM
+    (KeyboardInterrupt) propagate after the temporary file is removed. A cut or damaged target is an error unless `allow_truncated`,
     which converts the readable part (ConvertStats.truncated says how much).
     `on_frame()` is called after each frame is written (a batch worker's progress report).
     `swap_workers` swap frames side by side (None: CONVERT_SWAP_WORKERS); they still leave in order.

@@ -136,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
         raise
     analysis = from_args(AnalysisOptions, args, search_duty=LIVE_SEARCH_DUTY)
     try:  # the swap's child process may fail to start: the camera is released all the same
-        stages, closers = swap_conveyor(ready(fs), args.face_select, analysis, controls, args.swap_workers or LIVE_SWAP_WORKERS,
-                                        detector, swap_in=args.swap_in)
+        stages, closers = swap_conveyor(ready(fs), args.face_select, analysis, controls,
+                                        args.swap_workers or LIVE_SWAP_WORKERS, detector, swap_in=args.swap_in)
     except BaseException:
         source.close()
         raise

@@ -104,7 +104,8 @@ def test_a_source_lit_blue_along_the_skin_line_comes_back_no_bluer_than_grey(ast
     assert np.median(_lab(neutral_light(blue, points))[skin], 0)[1:] @ along > -1
 
 
-@pytest.mark.parametrize("turn, kept", [(0.004, False), (-0.004, True)], ids=["greyer shade: a cool fill", "richer shade: the skin's"])
+@pytest.mark.parametrize("turn, kept", [(0.004, False), (-0.004, True)],
+                         ids=["greyer shade: a cool fill", "richer shade: the skin's"])
 def test_a_sources_shade_greyer_than_its_lit_skin_is_a_cool_fill_and_goes(astronaut, astronaut_face, turn, kept):
     """A frame lit blue (zxy in the eval) has shade less saturated along the skin line than its lit
     skin, per unit of lightness (chromaticity): a cool fill's colour, which per frame came out as
