@@ -136,15 +136,17 @@ def _library_threads(cores: int):
 
 def convert_image(swapper: Future, target, output, detector=None, before_publish=None,
                   hands: bool = True) -> None:
-    """`swapper`: the FrameSwapper, maybe still loading (the target is read and its faces found
-    meanwhile). `before_publish(tmp, dest)`: e.g. Content Credentials signing, on the finished file.
-    `hands`: hands in front of a face stay in front (AnalysisOptions.keeps_hands)."""
+    """`swapper`: the FrameSwapper, maybe still loading: waited for first (finding the target's
+    faces while it loaded gained nothing measurable: 2.3-2.6 s either way, benchmarks/RESULTS.md,
+    issue 11, twenty-third session). `before_publish(tmp, dest)`: e.g. Content Credentials signing,
+    on the finished file. `hands`: hands in front of a face stay in front (AnalysisOptions.keeps_hands)."""
+    fs = swapper.result()
     image = read_image(target, "target")
     with MediapipeFaceAnalyser(max_faces=8, video=False, detector=detector, hands=hands) as analyser:
         faces = analyser.analyse(image)
     if not faces:
         raise NoFaceError(f"no face found in target image {target}")
-    write_image(output, swapper.result().process(image, faces), before_publish=before_publish)
+    write_image(output, fs.process(image, faces), before_publish=before_publish)
 
 
 def convert_video(
