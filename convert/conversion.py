@@ -24,6 +24,7 @@ from rswap.face.options import AnalysisOptions
 from rswap.media.images import read_image, write_image
 from rswap.media.h264 import DEFAULT_CRF, DEFAULT_PRESET
 from rswap.media.video import Truncation, VideoReader, VideoWriter
+
 from realtime.threads import FEW_CORES, opencv_threads, switch_interval
 
 
@@ -114,8 +115,8 @@ CONVERT_SWAP_WORKERS = 2
 CONVERT_SWITCH_INTERVAL_S = 0.001
 # The frames the plan stage's input may hold while the swapper still loads (the tracker runs on
 # meanwhile): this many bytes of them, at least a few. On 2 cores the load (imports, the source
-# photos' faces and texture) takes ~1.5-2 s, in which the tracker gets ~150 frames of a 640x368
-# clip ahead (256 MB: 370 of them; of 720p frames 97, of 1080p 43).
+# photos' faces and texture) takes ~2-2.7 s beside the tracker, which had all 120 frames of a 5 s
+# 640x368 clip done by then (256 MB holds 370 such frames; of 720p 97, of 1080p 43).
 PLAN_AHEAD_BYTES = 256 << 20
 
 
@@ -137,7 +138,7 @@ def _library_threads(cores: int):
 def convert_image(swapper: Future, target, output, detector=None, before_publish=None,
                   hands: bool = True) -> None:
     """`swapper`: the FrameSwapper, maybe still loading: waited for first (finding the target's
-    faces while it loaded gained nothing measurable: 2.3-2.6 s either way, benchmarks/RESULTS.md,
+    faces while it loaded gained nothing measurable: 2.3-3.0 s either way, benchmarks/RESULTS.md,
     issue 11, twenty-third session). `before_publish(tmp, dest)`: e.g. Content Credentials signing,
     on the finished file. `hands`: hands in front of a face stay in front (AnalysisOptions.keeps_hands)."""
     fs = swapper.result()
@@ -158,8 +159,9 @@ def convert_video(
     FrameSwapper, maybe still loading: the target's frames are read and tracked meanwhile (the
     plan stage waits for it, PLAN_AHEAD_BYTES of frames ahead), and an error in its loading ends
     the conversion as any stage's does. User errors raise RswapError; Ctrl-C/SIGTERM
-    (KeyboardInterrupt) propagate after the temporary file is removed. A cut or damaged target is an error unless `allow_truncated`,
-    which converts the readable part (ConvertStats.truncated says how much).
+    (KeyboardInterrupt) propagate after the temporary file is removed. A cut or damaged target
+    is an error unless `allow_truncated`, which converts the readable part (ConvertStats.truncated
+    says how much).
     `on_frame()` is called after each frame is written (a batch worker's progress report).
     `swap_workers` swap frames side by side (None: CONVERT_SWAP_WORKERS); they still leave in order.
     `swap_in`: those workers' swaps in threads or child processes (realtime.swap_process).
