@@ -55,10 +55,10 @@ def _frame_swapper(swapper: str):
 
 
 def make_stages(fs, swap_workers: int = 1, swap_in: str = "thread"):
-    from realtime.swap_stages import ready, swap_conveyor
+    from realtime.swap_stages import swap_conveyor
 
-    stages, closers = swap_conveyor(ready(fs), "largest", AnalysisOptions(detect_every=30, smooth=True),
-                                    swap_workers=swap_workers, swap_in=swap_in)
+    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(detect_every=30, smooth=True), swap_workers=swap_workers,
+                                    swap_in=swap_in)
     return stages, closers
 
 

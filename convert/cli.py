@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
 
 from rswap.errors import RswapError
 from rswap.face.options import AnalysisOptions
@@ -58,11 +57,8 @@ def run(args: argparse.Namespace) -> int:
     written: list[bool] = []  # set once the output is in place: an interrupt after that kept it whole
     try:
         detector = detector_from_args(args)
-        # The swapper loads (imports, the source photos' faces and texture: ~2 s on 2 cores) while the
-        # target is read and tracked (convert_video); its errors come out of the conversion.
-        with ThreadPoolExecutor(1, thread_name_prefix="rswap-load") as loading:
-            swapper = loading.submit(frame_swapper_from_args, args, detector=detector)
-            stats = convert_job(args, target, output, target_is_video, swapper, detector, progress=not args.no_progress)
+        swapper = frame_swapper_from_args(args, detector=detector)
+        stats = convert_job(args, target, output, target_is_video, swapper, detector, progress=not args.no_progress)
         written.append(True)
     except KeyboardInterrupt as e:  # Ctrl-C / SIGTERM: before `written`, the writer discarded its temporary file
         note_kept(e, f"{output} was already complete" if written else f"nothing written to {output}")
@@ -105,9 +101,9 @@ def check_job(args: argparse.Namespace, target, output):
     return target, output, target_is_video
 
 
-def convert_job(args: argparse.Namespace, target, output, target_is_video: bool, swapper: Future, detector,
+def convert_job(args: argparse.Namespace, target, output, target_is_video: bool, swapper, detector,
                 progress: bool = True, on_frame=None):
-    """Convert one checked job with a swapper (a Future: maybe still loading), signed (C2PA) like every output.
+    """Convert one checked job with a loaded swapper, signed (C2PA) like every output.
     The video's ConvertStats, or None for an image."""
     credentials = credentials_from_args(args, output, target, "rswap convert")
     sign = credentials.sign_in_place if credentials else None

@@ -1,11 +1,10 @@
 """Offline conversion of one file: every frame, in order, original timestamps, every other
 stream (audio, subtitles, data) copied.
 
-Video runs on the live conveyor's own stages (track -> plan -> swap -> paste) with ordered,
+Video runs on the live conveyor's own stages (track -> swap -> paste) with ordered,
 lossless links: nothing is dropped, the source waits for the slowest stage, and the
-stages still overlap. The plan has a thread of its own here, with a deep input: the swapper
-loads while the first frames are read and tracked. The source remembers each frame's exact
-pts (integer, in the input's time base) so the sink can write it back unchanged.
+stages still overlap. The source remembers each frame's exact pts (integer, in the
+input's time base) so the sink can write it back unchanged.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
@@ -24,6 +22,7 @@ from rswap.face.options import AnalysisOptions
 from rswap.media.images import read_image, write_image
 from rswap.media.h264 import DEFAULT_CRF, DEFAULT_PRESET
 from rswap.media.video import Truncation, VideoReader, VideoWriter
+from rswap.swap.frame import FrameSwapper
 
 from realtime.threads import FEW_CORES, opencv_threads, switch_interval
 
@@ -113,11 +112,6 @@ CONVERT_SWAP_WORKERS = 2
 # box (one 27% slower, the box busier then), 0.5 ms was not clearly better (benchmarks/RESULTS.md,
 # issue 11, fifth session).
 CONVERT_SWITCH_INTERVAL_S = 0.001
-# The frames the plan stage's input may hold while the swapper still loads (the tracker runs on
-# meanwhile): this many bytes of them, at least a few. On 2 cores the load (imports, the source
-# photos' faces and texture) takes ~2-2.7 s beside the tracker, which had all 120 frames of a 5 s
-# 640x368 clip done by then (256 MB holds 370 such frames; of 720p 97, of 1080p 43).
-PLAN_AHEAD_BYTES = 256 << 20
 
 
 @contextlib.contextmanager
@@ -135,33 +129,27 @@ def _library_threads(cores: int):
         yield 1 if few else 0  # 0: libx264's own choice
 
 
-def convert_image(swapper: Future, target, output, detector=None, before_publish=None,
+def convert_image(swapper: FrameSwapper, target, output, detector=None, before_publish=None,
                   hands: bool = True) -> None:
-    """`swapper`: the FrameSwapper, maybe still loading: waited for first (finding the target's
-    faces while it loaded gained nothing measurable: 2.3-3.0 s either way, benchmarks/RESULTS.md,
-    issue 11, twenty-third session). `before_publish(tmp, dest)`: e.g. Content Credentials signing,
-    on the finished file. `hands`: hands in front of a face stay in front (AnalysisOptions.keeps_hands)."""
-    fs = swapper.result()
+    """`before_publish(tmp, dest)`: e.g. Content Credentials signing, on the finished file.
+    `hands`: hands in front of a face stay in front (AnalysisOptions.keeps_hands)."""
     image = read_image(target, "target")
     with MediapipeFaceAnalyser(max_faces=8, video=False, detector=detector, hands=hands) as analyser:
         faces = analyser.analyse(image)
     if not faces:
         raise NoFaceError(f"no face found in target image {target}")
-    write_image(output, fs.process(image, faces), before_publish=before_publish)
+    write_image(output, swapper.process(image, faces), before_publish=before_publish)
 
 
 def convert_video(
-    swapper: Future, target, output, face_select: str = "largest", crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
+    swapper: FrameSwapper, target, output, face_select: str = "largest", crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
     progress: bool = True, detector=None, allow_truncated: bool = False, before_publish=None, on_frame=None,
     swap_workers: int | None = None, hands: bool = True, swap_in: str = "thread",
 ) -> ConvertStats:
-    """Swap faces in every frame of `target` into `output` (written atomically). `swapper`: the
-    FrameSwapper, maybe still loading: the target's frames are read and tracked meanwhile (the
-    plan stage waits for it, PLAN_AHEAD_BYTES of frames ahead), and an error in its loading ends
-    the conversion as any stage's does. User errors raise RswapError; Ctrl-C/SIGTERM
-    (KeyboardInterrupt) propagate after the temporary file is removed. A cut or damaged target
-    is an error unless `allow_truncated`, which converts the readable part (ConvertStats.truncated
-    says how much).
+    """Swap faces in every frame of `target` into `output` (written atomically).
+    User errors raise RswapError; Ctrl-C/SIGTERM (KeyboardInterrupt) propagate after the
+    temporary file is removed. A cut or damaged target is an error unless `allow_truncated`,
+    which converts the readable part (ConvertStats.truncated says how much).
     `on_frame()` is called after each frame is written (a batch worker's progress report).
     `swap_workers` swap frames side by side (None: CONVERT_SWAP_WORKERS); they still leave in order.
     `swap_in`: those workers' swaps in threads or child processes (realtime.swap_process).
@@ -183,15 +171,11 @@ def convert_video(
             # soon matters more than the look (~2 ms, the mesh re-detects only when it finds one).
             stages, closers = swap_conveyor(swapper, face_select, AnalysisOptions(detect_every=10, keep_hands=hands),
                                             detector=detector,
-                                            swap_workers=swap_workers or CONVERT_SWAP_WORKERS, swap_in=swap_in,
-                                            plan_ahead=max(4, PLAN_AHEAD_BYTES // (3 * info.width * info.height)))
+                                            swap_workers=swap_workers or CONVERT_SWAP_WORKERS, swap_in=swap_in)
             sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"),
                                on_frame)
             try:
                 Pipeline(source, stages, sink, live=False).run()
-                # A swapper that failed to load fails the conversion even where no frame had a face
-                # to swap (and so never waited for it): raised here, the writer discards its file.
-                swapper.result()
             finally:
                 sink.bar.close()  # also when the pipeline never started: not redrawn after the last line
                 for c in closers:

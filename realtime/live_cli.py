@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     from realtime.controls import Controls
     from realtime.sinks import FileSink
     from realtime.sources import is_camera
-    from realtime.swap_stages import ready, swap_conveyor
+    from realtime.swap_stages import swap_conveyor
     from realtime.threads import opencv_threads
     from rswap.interrupts import note_kept
 
@@ -136,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
         raise
     analysis = from_args(AnalysisOptions, args, search_duty=LIVE_SEARCH_DUTY)
     try:  # the swap's child process may fail to start: the camera is released all the same
-        stages, closers = swap_conveyor(ready(fs), args.face_select, analysis, controls,
-                                        args.swap_workers or LIVE_SWAP_WORKERS, detector, swap_in=args.swap_in)
+        stages, closers = swap_conveyor(fs, args.face_select, analysis, controls, args.swap_workers or LIVE_SWAP_WORKERS,
+                                        detector, swap_in=args.swap_in)
     except BaseException:
         source.close()
         raise

@@ -53,10 +53,6 @@ class Stage:
     # dropped as late. Ordered (convert): each frame waits for its turn, none is dropped.
     # Either way frames leave in order.
     workers: int = 1
-    # Frames this stage's input link holds in ordered mode (None: the pipeline's queue_size). A deep
-    # one lets the stages before it run on while it waits (convert's plan stage, for the swapper).
-    # A live link holds the newest frame only.
-    depth: int | None = None
 
     def __post_init__(self):
         if self.workers < 1:
@@ -113,8 +109,7 @@ class Pipeline:
         self.stats = StatsRecorder(warmup_frames)
         self.errors: list[BaseException] = []
         names = ["source", *[s.name for s in self.stages]]
-        depths = [s.depth or queue_size for s in self.stages] + [queue_size]  # each link: its taker's
-        self.links = [make_link(live, f"{a}->{b}", d) for a, b, d in zip(names, names[1:] + ["sink"], depths)]
+        self.links = [make_link(live, f"{a}->{b}", queue_size) for a, b in zip(names, names[1:] + ["sink"])]
         self.threads: list[threading.Thread] = []
         self._late: dict[str, int] = {}
         self._newest_out: dict[str, int] = {}

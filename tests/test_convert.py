@@ -97,21 +97,6 @@ def test_bad_inputs(tmp_path, capsys, source_png, clip_with_audio, no_face_png):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.mp4", "empty.mp4", "noface.png", "trunc.mp4"]
 
 
-def test_a_source_without_a_face_fails_even_a_target_video_without_one(tmp_path, capsys, no_face_png):
-    """The swapper loads while the target's frames are tracked; a target with no face never waits
-    for it, and its failure must still be the conversion's."""
-    target = tmp_path / "faceless.mp4"
-    pattern = read_image(no_face_png)
-    with av.open(str(target), "w") as c:
-        stream = c.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = pattern.shape[1], pattern.shape[0], "yuv420p"
-        for k in range(6):
-            c.mux(stream.encode(av.VideoFrame.from_ndarray(np.roll(pattern, 5 * k, 1), format="rgb24")))
-        c.mux(stream.encode())
-    _bad(["-s", no_face_png, "-t", str(target), "-o", str(tmp_path / "o.mp4")], capsys, "no face found in source")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["faceless.mp4", "noface.png"]
-
-
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only directories")
 def test_unwritable_output_dir(tmp_path, capsys, source_png, clip_with_audio):
     locked = tmp_path / "locked"

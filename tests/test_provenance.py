@@ -259,12 +259,12 @@ def test_live_to_file_frames_carry_the_watermark(tmp_path, source_png, clip_with
 def test_label_badge_and_its_hotkey(astronaut):
     from realtime.packet import Packet
     from realtime.controls import Controls, apply_key
-    from realtime.swap_stages import PasteStage, ready
+    from realtime.swap_stages import PasteStage
     from rswap.swap.classical import ClassicalSwapper
     from rswap.swap.frame import FrameSwapper
 
     controls = Controls()
-    stage = PasteStage(ready(FrameSwapper(ClassicalSwapper(), [])), controls)
+    stage = PasteStage(FrameSwapper(ClassicalSwapper(), []), controls)
     frame = np.full((360, 640, 3), 200, np.uint8)
     assert (stage(Packet(index=0, image=frame, capture_ts=0.0)).image == frame).all()  # off by default
     apply_key(controls, ord("l"), 1)

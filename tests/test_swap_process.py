@@ -13,7 +13,7 @@ import pytest
 
 from realtime.pipeline import Pipeline
 from realtime.swap_process import ProcessSwapStage, choose_swap_in
-from realtime.swap_stages import ready, swap_conveyor
+from realtime.swap_stages import swap_conveyor
 from realtime.testing import FrameListSource, RecordingSink
 from rswap.errors import RswapError
 from rswap.face.options import AnalysisOptions
@@ -64,7 +64,7 @@ class _KillingFrames(FrameListSource):
 
 def test_a_killed_swap_process_ends_the_stream_with_one_error(astronaut, astronaut_face):
     fs = _frame_swapper(astronaut, astronaut_face)
-    stages, closers = swap_conveyor(ready(fs), "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
+    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
                                     swap_in="process")
     source = _KillingFrames(conveyor_clip(astronaut) * 3, after=4)
     (source.child,) = _children(closers)
@@ -92,7 +92,7 @@ def test_a_killed_swap_process_ends_the_stream_with_one_error(astronaut, astrona
 
 def test_closing_the_conveyor_leaves_no_swap_process(astronaut, astronaut_face):
     fs = _frame_swapper(astronaut, astronaut_face)
-    stages, closers = swap_conveyor(ready(fs), "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
+    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
                                     swap_workers=2, swap_in="process")
     children = _children(closers)
     assert len(children) == 2 and all(p.is_alive() for p in children)  # one child per worker

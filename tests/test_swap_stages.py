@@ -1,5 +1,4 @@
-"""The plan stage (in the track stage's thread live) picks which faces and which source and cuts the
-aligned crops; the swap stage only swaps."""
+"""The track stage plans (which faces, which source, the aligned crops) and the swap stage only swaps."""
 
 from __future__ import annotations
 
@@ -7,20 +6,20 @@ import numpy as np
 
 from realtime.controls import Controls
 from realtime.packet import Packet
-from realtime.swap_stages import PlanStage, SwapStage, TrackAndPlan, TrackStage, ready
+from realtime.swap_stages import SwapStage, TrackStage
 from realtime.tracking import FaceTracker
 from rswap.face.options import AnalysisOptions
 from rswap.swap.classical import ClassicalSwapper
 from rswap.swap.frame import FrameSwapper
 
 
-def test_the_plan_follows_the_hotkeys_and_the_swap_stage_swaps_its_crops(astronaut, astronaut_face):
+def test_track_stage_plans_with_the_hotkeys_and_the_swap_stage_swaps_its_crops(astronaut, astronaut_face):
     swapper = ClassicalSwapper()
     source = swapper.encode_source([astronaut], [astronaut_face])
     fs = FrameSwapper(swapper, [source, source])
     controls = Controls()
     tracker = FaceTracker(AnalysisOptions(max_faces=1, detect_every=0, smooth=False))
-    track, swap = TrackAndPlan(TrackStage(tracker), PlanStage(ready(fs), controls)), SwapStage(ready(fs))
+    track, swap = TrackStage(tracker, fs, controls), SwapStage(fs)
     try:
         packet = track(Packet(0, astronaut.copy(), 0.0, 0.0))
         assert len(packet.faces) == 1 and len(packet.jobs) == 1

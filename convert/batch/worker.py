@@ -68,13 +68,11 @@ SWAPPERS = SwapperCache()  # this worker process's swappers (see the module docs
 def _convert(ns: argparse.Namespace, on_frame: Callable[[], None]) -> dict:
     """The single-file convert's own checks and work (convert_cli), for one job."""
     from convert.cli import check_job, convert_job
-    from realtime.swap_stages import ready
 
     Path(ns.output).parent.mkdir(parents=True, exist_ok=True)
     target, output, target_is_video = check_job(ns, ns.target, ns.output)  # before any swapper is built
     detector, swapper, built = SWAPPERS.get(ns)
-    stats = convert_job(ns, target, output, target_is_video, ready(swapper), detector, progress=False,
-                        on_frame=on_frame)
+    stats = convert_job(ns, target, output, target_is_video, swapper, detector, progress=False, on_frame=on_frame)
     swapper_note = {"swapper": "built" if built else "reused"}
     if stats is None:
         return {"frames": 1, "with_face": 1, "audio": False, **swapper_note}
