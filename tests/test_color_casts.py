@@ -38,6 +38,10 @@ def _lab(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
+def _rgb(lab: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0), 0, 255).astype(np.uint8)
+
+
 @pytest.fixture(scope="module")
 def dark_browed(astronaut):
     """The astronaut with dark brown brows, her face and an analyser for the made sources."""
@@ -117,11 +121,10 @@ def test_a_sources_shade_greyer_than_its_lit_skin_is_a_cool_fill_and_goes(astron
     points = transform_points(astronaut_face.landmarks[:468], M)
     skin = skin_weight(crop.shape[:2], points) > 0
     along = np.array([np.cos(np.radians(55.0)), np.sin(np.radians(55.0))], np.float32)  # the skin line (a, b)
-    to_rgb = lambda lab: np.clip(np.rint(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0), 0, 255).astype(np.uint8)  # noqa: E731
     made = _lab(crop)
     light = made[..., 0]
     made[..., 1:] = ((0.25 + turn * (light - np.median(light[skin]))) * (light + 16.0))[..., None] * along
-    source = to_rgb(made)
+    source = _rgb(made)
 
     def slope(img):  # of the skin's chromaticity along the line against its lightness
         lab = _lab(img)[skin]
@@ -178,11 +181,10 @@ def test_a_dim_compressed_sources_colour_blocks_are_not_raised_into_blotches(ast
     dim[..., 0] *= 0.6
     dim[..., 1:] *= 0.3
     blocks = cv2.resize(rng.standard_normal((32, 32, 2)).astype(np.float32), (256, 256), interpolation=cv2.INTER_NEAREST)
-    to_rgb = lambda lab: np.clip(np.rint(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0), 0, 255).astype(np.uint8)  # noqa: E731
-    sources = [to_rgb(dim + np.dstack([np.zeros_like(blocks[..., 0]), s * blocks])) for s in (1.0, -1.0)]
+    sources = [_rgb(dim + np.dstack([np.zeros_like(blocks[..., 0]), s * blocks])) for s in (1.0, -1.0)]
     vivid = _lab(crop)
     vivid[..., 1:] += 8.0 * cv2.GaussianBlur(rng.standard_normal((256, 256, 2)).astype(np.float32), (0, 0), 1.5)
-    target = to_rgb(vivid)
+    target = _rgb(vivid)
     # A flat source's spread settings (classical.colour_spread / raise_spread at its grain).
     outs = [match_face_colour(s, target, skin, skin, skin, SHADING_SIGMA * 256, spread=colour_spread(0.6),
                               raise_spread=raise_spread(0.6)) for s in sources]

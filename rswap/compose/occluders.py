@@ -192,17 +192,18 @@ def _clothes_below(crop: np.ndarray, pts: np.ndarray, skin: np.ndarray, cols: tu
     y1 = int(min(crop.shape[0], np.ceil(pts[FACE_OVAL, 1].max()) + 1))
     if y1 - low < 8:
         return None
-    box, found, rises = _cloth_pieces(crop, pts, skin, int(np.ceil(low)), low, y1, cols)
+    box, found, rises = _cloth_pieces(crop, pts, skin, hue, int(np.ceil(low)), low, y1, cols)
     if rises:  # clothes on the search's first row: they may rise beside the mouth
         lids = min(np.ceil(pts[LOWER_LIDS, 1].max()), np.ceil(low))  # (never below the first search's top)
-        box, found, _ = _cloth_pieces(crop, pts, skin, int(lids), low, y1, cols)
+        box, found, _ = _cloth_pieces(crop, pts, skin, hue, int(lids), low, y1, cols)
     return _soft(found, box, feather) if found.any() else None
 
 
-def _cloth_pieces(crop: np.ndarray, pts: np.ndarray, skin: np.ndarray, top: int, low: float, y1: int,
+def _cloth_pieces(crop: np.ndarray, pts: np.ndarray, skin: np.ndarray, hue: float, top: int, low: float, y1: int,
                   cols: tuple[int, int]) -> tuple[tuple[slice, slice], np.ndarray, bool]:
-    """`_clothes_below`'s search on rows top:y1: (box, bool mask at half size of the pieces of
-    clothes that reach the oval's rim and row `low`, whether any clothes lie on the first row)."""
+    """`_clothes_below`'s search on rows top:y1 (`hue`: the skin's chroma): (box, bool mask at half
+    size of the pieces of clothes that reach the oval's rim and row `low`, whether any clothes lie
+    on the first row)."""
     hw = crop.shape[:2]
     box = _even_box(top, y1, *cols, hw)
     lab, local, oval = _at_half_size(crop, pts, box)
@@ -213,7 +214,6 @@ def _cloth_pieces(crop: np.ndarray, pts: np.ndarray, skin: np.ndarray, top: int,
     lips = cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
     # Each pixel's (a, b) along the skin's hue and across it; their squares sum to its chroma's.
     # Opposite the skin's hue (along < 0) is across > along too.
-    hue = float(np.hypot(skin[1], skin[2]))
     along = (lab[..., 1] * skin[1] + lab[..., 2] * skin[2]) / hue
     across = np.abs(lab[..., 1] * skin[2] - lab[..., 2] * skin[1]) / hue
     cloth = (along * along + across * across > CLOTH_CHROMA**2) & (across > along) & (oval > 0) & (lips == 0)
