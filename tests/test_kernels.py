@@ -407,3 +407,103 @@ def test_compiled_side_hair_pieces_equal_opencvs_components(seed):
         beside = (light < thr) & (oval > 0) & ((np.arange(w) < xl) | (np.arange(w) > xr))[None, :]
         assert side_dark_above(light, oval, thr, lids, xl, xr) == bool(beside[: int(np.ceil(lids))].any())
     assert 0 < kept < 9  # some settings keep pieces, some keep none
+
+
+# ---------------------------------------------------------------- twenty-fourth session: the occluder searches
+
+
+def _half_size_search(mesh, paint):
+    """The forehead-to-chin box of the astronaut's crop as the occluder searches see it, with
+    `paint(crop, pts)` drawn on the crop first: (CIELAB at half size, mesh points in it, oval)."""
+    from rswap.compose.occluders import _at_half_size, _even_box
+
+    crop, pts, _ = mesh
+    crop = crop.copy()
+    paint(crop, pts)
+    top, bottom = int(pts[FACE_OVAL, 1].min()) - 7, int(pts[FACE_OVAL, 1].max()) + 1
+    box = _even_box(max(top, 0), min(bottom, CROP), int(pts[FACE_OVAL, 0].min()) - 7, int(pts[FACE_OVAL, 0].max()) + 8,
+                    (CROP, CROP))
+    return _at_half_size(crop, pts, box)
+
+
+def _band_cap_and_collar(crop, pts):
+    """A blue band over the forehead (a cap's brim) and a green one under the chin (a collar)."""
+    cv2.line(crop, tuple(map(int, pts[54])), tuple(map(int, pts[284])), (40, 60, 200), 9)
+    cv2.line(crop, tuple(map(int, pts[172])), tuple(map(int, pts[152])), (30, 150, 60), 11)
+
+
+@pytest.mark.parametrize("paint", [lambda crop, pts: None, _band_cap_and_collar], ids=["plain", "band and collar"])
+def test_compiled_forehead_test_and_cheek_median_equal_the_numpy_chain(mesh, paint):
+    """`skin_outliers` and `cheek_median` (occluders.py's cheek statistics and forehead test, one
+    compiled call each) give what the numpy chain they replaced gave, to the bit."""
+    from rswap.compose.kernels import cheek_median, skin_outliers
+    from rswap.compose.occluders import CHROMA_FAR, DARK_FAR, SCALE_FLOOR, _cheek_bounds
+
+    lab, local, oval = _half_size_search(mesh, paint)
+    rows, cols = np.arange(oval.shape[0])[:, None], np.arange(oval.shape[1])[None, :]
+    xl, xr = sorted((float(local[33, 0]), float(local[263, 0])))
+    cheeks = (oval > 0) & (rows > local[[33, 263, 133, 362], 1].max() + 1) & (rows < local[1, 1]) & (cols > xl) & (cols < xr)
+    ref = lab[cheeks]
+    med = np.median(ref, axis=0)
+    scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), SCALE_FLOOR)
+    strip = oval.shape[0] // 2
+    z = (lab[:strip] - med) / scale
+    want = np.zeros(oval.shape, bool)
+    want[:strip] = ((z[..., 1] ** 2 + z[..., 2] ** 2 > CHROMA_FAR**2) | (z[..., 0] < -DARK_FAR)) & (oval[:strip] > 0)
+
+    occ, got_med, count = skin_outliers(lab, oval, *_cheek_bounds(local), strip, CHROMA_FAR, DARK_FAR, SCALE_FLOOR)
+    assert count == len(ref) > 30
+    assert np.array_equal(got_med, med) and got_med.dtype == np.float32
+    assert np.array_equal(occ > 0, want)
+    assert want.any() or paint is not _band_cap_and_collar  # the band is found: the test compares something
+    light = np.ascontiguousarray(lab[..., 0])
+    assert cheek_median(light, oval, *_cheek_bounds(local)) == (np.median(light[cheeks]), len(ref))
+
+
+@pytest.mark.parametrize("paint", [lambda crop, pts: None, _band_cap_and_collar], ids=["plain", "band and collar"])
+def test_compiled_clothes_test_equals_the_numpy_chain(mesh, paint):
+    """`cloth_pixels` and `pieces_at` (the clothes search's pixels and its pieces that reach the
+    oval's rim and a row) against the numpy chain they replaced."""
+    from rswap.compose.kernels import cloth_pixels, pieces_at
+    from rswap.compose.occluders import CLOTH_CHROMA
+
+    lab, local, oval = _half_size_search(mesh, paint)
+    skin = np.median(lab[oval > 0], axis=0).astype(np.float32)
+    hue = float(np.hypot(skin[1], skin[2]))
+    lips = np.zeros_like(oval)
+    cv2.circle(lips, tuple(map(int, local[13])), 6, 1, -1)
+    along = (lab[..., 1] * skin[1] + lab[..., 2] * skin[2]) / hue
+    across = np.abs(lab[..., 1] * skin[2] - lab[..., 2] * skin[1]) / hue
+    want = (along * along + across * across > CLOTH_CHROMA**2) & (across > along) & (oval > 0) & (lips == 0)
+    cloth = cloth_pixels(lab, oval, lips, float(skin[1]), float(skin[2]), hue, CLOTH_CHROMA)
+    assert np.array_equal(cloth > 0, want) and want.any()
+
+    count, labels = cv2.connectedComponents(cloth, connectivity=8)
+    inner = cv2.erode(oval, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    row = 0.6 * oval.shape[0]
+    rim = (oval > 0) & (inner == 0)
+    below = np.arange(oval.shape[0])[:, None] >= row
+    pieces = np.arange(count)
+    want_pieces = np.isin(pieces, labels[rim & want]) & np.isin(pieces, labels[below & want])
+    assert np.array_equal(pieces_at(labels, cloth, oval, inner, row), want_pieces)
+
+
+def test_compiled_bridge_test_equals_the_loop_over_pieces():
+    """`bridge_pieces` (which pieces bar the nose bridge) against the per-piece numpy loop it
+    replaced, on made dark marks: bars across the zone, short ones, one too narrow to reach."""
+    from rswap.compose.kernels import bridge_pieces
+
+    for seed in range(4):
+        marks = _made_marks(seed, (60, 90))
+        cv2.line(marks, (10, 30), (80, 32), 255, 3)  # a bar across the zone
+        cv2.line(marks, (40, 20), (50, 20), 255, 2)  # one that does not reach the corners
+        strict = marks > 0
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(marks, connectivity=8)
+        y0, y1, x0, x1, xa, xb = 15, 40, 30, 60, 25.5, 64.5
+        zone = np.where(strict[y0:y1, x0:x1], labels[y0:y1, x0:x1], 0)
+        want = np.zeros(len(stats), bool)
+        for k in np.unique(zone[zone > 0]).tolist():
+            left, width = stats[k, cv2.CC_STAT_LEFT], stats[k, cv2.CC_STAT_WIDTH]
+            want[k] = (zone == k).any(0).mean() > 0.8 and left < xa and left + width - 1 > xb
+        assert want.any()
+        assert np.array_equal(bridge_pieces(strict, labels, stats, y0, y1, x0, x1, xa, xb), want)

@@ -700,3 +700,146 @@ def side_hair_pieces(light, oval, features, thr, lids, xl, xr, min_area):  # pra
             if keep[labels[y, x]] and (x < xl or x > xr):
                 found[y, x] = 1
     return found
+
+
+@numba.njit(nogil=True, cache=True)
+def _cheek_values(values, oval, below, above, left, right):  # pragma: no cover - compiled
+    """(n, C) float64: the pixels of `values` (float32 (h, w, C)) in the cheek skin of a half-size
+    occluder search (occluders.py): inside `oval` (uint8), on rows strictly between `below` and
+    `above`, columns strictly between `left` and `right`; in row order, as numpy's mask indexing."""
+    h, w, c = values.shape
+    n = 0
+    for y in range(h):
+        if below < y < above:
+            for x in range(w):
+                if oval[y, x] and left < x < right:
+                    n += 1
+    out = np.empty((n, c), np.float64)
+    k = 0
+    for y in range(h):
+        if below < y < above:
+            for x in range(w):
+                if oval[y, x] and left < x < right:
+                    for j in range(c):
+                        out[k, j] = values[y, x, j]
+                    k += 1
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _median32(a):  # pragma: no cover - compiled
+    """np.median of float32 values held in `a` (1-D float64, reordered in place), as numpy gives it
+    for a float32 array: the middle pair's mean rounded to float32 (halving commutes with rounding)."""
+    return np.float32(_median(a))
+
+
+@numba.njit(nogil=True, cache=True)
+def cheek_median(light, oval, below, above, left, right):  # pragma: no cover - compiled
+    """(median of `light` (float32 (h, w)) over the cheek skin (`_cheek_values`), its pixel count):
+    the side-hair search's reference lightness."""
+    values = _cheek_values(light.reshape(light.shape[0], light.shape[1], 1), oval, below, above, left, right)
+    n = values.shape[0]
+    return (_median32(values[:, 0].copy()) if n else np.float32(np.nan)), n
+
+
+@numba.njit(nogil=True, cache=True)
+def skin_outliers(lab, oval, below, above, left, right, strip, chroma_far, dark_far, floor):  # pragma: no cover - compiled
+    """The forehead test of occluders.front_occluder_box in one pass: (uint8 (h, w) 0/1 of the pixels
+    on rows above `strip`, inside `oval`, whose CIELAB (`lab`, float32 (h, w, 3)) lies far from
+    the cheek skin's, the cheeks' per-channel median (float32 (3,)), the cheeks' pixel count).
+
+    Far: (a, b) more than `chroma_far`, or L more than `dark_far` darker, in units of the cheeks'
+    robust spread (1.4826 x the median absolute deviation, at least `floor`, float32 (3,)). The
+    cheeks are `_cheek_values`' pixels. The same float32 arithmetic as the numpy chain it replaced
+    (~40 numpy calls, each holding the GIL for its dispatch), so the same pixels."""
+    h, w = oval.shape
+    cheeks = _cheek_values(lab, oval, below, above, left, right)
+    n = cheeks.shape[0]
+    occ = np.zeros((h, w), np.uint8)
+    med = np.zeros(3, np.float32)
+    if n == 0:
+        return occ, med, n
+    scale = np.zeros(3, np.float32)
+    for j in range(3):
+        med[j] = _median32(cheeks[:, j].copy())
+        dev = np.empty(n, np.float64)
+        for k in range(n):
+            dev[k] = abs(np.float32(cheeks[k, j]) - med[j])
+        scale[j] = max(np.float32(1.4826) * _median32(dev), floor[j])
+    far_sq = np.float32(chroma_far) * np.float32(chroma_far)
+    for y in range(min(strip, h)):
+        for x in range(w):
+            if oval[y, x]:
+                zl = (lab[y, x, 0] - med[0]) / scale[0]
+                za = (lab[y, x, 1] - med[1]) / scale[1]
+                zb = (lab[y, x, 2] - med[2]) / scale[2]
+                if za * za + zb * zb > far_sq or zl < -np.float32(dark_far):
+                    occ[y, x] = 1
+    return occ, med, n
+
+
+@numba.njit(nogil=True, cache=True)
+def cloth_pixels(lab, oval, lips, skin_a, skin_b, hue, chroma):  # pragma: no cover - compiled
+    """uint8 (h, w) 0/1: the pixels of occluders._clothes_below's search that have a hue, and one
+    not the skin's: CIELAB (`lab`, float32 (h, w, 3)) chroma above `chroma`, more across the skin's
+    hue (`skin_a`, `skin_b`, of chroma `hue`) than along it, inside `oval`, off `lips` (uint8).
+    A pixel's (a, b) along the skin's hue and across it; their squares sum to its chroma's, and one
+    opposite the skin's hue (along < 0) is across > along too. float32 as the numpy it replaced."""
+    h, w = oval.shape
+    out = np.zeros((h, w), np.uint8)
+    sa, sb, k = np.float32(skin_a), np.float32(skin_b), np.float32(hue)
+    limit = np.float32(chroma) * np.float32(chroma)
+    for y in range(h):
+        for x in range(w):
+            if oval[y, x] and not lips[y, x]:
+                a, b = lab[y, x, 1], lab[y, x, 2]
+                along = (a * sa + b * sb) / k
+                across = abs(a * sb - b * sa) / k
+                if along * along + across * across > limit and across > along:
+                    out[y, x] = 1
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def pieces_at(labels, marked, oval, inner, row):  # pragma: no cover - compiled
+    """bool per label of `labels` (int32 (h, w), cv2.connectedComponents'): the pieces that have a
+    `marked` pixel on the rim of `oval` (in it, not in `inner`, its erosion; uint8 masks) and a
+    marked pixel on a row at or below `row`."""
+    h, w = labels.shape
+    count = 0
+    for y in range(h):
+        for x in range(w):
+            count = max(count, labels[y, x] + 1)
+    on_rim = np.zeros(count, np.bool_)
+    below = np.zeros(count, np.bool_)
+    for y in range(h):
+        for x in range(w):
+            if marked[y, x]:
+                if oval[y, x] and not inner[y, x]:
+                    on_rim[labels[y, x]] = True
+                if y >= row:
+                    below[labels[y, x]] = True
+    return on_rim & below
+
+
+@numba.njit(nogil=True, cache=True)
+def bridge_pieces(strict, labels, stats, y0, y1, x0, x1, xa, xb):  # pragma: no cover - compiled
+    """bool per label of `labels` (int32 (h, w); `stats`: cv2.connectedComponentsWithStats' (n, 5)
+    int32, left in column 0, width in column 2): the pieces whose `strict` pixels in the zone rows
+    y0:y1, columns x0:x1 cover more than 0.8 of its columns, and that reach past column `xa` on the
+    left and `xb` on the right (occluders.pieces_across_bridge: a glasses frame across the bridge)."""
+    n = stats.shape[0]
+    keep = np.zeros(n, np.bool_)
+    cols = np.zeros(n, np.int64)
+    seen = np.full(n, -1, np.int64)  # the last zone column each label was counted in
+    for x in range(x0, x1):
+        for y in range(y0, y1):
+            k = labels[y, x]
+            if k > 0 and strict[y, x] and seen[k] != x:
+                seen[k] = x
+                cols[k] += 1
+    for k in range(1, n):
+        if cols[k] > 0:
+            left, width = stats[k, 0], stats[k, 2]
+            keep[k] = cols[k] / (x1 - x0) > 0.8 and left < xa and left + width - 1 > xb
+    return keep

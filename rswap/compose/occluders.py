@@ -6,7 +6,11 @@ and the brim's lower edge comes out smeared in a band of skin and cap colour (th
 eval's worst target, 015259: 16 of 24 sources defective, RESULTS.md issue 10). A colour
 test on the target's own forehead finds them: pixels between the top of the oval and the
 eyes whose colour is far from the target's own cheek skin are kept, like a hand in front.
-It runs per frame on the aligned crop, at half size (0.4-0.6 ms at 256² on the dev box): no model.
+It runs per frame on the aligned crop, at half size: no model. Its per-pixel tests and statistics
+are compiled kernels (rswap.compose.kernels), which let go of the GIL: as chains of numpy calls
+they held it for 62% of the search's time, the swap's largest share of GIL-held time (py-spy
+--gil: 24% of it), which the conveyor's other threads waited on. 0.47 -> 0.32 ms at 256², 0.33 ->
+0.20 ms at 144², the same masks to the bit (benchmarks/RESULTS.md, twenty-fourth session).
 The same test by hue finds clothes below the mouth where the mesh's jaw runs on over a collar
 (`_clothes_below`), and a test of darkness finds hair that falls over the sides of the face,
 below the brows (`side_hair_box`).
@@ -18,7 +22,8 @@ import cv2
 import numpy as np
 
 from rswap.compose.color import lab8
-from rswap.compose.kernels import SRGB_LINEAR, side_dark_above, side_hair_pieces
+from rswap.compose.kernels import (SRGB_LINEAR, bridge_pieces, cheek_median, cloth_pixels, pieces_at, side_dark_above,
+                                  side_hair_pieces, skin_outliers)
 from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, LIPS_OUTER, RIGHT_BROW, RIGHT_EYE_LOOP
 
 # Robust distances (MAD units of the cheek skin, with floors) beyond which a forehead pixel is
@@ -96,20 +101,11 @@ def front_occluder_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.
     y1 = int(min(hw[0], np.ceil(nose) + 1))
     box = _even_box(top, y1, x0, x1, hw)
     lab, local, oval = _at_half_size(crop, pts, box)
-    oval = oval > 0
-    hb, wb = oval.shape
-    cheeks = _cheeks(oval, local)
-    ref = lab[cheeks]
-    if len(ref) < 30:
-        return None
-    med = np.median(ref, axis=0)
-    scale = np.maximum(1.4826 * np.median(np.abs(ref - med), axis=0), SCALE_FLOOR)
     # Above the brows' top only: the brows, the eyes' shadows below them are the face's own.
-    strip = int(np.clip(np.ceil(local[LEFT_BROW + RIGHT_BROW, 1].min()), 0, hb))
-    z = (lab[:strip] - med) / scale
-    far = (z[..., 1] ** 2 + z[..., 2] ** 2 > CHROMA_FAR**2) | (z[..., 0] < -DARK_FAR)
-    occ = np.zeros((hb, wb), bool)
-    occ[:strip] = far & oval[:strip]
+    strip = int(np.clip(np.ceil(local[LEFT_BROW + RIGHT_BROW, 1].min()), 0, oval.shape[0]))
+    occ, med, count = skin_outliers(lab, oval, *_cheek_bounds(local), strip, CHROMA_FAR, DARK_FAR, SCALE_FLOOR)
+    if count < 30:
+        return None
     labels, big = _big_pieces(occ, hw, box)
     found = big[labels]
     if glasses:
@@ -150,10 +146,10 @@ def side_hair_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.0) ->
     hb, wb = oval.shape
     xl, xr = sorted((float(local[33, 0]), float(local[263, 0])))
     lids = float(local[[159, 386], 1].min())
-    cheeks = _cheeks(oval > 0, local)
-    if np.count_nonzero(cheeks) < 30:
+    skin, count = cheek_median(light, oval, *_cheek_bounds(local))
+    if count < 30:
         return None
-    thr = min(SIDE_DARK * float(np.median(light[cheeks])), SIDE_HAIR_L)
+    thr = min(SIDE_DARK * float(skin), SIDE_HAIR_L)
     # Most faces stop here: no dark pixel inside the oval beside the eyes and above the lids.
     if not side_dark_above(light, oval, thr, lids, xl, xr):
         return None
@@ -212,16 +208,10 @@ def _cloth_pieces(crop: np.ndarray, pts: np.ndarray, skin: np.ndarray, hue: floa
     cv2.fillPoly(lips, [np.round(local[LIPS_OUTER]).astype(np.int32)], 1)
     grow = 2 * int(round(CLOTH_LIP_MARGIN * hw[0] * scale)) + 1
     lips = cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
-    # Each pixel's (a, b) along the skin's hue and across it; their squares sum to its chroma's.
-    # Opposite the skin's hue (along < 0) is across > along too.
-    along = (lab[..., 1] * skin[1] + lab[..., 2] * skin[2]) / hue
-    across = np.abs(lab[..., 1] * skin[2] - lab[..., 2] * skin[1]) / hue
-    cloth = (along * along + across * across > CLOTH_CHROMA**2) & (across > along) & (oval > 0) & (lips == 0)
+    cloth = cloth_pixels(lab, oval, lips, float(skin[1]), float(skin[2]), hue, CLOTH_CHROMA)
     labels, keep = _big_pieces(cloth, hw, box)
-    rim = (oval > 0) & (cv2.erode(oval, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0) == 0)
-    below = np.arange(oval.shape[0])[:, None] >= (low - box[0].start) * scale
-    pieces = np.arange(len(keep))
-    keep &= np.isin(pieces, labels[rim & cloth]) & np.isin(pieces, labels[below & cloth])
+    inner = cv2.erode(oval, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    keep &= pieces_at(labels, cloth, oval, inner, float((low - box[0].start) * scale))
     return box, keep[labels], bool(cloth[0].any())
 
 
@@ -253,12 +243,13 @@ def _even_box(y0: int, y1: int, x0: int, x1: int, hw: tuple[int, int]) -> tuple[
     return even(y0, y1, hw[0]), even(x0, x1, hw[1])
 
 
-def _cheeks(oval: np.ndarray, local: np.ndarray) -> np.ndarray:
-    """bool: the cheek skin of a half-size search (its bool face `oval`, mesh points `local`): below
-    the eyes, above the nose tip, between the outer eye corners. No hair, brim or frame lies there."""
-    rows, cols = np.arange(oval.shape[0])[:, None], np.arange(oval.shape[1])[None, :]
+def _cheek_bounds(local: np.ndarray) -> tuple[float, float, float, float]:
+    """The cheek skin of a half-size search (mesh points `local`), as the rows and columns strictly
+    between which it lies inside the face oval (`kernels.skin_outliers`, `kernels.cheek_median`):
+    below the eyes, above the nose tip, between the outer eye corners. No hair, brim or frame lies
+    there."""
     xl, xr = sorted((float(local[33, 0]), float(local[263, 0])))
-    return oval & (rows > local[[33, 263, 133, 362], 1].max() + 1) & (rows < local[1, 1]) & (cols > xl) & (cols < xr)
+    return float(local[[33, 263, 133, 362], 1].max() + 1), float(local[1, 1]), xl, xr
 
 
 def _at_half_size(crop: np.ndarray, pts: np.ndarray, box: tuple[slice, slice],
@@ -376,9 +367,4 @@ def pieces_across_bridge(strict: np.ndarray, labels: np.ndarray, stats: np.ndarr
     xs0, xs1 = int(max(0, np.floor(mid - half))), int(min(w, np.ceil(mid + half) + 1))
     if y1 <= y0 or xs1 <= xs0:
         return keep
-    zone = np.where(strict[y0:y1, xs0:xs1], labels[y0:y1, xs0:xs1], 0)
-    for k in np.unique(zone[zone > 0]).tolist():
-        across = (zone == k).any(0).mean()
-        left, width = stats[k, cv2.CC_STAT_LEFT], stats[k, cv2.CC_STAT_WIDTH]
-        keep[k] = across > 0.8 and left < xa and left + width - 1 > xb
-    return keep
+    return bridge_pieces(strict, labels, stats, y0, y1, xs0, xs1, float(xa), float(xb))
