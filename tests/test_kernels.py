@@ -507,3 +507,32 @@ def test_compiled_bridge_test_equals_the_loop_over_pieces():
             want[k] = (zone == k).any(0).mean() > 0.8 and left < xa and left + width - 1 > xb
         assert want.any()
         assert np.array_equal(bridge_pieces(strict, labels, stats, y0, y1, x0, x1, xa, xb), want)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_compiled_hair_candidates_equal_the_numpy_chain(seed):
+    """`hair_candidates` (color.side_hair's dark pixels and each row's skin span, one compiled
+    pass) against the numpy chain it replaced, on made lightness with dark streaks over a skin oval,
+    read through strided views as side_hair reads its CIELAB planes."""
+    from rswap.compose.kernels import hair_candidates
+
+    rng = np.random.default_rng(seed)
+    h, w = 70 + seed, 64
+    plane = cv2.GaussianBlur(rng.uniform(30, 80, (h, w)).astype(np.float32), (0, 0), 1.5)
+    for _ in range(4):  # dark locks
+        cv2.line(plane, (int(rng.integers(0, w)), 0), (int(rng.integers(0, w)), int(rng.integers(h // 2, h))), 12.0, 2)
+    lab = np.zeros((h, w, 3), np.float32)
+    lab[..., 0] = plane
+    coarse = np.zeros_like(lab)
+    coarse[..., 0] = cv2.GaussianBlur(lab[..., 0], (0, 0), 8.0)
+    skin = np.zeros((h, w), np.uint8)
+    cv2.ellipse(skin, (w // 2, h // 2), (w // 3, h // 2 - 3), 0, 0, 360, 1, -1)
+    skin = skin > 0
+    light, light_coarse, depth = lab[..., 0], coarse[..., 0], -2.5 * 4.1
+    want = skin & (light - light_coarse < depth) & (light < 0.6 * float(np.median(light[skin])))
+    rows = np.flatnonzero(skin.any(1))
+    dark, first, last = hair_candidates(light, skin, light_coarse, depth, 0.6)
+    assert np.array_equal(dark > 0, want) and want.any()
+    assert np.array_equal(np.flatnonzero(first >= 0), rows)
+    assert np.array_equal(first[rows], skin[rows].argmax(1))
+    assert np.array_equal(last[rows], w - 1 - skin[rows, ::-1].argmax(1))

@@ -843,3 +843,40 @@ def bridge_pieces(strict, labels, stats, y0, y1, x0, x1, xa, xb):  # pragma: no 
             left, width = stats[k, 0], stats[k, 2]
             keep[k] = cols[k] / (x1 - x0) > 0.8 and left < xa and left + width - 1 > xb
     return keep
+
+
+@numba.njit(nogil=True, cache=True)
+def hair_candidates(light, skin, coarse, depth, dark_share):  # pragma: no cover - compiled
+    """The first pass of color.side_hair over a face's skin (`skin`, bool (h, w)): (uint8 (h, w) 0/1
+    of the skin pixels whose lightness `light` lies more than `depth` (L units, a negative number)
+    from the coarse light `coarse` and under `dark_share` of the skin's median lightness, each
+    row's first and last skin column (-1 on rows without skin)). float32 comparisons, as numpy
+    makes them against a Python float, so the same pixels as the numpy chain it replaced."""
+    h, w = light.shape
+    first = np.full(h, -1, np.int64)
+    last = np.full(h, -1, np.int64)
+    n = 0
+    for y in range(h):
+        for x in range(w):
+            if skin[y, x]:
+                n += 1
+                if first[y] < 0:
+                    first[y] = x
+                last[y] = x
+    dark = np.zeros((h, w), np.uint8)
+    if n == 0:
+        return dark, first, last
+    values = np.empty(n, np.float64)
+    k = 0
+    for y in range(h):
+        for x in range(w):
+            if skin[y, x]:
+                values[k] = light[y, x]
+                k += 1
+    below = np.float32(dark_share * np.float64(_median32(values)))
+    step = np.float32(depth)
+    for y in range(h):
+        for x in range(first[y], last[y] + 1 if first[y] >= 0 else 0):
+            if skin[y, x] and light[y, x] - coarse[y, x] < step and light[y, x] < below:
+                dark[y, x] = 1
+    return dark, first, last
