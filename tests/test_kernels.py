@@ -536,3 +536,31 @@ def test_compiled_hair_candidates_equal_the_numpy_chain(seed):
     assert np.array_equal(np.flatnonzero(first >= 0), rows)
     assert np.array_equal(first[rows], skin[rows].argmax(1))
     assert np.array_equal(last[rows], w - 1 - skin[rows, ::-1].argmax(1))
+
+
+def test_compiled_light_lift_equals_the_numpy_chain():
+    """`smooth_ramp` and `light_lift` (local_light.target_light_at's weight and lift, one compiled
+    pass each) give the numpy chain's weight, lifted pixels, L and (a, b) changes to the bit, on a
+    made hull and a made change field, some of it under the quarter-unit line and some over."""
+    from rswap.compose.kernels import light_lift, smooth_ramp
+
+    rng = np.random.default_rng(3)
+    outside = np.full((40, 52), 255, np.uint8)
+    cv2.fillPoly(outside, [np.array([[14, 10], [38, 12], [30, 28], [16, 24]], np.int32)], 0)
+    distance = cv2.distanceTransform(outside, cv2.DIST_L2, 3)
+    t = np.clip(1.0 - distance * (1.0 / (2 * 5)), 0.0, 1.0)
+    want_weight = t * t * (3.0 - 2.0 * t)
+    weight = smooth_ramp(distance, 1.0 / (2 * 5))
+    assert np.array_equal(weight, want_weight) and weight.dtype == np.float32
+
+    change = cv2.GaussianBlur(rng.normal(0, 20, (40, 52, 3)).astype(np.float32), (0, 0), 2.0)
+    change[..., 0] += 25.0
+    excess = change[..., 0] * np.float32(100 / 255) - np.float32(6.0)
+    lift = weight * np.maximum(excess, 0.0)
+    where = lift > 0.25
+    gate = (weight * np.clip(excess * (1.0 / 4.0), 0.0, 1.0))[where]
+    got_where, got_lift, got_shift = light_lift(weight, change, 100 / 255, 6.0, 1.0 / 4.0, 0.25)
+    assert where.any() and not where.all()
+    assert np.array_equal(got_where, where)
+    assert np.array_equal(got_lift, lift[where])
+    assert np.array_equal(got_shift, gate[:, None] * change[where][:, 1:])

@@ -880,3 +880,49 @@ def hair_candidates(light, skin, coarse, depth, dark_share):  # pragma: no cover
             if skin[y, x] and light[y, x] - coarse[y, x] < step and light[y, x] < below:
                 dark[y, x] = 1
     return dark, first, last
+
+
+@numba.njit(nogil=True, cache=True)
+def smooth_ramp(distance, scale):  # pragma: no cover - compiled
+    """float32 (h, w): 1 at distance 0 falling to 0 at 1 / `scale` along a smoothstep, from
+    `distance` (float32, cv2.distanceTransform's): local_light.target_light_at's weight, float32
+    throughout as the numpy it replaced."""
+    h, w = distance.shape
+    out = np.empty((h, w), np.float32)
+    k, one, two, three = np.float32(scale), np.float32(1.0), np.float32(2.0), np.float32(3.0)
+    for y in range(h):
+        for x in range(w):
+            t = min(max(one - distance[y, x] * k, np.float32(0.0)), one)
+            out[y, x] = t * t * (three - two * t)
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def light_lift(weight, change, gain, slack, ramp, least):  # pragma: no cover - compiled
+    """local_light.target_light_at's lift: for each pixel whose `weight` x the L excess (`change`'s
+    L, float32 (h, w, 3), times `gain`, minus `slack`) is above `least`, in row order as numpy's
+    mask indexing: (bool (h, w) of those pixels, the L to add (n,), the (a, b) to add (n, 2): the
+    pixel's share of `change`'s a and b, its weight x its excess over `ramp`, capped at 1)."""
+    h, w = weight.shape
+    where = np.zeros((h, w), np.bool_)
+    g, s, r, zero, one = np.float32(gain), np.float32(slack), np.float32(ramp), np.float32(0.0), np.float32(1.0)
+    n = 0
+    for y in range(h):
+        for x in range(w):
+            excess = change[y, x, 0] * g - s
+            if weight[y, x] * max(excess, zero) > least:
+                where[y, x] = True
+                n += 1
+    lift = np.empty(n, np.float32)
+    shift = np.empty((n, 2), np.float32)
+    k = 0
+    for y in range(h):
+        for x in range(w):
+            if where[y, x]:
+                excess = change[y, x, 0] * g - s
+                lift[k] = weight[y, x] * max(excess, zero)
+                gate = weight[y, x] * min(max(excess * r, zero), one)
+                shift[k, 0] = gate * change[y, x, 1]
+                shift[k, 1] = gate * change[y, x, 2]
+                k += 1
+    return where, lift, shift

@@ -47,6 +47,7 @@ import cv2
 import numpy as np
 
 from rswap.compose.color import from_lab, to_lab
+from rswap.compose.kernels import light_lift, smooth_ramp
 from rswap.compose.source_detail import luma
 from rswap.face.landmarks import LEFT_BROW, RIGHT_BROW
 
@@ -93,8 +94,7 @@ def target_light_at(result: np.ndarray, target: np.ndarray, points: np.ndarray, 
     # Gaussian; a ramp of full weight out to g took more of the target's nose and cost identity).
     outside = np.full((bh, bw), 255, np.uint8)
     cv2.fillPoly(outside, [np.round(hull - lo).astype(np.int32)], 0)
-    t = np.clip(1.0 - cv2.distanceTransform(outside, cv2.DIST_L2, 3) * (1.0 / (2 * g)), 0.0, 1.0)
-    weight = t * t * (3.0 - 2.0 * t)
+    weight = smooth_ramp(cv2.distanceTransform(outside, cv2.DIST_L2, 3), 1.0 / (2 * g))
     if spare is not None:
         spared = cv2.convexHull(np.asarray(points, np.float32)[spare])[:, 0] - lo
         cv2.fillPoly(weight, [np.round(spared).astype(np.int32)], 0.0)
@@ -105,17 +105,17 @@ def target_light_at(result: np.ndarray, target: np.ndarray, points: np.ndarray, 
     lab = [cv2.cvtColor(cv2.resize(img[box], half, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2LAB) for img in (target, result)]
     change = cv2.GaussianBlur(cv2.subtract(lab[0], lab[1], dtype=cv2.CV_32F), (0, 0), s * half[0] / bw)
     change = cv2.resize(change, (bw, bh), interpolation=cv2.INTER_LINEAR)
-    excess = change[..., 0] * np.float32(100 / 255) - np.float32(SLACK)
-    lift = weight * np.maximum(excess, 0.0)
-    where = lift > 0.25  # a quarter of an L unit: below it the 8-bit result does not change
-    if not where.any():
+    # The lift in one compiled pass (`kernels.light_lift`): the L excess over SLACK where it is more
+    # than a quarter of an L unit (below it the 8-bit result does not change), and the colour
+    # move's share, the excess over LIFT_RAMP.
+    where, lift, shift = light_lift(weight, change, 100 / 255, SLACK, 1.0 / LIFT_RAMP, 0.25)
+    if not lift.size:
         return result
-    gate = (weight * np.clip(excess * (1.0 / LIFT_RAMP), 0.0, 1.0))[where]
     out = result.copy()
     region = out[box]
     lab = to_lab(region[where][None])
-    lab[0, :, 0] += lift[where]
-    lab[0, :, 1:] += gate[:, None] * change[where][:, 1:]
+    lab[0, :, 0] += lift
+    lab[0, :, 1:] += shift
     region[where] = from_lab(lab)[0]
     return out
 
