@@ -564,3 +564,19 @@ def test_compiled_light_lift_equals_the_numpy_chain():
     assert np.array_equal(got_where, where)
     assert np.array_equal(got_lift, lift[where])
     assert np.array_equal(got_shift, gate[:, None] * change[where][:, 1:])
+
+
+def test_mask_box_is_the_box_of_the_true_pixels():
+    """`masks.mask_box` (OpenCV's boundingRect) gives the rows and columns numpy's any() finds, on
+    made marks, a single pixel in a corner, a strided view, and None for an empty mask."""
+    from rswap.compose.masks import mask_box
+
+    def by_numpy(mask):
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        return (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)) if rows.size else None
+
+    corner = np.zeros((30, 40), bool)
+    corner[29, 39] = True
+    for mask in [_made_marks(s) > 0 for s in range(3)] + [corner, (_made_marks(5) > 0)[::2, 1::3], np.zeros((9, 9), bool)]:
+        assert mask_box(mask) == by_numpy(mask)
+    assert mask_box(np.zeros((9, 9), bool)) is None

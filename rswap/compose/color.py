@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from rswap.compose.kernels import CUBE_ROOT, SRGB_LINEAR, area_sums, hair_candidates, lightness_pair, move_feature_chroma, pieces_at
+from rswap.compose.masks import mask_box
 from rswap.errors import RswapError
 
 METHODS = ("reinhard", "lct")
@@ -150,16 +151,9 @@ def _sqrtm(cov: np.ndarray, inverse: bool = False) -> np.ndarray:
     return (vecs * (vals ** (-0.5 if inverse else 0.5))) @ vecs.T
 
 
-def _bbox(mask: np.ndarray) -> tuple[slice, slice] | None:
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    if rows.size == 0:
-        return None
-    return slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
-
-
 def _masked_lab(img: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[slice, slice]]:
     """Lab pixels and mask weights on the bounding box of mask > 0 (the only pixels that count)."""
-    box = _bbox(mask > 0)
+    box = mask_box(mask > 0)
     if box is None:
         raise RswapError("colour transfer: the mask is empty")
     return to_lab(img[box]), mask[box], box
@@ -227,7 +221,7 @@ def transfer_color(
     affine = np.hstack([A, (mu_r - A @ mu_s)[:, None]]).astype(np.float32)  # x -> A x + b
     if where is not None:
         where = np.asarray(where) > 0
-        box = _bbox(where)
+        box = mask_box(where)
         if box is None:
             return src.copy()
         src_lab, src_w = to_lab(src[box]), where[box]
@@ -252,7 +246,7 @@ def _feature_boxes(regions):
     """(box, weights on the box, core: weights > 0.5) of each soft feature mask with a core of at
     least 8 pixels: what the features' own colour and lightness steps work on."""
     for region in regions:
-        box = _bbox(np.asarray(region) > 0)
+        box = mask_box(np.asarray(region) > 0)
         if box is None:
             continue
         m = np.asarray(region, np.float32)[box]
@@ -366,7 +360,7 @@ def match_shading(
     `transfer_color`, how much of the colour (a, b) shift each pixel takes."""
     if src.shape != ref.shape:
         raise ValueError(f"match_shading: shapes differ: {src.shape} vs {ref.shape}")
-    box = _bbox(np.asarray(where) > 0)
+    box = mask_box(np.asarray(where) > 0)
     if box is None:
         return src.copy()
     src_w, ref_w = (np.asarray(w, np.float32) for w in (src_weight, ref_weight))
@@ -398,7 +392,7 @@ def limit_shadows(src: np.ndarray, ref: np.ndarray, weight: np.ndarray, sigma: f
     this applies to, its soft edge fading it in (eyes, brows and lips carry identity and are
     not shading: give them 0)."""
     weight = np.asarray(weight, np.float32)
-    box = _bbox(weight > 0)
+    box = mask_box(weight > 0)
     if box is None:
         return src.copy()
     # Work on the box grown by the blur's reach, so the coarse means see their surroundings.
@@ -494,7 +488,7 @@ def match_face_colour(
     for region in regions:
         changed |= np.asarray(region) > 0
     # One box holds every pixel that counts: those that change and those the statistics read.
-    box = _bbox(changed | (src_skin > 0) | (ref_skin > 0))
+    box = mask_box(changed | (src_skin > 0) | (ref_skin > 0))
     if box is None or not (where.any() and src_skin.any() and ref_skin.any()):
         return src.copy()
     src_lab, ref_lab = to_lab(src[box]), to_lab(ref[box])

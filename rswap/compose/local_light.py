@@ -48,6 +48,7 @@ import numpy as np
 
 from rswap.compose.color import from_lab, to_lab
 from rswap.compose.kernels import light_lift, smooth_ramp
+from rswap.compose.masks import mask_box
 from rswap.compose.source_detail import luma
 from rswap.face.landmarks import LEFT_BROW, RIGHT_BROW
 
@@ -160,10 +161,9 @@ def shade_below_occluders(result: np.ndarray, target: np.ndarray, weight: np.nda
     # The change at half size (nearness times the excess darkness), then at full size times the weight.
     change = cv2.multiply(cv2.min(shade + np.float32(SHADE_SLACK), 0.0), near)
     delta = cv2.multiply(cv2.resize(change, (w, h), interpolation=cv2.INTER_LINEAR), np.asarray(weight, np.float32))
-    rows, cols = np.flatnonzero(delta.any(1)), np.flatnonzero(delta.any(0))
-    if not len(rows):
+    box = mask_box(delta != 0)
+    if box is None:
         return result
-    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     out = result.copy()
     # OpenCV adds the float change to the uint8 pixels, rounds and saturates in one pass.
     out[box] = cv2.add(result[box], cv2.merge([delta[box]] * 3), dtype=cv2.CV_8U)

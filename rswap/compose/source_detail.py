@@ -27,6 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from rswap.compose.masks import mask_box
 from rswap.face.landmarks import FACE_OVAL
 
 REFERENCE_ENERGY = 6.0  # grey levels a pixel at a 256² crop: a sharp source's face (6-7), the targets' median ~7
@@ -90,11 +91,11 @@ def add_target_grain(swapped: np.ndarray, target: np.ndarray, weight: np.ndarray
     """`swapped` with `share` of the target's fine grain (its lightness minus a blur of
     GRAIN_SIGMA, clipped to GRAIN_CLIP so a fold or an outline is not grain) added on the skin
     (`weight` (H, W) in [0, 1]: eyes, brows and lips 0), on the weight's box only."""
-    rows, cols = np.flatnonzero(weight.any(1)), np.flatnonzero(weight.any(0))
-    if share <= 0.0 or not len(rows):
+    skin = mask_box(weight != 0) if share > 0.0 else None
+    if skin is None:
         return swapped
     pad = int(3 * GRAIN_SIGMA * target.shape[0]) + 1  # the blur's reach, so the box's grain is the whole crop's
-    box = (slice(max(0, rows[0] - pad), rows[-1] + 1 + pad), slice(max(0, cols[0] - pad), cols[-1] + 1 + pad))
+    box = tuple(slice(max(0, s.start - pad), s.stop + pad) for s in skin)
     lum = luma(target[box])
     grain = cv2.min(cv2.max(lum - cv2.GaussianBlur(lum, (0, 0), GRAIN_SIGMA * target.shape[0]), -GRAIN_CLIP), GRAIN_CLIP)
     delta = cv2.multiply(np.asarray(weight[box], np.float32), grain, scale=share)
