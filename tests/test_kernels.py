@@ -580,3 +580,51 @@ def test_mask_box_is_the_box_of_the_true_pixels():
     for mask in [_made_marks(s) > 0 for s in range(3)] + [corner, (_made_marks(5) > 0)[::2, 1::3], np.zeros((9, 9), bool)]:
         assert mask_box(mask) == by_numpy(mask)
     assert mask_box(np.zeros((9, 9), bool)) is None
+
+
+def _hold_range_by_numpy(light, m, core, ref_light, own_light):
+    """color.hold_eye_range's step for one eye as first written in numpy (the reference)."""
+    def ranked(values, fractions):
+        ranks = [int(round(f * (values.size - 1))) for f in fractions]
+        return np.partition(values, ranks)[ranks]
+
+    lo, top = ranked(light[core], (0.10, 0.98))
+    floor, cap = ranked(ref_light[core], (0.10, 0.98))
+    floor, cap = min(floor, ranked(own_light[core], (0.10,))[0]), cap + 10.0
+    changed = False
+    if top > cap > lo:
+        light -= m * (light - lo) * np.float32(1.0 - (cap - lo) / (top - lo)) * (light > lo)
+        top, changed = cap, True
+    if lo < 2.0 and lo < floor < top:
+        light += m * (top - light) * np.float32(1.0 - (top - floor) / (top - lo)) * (light < top)
+        changed = True
+    return changed
+
+
+@pytest.mark.parametrize("case", ["glowing whites", "sunk to black", "both", "in range"])
+def test_compiled_eye_range_hold_equals_the_numpy_step(case):
+    """`hold_range` (hold_eye_range's percentiles and scalings in one compiled pass, L in place)
+    against the numpy step it replaced, on made eyes: whites far brighter than the target's, an
+    iris sunk below black, both, and one already in range; through strided views, as it reads CIELAB."""
+    from rswap.compose.kernels import hold_range
+
+    rng = np.random.default_rng(len(case))
+    h, w = 14, 30
+    m = np.zeros((h, w), np.float32)
+    cv2.ellipse(m, (w // 2, h // 2), (12, 5), 0, 0, 360, 1.0, -1)
+    m = cv2.GaussianBlur(m, (0, 0), 1.0)
+    core = m > 0.5
+    lab = np.zeros((h, w, 3), np.float32)
+    lab[..., 0] = rng.uniform(20, 60, (h, w))
+    ref = rng.uniform(15, 55, (h, w)).astype(np.float32)
+    own = rng.uniform(10, 50, (h, w)).astype(np.float32)
+    if case in ("glowing whites", "both"):
+        lab[..., 0][core & (rng.random((h, w)) < 0.3)] = 95.0
+    if case in ("sunk to black", "both"):
+        lab[..., 0][core & (rng.random((h, w)) < 0.3)] = 0.5
+    want = lab.copy()
+    want_changed = _hold_range_by_numpy(want[..., 0], m, core, ref, own)
+    n = int(core.sum())
+    changed = hold_range(lab[..., 0], m, core, ref, own, int(round(0.1 * (n - 1))), int(round(0.98 * (n - 1))), 10.0, 2.0)
+    assert changed == want_changed == (case != "in range")
+    assert np.array_equal(lab, want)

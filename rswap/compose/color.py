@@ -17,7 +17,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from rswap.compose.kernels import CUBE_ROOT, SRGB_LINEAR, area_sums, hair_candidates, lightness_pair, move_feature_chroma, pieces_at
+from rswap.compose.kernels import (CUBE_ROOT, SRGB_LINEAR, area_sums, hair_candidates, hold_range, lightness_pair,
+                                  move_feature_chroma, pieces_at)
 from rswap.compose.masks import mask_box
 from rswap.errors import RswapError
 
@@ -290,13 +291,6 @@ WHITER = 10.0
 BLACK = 2.0
 
 
-def _ranked(values: np.ndarray, fractions) -> np.ndarray:
-    """The values at these fractions of the sorted order (nearest rank): np.partition, where
-    np.percentile's interpolation cost ~0.1 ms a call in Python on a few hundred pixels."""
-    ranks = [int(round(f * (values.size - 1))) for f in fractions]
-    return np.partition(values, ranks)[ranks]
-
-
 def hold_eye_range(src: np.ndarray, ref: np.ndarray, own: np.ndarray, eyes: list[np.ndarray]) -> np.ndarray:
     """`src` (the colour-matched source) with each eye's lightness range held between the dark end
     of both faces' eyes and at most WHITER above `ref`'s brightest eye pixels: 10th and 98th
@@ -313,18 +307,11 @@ def hold_eye_range(src: np.ndarray, ref: np.ndarray, own: np.ndarray, eyes: list
     out = src
     for box, m, core in _feature_boxes(eyes):
         lab = to_lab(out[box])
-        light = lab[..., 0]
-        lo, top = _ranked(light[core], (0.10, 0.98))
-        floor, cap = _ranked(to_lab(ref[box])[..., 0][core], (0.10, 0.98))
-        floor, cap = min(floor, _ranked(to_lab(own[box])[..., 0][core], (0.10,))[0]), cap + WHITER
-        changed = False
-        if top > cap > lo:
-            light -= m * (light - lo) * np.float32(1.0 - (cap - lo) / (top - lo)) * (light > lo)
-            top, changed = cap, True
-        if lo < BLACK and lo < floor < top:
-            light += m * (top - light) * np.float32(1.0 - (top - floor) / (top - lo)) * (light < top)
-            changed = True
-        if changed:
+        n = int(np.count_nonzero(core))
+        # The 10th and 98th percentiles by nearest rank: np.percentile's interpolation cost ~0.1 ms a call.
+        low, high = (int(round(f * (n - 1))) for f in (0.10, 0.98))
+        # The range's ends and both scalings in one compiled pass (`kernels.hold_range`), on L in place.
+        if hold_range(lab[..., 0], m, core, to_lab(ref[box])[..., 0], to_lab(own[box])[..., 0], low, high, WHITER, BLACK):
             out = out.copy() if out is src else out
             np.copyto(out[box], from_lab(lab), where=(m > 0)[..., None])
     return out

@@ -231,7 +231,20 @@ def _median(a):  # pragma: no cover - compiled
     if n == 0:
         return np.nan
     k = n // 2
-    lo, hi = 0, n - 1
+    middle = _kth(a, k)
+    if n % 2:
+        return middle
+    below = a[0]  # the largest of the lower half: everything before k is at most a[k]
+    for i in range(1, k):
+        below = max(below, a[i])
+    return (below + middle) / 2
+
+
+@numba.njit(nogil=True, cache=True)
+def _kth(a, k):  # pragma: no cover - compiled
+    """The k-th smallest of `a` (1-D, reordered in place so that a[k] holds it, nothing after k
+    smaller, nothing before it larger), by Hoare's quickselect: what np.partition(a, k)[k] gives."""
+    lo, hi = 0, a.shape[0] - 1
     while lo < hi:
         pivot = a[(lo + hi) // 2]
         i, j = lo, hi
@@ -250,12 +263,7 @@ def _median(a):  # pragma: no cover - compiled
             lo = i
         else:
             break
-    if n % 2:
-        return a[k]
-    below = a[0]  # the largest of the lower half: everything before k is at most a[k]
-    for i in range(1, k):
-        below = max(below, a[i])
-    return (below + a[k]) / 2
+    return a[k]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -926,3 +934,52 @@ def light_lift(weight, change, gain, slack, ramp, least):  # pragma: no cover - 
                 shift[k, 1] = gate * change[y, x, 2]
                 k += 1
     return where, lift, shift
+
+
+@numba.njit(nogil=True, cache=True)
+def _ranked_core(values, core, k):  # pragma: no cover - compiled
+    """The k-th smallest of `values` (float32 (h, w)) over the bool `core`, as float32."""
+    n = 0
+    for y in range(core.shape[0]):
+        for x in range(core.shape[1]):
+            n += core[y, x]
+    a = np.empty(n, np.float64)
+    i = 0
+    for y in range(core.shape[0]):
+        for x in range(core.shape[1]):
+            if core[y, x]:
+                a[i] = values[y, x]
+                i += 1
+    return np.float32(_kth(a, k))
+
+
+@numba.njit(nogil=True, cache=True)
+def hold_range(light, m, core, ref_light, own_light, low, high, whiter, black):  # pragma: no cover - compiled
+    """color.hold_eye_range's step for one eye, `light` (float32 (h, w), CIELAB L) changed in place;
+    whether it changed. `low`, `high`: the ranks of the 10th and 98th percentiles among the `core`
+    pixels (bool); `m`: the eye's soft mask; `ref_light`, `own_light`: the target's and the
+    uncorrected source's L. The scalar and pixel arithmetic keeps numpy's types (float32 pixels and
+    ranks, float64 where numpy's scalar rules make it so), so the same L as the numpy it replaced."""
+    lo, top = _ranked_core(light, core, low), _ranked_core(light, core, high)
+    floor, cap = _ranked_core(ref_light, core, low), _ranked_core(ref_light, core, high)
+    floor = min(floor, _ranked_core(own_light, core, low))
+    cap64 = np.float64(cap) + whiter  # numpy: a float32 scalar plus a Python float is a float64
+    h, w = light.shape
+    changed = False
+    top64 = np.float64(top)
+    if top > cap64 and cap64 > lo:  # too bright: the range scaled down from its dark end
+        share = np.float32(1.0 - (cap64 - lo) / (top - lo))
+        for y in range(h):
+            for x in range(w):
+                v = light[y, x]
+                light[y, x] = v - m[y, x] * (v - lo) * share * (np.float32(1.0) if v > lo else np.float32(0.0))
+        top64, changed = cap64, True
+    if lo < black and lo < floor and floor < top64:  # sunk to black: scaled up from its bright end
+        share = np.float32(1.0 - (top64 - floor) / (top64 - lo)) if changed else np.float32(1.0 - (top - floor) / (top - lo))
+        t = np.float32(top64)
+        for y in range(h):
+            for x in range(w):
+                v = light[y, x]
+                light[y, x] = v + m[y, x] * (t - v) * share * (np.float32(1.0) if v < t else np.float32(0.0))
+        changed = True
+    return changed
