@@ -311,7 +311,9 @@ def hold_eye_range(src: np.ndarray, ref: np.ndarray, own: np.ndarray, eyes: list
         # The 10th and 98th percentiles by nearest rank: np.percentile's interpolation cost ~0.1 ms a call.
         low, high = (int(round(f * (n - 1))) for f in (0.10, 0.98))
         # The range's ends and both scalings in one compiled pass (`kernels.hold_range`), on L in place.
-        if hold_range(lab[..., 0], m, core, to_lab(ref[box])[..., 0], to_lab(own[box])[..., 0], low, high, WHITER, BLACK):
+        # (m contiguous: one compiled layout whatever the box; a new one would compile mid-stream.)
+        if hold_range(lab[..., 0], np.ascontiguousarray(m), core, to_lab(ref[box])[..., 0], to_lab(own[box])[..., 0], low, high,
+                      WHITER, BLACK):
             out = out.copy() if out is src else out
             np.copyto(out[box], from_lab(lab), where=(m > 0)[..., None])
     return out
