@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q "torch==2.13.0"
 	$(PY) -m pip install -q -e ".[onnx,training,export,cluster,dev]"
 	# One classical swap through every stage: numba compiles the swap's kernels into their
-	# on-disk cache now (~26 s once on a 2-core box, this command's start included), so no later start pays it
+	# on-disk cache now (~25 s once on a 2-core box, this command's start included), so no later start pays it
 	# (~2 s for the whole command from the cache).
 	$(PY) -m cli bench stages --frames 1 > /dev/null
 	touch $@
