@@ -138,7 +138,8 @@ def side_hair(light: np.ndarray, skin: np.ndarray, coarse: np.ndarray, detail_sd
     cv2.fillConvexPoly(hull, cv2.convexHull(ends), 1)
     r = max(1, int(HAIR_RIM * max(height, width)))
     count, labels, stats, centroids = cv2.connectedComponentsWithStats(dark, connectivity=8)
-    touching = pieces_at(labels, dark, hull, cv2.erode(hull, np.ones((2 * r + 1, 2 * r + 1), np.uint8)), 0.0)  # reach the rim
+    inner = cv2.erode(hull, np.ones((2 * r + 1, 2 * r + 1), np.uint8))
+    touching = pieces_at(labels, dark, hull, inner, 0.0)  # the pieces that reach the hull's rim
     cx, cy = centroids[:, 0], centroids[:, 1]
     strand = (touching & (stats[:, cv2.CC_STAT_AREA] >= HAIR_AREA * np.count_nonzero(skin)) & (cy < y0 + HAIR_TOP * height)
               & ((cx < x0 + side) | (cx > x1 - side)))
@@ -312,8 +313,8 @@ def hold_eye_range(src: np.ndarray, ref: np.ndarray, own: np.ndarray, eyes: list
         low, high = (int(round(f * (n - 1))) for f in (0.10, 0.98))
         # The range's ends and both scalings in one compiled pass (`kernels.hold_range`), on L in place.
         # (m contiguous: one compiled layout whatever the box; a new one would compile mid-stream.)
-        if hold_range(lab[..., 0], np.ascontiguousarray(m), core, to_lab(ref[box])[..., 0], to_lab(own[box])[..., 0], low, high,
-                      WHITER, BLACK):
+        ref_light, own_light = to_lab(ref[box])[..., 0], to_lab(own[box])[..., 0]
+        if hold_range(lab[..., 0], np.ascontiguousarray(m), core, ref_light, own_light, low, high, WHITER, BLACK):
             out = out.copy() if out is src else out
             np.copyto(out[box], from_lab(lab), where=(m > 0)[..., None])
     return out

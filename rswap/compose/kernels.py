@@ -758,8 +758,8 @@ def skin_outliers(lab, oval, below, above, left, right, strip, chroma_far, dark_
 
     Far: (a, b) more than `chroma_far`, or L more than `dark_far` darker, in units of the cheeks'
     robust spread (1.4826 x the median absolute deviation, at least `floor`, float32 (3,)). The
-    cheeks are `_cheek_values`' pixels. The same float32 arithmetic as the numpy chain it replaced
-    (~40 numpy calls, each holding the GIL for its dispatch), so the same pixels."""
+    cheeks are `_cheek_values`' pixels. The same float32 arithmetic as the chain of numpy calls it
+    replaced (each holding the GIL for its dispatch), so the same pixels."""
     h, w = oval.shape
     cheeks = _cheek_values(lab, oval, below, above, left, right)
     n = cheeks.shape[0]

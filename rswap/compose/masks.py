@@ -24,7 +24,7 @@ _SUBPIXEL_BITS = 4
 def mask_box(mask: np.ndarray) -> tuple[slice, slice] | None:
     """(rows, columns) of the box holding every true pixel of a bool (H, W) `mask`; None when none is.
     OpenCV's boundingRect, which lets go of the GIL: 3 µs at 256², against 12 µs for numpy's
-    any / flatnonzero per axis, which held it (nine calls a swap)."""
+    any / flatnonzero per axis, which held it (~7 calls a swap)."""
     x, y, w, h = cv2.boundingRect(np.ascontiguousarray(mask, bool).view(np.uint8))
     return None if w == 0 else (slice(y, y + h), slice(x, x + w))
 
