@@ -144,9 +144,9 @@ def side_hair_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.0) ->
     box = _even_box(top, y1, x0, x1, hw)
     light, local, oval = _at_half_size(crop, pts, box, _lightness)
     hb, wb = oval.shape
-    xl, xr = sorted((float(local[33, 0]), float(local[263, 0])))
+    below, above, xl, xr = _cheek_bounds(local)  # xl, xr: the outer eye corners' columns
     lids = float(local[[159, 386], 1].min())
-    skin, count = cheek_median(light, oval, *_cheek_bounds(local))
+    skin, count = cheek_median(light, oval, below, above, xl, xr)
     if count < 30:
         return None
     thr = min(SIDE_DARK * float(skin), SIDE_HAIR_L)
