@@ -121,12 +121,18 @@ def mix(fg, bg, mask):  # pragma: no cover - compiled
     return out
 
 
-@numba.njit(nogil=True, cache=True)
+# An explicit signature, so it compiles when the module is imported (into the on-disk cache that
+# `make setup` fills), not lazily: only a face larger than its crop reaches this kernel, which the
+# setup's swap does not, and the first such paste stalled ~0.45 s (a 1080p frame's first paste:
+# 464 ms, then 16 ms; twenty-fifth session).
+@numba.njit("uint8[:, :, ::1](uint8[:, :, ::1], uint8[:, :, ::1], uint8[:, :, ::1], float32[:, ::1], float32[:, ::1], "
+            "float32)", nogil=True, cache=True)
 def mix_detail(fg, under, bg, mask, detail, clip):  # pragma: no cover - compiled
     """uint8 (H, W, C): `mix`'s bg + mask (fg - bg), plus min(detail, mask) x (bg - under) held
     within +-clip: the frame's (bg's) own detail that its crop (`under`, warped like fg) could
     not hold, put back where `detail` says. Its own kernel, not a flag on `mix`: every live
-    frame's paste keeps `mix`'s copy of the pixels where the mask is 1, which this one cannot do."""
+    frame's paste keeps `mix`'s copy of the pixels where the mask is 1, which this one cannot do.
+    All arrays contiguous (the paste's warps and its copy of the frame's box)."""
     h, w, c = bg.shape
     out = np.empty((h, w, c), np.uint8)
     for y in range(h):
