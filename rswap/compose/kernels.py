@@ -162,6 +162,12 @@ def area_sums(lab, weight, y0, x0, step_y, step_x, grid_h, grid_w):  # pragma: n
     image, which the weighted mean num / den does not see. Only the box's pixels are read."""
     out = np.zeros((grid_h, grid_w, 4), np.float32)
     h, w = weight.shape
+    # each column's cell and its share in it, once (per pixel, a division: ~a fifth of the time)
+    col_cell = np.empty(w, np.int64)
+    col_share = np.empty(w)
+    for x in range(w):
+        col_cell[x] = min(int((x + x0) / step_x), grid_w - 1)
+        col_share[x] = min((col_cell[x] + 1) * step_x - (x + x0), 1.0)
     for y in range(h):
         gy = (y + y0) / step_y
         cy = min(int(gy), grid_h - 1)
@@ -171,9 +177,7 @@ def area_sums(lab, weight, y0, x0, step_y, step_x, grid_h, grid_w):  # pragma: n
             wt = weight[y, x]
             if wt == 0.0:
                 continue
-            gx = (x + x0) / step_x
-            cx = min(int(gx), grid_w - 1)
-            fx = min((cx + 1) * step_x - (x + x0), 1.0)
+            cx, fx = col_cell[x], col_share[x]
             v0, v1, v2 = wt * lab[y, x, 0], wt * lab[y, x, 1], wt * lab[y, x, 2]
             for dy in range(2):
                 sy = fy if dy == 0 else 1.0 - fy
@@ -335,10 +339,10 @@ def tps_fit(nodes, values):  # pragma: no cover - compiled
     a = np.zeros((size, size))
     coef = np.zeros((size, d))
     for i in range(n):
-        for j in range(n):
+        for j in range(i + 1, n):  # the kernel is symmetric: each pair's log once (a[i, i] is 0)
             dx, dy = scaled[i, 0] - scaled[j, 0], scaled[i, 1] - scaled[j, 1]
             r2 = dx * dx + dy * dy
-            a[i, j] = 0.5 * r2 * np.log(r2) if r2 > 0.0 else 0.0  # r² log r = ½ r² log r²
+            a[i, j] = a[j, i] = 0.5 * r2 * np.log(r2) if r2 > 0.0 else 0.0  # r² log r = ½ r² log r²
         a[i, n], a[i, n + 1], a[i, n + 2] = 1.0, scaled[i, 0], scaled[i, 1]
         a[n, i], a[n + 1, i], a[n + 2, i] = 1.0, scaled[i, 0], scaled[i, 1]
         for k in range(d):
@@ -355,11 +359,16 @@ def tps_fit(nodes, values):  # pragma: no cover - compiled
                 a[c, j], a[p, j] = a[p, j], a[c, j]
             for k in range(d):
                 coef[c, k], coef[p, k] = coef[p, k], coef[c, k]
+        # Each row's update on 1-D slices of the two rows: so indexed, the loop vectorises (on the
+        # 2-D array it ran a scalar step per element: the elimination 59 -> 29 µs at 78², the
+        # same numbers; twenty-fifth session).
+        pivot = a[c, c:]
         for r in range(c + 1, size):
             f = a[r, c] / a[c, c]
             if f != 0.0:
-                for j in range(c, size):
-                    a[r, j] -= f * a[c, j]
+                row = a[r, c:]
+                for j in range(size - c):
+                    row[j] -= f * pivot[j]
                 for k in range(d):
                     coef[r, k] -= f * coef[c, k]
     for c in range(size - 1, -1, -1):
@@ -598,21 +607,25 @@ def _raster(dst_tris, affines, order, x0, y0, map_x, map_y, valid, tri):  # prag
         hi_y = min(int(np.ceil(max(ay, by, cy) + 0.5)), h - 1)
         p00, p01, p02 = affines[t, 0, 0], affines[t, 0, 1], affines[t, 0, 2]
         p10, p11, p12 = affines[t, 1, 0], affines[t, 1, 1], affines[t, 1, 2]
+        # Each edge's bound on x as a line in y, x = u + v y: a division per edge, not per row
+        # (its rounding is far inside the span's pixel of margin).
+        u0, v0 = ((-0.5 - c0) / a0, -b0 / a0) if abs(a0) > 1e-9 else (0.0, 0.0)
+        u1, v1 = ((-0.5 - c1) / a1, -b1 / a1) if abs(a1) > 1e-9 else (0.0, 0.0)
+        u2, v2 = ((-0.5 - c2) / a2, -b2 / a2) if abs(a2) > 1e-9 else (0.0, 0.0)
         for y in range(lo_y, hi_y + 1):
             xl, xr = lo_x, hi_x
-            r0, r1, r2 = b0 * y + c0, b1 * y + c1, b2 * y + c2
             if a0 > 1e-9:
-                xl = max(xl, int(np.floor((-0.5 - r0) / a0)) - 1)
+                xl = max(xl, int(np.floor(u0 + v0 * y)) - 1)
             elif a0 < -1e-9:
-                xr = min(xr, int(np.ceil((-0.5 - r0) / a0)) + 1)
+                xr = min(xr, int(np.ceil(u0 + v0 * y)) + 1)
             if a1 > 1e-9:
-                xl = max(xl, int(np.floor((-0.5 - r1) / a1)) - 1)
+                xl = max(xl, int(np.floor(u1 + v1 * y)) - 1)
             elif a1 < -1e-9:
-                xr = min(xr, int(np.ceil((-0.5 - r1) / a1)) + 1)
+                xr = min(xr, int(np.ceil(u1 + v1 * y)) + 1)
             if a2 > 1e-9:
-                xl = max(xl, int(np.floor((-0.5 - r2) / a2)) - 1)
+                xl = max(xl, int(np.floor(u2 + v2 * y)) - 1)
             elif a2 < -1e-9:
-                xr = min(xr, int(np.ceil((-0.5 - r2) / a2)) + 1)
+                xr = min(xr, int(np.ceil(u2 + v2 * y)) + 1)
             for x in range(xl, xr + 1):
                 nearest = min(a0 * x + b0 * y + c0, a1 * x + b1 * y + c1, a2 * x + b2 * y + c2)
                 if nearest >= 0.0 or (nearest >= -0.5 and valid[y, x] < 2.0):
