@@ -286,16 +286,21 @@ def _made_marks(seed: int, shape=(90, 120)) -> np.ndarray:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_compiled_distance_transform_equals_opencvs_exact_one(seed):
-    """`_edt` (row-order scans for the columns, the parabola envelope for the rows) gives
-    OpenCV's exact Euclidean distances, to the marked pixels and to the unmarked ones."""
+@pytest.mark.parametrize("reach", [4, 11, 40])
+def test_compiled_distance_transform_equals_opencvs_exact_one_within_its_reach(seed, reach):
+    """`_edt` gives OpenCV's exact Euclidean distances, to the marked pixels and to the
+    unmarked ones, wherever they are at most `reach`; beyond it, a value past the reach."""
     from rswap.compose.mask_kernels import _edt
 
     marks = _made_marks(seed)
     to_marked = cv2.distanceTransform((marks == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     to_unmarked = cv2.distanceTransform((marks > 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    np.testing.assert_allclose(_edt(marks, True), to_marked, atol=1e-4)
-    np.testing.assert_allclose(_edt(marks, False), to_unmarked, atol=1e-4)
+    for on, exact in ((True, to_marked), (False, to_unmarked)):
+        found = _edt(marks, on, reach)
+        near = exact <= reach
+        assert near.any() and (reach > 4 or (~near).any())  # at reach 4 the cut is exercised
+        np.testing.assert_allclose(found[near], exact[near], atol=1e-4)
+        assert (found[~near] > reach).all()
 
 
 @pytest.mark.parametrize("radius", [3, 10, 14])
