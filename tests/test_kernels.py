@@ -633,3 +633,26 @@ def test_compiled_eye_range_hold_equals_the_numpy_step(case):
     changed = hold_range(lab[..., 0], m, core, ref, own, int(round(0.1 * (n - 1))), int(round(0.98 * (n - 1))), 10.0, 2.0)
     assert changed == want_changed == (case != "in range")
     assert np.array_equal(lab, want)
+
+
+def test_compiled_float_to_uint8_and_masked_copy_equal_numpys():
+    """`rgb8` (from_lab's last step) equals numpy's clip(rint(rgb * 255)) on the astronaut's
+    colours pushed out of gamut both ways, and `put_where` equals copyto with a mask broadcast
+    over the channels, into a strided box of a crop."""
+    from skimage import data
+
+    from rswap.compose.color import to_lab
+    from rswap.compose.kernels import put_where, rgb8
+
+    crop = np.ascontiguousarray(data.astronaut()[40:200, 150:330])
+    lab = to_lab(crop)
+    lab[..., 0] += np.linspace(-30, 30, lab.shape[1], dtype=np.float32)  # below black and above white
+    rgb = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+    assert (rgb < 0).any() and (rgb > 1).any()
+    assert np.array_equal(rgb8(rgb), np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8))
+    mask = cv2.GaussianBlur(crop[..., 0].astype(np.float32), (0, 0), 3) > 120
+    want, got = crop.copy(), crop.copy()
+    src = np.ascontiguousarray(255 - crop[10:100, 20:150])
+    np.copyto(want[10:100, 20:150], src, where=mask[10:100, 20:150][..., None])
+    put_where(got[10:100, 20:150], src, mask[10:100, 20:150])
+    assert 0 < mask[10:100, 20:150].mean() < 1 and np.array_equal(got, want)

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from rswap.compose.kernels import (CUBE_ROOT, SRGB_LINEAR, area_sums, hair_candidates, hold_range, lightness_pair,
-                                  move_feature_chroma, pieces_at)
+                                  move_feature_chroma, pieces_at, put_where, rgb8)
 from rswap.compose.masks import mask_box
 from rswap.errors import RswapError
 
@@ -53,8 +53,7 @@ def to_lab(img: np.ndarray) -> np.ndarray:
 
 def from_lab(lab: np.ndarray) -> np.ndarray:
     """float32 CIELAB -> RGB uint8, rounded and clipped."""
-    rgb = cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB)
-    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    return rgb8(cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB))
 
 
 def _weighted_stats(lab: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -316,7 +315,7 @@ def hold_eye_range(src: np.ndarray, ref: np.ndarray, own: np.ndarray, eyes: list
         ref_light, own_light = to_lab(ref[box])[..., 0], to_lab(own[box])[..., 0]
         if hold_range(lab[..., 0], np.ascontiguousarray(m), core, ref_light, own_light, low, high, WHITER, BLACK):
             out = out.copy() if out is src else out
-            np.copyto(out[box], from_lab(lab), where=(m > 0)[..., None])
+            put_where(out[box], from_lab(lab), m > 0)
     return out
 
 
@@ -533,7 +532,7 @@ def match_face_colour(
         move_feature_chroma(lab, ref_lab, np.ascontiguousarray(np.asarray(regions, np.float32)[:, box[0], box[1]]))
 
     out = src.copy()
-    np.copyto(out[box], from_lab(lab), where=changed[box][..., None])
+    put_where(out[box], from_lab(lab), changed[box])
     return out
 
 

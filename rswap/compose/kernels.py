@@ -96,6 +96,32 @@ def finish_blend(bg, coarse, detail, detail_coarse, mask):  # pragma: no cover -
     return out
 
 
+@numba.njit("uint8[:, :, ::1](float32[:, :, ::1])", nogil=True, cache=True)
+def rgb8(rgb):  # pragma: no cover - compiled
+    """uint8 (H, W, C) of float RGB in 0..1: times 255 (in float32), rounded, clipped, as numpy's
+    clip(rint(rgb * 255), 0, 255) did it in four passes (the clip alone ~18 µs on a face's box)."""
+    h, w, c = rgb.shape
+    out = np.empty((h, w, c), np.uint8)
+    for y in range(h):
+        for x in range(w):
+            for k in range(c):
+                out[y, x, k] = min(max(np.rint(rgb[y, x, k] * np.float32(255.0)), np.float32(0.0)), np.float32(255.0))
+    return out
+
+
+# Any layout for dst and mask (a crop's box, or a whole crop): one compiled version for all.
+@numba.njit("void(uint8[:, :, :], uint8[:, :, ::1], boolean[:, :])", nogil=True, cache=True)
+def put_where(dst, src, mask):  # pragma: no cover - compiled
+    """dst[mask] = src[mask] for (H, W, C) images and an (H, W) mask: numpy's copyto with a
+    mask broadcast over the channels took ~0.1 ms on a face's box."""
+    h, w, c = dst.shape
+    for y in range(h):
+        for x in range(w):
+            if mask[y, x]:
+                for k in range(c):
+                    dst[y, x, k] = src[y, x, k]
+
+
 @numba.njit(nogil=True, cache=True)
 def mix(fg, bg, mask):  # pragma: no cover - compiled
     """uint8 (H, W, C): bg + mask * (fg - bg), rounded, in float32 as numpy computed it.
