@@ -94,11 +94,11 @@ def target_light_at(result: np.ndarray, target: np.ndarray, points: np.ndarray, 
     # on the box: the hull grown by g and blurred at g, as first made, cost 0.85 ms in a uint8
     # Gaussian; a ramp of full weight out to g took more of the target's nose and cost identity).
     outside = np.full((bh, bw), 255, np.uint8)
-    cv2.fillPoly(outside, [np.round(hull - lo).astype(np.int32)], 0)
+    cv2.fillPoly(outside, [np.rint(hull - lo).astype(np.int32)], 0)
     weight = smooth_ramp(cv2.distanceTransform(outside, cv2.DIST_L2, 3), 1.0 / (2 * g))
     if spare is not None:
         spared = cv2.convexHull(np.asarray(points, np.float32)[spare])[:, 0] - lo
-        cv2.fillPoly(weight, [np.round(spared).astype(np.int32)], 0.0)
+        cv2.fillPoly(weight, [np.rint(spared).astype(np.int32)], 0.0)
     # The change to the target's light at this scale, in 8-bit CIELAB (8-bit a and b are CIELAB
     # units, L is 255/100 of them) on a half-size copy of the box: a blur of sigma keeps nothing
     # finer, and a blur is linear, so one blur of the difference.

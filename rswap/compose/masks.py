@@ -46,7 +46,7 @@ def hard_polygon(hw: tuple[int, int], points: np.ndarray, idx, hull: bool = Fals
     if hull:
         poly = cv2.convexHull(poly)[:, 0]
     mask = np.zeros(hw, np.uint8)
-    cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
+    cv2.fillPoly(mask, [np.rint(poly).astype(np.int32)], 1)
     return mask > 0
 
 
@@ -135,7 +135,7 @@ def skin_detail_mask(hw: tuple[int, int], landmarks: np.ndarray) -> np.ndarray:
     # The margin as a thick line along the outline: the polygon eroded by a disk, without the
     # cost of an elliptic erosion of the whole crop.
     width = 2 * max(1, int(round(SKIN_DETAIL_MARGIN * hw[0]))) + 1
-    cv2.polylines(mask, [np.round(oval).astype(np.int32)], True, 0, width, lineType=cv2.LINE_8)
+    cv2.polylines(mask, [np.rint(oval).astype(np.int32)], True, 0, width, lineType=cv2.LINE_8)
     for name in ("left_eye", "right_eye", "left_brow", "right_brow", "lips"):
         _fill(mask, region_polygon(landmarks, name), 0)
     return cv2.blur(mask, (5, 5)).astype(np.float32) * np.float32(1 / 255)

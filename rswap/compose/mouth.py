@@ -44,9 +44,9 @@ def _regions(hw: tuple[int, int], pts: np.ndarray, ring: int) -> tuple[np.ndarra
     """(lips band, opening, ring) bool masks: between the outer and inner lip contours, inside
     the inner one, and the skin ring around the outer one."""
     outer = np.zeros(hw, np.uint8)
-    cv2.fillPoly(outer, [np.round(pts[LIPS_OUTER]).astype(np.int32)], 1)
+    cv2.fillPoly(outer, [np.rint(pts[LIPS_OUTER]).astype(np.int32)], 1)
     inner = np.zeros(hw, np.uint8)
-    cv2.fillPoly(inner, [np.round(pts[LIPS_INNER]).astype(np.int32)], 1)
+    cv2.fillPoly(inner, [np.rint(pts[LIPS_INNER]).astype(np.int32)], 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
     around = cv2.dilate(outer, kernel) > 0
     return (outer > 0) & (inner == 0), inner > 0, around & (outer == 0)
@@ -135,11 +135,11 @@ def fill_open_mouth(texture: np.ndarray, points: np.ndarray, triangles: np.ndarr
     hw = texture.shape[:2]
     pts = np.asarray(points, np.float32)
     hole = np.zeros(hw, np.uint8)
-    cv2.fillPoly(hole, [np.round(pts[LIPS_OUTER]).astype(np.int32)], 1)
+    cv2.fillPoly(hole, [np.rint(pts[LIPS_OUTER]).astype(np.int32)], 1)
     tris = np.asarray(triangles)
     for tri in tris[_signed_areas(pts, tris) < 0]:
         if np.isin(tri, LIPS).any():
-            cv2.fillConvexPoly(hole, np.round(pts[tri]).astype(np.int32), 1)
+            cv2.fillConvexPoly(hole, np.rint(pts[tri]).astype(np.int32), 1)
     r = max(1, int(round(FILL_MARGIN * hw[0])))
     hole = cv2.dilate(hole, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     return cv2.inpaint(np.ascontiguousarray(texture), hole, max(3.0, 0.03 * hw[0]), cv2.INPAINT_TELEA)

@@ -155,7 +155,7 @@ def side_hair_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.0) ->
         return None
     features = np.zeros((hb, wb), np.uint8)
     for idx in (LEFT_EYE_LOOP, RIGHT_EYE_LOOP, LEFT_BROW, RIGHT_BROW, LIPS_OUTER):
-        cv2.fillPoly(features, [np.round(cv2.convexHull(local[idx])[:, 0]).astype(np.int32)], 1)
+        cv2.fillPoly(features, [np.rint(cv2.convexHull(local[idx])[:, 0]).astype(np.int32)], 1)
     r = max(1, int(round(SIDE_FEATURE_MARGIN * wb)))
     features = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     found = side_hair_pieces(light, oval, features, thr, lids, xl, xr, MIN_AREA * hw[0] * hw[1] / 4)
@@ -205,7 +205,7 @@ def _cloth_pieces(crop: np.ndarray, pts: np.ndarray, skin: np.ndarray, hue: floa
     lab, local, oval = _at_half_size(crop, pts, box)
     scale = oval.shape[0] / (box[0].stop - box[0].start)  # half-size pixels a crop pixel
     lips = np.zeros_like(oval)
-    cv2.fillPoly(lips, [np.round(local[LIPS_OUTER]).astype(np.int32)], 1)
+    cv2.fillPoly(lips, [np.rint(local[LIPS_OUTER]).astype(np.int32)], 1)
     grow = 2 * int(round(CLOTH_LIP_MARGIN * hw[0] * scale)) + 1
     lips = cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
     cloth = cloth_pixels(lab, oval, lips, float(skin[1]), float(skin[2]), hue, CLOTH_CHROMA)
@@ -261,7 +261,7 @@ def _at_half_size(crop: np.ndarray, pts: np.ndarray, box: tuple[slice, slice],
     hb, wb = max(1, bh // 2), max(1, bw // 2)
     local = (pts - np.array([box[1].start, box[0].start], np.float32)) * np.array([wb / bw, hb / bh], np.float32)
     oval = np.zeros((hb, wb), np.uint8)
-    cv2.fillPoly(oval, [np.round(local[FACE_OVAL]).astype(np.int32)], 1)
+    cv2.fillPoly(oval, [np.rint(local[FACE_OVAL]).astype(np.int32)], 1)
     return convert(cv2.resize(np.ascontiguousarray(crop[box]), (wb, hb), interpolation=cv2.INTER_AREA)), local, oval
 
 
@@ -335,12 +335,12 @@ def _glasses(light: np.ndarray, pts: np.ndarray, skin: float) -> np.ndarray:
     # closer to source 7 -> 1 of 8 sources with the brows and the hair beside the temples kept).
     own = np.zeros((h, w), np.uint8)
     for loop in (LEFT_EYE_LOOP, RIGHT_EYE_LOOP):
-        cv2.fillPoly(own, [np.round(pts[loop]).astype(np.int32)], 1)
+        cv2.fillPoly(own, [np.rint(pts[loop]).astype(np.int32)], 1)
     r = max(1, int(round(GLASSES_EYE_MARGIN * float(np.linalg.norm(pts[33] - pts[133])))))
     own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     brows = np.zeros((h, w), np.uint8)
     for brow in (LEFT_BROW, RIGHT_BROW):
-        cv2.fillPoly(brows, [np.round(cv2.convexHull(pts[brow])[:, 0]).astype(np.int32)], 1)
+        cv2.fillPoly(brows, [np.rint(cv2.convexHull(pts[brow])[:, 0]).astype(np.int32)], 1)
     # A frame's top bar across the brows stays: there the strictly dark pixels are the frame's.
     own |= brows & ~dark
     rows = np.arange(h)[:, None]

@@ -55,7 +55,7 @@ def gradient_energy(lum: np.ndarray, region: np.ndarray) -> float:
 def face_region(hw: tuple[int, int], points: np.ndarray, erode: int) -> np.ndarray:
     """bool (H, W): the face oval of `points` shrunk by `erode` pixels, features included."""
     mask = np.zeros(hw, np.uint8)
-    cv2.fillPoly(mask, [np.round(np.asarray(points, np.float32)[FACE_OVAL]).astype(np.int32)], 255)
+    cv2.fillPoly(mask, [np.rint(np.asarray(points, np.float32)[FACE_OVAL]).astype(np.int32)], 255)
     if erode > 0:
         mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)))
     return mask > 0

@@ -85,7 +85,7 @@ def similarity_matrix(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     rounding, in 40 µs where the SVD took 70 (it runs three times per face per frame)."""
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64)
-    mu_s, mu_d = src.mean(0), dst.mean(0)
+    mu_s, mu_d = src.sum(0) / len(src), dst.sum(0) / len(dst)  # np.mean's sums, without its wrapper (~10 µs)
     s_c, d_c = src - mu_s, dst - mu_d
     var_s = (s_c * s_c).sum()
     if var_s < 1e-12 * len(src):

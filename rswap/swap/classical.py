@@ -204,10 +204,11 @@ def _limit_moves(start: np.ndarray, goal: np.ndarray, limit: float, inward: floa
     Outward and sideways parts are kept: a wider outline covers the target's own edge with skin."""
     inward = INWARD_SHARE if inward is None else inward
     move = goal - start
-    length = np.linalg.norm(move, axis=1, keepdims=True)
+    # (norms and the mean as the sums np.linalg.norm and np.mean take, without their wrappers)
+    length = np.sqrt((move * move).sum(1, keepdims=True))
     move = move * np.minimum(1.0, limit / np.maximum(length, 1e-6))
-    out = start - start.mean(0)
-    out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-6)  # unit, outward
+    out = start - start.sum(0) / len(start)
+    out = out / np.maximum(np.sqrt((out * out).sum(1, keepdims=True)), 1e-6)  # unit, outward
     radial = (move * out).sum(1, keepdims=True)
     move = move + out * np.maximum(-inward * limit - radial, 0.0)  # an inward part beyond the cap is cut back
     return (start + move).astype(np.float32)
@@ -234,7 +235,7 @@ def _brow_line(hw: tuple[int, int], points: np.ndarray) -> np.ndarray:
     gently smoothed; between the brows and beyond their ends it is interpolated."""
     brows = np.zeros(hw, np.uint8)
     for idx in (LEFT_BROW, RIGHT_BROW):
-        cv2.fillPoly(brows, [np.round(cv2.convexHull(points[idx])[:, 0]).astype(np.int32)], 255)
+        cv2.fillPoly(brows, [np.rint(cv2.convexHull(points[idx])[:, 0]).astype(np.int32)], 255)
     hit = brows.any(0)
     cols = np.arange(hw[1], dtype=np.float32)
     line = np.interp(cols, cols[hit], brows[:, hit].argmax(0).astype(np.float32)).astype(np.float32)
@@ -261,7 +262,7 @@ def _skin_mask(hw: tuple[int, int], points: np.ndarray, erode: float) -> np.ndar
     the pixels whose colour statistics describe the skin, on either face."""
     mask = region_mask(hw, points, include=("face_oval",), exclude=("left_eye", "right_eye", "left_brow", "right_brow"), feather=0, erode=erode)
     lips = cv2.convexHull(np.asarray(points, np.float32)[LIPS])[:, 0]
-    cv2.fillPoly(mask, [np.round(lips).astype(np.int32)], 0.0)
+    cv2.fillPoly(mask, [np.rint(lips).astype(np.int32)], 0.0)
     return mask
 
 
@@ -271,10 +272,10 @@ def _detail_mask(hw: tuple[int, int], points: np.ndarray) -> np.ndarray:
     Polygons and a box blur (it runs per frame: a feathered `region_mask` cost ~0.9 ms)."""
     mask = np.zeros(hw, np.uint8)
     pts = np.asarray(points, np.float32)
-    cv2.fillPoly(mask, [np.round(pts[FACE_OVAL]).astype(np.int32)], 255)
+    cv2.fillPoly(mask, [np.rint(pts[FACE_OVAL]).astype(np.int32)], 255)
     for name in ("left_eye", "right_eye", "left_brow", "right_brow"):
-        cv2.fillPoly(mask, [np.round(region_polygon(pts, name)).astype(np.int32)], 0)
-    cv2.fillPoly(mask, [np.round(cv2.convexHull(pts[LIPS])[:, 0]).astype(np.int32)], 0)
+        cv2.fillPoly(mask, [np.rint(region_polygon(pts, name)).astype(np.int32)], 0)
+    cv2.fillPoly(mask, [np.rint(cv2.convexHull(pts[LIPS])[:, 0]).astype(np.int32)], 0)
     return cv2.blur(mask, (5, 5)).astype(np.float32) * (1.0 / 255.0)
 
 
@@ -523,13 +524,14 @@ class ClassicalSwapper(HostSwapper):
         """Both outlines (before and after reshaping), grown a little and feathered, so the
         reshaped jaw line and the blend's soft edge come back into the frame."""
         grow, grow_rows, _ = self._by_size[hw[0]]
-        outlines = [np.round(pts[FACE_OVAL]).astype(np.int32) for pts in (target, shaped)]
+        outlines = [np.rint(pts[FACE_OVAL]).astype(np.int32) for pts in (target, shaped)]
         # Drawn on the outlines' box grown by the dilation and the blur's reach: beyond it the
         # mask is 0, and the blur reads zeros there as it would on the whole crop (or the
         # crop's own border, where the box is clipped), so the result is the whole-crop one.
         reach = 2 * grow + int(round(grow / 2 * 4))  # the dilation's radius + the blur's half-width (4 sigma)
-        lo = np.maximum(np.min([o.min(0) for o in outlines], axis=0) - reach, 0)
-        hi = np.minimum(np.max([o.max(0) for o in outlines], axis=0) + reach + 1, (hw[1], hw[0]))
+        x, y, w, h = cv2.boundingRect(np.concatenate(outlines))
+        lo = np.maximum(np.array([x, y]) - reach, 0)
+        hi = np.minimum(np.array([x + w, y + h]) + reach, (hw[1], hw[0]))
         out = np.zeros(hw, np.float32)
         if (hi <= lo).any():
             return out
