@@ -653,3 +653,23 @@ def test_compiled_float_to_uint8_and_masked_copy_equal_numpys():
     np.copyto(want[10:100, 20:150], src, where=mask[10:100, 20:150][..., None])
     put_where(got[10:100, 20:150], src, mask[10:100, 20:150])
     assert 0 < mask[10:100, 20:150].mean() < 1 and np.array_equal(got, want)
+
+
+def test_compiled_shadow_lift_equals_the_numpy_step():
+    """`shadow_lift` (limit_shadows' lift and its pixels) against the numpy step it replaced, on
+    made lightness: a source's detail with deep dark creases against a reference's softer one."""
+    from rswap.compose.kernels import shadow_lift
+
+    rng = np.random.default_rng(7)
+    h, w = 60, 70
+    light = np.zeros((h, w, 3), np.float32)
+    light[..., 0] = rng.normal(60, 4, (h, w))
+    light[..., 0][rng.random((h, w)) < 0.1] -= 25  # the source's deep creases
+    light[..., 1] = rng.normal(62, 2, (h, w))
+    coarse = cv2.GaussianBlur(light, (0, 0), 5)
+    low = cv2.erode(light[..., 1] - coarse[..., 1], np.ones((5, 5), np.uint8))
+    weight = np.clip(rng.normal(0.8, 0.4, (h, w)), 0, 1).astype(np.float32)
+    lift = weight * (1.0 - 0.3) * np.maximum((low - 8.0) - (light[..., 0] - coarse[..., 0]), 0.0)
+    where, got = shadow_lift(light, coarse, low, weight, 8.0, 1.0 - 0.3, 0.05)
+    assert np.array_equal(where, lift > 0.05) and 0 < where.mean() < 0.5
+    assert np.array_equal(got, lift[lift > 0.05])

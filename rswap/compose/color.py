@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from rswap.compose.kernels import (CUBE_ROOT, SRGB_LINEAR, area_sums, hair_candidates, hold_range, lightness_pair,
-                                  move_feature_chroma, pieces_at, put_where, rgb8)
+                                  move_feature_chroma, pieces_at, put_where, rgb8, shadow_lift)
 from rswap.compose.masks import mask_box
 from rswap.errors import RswapError
 
@@ -400,18 +400,17 @@ def limit_shadows(src: np.ndarray, ref: np.ndarray, weight: np.ndarray, sigma: f
     light = lightness_pair(src[box], ref[box], wb, *ref_rows, *ref_cols, SRGB_LINEAR, CUBE_ROOT)
     skin = (wb > 0.5).astype(np.float32)
     coarse = _masked_blur_2d(light, skin, sigma)  # both images in the same three calls
-    ds = light[..., 0] - coarse[..., 0]
     dr = light[..., 1] - coarse[..., 1]
-    low = cv2.erode(dr, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) - slack  # a square: separable, fast
-    lift = wb * (1.0 - keep) * np.maximum(low - ds, 0.0)  # L units to add
-    where = lift > 0.05
+    low = cv2.erode(dr, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8))  # a square: separable, fast
+    # The L units to add, and where they are more than 0.05, in one compiled pass (`kernels.shadow_lift`).
+    where, lift = shadow_lift(light, coarse, low, np.ascontiguousarray(wb), slack, 1.0 - keep, 0.05)
     out = src.copy()
-    if not where.any():
+    if not lift.size:
         return out
     # Only the lifted pixels are converted (exactly, in float CIELAB) and written back.
     region = out[box]
     lab = to_lab(region[where][None])
-    lab[0, :, 0] += lift[where]
+    lab[0, :, 0] += lift
     region[where] = from_lab(lab)[0]
     return out
 

@@ -951,6 +951,31 @@ def smooth_ramp(distance, scale):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
+def shadow_lift(light, coarse, low, weight, slack, gain, least):  # pragma: no cover - compiled
+    """color.limit_shadows' lift, in row order as numpy's mask indexing: (bool (h, w) of the pixels
+    whose lift is above `least`, their lifts (n,)). A pixel's lift is `weight` x `gain` x how far
+    its detail (light's channel 0 minus coarse's) lies below `low` (the reference's darkest detail
+    within reach) minus `slack`; all float32 (h, w) or (h, w, 3), in float32 as numpy computed it."""
+    h, w = weight.shape
+    where = np.zeros((h, w), np.bool_)
+    g, s, zero = np.float32(gain), np.float32(slack), np.float32(0.0)
+    n = 0
+    for y in range(h):
+        for x in range(w):
+            if weight[y, x] * g * max((low[y, x] - s) - (light[y, x, 0] - coarse[y, x, 0]), zero) > least:
+                where[y, x] = True
+                n += 1
+    lift = np.empty(n, np.float32)
+    k = 0
+    for y in range(h):
+        for x in range(w):
+            if where[y, x]:
+                lift[k] = weight[y, x] * g * max((low[y, x] - s) - (light[y, x, 0] - coarse[y, x, 0]), zero)
+                k += 1
+    return where, lift
+
+
+@numba.njit(nogil=True, cache=True)
 def light_lift(weight, change, gain, slack, ramp, least):  # pragma: no cover - compiled
     """local_light.target_light_at's lift: for each pixel whose `weight` x the L excess (`change`'s
     L, float32 (h, w, 3), times `gain`, minus `slack`) is above `least`, in row order as numpy's
