@@ -673,3 +673,8 @@ def test_compiled_shadow_lift_equals_the_numpy_step():
     where, got = shadow_lift(light, coarse, low, weight, 8.0, 1.0 - 0.3, 0.05)
     assert np.array_equal(where, lift > 0.05) and 0 < where.mean() < 0.5
     assert np.array_equal(got, lift[lift > 0.05])
+    # a lift of exactly 0.05 in float32 is not above numpy's float32 0.05 (the comparison's precision)
+    edge = np.array([[0.05, 0.06]], np.float32)
+    zeros = np.zeros((1, 2, 3), np.float32)
+    where, got = shadow_lift(zeros, zeros, edge, np.ones((1, 2), np.float32), 0.0, 1.0, 0.05)
+    assert where.tolist() == [[False, True]] and got.tolist() == [np.float32(0.06)]

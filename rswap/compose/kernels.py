@@ -958,11 +958,12 @@ def shadow_lift(light, coarse, low, weight, slack, gain, least):  # pragma: no c
     within reach) minus `slack`; all float32 (h, w) or (h, w, 3), in float32 as numpy computed it."""
     h, w = weight.shape
     where = np.zeros((h, w), np.bool_)
-    g, s, zero = np.float32(gain), np.float32(slack), np.float32(0.0)
+    # (least as float32: numpy compares a float32 array with a Python float in float32)
+    g, s, lim, zero = np.float32(gain), np.float32(slack), np.float32(least), np.float32(0.0)
     n = 0
     for y in range(h):
         for x in range(w):
-            if weight[y, x] * g * max((low[y, x] - s) - (light[y, x, 0] - coarse[y, x, 0]), zero) > least:
+            if weight[y, x] * g * max((low[y, x] - s) - (light[y, x, 0] - coarse[y, x, 0]), zero) > lim:
                 where[y, x] = True
                 n += 1
     lift = np.empty(n, np.float32)
