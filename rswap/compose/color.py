@@ -232,7 +232,7 @@ def transfer_color(
     moved = from_lab(moved_lab)
 
     out = src.copy()
-    np.copyto(out[box], moved, where=(src_w > 0)[..., None])
+    put_where(out[box], moved, src_w > 0)
     return out
 
 
@@ -273,7 +273,7 @@ def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarr
             bright = core & (lab[..., 0] >= np.median(lab[..., 0][core]))
             means.append(lab[bright][:, 1:].mean(0))
         src_lab[..., 1:] += m[..., None] * (means[1] - means[0]).astype(np.float32)
-        np.copyto(out[box], from_lab(src_lab), where=(m > 0)[..., None])
+        put_where(out[box], from_lab(src_lab), m > 0)
     return out
 
 
@@ -362,7 +362,7 @@ def match_shading(
         moved_lab = _limit_chroma(src_lab[box], moved_lab, np.asarray(chroma, np.float32)[box])
     moved = from_lab(moved_lab)
     out = src.copy()
-    np.copyto(out[box], moved, where=(np.asarray(where)[box] > 0)[..., None])
+    put_where(out[box], moved, np.asarray(where)[box] > 0)
     return out
 
 
