@@ -16,7 +16,7 @@ from rswap.compose.masks import region_mask
 from rswap.compose.source_texture import clean_texture
 from rswap.compose.warp import mesh_warp
 from rswap.face.align import align_crop, get_template, transform_points
-from rswap.face.landmarks import mesh_triangles
+from rswap.face.landmarks import FACE_OVAL, mesh_triangles
 from rswap.face.symmetry import mirror_index
 from rswap.swap import classical
 from rswap.swap.classical import ClassicalSwapper, mouth_opening
@@ -91,6 +91,30 @@ def test_a_source_half_covered_is_filled_from_its_other_half(astronaut, astronau
     hp = lambda im: im - cv2.GaussianBlur(im, (0, 0), 3)  # noqa: E731
     a, b = hp(to_lab(cleaned.texture)[..., 0])[inner], hp(to_lab(mirrored)[..., 0])[inner]
     assert np.corrcoef(a, b)[0, 1] > 0.6
+
+
+def test_the_source_texture_is_skin_a_little_past_its_outline(astronaut, astronaut_face):
+    """What lies beside the face in the photo (here a green wall up to the mesh's outline) is not in
+    the texture just past the outline, where the warp's rim triangles read: warped onto its own mesh
+    with the outline pulled out 6% of the crop (a turned target's near cheek stretches them so),
+    the face shows none of the wall."""
+    green = (40, 200, 60)
+    walled = astronaut.copy()
+    oval = region_mask(astronaut.shape[:2], astronaut_face.landmarks, include=("face_oval",), feather=0, erode=0) > 0
+    walled[~oval] = green
+    sw = ClassicalSwapper()
+    source = sw.encode_source([walled], [astronaut_face])
+    hw = source.texture.shape[:2]
+    inside = region_mask(hw, source.landmarks, include=("face_oval",), feather=0, erode=0) > 0
+    band = (cv2.dilate(inside.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0) & ~inside
+    is_green = lambda img: np.linalg.norm(to_lab(img) - to_lab(np.array([[green]], np.uint8)), axis=2) < 30  # noqa: E731
+    assert is_green(source.texture)[band].mean() < 0.05
+    pts = source.landmarks.copy()
+    rim = FACE_OVAL
+    centre = pts[rim].mean(0)
+    pts[rim] = centre + (pts[rim] - centre) * (1 + 0.06 * hw[0] / np.linalg.norm(pts[rim] - centre, axis=1))[:, None]
+    warped, valid = mesh_warp(source.texture, source.landmarks, pts, hw, mesh_triangles())
+    assert is_green(warped)[valid > 0].mean() < 2e-4  # (the photo's wall up to the outline: 7e-4, ~20 pixels)
 
 
 def test_eye_whites_stay_near_neutral_after_colour_transfer_to_a_strongly_tinted_target(astronaut, astronaut_face, analyse):

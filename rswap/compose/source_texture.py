@@ -36,7 +36,9 @@ replaces the others:
    eyes, brows and lips are never smooth-filled (they would vanish): eyes and lips take the
    mirror's, and a brow neither side shows is drawn along the mesh's brow band (`_drawn_brows`:
    under a fringe over both brows the mirror is the fringe);
-4. several photos: each pixel from the photo whose texture is most trusted there.
+4. several photos: each pixel from the photo whose texture is most trusted there;
+5. past the outline (`skin_past_outline`, the swapper's last step before the detail raise):
+   a narrow band outside the oval takes the nearest skin, where the warp's rim reads.
 Thresholds are set where identity held on real photos (RESULTS.md, issue 10): eager ones
 removed more pasted hair and flagged asymmetric light and real hairlines.
 """
@@ -54,8 +56,8 @@ from rswap.compose.masks import hard_polygon, region_mask
 from rswap.compose.source_glasses import without_glasses
 from rswap.compose.source_light import even_light
 from rswap.compose.warp import mesh_warp
-from rswap.face.landmarks import (LEFT_BROW, LEFT_BROW_EDGES, LEFT_EYE_LOOP, LIPS, NOSE, RIGHT_BROW, RIGHT_BROW_EDGES,
-                                  RIGHT_EYE_LOOP, mesh_triangles)
+from rswap.face.landmarks import (FACE_OVAL, LEFT_BROW, LEFT_BROW_EDGES, LEFT_EYE_LOOP, LIPS, NOSE, RIGHT_BROW,
+                                  RIGHT_BROW_EDGES, RIGHT_EYE_LOOP, mesh_triangles)
 from rswap.face.align import similarity_matrix
 from rswap.face.symmetry import frontal_layout, mirror_index
 
@@ -677,6 +679,35 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     rgb = even_light(rgb, pts)  # the source's own light and colour cast out (source_light.py)
     filled = ((1.0 - own) * mtrust).astype(np.float32)
     return CleanTexture(rgb, trust.astype(np.float32), filled, np.maximum(trust, mtrust).astype(np.float32))
+
+
+SKIN_PAST_OUTLINE = 0.025  # how far past the face oval the texture's skin is carried, fraction of the crop (6 px at 256²)
+
+
+def skin_past_outline(texture: np.ndarray, points: np.ndarray, reach: float = SKIN_PAST_OUTLINE) -> np.ndarray:
+    """The texture with a band `reach` (fraction of the crop) wide outside its face oval taking
+    the colour of the nearest pixel inside the oval, the photo beyond it. (Nearest, not
+    inpainted: an inpainting fills the band from both its edges, and half of it took the
+    photo's background colour.)
+
+    The swap's mesh warp reads a little past the outline: bilinear taps at the rim, and rim
+    triangles that are thin (or folded) in the source layout, stretched over a turned target's
+    near cheek. On hzxc -> 015310, 806 pixels of the warped face sampled outside the source's
+    oval (most within 2 px, the folded ones up to 32 px): with the photo's hair there, a dark,
+    streaky band ran down the cheek of every target turned that way (RESULTS.md, issue 10,
+    twenty-sixth session)."""
+    hw = texture.shape[:2]
+    inside = hard_polygon(hw, points, FACE_OVAL)
+    band = (cv2.dilate(inside.astype(np.uint8), _disc(reach * hw[0])) > 0) & ~inside
+    if not inside.any() or not band.any():
+        return texture
+    # Each pixel outside the oval labelled with its nearest pixel inside (the zeros of the input).
+    _, labels = cv2.distanceTransformWithLabels((~inside).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    where = np.zeros(int(labels.max()) + 1, np.int64)
+    where[labels[inside]] = np.flatnonzero(inside)
+    out = texture.copy()
+    out[band] = texture.reshape(-1, texture.shape[2])[where[labels[band]]]
+    return out
 
 
 def merge_textures(base: np.ndarray, base_points: np.ndarray, base_quality: np.ndarray,

@@ -33,7 +33,7 @@ from rswap.compose.masks import region_mask, region_polygon
 from rswap.compose.occluders import front_occluder_box, side_hair_box
 from rswap.compose.source_detail import add_target_grain, restore_detail
 from rswap.compose.source_light import neutral_light
-from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, triangle_facing
+from rswap.compose.source_texture import clean_texture, frontal_texture, merge_textures, skin_past_outline, triangle_facing
 from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, crop_steps, get_template, similarity_matrix, transform_points
@@ -389,7 +389,11 @@ class ClassicalSwapper(HostSwapper):
             lips = source_lips(texture, landmarks)
             texture = fill_open_mouth(texture, landmarks, self._triangles)
         grain = 0.0
-        if self.clean_source:  # a flat (low-contrast, soft) source's detail raised, once (source_detail.py)
+        if self.clean_source:
+            # The skin carried a few pixels past the outline, where the warp's rim triangles read
+            # (skin_past_outline), before the detail is raised (its blur would take the hair there in).
+            texture = skin_past_outline(texture, landmarks)
+            # A flat (low-contrast, soft) source's detail raised, once (source_detail.py).
             texture, grain = restore_detail(texture, landmarks)
         source = ClassicalSource(texture, landmarks, np.mean(outlines, axis=0).astype(np.float32), eye_opening(crops[base][1], seen), lips, grain)
         source.smaller.update({size: scaled_source(source, size) for size in self.crop_sizes})
