@@ -93,6 +93,32 @@ def test_a_source_half_covered_is_filled_from_its_other_half(astronaut, astronau
     assert np.corrcoef(a, b)[0, 1] > 0.6
 
 
+def test_a_mirror_that_is_not_skin_does_not_fill_the_skin(astronaut, astronaut_face):
+    """A grey band along both jaw edges (hair the cues leave in, as along hzxc's jaw), one of them
+    covered: the covered edge is filled with skin, not with the band across the mesh's mirror
+    (mirrored, such a band drew a dark streak down the other cheek)."""
+    T = get_template("ffhq256")
+    crop, M = align_crop(astronaut, astronaut_face.kps5, T)
+    pts = transform_points(astronaut_face.landmarks[:468], M)
+    z = astronaut_face.z[:468] * np.sqrt(abs(np.linalg.det(M[:, :2])))
+    oval = region_mask(crop.shape[:2], pts, feather=0, erode=0) > 0
+    rows, cols = np.arange(crop.shape[0])[:, None], np.arange(crop.shape[1])[None, :]
+    band = oval & ~(cv2.erode(oval.astype(np.uint8), np.ones((13, 13), np.uint8)) > 0)  # 6 px inside the outline
+    band &= (rows > pts[1, 1]) & (rows < pts[17, 1])  # beside the mouth: below the nose tip, above the lower lip
+    near, far = band & (cols < pts[61, 0]), band & (cols > pts[291, 0])
+    grey = (96, 92, 90)
+    painted = crop.copy()
+    painted[near | far] = grey
+    cleaned = clean_texture(painted, pts, z, covered=far.astype(np.float32))
+    assert cleaned.trust[near].mean() > 0.5  # the cues take the symmetric band for the face's own
+    greyish = np.linalg.norm(to_lab(cleaned.texture) - to_lab(np.array([[grey]], np.uint8))[0, 0], axis=2) < 12
+    assert greyish[far].mean() < 0.1
+    # ... but like the skin just inside it
+    beside = (cv2.dilate(far.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & oval & ~band
+    lab = to_lab(cleaned.texture)
+    assert np.median(np.linalg.norm(lab[far] - np.median(lab[beside], axis=0), axis=1)) < 10
+
+
 def test_the_source_texture_is_skin_a_little_past_its_outline(astronaut, astronaut_face):
     """What lies beside the face in the photo (here a green wall up to the mesh's outline) is not in
     the texture just past the outline, where the warp's rim triangles read: warped onto its own mesh

@@ -31,8 +31,8 @@ replaces the others:
 3. fill: untrusted pixels take the mirrored triangle from the other side of the mesh
    (`rswap.face.symmetry`), with that side's coarse colour moved to this side's light (the
    difference measured where both sides are trusted, `_light_shift`); where the mirror is
-   untrusted too, a smooth skin fill (the trusted skin's local mean colour with a fine grain
-   of its own spread, `_skin_grain`);
+   untrusted too, or is on skin unlike it (MIRROR_SKIN_DE), a smooth skin fill (the trusted
+   skin's local mean colour with a fine grain of its own spread, `_skin_grain`);
    eyes, brows and lips are never smooth-filled (they would vanish): eyes and lips take the
    mirror's, and a brow neither side shows is drawn along the mesh's brow band (`_drawn_brows`:
    under a fringe over both brows the mirror is the fringe);
@@ -76,6 +76,7 @@ MAX_LIGHT_SHIFT = np.array([12.0, 4.0, 4.0], np.float32)  # Lab: most the mirror
 MIN_OCCLUDER_AREA = 1.5e-3  # fraction of the crop's area under which a flagged blob is noise (~100 px at 256²)
 DARKER_THAN_SKIN = 15.0  # L units below the cheekbones' lower quartile that only hair or hard shadow reaches
 DARKER_FRACTION = 0.6  # ... or, on a dark or dim face (that quartile under 37 L), this fraction of it
+MIRROR_SKIN_DE = (15.0, 25.0)  # CIELAB distance from the smooth skin fill over which a mirror pixel stops filling skin
 MIRROR_DE = 25.0  # CIELAB difference between a pixel and its mirror that marks one of them as covered
 MIN_SCALE = np.array([5.0, 2.0, 2.0])  # floors of the robust Lab scales: flat skin must not flag its own shading
 FEATURE_RING = 0.06  # ring around a feature judged for occlusion, fraction of the crop size
@@ -668,6 +669,15 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
     eyes_lips = np.any([hard_polygon(hw, pts, FEATURES[k], hull=True) for k in (0, 1, 4)], axis=0)
     smooth_fill = np.where(eyes_lips[..., None], mirror_fixed, _drawn_brows(smooth, lab, pts, occluded, median))
 
+    # A mirror pixel fills skin only where it looks like this side's skin (the smooth fill):
+    # hair the cues left trusted along one jaw edge was mirrored onto the other as a dark
+    # streak, and grey half-hair onto a cheek (hzxc). Features, the eye sockets (eye to brow) and
+    # the nose keep their mirror: their shade is the face's own (an eyelid took the fill as a pale ring).
+    own_shade = hard_polygon(hw, pts, NOSE, hull=True) | hard_polygon(hw, pts, RIGHT_EYE_LOOP + RIGHT_BROW, hull=True) \
+        | hard_polygon(hw, pts, LEFT_EYE_LOOP + LEFT_BROW, hull=True)
+    own_shade = cv2.dilate(own_shade.astype(np.uint8), _disc(NOSE_MARGIN * size)) > 0
+    unlike = np.linalg.norm(mirror_fixed - smooth, axis=2)
+    mtrust = mtrust * (1.0 - ((skin_w > 0) & ~own_shade) * _smooth01(unlike, MIRROR_SKIN_DE[0], MIRROR_SKIN_DE[1]))
     # Own pixels give way, smoothly, to a trusted mirror that the camera saw much better.
     own = trust * (1.0 - mirror_preference(hw, pts, facing) * mtrust)
     a = own[..., None]
