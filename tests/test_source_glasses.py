@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from benchmarks.hard_cases import FRAME_RGB, glasses
-from rswap.compose import source_texture
 from rswap.compose.color import to_lab
 from rswap.compose.masks import region_mask
 from rswap.compose.source_glasses import glasses_frames, without_glasses
@@ -70,13 +69,14 @@ def test_filling_the_frames_leaves_the_eyes_and_the_rest_of_the_face_as_they_wer
     assert np.median(to_lab(filled)[frames][:, 0]) > frame_l + 30
 
 
-def test_glasses_drawn_on_the_source_appear_nowhere_in_the_swapped_face(astronaut, bespectacled, other_person, analyse,
-                                                                         monkeypatch):
+def test_glasses_drawn_on_the_source_appear_nowhere_in_the_swapped_face(astronaut, bespectacled, other_person, analyse):
     def frame_share(source_image) -> float:
         return share_in_swap(source_image, other_person, analyse, FRAME_RGB, 25)
 
     own = frame_share(astronaut)  # her own dark pixels (lash lines, nostrils, lip corners)
     assert frame_share(bespectacled) < own + 0.002
-    # The test can fail: without the frames' step the cleaning leaves most of them in.
-    monkeypatch.setattr(source_texture, "without_glasses", lambda texture, points: (texture, np.zeros(texture.shape[:2], bool)))
-    assert frame_share(bespectacled) > own + 0.01
+    # The test can fail: the photo's own texture pastes the frames. (Without the frames' step alone
+    # the cleaning now removes them too: the arms and lower rims run along the oval's sides, where
+    # hair falling down them is followed since the twenty-sixth session; the frames' step is held
+    # on its own by the test below.)
+    assert share_in_swap(bespectacled, other_person, analyse, FRAME_RGB, 25, clean_source=False) > own + 0.01

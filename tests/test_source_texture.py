@@ -119,6 +119,38 @@ def test_a_mirror_that_is_not_skin_does_not_fill_the_skin(astronaut, astronaut_f
     assert np.median(np.linalg.norm(lab[far] - np.median(lab[beside], axis=0), axis=1)) < 10
 
 
+def test_hair_down_the_sides_of_the_face_is_taken_out_but_a_bearded_jaw_stays(astronaut, astronaut_face):
+    """Strands of her own hair's colour down both sides of her face (3 px inside the outline, 6 px
+    outside), from the temples to the lips: below the nose tip, where no other cue looks, they are
+    not trusted and not in the texture. With her chin the same colour (a beard) the strands along
+    the jaw are its sides, and stay."""
+    T = get_template("ffhq256")
+    crop, M = align_crop(astronaut, astronaut_face.kps5, T)
+    pts = transform_points(astronaut_face.landmarks[:468], M)
+    z = astronaut_face.z[:468] * np.sqrt(abs(np.linalg.det(M[:, :2])))
+    oval = region_mask(crop.shape[:2], pts, feather=0, erode=0) > 0
+    rows, cols = np.arange(crop.shape[0])[:, None], np.arange(crop.shape[1])[None, :]
+    edge = (cv2.dilate(oval.astype(np.uint8), np.ones((13, 13), np.uint8)) > 0) & ~(cv2.erode(oval.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0)
+    strands = edge & ((cols < pts[33, 0]) | (cols > pts[263, 0])) & (rows > pts[[33, 263], 1].max() - 30) & (rows < pts[17, 1])
+    below = strands & oval & (rows > pts[1, 1])
+    top = int(pts[10, 1])  # the oval's top: her hair lies just above it
+    hair = np.median(crop[top - 16:top - 6, int(pts[103, 0]):int(pts[332, 0])].reshape(-1, 3), axis=0).astype(np.uint8)
+    hair_lab = to_lab(hair[None, None])[0, 0]
+
+    def cleaned_with(painted_mask):
+        painted = crop.copy()
+        painted[painted_mask] = hair
+        cleaned = clean_texture(painted, pts, z)
+        return cleaned, np.linalg.norm(to_lab(cleaned.texture) - hair_lab, axis=2) < 12
+
+    cleaned, hairy = cleaned_with(strands)
+    assert cleaned.trust[below].mean() < 0.2
+    assert hairy[below].mean() < 0.1
+    chin = oval & (rows > pts[17, 1] + 4) & (cols > pts[61, 0]) & (cols < pts[291, 0])
+    cleaned, hairy = cleaned_with(strands | chin)
+    assert cleaned.trust[below].mean() > 0.5 and cleaned.trust[chin].mean() > 0.8  # (the rim is partly unseen: 0.62)
+
+
 def test_the_source_texture_is_skin_a_little_past_its_outline(astronaut, astronaut_face):
     """What lies beside the face in the photo (here a green wall up to the mesh's outline) is not in
     the texture just past the outline, where the warp's rim triangles read: warped onto its own mesh

@@ -16,8 +16,9 @@ replaces the others:
 2. occluders (`occluder_mask`): a skin pixel unlike its mirror pixel (after the skin's coarse
    light is taken out) and the farther of the two from the source's skin statistics is
    covered; above the brows a symmetric outlier (a fringe) too; anywhere a colour no skin
-   has; anywhere above the nose tip, what looks like the hair just outside the face and joins
-   it (`_hair_from_outside`: a fringe over both brows, strands over an eye corner); thin dark
+   has; anywhere above the nose tip, and below it along the oval's sides, what looks like the
+   hair just outside the face and joins it (`_hair_from_outside`: a fringe over both brows,
+   strands over an eye corner, hair framing the cheeks and jaw); thin dark
    lines their mirror lacks next to what was found (`_grow_strands`: the strands beside a band,
    which the fill would otherwise mirror into a V); on a dim or dark face, dark pixels like
    the hair found above the brows and connected to it (`_grow_like_found`); where the mirror
@@ -488,12 +489,18 @@ def _grow_strands(occ: np.ndarray, lab: np.ndarray, skin: np.ndarray,
 HAIR_LIKE = 3.0  # robust distance (MAD units, Lab) to the hair model within which a pixel is hair-like
 HAIR_RING = 0.08  # width of the band outside the face oval where hair (or background) is sampled, fraction of the crop
 HAIR_SCALE_FLOOR = np.array([6.0, 3.0, 3.0])
+# Hair falling down the sides of the face, below the eyes: followed in a band SIDE_RIM (fraction of the
+# crop) wide inside the oval's sides, where a pixel is hair when its distance to the hair model is under
+# SIDE_NEARER of its distance to the skin; not where BEARD_SHARE of the chin (below the lower lip, between
+# the mouth corners) is hair-like (a beard).
+SIDE_RIM, SIDE_NEARER, BEARD_SHARE = 0.05, 0.5, 0.2
 
 
 def _hair_from_outside(lab: np.ndarray, pts: np.ndarray, oval: np.ndarray, skin_dist: np.ndarray,
                        skin_med: np.ndarray, skin_scale: np.ndarray) -> np.ndarray:
-    """bool (H, W): pixels in the face oval, above the nose tip, that look like what lies just
-    outside the oval above the eyes (hair, or background) and are connected to it.
+    """bool (H, W): pixels in the face oval, above the nose tip (and below it, along the oval's
+    sides), that look like what lies just outside the oval above the eyes (hair, or background)
+    and are connected to it.
 
     A fringe or side hair is continuous with the hair around the face: that continuity is the
     cue the symmetry test lacks when hair covers both sides of a forehead, or covers a brow
@@ -504,7 +511,7 @@ def _hair_from_outside(lab: np.ndarray, pts: np.ndarray, oval: np.ndarray, skin_
     brows stay unless hair-like pixels join them to the outside (a fringe over a brow)."""
     hw = oval.shape
     size = float(hw[0])
-    rows = np.arange(hw[0])[:, None]
+    rows, cols = np.arange(hw[0])[:, None], np.arange(hw[1])[None, :]
     grown = cv2.dilate(oval.astype(np.uint8), _disc(HAIR_RING * size)) > 0
     ring = grown & ~oval & (rows < pts[[33, 263], 1].max())
     samples = ring & (skin_dist > OCCLUDER_DISTANCE)
@@ -516,6 +523,19 @@ def _hair_from_outside(lab: np.ndarray, pts: np.ndarray, oval: np.ndarray, skin_
     hdist = np.linalg.norm((lab - hmed) / hscale, axis=2)
     like = (hdist < HAIR_LIKE) & (hdist < skin_dist) & (skin_dist > OCCLUDER_DISTANCE)
     cand = (like & oval & (rows < pts[1, 1])) | (like & ring)
+    # Below the eyes, hair that falls down the sides of the face: pixels in a band along the oval's
+    # sides that are hair-like and much nearer the hair than the skin, joined to the hair above
+    # through the band outside the oval. The mesh's outline runs a few pixels past a cheek that
+    # hair frames, and a face in side light spreads its skin statistics so wide that such a strand
+    # was within OCCLUDER_DISTANCE of them: left in, it drew a dark streak down the target's cheek
+    # on every target (hzxc). Not on a bearded face: there the same colour covering the chin is
+    # the beard, which carries identity.
+    below_eyes = rows >= pts[[33, 263], 1].max()
+    chin = oval & (rows > pts[17, 1]) & (cols >= pts[61, 0]) & (cols <= pts[291, 0])
+    if chin.any() and like[chin].mean() < BEARD_SHARE:
+        rim = oval & ~(cv2.erode(oval.astype(np.uint8), _disc(SIDE_RIM * size)) > 0) & below_eyes & ~chin
+        strands = (hdist < HAIR_LIKE) & (hdist < SIDE_NEARER * skin_dist)
+        cand |= strands & (rim | (grown & ~oval & below_eyes))
     n, labels = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
     seeds = np.unique(labels[like & ring])
     return np.isin(labels, seeds[seeds > 0]) & oval
