@@ -31,6 +31,14 @@ def other_person(astronaut):
     return np.ascontiguousarray(cv2.convertScaleAbs(img, alpha=0.8, beta=-5))
 
 
+@pytest.fixture(scope="module")
+def aligned(astronaut, astronaut_face):
+    """Her crop on the ffhq256 template, its 468 mesh points, and their depth on the crop's scale."""
+    crop, M = align_crop(astronaut, astronaut_face.kps5, get_template("ffhq256"))
+    z = astronaut_face.z[:468] * np.sqrt(abs(np.linalg.det(M[:, :2])))
+    return crop, transform_points(astronaut_face.landmarks[:468], M), z
+
+
 def _crop(sw, image, face):
     crop, M = align_crop(image, face.kps5, sw.template)
     return crop, transform_points(face.landmarks, M)
@@ -64,11 +72,8 @@ def test_hair_drawn_over_the_source_appears_nowhere_in_the_swapped_face(astronau
     assert hair_share(hairy, clean=False) > own + 0.02
 
 
-def test_a_source_half_covered_is_filled_from_its_other_half(astronaut, astronaut_face):
-    T = get_template("ffhq256")
-    crop, M = align_crop(astronaut, astronaut_face.kps5, T)
-    pts = transform_points(astronaut_face.landmarks[:468], M)
-    z = astronaut_face.z[:468] * np.sqrt(abs(np.linalg.det(M[:, :2])))
+def test_a_source_half_covered_is_filled_from_its_other_half(aligned):
+    crop, pts, z = aligned
     covered = crop.copy()
     nose_x = int(pts[1, 0])
     left_cheek = region_mask(crop.shape[:2], pts, feather=0, erode=0) > 0
@@ -93,14 +98,11 @@ def test_a_source_half_covered_is_filled_from_its_other_half(astronaut, astronau
     assert np.corrcoef(a, b)[0, 1] > 0.6
 
 
-def test_a_mirror_that_is_not_skin_does_not_fill_the_skin(astronaut, astronaut_face):
+def test_a_mirror_that_is_not_skin_does_not_fill_the_skin(aligned):
     """A grey band along both jaw edges (hair the cues leave in, as along hzxc's jaw), one of them
     covered: the covered edge is filled with skin, not with the band across the mesh's mirror
     (mirrored, such a band drew a dark streak down the other cheek)."""
-    T = get_template("ffhq256")
-    crop, M = align_crop(astronaut, astronaut_face.kps5, T)
-    pts = transform_points(astronaut_face.landmarks[:468], M)
-    z = astronaut_face.z[:468] * np.sqrt(abs(np.linalg.det(M[:, :2])))
+    crop, pts, z = aligned
     oval = region_mask(crop.shape[:2], pts, feather=0, erode=0) > 0
     rows, cols = np.arange(crop.shape[0])[:, None], np.arange(crop.shape[1])[None, :]
     band = oval & ~(cv2.erode(oval.astype(np.uint8), np.ones((13, 13), np.uint8)) > 0)  # 6 px inside the outline
@@ -119,15 +121,12 @@ def test_a_mirror_that_is_not_skin_does_not_fill_the_skin(astronaut, astronaut_f
     assert np.median(np.linalg.norm(lab[far] - np.median(lab[beside], axis=0), axis=1)) < 10
 
 
-def test_hair_down_the_sides_of_the_face_is_taken_out_but_a_bearded_jaw_stays(astronaut, astronaut_face):
+def test_hair_down_the_sides_of_the_face_is_taken_out_but_a_bearded_jaw_stays(aligned):
     """Strands of her own hair's colour down both sides of her face (3 px inside the outline, 6 px
     outside), from the temples to the lips: below the nose tip, where no other cue looks, they are
     not trusted and not in the texture. With her chin the same colour (a beard) the strands along
     the jaw are its sides, and stay."""
-    T = get_template("ffhq256")
-    crop, M = align_crop(astronaut, astronaut_face.kps5, T)
-    pts = transform_points(astronaut_face.landmarks[:468], M)
-    z = astronaut_face.z[:468] * np.sqrt(abs(np.linalg.det(M[:, :2])))
+    crop, pts, z = aligned
     oval = region_mask(crop.shape[:2], pts, feather=0, erode=0) > 0
     rows, cols = np.arange(crop.shape[0])[:, None], np.arange(crop.shape[1])[None, :]
     edge = (cv2.dilate(oval.astype(np.uint8), np.ones((13, 13), np.uint8)) > 0) & ~(cv2.erode(oval.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0)
