@@ -12,11 +12,12 @@ import pytest
 
 from benchmarks.hard_cases import HAIR_RGB, hair_band
 from rswap.compose.color import to_lab, transfer_color
-from rswap.compose.masks import region_mask
+from rswap.compose.masks import hard_polygon, region_mask
 from rswap.compose.source_texture import clean_texture
 from rswap.compose.warp import mesh_warp
 from rswap.face.align import align_crop, get_template, transform_points
-from rswap.face.landmarks import FACE_OVAL, mesh_triangles
+from rswap.face.landmarks import (FACE_OVAL, LEFT_EYE_LOOP, LEFT_EYE_SOCKET_LOWER, RIGHT_EYE_LOOP, RIGHT_EYE_SOCKET_LOWER,
+                                  mesh_triangles)
 from rswap.face.symmetry import mirror_index
 from rswap.swap import classical
 from rswap.swap.classical import ClassicalSwapper, mouth_opening
@@ -119,6 +120,31 @@ def test_a_mirror_that_is_not_skin_does_not_fill_the_skin(aligned):
     beside = (cv2.dilate(far.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0) & oval & ~band
     lab = to_lab(cleaned.texture)
     assert np.median(np.linalg.norm(lab[far] - np.median(lab[beside], axis=0), axis=1)) < 10
+
+
+def test_the_shade_under_a_covered_eye_comes_from_the_other_eye(aligned):
+    """A dark shade under both eyes (their sockets from the lower lid to the cheekbone, at 55% of
+    their light), one of them covered: its fill keeps the shade, from the other eye, and does not
+    take the lighter cheek's smooth fill (a pale arc under the eye)."""
+    crop, pts, z = aligned
+    hw = crop.shape[:2]
+
+    def below(eye, ring):
+        socket = hard_polygon(hw, pts, eye + ring, hull=True)
+        return socket & ~(cv2.dilate(hard_polygon(hw, pts, eye, hull=True).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
+
+    right, left = below(RIGHT_EYE_LOOP, RIGHT_EYE_SOCKET_LOWER), below(LEFT_EYE_LOOP, LEFT_EYE_SOCKET_LOWER)
+    shaded = crop.copy()
+    shaded[right | left] = np.rint(shaded[right | left] * 0.55).astype(np.uint8)
+    covered = cv2.dilate(right.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(np.float32)
+    cleaned = clean_texture(shaded, pts, z, covered=covered)
+    light = to_lab(cleaned.texture)[..., 0]
+    cheek = cv2.dilate(right.astype(np.uint8), np.ones((31, 31), np.uint8)) > 0
+    cheek &= ~(cv2.dilate(right.astype(np.uint8), np.ones((11, 11), np.uint8)) > 0) & (np.arange(hw[0])[:, None] > pts[RIGHT_EYE_SOCKET_LOWER, 1].max())
+    # (L: the shaded sockets 41-45, the cheek 79; the fill took the cheek's light, 73, before the
+    # sockets reached down to the cheekbone.)
+    assert np.median(light[right]) < np.median(light[left]) + 10
+    assert np.median(light[right]) < np.median(light[cheek]) - 15
 
 
 def test_hair_down_the_sides_of_the_face_is_taken_out_but_a_bearded_jaw_stays(aligned):

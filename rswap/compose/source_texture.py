@@ -57,8 +57,8 @@ from rswap.compose.masks import hard_polygon, region_mask
 from rswap.compose.source_glasses import without_glasses
 from rswap.compose.source_light import even_light
 from rswap.compose.warp import mesh_warp
-from rswap.face.landmarks import (FACE_OVAL, LEFT_BROW, LEFT_BROW_EDGES, LEFT_EYE_LOOP, LIPS, NOSE, RIGHT_BROW,
-                                  RIGHT_BROW_EDGES, RIGHT_EYE_LOOP, mesh_triangles)
+from rswap.face.landmarks import (FACE_OVAL, LEFT_BROW, LEFT_BROW_EDGES, LEFT_EYE_LOOP, LEFT_EYE_SOCKET_LOWER, LIPS, NOSE,
+                                  RIGHT_BROW, RIGHT_BROW_EDGES, RIGHT_EYE_LOOP, RIGHT_EYE_SOCKET_LOWER, mesh_triangles)
 from rswap.face.align import similarity_matrix
 from rswap.face.symmetry import frontal_layout, mirror_index
 
@@ -691,10 +691,12 @@ def clean_texture(texture: np.ndarray, points: np.ndarray, z: np.ndarray | None 
 
     # A mirror pixel fills skin only where it looks like this side's skin (the smooth fill):
     # hair the cues left trusted along one jaw edge was mirrored onto the other as a dark
-    # streak, and grey half-hair onto a cheek (hzxc). Features, the eye sockets (eye to brow) and
-    # the nose keep their mirror: their shade is the face's own (an eyelid took the fill as a pale ring).
-    own_shade = hard_polygon(hw, pts, NOSE, hull=True) | hard_polygon(hw, pts, RIGHT_EYE_LOOP + RIGHT_BROW, hull=True) \
-        | hard_polygon(hw, pts, LEFT_EYE_LOOP + LEFT_BROW, hull=True)
+    # streak, and grey half-hair onto a cheek (hzxc). Features, the eye sockets (brow to cheekbone)
+    # and the nose keep their mirror: their shade is the face's own (an eyelid took the fill as a
+    # pale ring, the shade under a covered eye as a pale arc).
+    own_shade = hard_polygon(hw, pts, NOSE, hull=True)
+    for socket in (RIGHT_EYE_LOOP + RIGHT_BROW + RIGHT_EYE_SOCKET_LOWER, LEFT_EYE_LOOP + LEFT_BROW + LEFT_EYE_SOCKET_LOWER):
+        own_shade |= hard_polygon(hw, pts, socket, hull=True)
     own_shade = cv2.dilate(own_shade.astype(np.uint8), _disc(NOSE_MARGIN * size)) > 0
     unlike = np.linalg.norm(mirror_fixed - smooth, axis=2)
     mtrust = mtrust * (1.0 - ((skin_w > 0) & ~own_shade) * _smooth01(unlike, MIRROR_SKIN_DE[0], MIRROR_SKIN_DE[1]))

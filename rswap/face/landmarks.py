@@ -80,6 +80,10 @@ LEFT_BROW_EDGES = _paired_chains(_mc.FACEMESH_LEFT_EYEBROW)
 RIGHT_BROW_EDGES = _paired_chains(_mc.FACEMESH_RIGHT_EYEBROW)
 LEFT_EYE_LOOP = _ordered_loop(_mc.FACEMESH_LEFT_EYE)
 RIGHT_EYE_LOOP = _ordered_loop(_mc.FACEMESH_RIGHT_EYE)
+# The ring under each eye along the cheekbone's top (mediapipe's annotations rightEyeLower3 and
+# leftEyeLower3, mirror pairs): with the eye and the brow, the socket whose shade is the face's own.
+RIGHT_EYE_SOCKET_LOWER = [143, 111, 117, 118, 119, 120, 121, 128, 245]
+LEFT_EYE_SOCKET_LOWER = [372, 340, 346, 347, 348, 349, 350, 357, 465]
 # The nose from the bridge between the inner eye corners down to the wings and the columella (its hull).
 NOSE = [168, 193, 417, 245, 465, 188, 412, 217, 437, 129, 358, 64, 294, 98, 327, 2]
 
