@@ -49,6 +49,7 @@ def test_mirror_pairs_reflect_the_astronauts_face_across_its_midline(astronaut_f
     m = mirror_index()
     assert np.array_equal(m[m], np.arange(468))  # an involution
     assert m[33] == 263 and m[133] == 362 and m[61] == 291 and m[1] == 1 and m[152] == 152
+    assert list(m[RIGHT_EYE_SOCKET_LOWER]) == LEFT_EYE_SOCKET_LOWER  # typed from mediapipe's annotations
     p = astronaut_face.landmarks[:468]
     mid = p[m == np.arange(468)]
     c = mid.mean(0)
