@@ -512,8 +512,9 @@ def _hair_from_outside(lab: np.ndarray, pts: np.ndarray, oval: np.ndarray, skin_
     hw = oval.shape
     size = float(hw[0])
     rows, cols = np.arange(hw[0])[:, None], np.arange(hw[1])[None, :]
-    grown = cv2.dilate(oval.astype(np.uint8), _disc(HAIR_RING * size)) > 0
-    ring = grown & ~oval & (rows < pts[[33, 263], 1].max())
+    outside = (cv2.dilate(oval.astype(np.uint8), _disc(HAIR_RING * size)) > 0) & ~oval
+    above_eyes = rows < pts[[33, 263], 1].max()
+    ring = outside & above_eyes
     samples = ring & (skin_dist > OCCLUDER_DISTANCE)
     if samples.sum() < 5e-3 * size * size:
         return np.zeros(hw, bool)
@@ -530,12 +531,11 @@ def _hair_from_outside(lab: np.ndarray, pts: np.ndarray, oval: np.ndarray, skin_
     # was within OCCLUDER_DISTANCE of them: left in, it drew a dark streak down the target's cheek
     # on every target (hzxc). Not on a bearded face: there the same colour covering the chin is
     # the beard, which carries identity.
-    below_eyes = rows >= pts[[33, 263], 1].max()
     chin = oval & (rows > pts[17, 1]) & (cols >= pts[61, 0]) & (cols <= pts[291, 0])
     if chin.any() and like[chin].mean() < BEARD_SHARE:
-        rim = oval & ~(cv2.erode(oval.astype(np.uint8), _disc(SIDE_RIM * size)) > 0) & below_eyes & ~chin
+        rim = oval & ~(cv2.erode(oval.astype(np.uint8), _disc(SIDE_RIM * size)) > 0) & ~above_eyes & ~chin
         strands = (hdist < HAIR_LIKE) & (hdist < SIDE_NEARER * skin_dist)
-        cand |= strands & (rim | (grown & ~oval & below_eyes))
+        cand |= strands & (rim | (outside & ~above_eyes))
     n, labels = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
     seeds = np.unique(labels[like & ring])
     return np.isin(labels, seeds[seeds > 0]) & oval
