@@ -102,7 +102,10 @@ def test_writer_in_one_thread_gives_the_picture_of_its_own_threads(tmp_path, ast
         with VideoReader(out) as r:
             decoded.append(np.stack([f.image for f in r]).astype(int))
     assert decoded[0].shape == decoded[1].shape == (5, 64, 96, 3)
-    assert np.abs(decoded[0] - decoded[1]).mean() < 1.0  # encoder noise only, not another picture
+    # Encoder noise only, not another picture: libx264's threads decide a little differently from
+    # run to run (measured 0-0.55 grey levels on a quiet box, 1.22 once under load); the frames
+    # one off, 29.5.
+    assert np.abs(decoded[0] - decoded[1]).mean() < 3.0
 
 
 def test_written_video_keeps_the_frames_colours(tmp_path, astronaut):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rswap.compose.masks import skin_detail_mask
-from rswap.compose.paste import DETAIL_CLIP, lost_detail_share, paste_back
+from rswap.compose.paste import DETAIL_CLIP, enlargement, into_frame, lost_detail_share, paste_back
 from rswap.face.align import align_crop, get_template, transform_points
 from rswap.face.landmarks import FACE_OVAL, LEFT_EYE_LOOP, LIPS, RIGHT_EYE_LOOP
 from rswap.swap.base import SwapResult
@@ -35,12 +35,37 @@ def _polygons(hw, points, groups) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def grainy_big_face(astronaut, analyse):
-    """The astronaut at 3.3x (the face ~2.2x the crop's) with a fine grain of 5 grey levels, and its face."""
-    big = cv2.resize(astronaut, None, fx=3.3, fy=3.3, interpolation=cv2.INTER_CUBIC)[:880, 300:1180]
+def big_face(astronaut, analyse):
+    """The astronaut at 3.3x (the face ~2.2x the crop's), and its face."""
+    big = np.ascontiguousarray(cv2.resize(astronaut, None, fx=3.3, fy=3.3, interpolation=cv2.INTER_CUBIC)[:880, 300:1180])
+    return big, analyse(big)
+
+
+@pytest.fixture(scope="module")
+def grainy_big_face(big_face, analyse):
+    """`big_face` with a fine grain of 5 grey levels, and its face."""
+    big, _ = big_face
     grain = np.random.default_rng(0).normal(0, 5, big.shape[:2]).astype(np.float32)
     frame = np.clip(np.rint(big + grain[..., None]), 0, 255).astype(np.uint8)
     return np.ascontiguousarray(frame), analyse(frame)
+
+
+def test_a_face_larger_than_its_crop_comes_back_crisper_than_a_bilinear_enlargement(big_face):
+    """The round trip frame -> 256² crop -> frame on a face ~2.2x its crop: the cubic enlargement
+    (`into_frame`) gives back more of the face, and its fine edges, than the bilinear warp did."""
+    frame, face = big_face
+    crop, M = align_crop(frame, face.kps5, get_template("ffhq256"))
+    back = paste_back(frame, crop, np.ones(crop.shape[:2], np.float32), M)
+    bilinear = into_frame(crop, M, frame.shape[1::-1])  # the paste before: one bilinear warp
+    oval = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(face.landmarks[FACE_OVAL, :2]).astype(np.int32)], 1)
+    inside = oval > 0
+    error = lambda x: float(np.abs(x.astype(np.float32) - frame)[inside].mean())  # noqa: E731
+    edges = lambda x: float(np.abs(cv2.Laplacian(cv2.cvtColor(x, cv2.COLOR_RGB2GRAY), cv2.CV_32F))[inside].mean())  # noqa: E731
+    # Measured: the round trip's error 1.01 grey levels bilinear, 0.57 cubic; the fine edges
+    # 0.87 of the frame's bilinear, 0.96 cubic.
+    assert error(back) < 0.7 * error(bilinear)
+    assert edges(back) > 0.93 * edges(frame) > edges(bilinear)
 
 
 def test_a_face_larger_than_its_crop_keeps_the_frames_fine_grain(astronaut, analyse, grainy_big_face):
@@ -72,8 +97,7 @@ def test_where_the_swap_changed_nothing_the_frame_comes_back_as_it_was(grainy_bi
     inside = np.abs(frame.astype(np.int16) - old.astype(np.int16)).max(2) > 0
     assert inside.mean() > 0.2  # the round trip through the crop softened the face
     diff = np.abs(frame.astype(np.int16) - new.astype(np.int16)).max(2)
-    back = cv2.warpAffine(crop, M, frame.shape[1::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                          borderMode=cv2.BORDER_REPLICATE)  # as paste_back warps
+    back = into_frame(crop, M, frame.shape[1::-1], cubic=int(np.ceil(enlargement(M))))  # as paste_back enlarges
     lost = np.abs(frame.astype(np.int16) - back.astype(np.int16)).max(2)
     held = lost > DETAIL_CLIP - 1  # the rare fine edge past the clip is held at it
     assert held[inside].mean() < 0.05  # measured 3.3%: the made grain is 5 levels, i.i.d.

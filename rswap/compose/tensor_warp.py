@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rswap.compose.paste import DETAIL_CLIP
+from rswap.compose.paste import DETAIL_CLIP, DETAIL_FROM, enlargement
 
 
 def frame_to_chw(frame: torch.Tensor) -> torch.Tensor:
@@ -60,8 +60,9 @@ def _offset(M: np.ndarray, x0: float, y0: float) -> np.ndarray:
     return M
 
 
-def _sample(image: torch.Tensor, out_to_in: np.ndarray, out_hw: tuple[int, int], padding: str) -> torch.Tensor:
-    """Bilinear warp: output pixel (x, y) takes image's value at out_to_in @ (x, y, 1).
+def _sample(image: torch.Tensor, out_to_in: np.ndarray, out_hw: tuple[int, int], padding: str,
+            mode: str = "bilinear") -> torch.Tensor:
+    """Bilinear (or `mode`) warp: output pixel (x, y) takes image's value at out_to_in @ (x, y, 1).
 
     image (N, C, H, W) float; out_to_in (N, 2, 3) pixel-space matrices. The grid is the
     matrix applied to a row of x and a column of y, broadcast: two multiply-adds per
@@ -78,7 +79,7 @@ def _sample(image: torch.Tensor, out_to_in: np.ndarray, out_hw: tuple[int, int],
     ys = torch.arange(h, device=image.device, dtype=torch.float32)
     a, b, t = (coef[:, None, None, :, k] for k in range(3))  # each (N, 1, 1, 2)
     grid = a * xs[None, None, :, None] + b * ys[None, :, None, None] + t  # (N, h, w, 2)
-    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode=padding, align_corners=True)
+    return F.grid_sample(image, grid.to(image.dtype), mode=mode, padding_mode=padding, align_corners=True)
 
 
 def crop_faces(frame: torch.Tensor, Ms, size: int) -> torch.Tensor:
@@ -143,12 +144,14 @@ def paste_faces(frame: torch.Tensor, crops: torch.Tensor, masks: torch.Tensor, M
         x0, y0, x1, y1 = box
         M_sub = _offset(M[i : i + 1], x0, y0)  # sub-image pixel -> crop pixel
         hw = (y1 - y0, x1 - x0)
-        # Replicate the crop's edge (as paste_back does); the mask is zero beyond the crop.
-        fg = _sample(crops[i : i + 1].float(), M_sub, hw, padding="border")[0]
+        # Replicate the crop's edge (as paste_back does); the mask is zero beyond the crop. A face
+        # much larger than its crop is enlarged with a cubic, as paste_back does (`into_frame`).
+        mode = "bicubic" if enlargement(M[i]) > DETAIL_FROM else "bilinear"
+        fg = _sample(crops[i : i + 1].float(), M_sub, hw, padding="border", mode=mode)[0]
         alpha = _sample(masks[i : i + 1].float(), M_sub, hw, padding="zeros")[0]
         region = _window(out, box)
         if unders is not None and details is not None:  # the frame's own detail: fg + clip(bg - under)
-            low = _sample(unders[i : i + 1].float(), M_sub, hw, padding="border")[0]
+            low = _sample(unders[i : i + 1].float(), M_sub, hw, padding="border", mode=mode)[0]
             weight = torch.minimum(_sample(details[i : i + 1].float(), M_sub, hw, padding="zeros")[0], alpha)
             bg = region.float().permute(2, 0, 1) if hwc else region.float()
             fine = (bg - low).clamp_(-DETAIL_CLIP, DETAIL_CLIP)
