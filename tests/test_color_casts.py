@@ -194,38 +194,3 @@ def test_a_dim_compressed_sources_colour_blocks_are_not_raised_into_blotches(ast
         gain = (came[..., c][inside] @ made[..., c][inside]) / (made[..., c][inside] @ made[..., c][inside])
         # Measured: the blocks came through 1.80x in a and 2.06x in b; capped, 1.40 and 1.46.
         assert gain < 1.55
-
-
-def test_the_sources_lid_skin_inside_the_eye_outline_takes_the_skins_colour_not_the_targets_eye_colour(astronaut, astronaut_face):
-    """A squint: the mesh's eye outlines hold the source's lid skin and a dark slit. The target is
-    her face lit green with its eyes' bright half violet (eye shadow). Before, that lid skin took
-    the eye's treatment, the target eye's violet and not the skin's change: a lilac blank eye (gy,
-    zxy and trump on simswap_specific1 in the eval). It now takes the skin's colour change."""
-    from rswap.compose.masks import region_mask
-    from rswap.swap.classical import _skin_mask
-
-    crop, M = align_crop(astronaut, astronaut_face.kps5, get_template("ffhq256"))
-    lm = transform_points(astronaut_face.landmarks[:468], M)
-    hw = crop.shape[:2]
-    eyes = [region_mask(hw, lm, include=(n,), feather=2.0, erode=-2.0) for n in ("left_eye", "right_eye")]
-    core = np.max(eyes, axis=0) > 0.5
-    skin = _skin_mask(hw, lm, 8)
-    src = crop.copy()
-    src[core] = np.median(crop[skin > 0], axis=0).astype(np.uint8)
-    slit = np.zeros(hw, bool)
-    for name in ("left_eye", "right_eye"):
-        ys, xs = np.nonzero(region_mask(hw, lm, include=(name,), feather=0) > 0.5)
-        row = int(np.median(ys))
-        slit[row - 1:row + 1, xs.min() + 3:xs.max() - 3] = True
-    src[slit] = (40, 30, 30)
-    tgt = np.clip(crop * np.float32((0.8, 1.0, 0.8)), 0, 255).astype(np.uint8)
-    light = _lab(crop)[..., 0]
-    tgt[core & (light >= np.median(light[core]))] = (190, 160, 210)
-
-    out = _lab(match_face_colour(src, tgt, skin, skin, np.ones(hw, bool), SHADING_SIGMA * hw[0], chroma=1.0 - np.max(eyes, axis=0),
-                                 regions=[*eyes, np.zeros(hw, np.float32)], eyes=2))
-    grow = lambda m, k: cv2.dilate(m.astype(np.uint8), np.ones((k, k), np.uint8)) > 0  # noqa: E731
-    lid = core & ~grow(slit, 5)
-    around = grow(core, 15) & ~grow(core, 7) & (skin > 0)
-    # Measured: the lid's a, b 1.7 from the skin's around it (55 before: violet on green skin).
-    assert np.linalg.norm(out[lid][:, 1:].mean(0) - out[around][:, 1:].mean(0)) < 5.0

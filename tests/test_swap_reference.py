@@ -20,7 +20,7 @@ import pytest
 
 from rswap.compose.blend import blend_delta
 from rswap.compose.blend import alpha_blend
-from rswap.compose.color import hold_eye_range, lid_skin, limit_shadows, match_bright_chroma, match_shading, transfer_color
+from rswap.compose.color import hold_eye_range, limit_shadows, match_bright_chroma, match_shading, transfer_color
 from rswap.compose.mouth import recolour_lips
 from rswap.compose.occluders import front_occluders
 from rswap.compose.local_light import BELOW_LIP, NOSE_BASE, target_light_at
@@ -65,21 +65,16 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
         chroma = 1.0 - np.max(regions, axis=0)
         # Issue 10, fifth session (an intended change): a pixel darker than the source skin's mean
         # takes its (L + 16) share of the colour change; a light's colour multiplies.
-        lab = cv2.cvtColor(warped.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-        lightness = lab[..., 0]
+        lightness = cv2.cvtColor(warped.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[..., 0]
         dim = np.minimum((lightness + 16.0) / (lightness[src_skin > 0].mean() + 16.0), 1.0)
-        # Issue 10, twenty-seventh session (an intended change): the source's lid skin in the eyes'
-        # regions takes the skin's colour change, not the eye's colour.
-        eyes = np.max(regions[:2], axis=0)
-        lid = lid_skin(lab, lab[src_skin > 0].mean(0), eyes)
-        chroma = np.minimum(chroma + eyes * lid, 1.0) * dim
+        chroma = chroma * dim
         own = warped
         # Issue 10, twelfth session (an intended change): a sharp source takes no gain above 1 (raise_spread).
         warped = transfer_color(warped, background, src_skin, dst_skin, method=sw.color, spread=C.colour_spread(source.grain),
                                 where=face_mask > 0, chroma=chroma, raise_spread=C.raise_spread(source.grain),
                                 detail_sigma=C.SHADING_SIGMA * hw[0])
         warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, C.SHADING_SIGMA * hw[0], chroma=chroma)
-        warped = match_bright_chroma(warped, background, regions, lid)
+        warped = match_bright_chroma(warped, background, regions)
         # Issue 10, twenty-first session (an intended change): the eyes' lightness range held between
         # both faces' darks and the target's whites.
         warped = hold_eye_range(warped, background, own, regions[:2])

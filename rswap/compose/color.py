@@ -256,7 +256,7 @@ def _feature_boxes(regions):
             yield box, m, core
 
 
-def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarray], lid: np.ndarray | None = None) -> np.ndarray:
+def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarray]) -> np.ndarray:
     """`src` with each region's colour (a, b) moved by the difference of the two images' mean
     colour over the region's brighter half (eye whites, teeth), lightness untouched.
 
@@ -264,49 +264,16 @@ def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarr
     the bright half because an iris or the tongue would otherwise decide the move: a blue
     iris in one image and a brown one in the other must not tint the whites. So a feature
     ends up with the colour the reference's same feature has there: neither the skin's cast
-    nor a hue that neither face has. Works on each region's bounding box only. `lid` (H, W):
-    the source's own skin in the regions (`lid_skin`), which takes that much less of the move
-    and is left out of src's mean (the step-by-step twin of `match_face_colour`'s)."""
+    nor a hue that neither face has. Works on each region's bounding box only."""
     out = src.copy()
-    lid = np.zeros(src.shape[:2], np.float32) if lid is None else lid
     for box, m, core in _feature_boxes(regions):
         src_lab, ref_lab = to_lab(out[box]), to_lab(ref[box])
         means = []
-        for lab, pick in ((src_lab, core & (lid[box] < 0.5)), (ref_lab, core)):
-            if pick.sum() < 8:
-                break
-            bright = pick & (lab[..., 0] >= np.median(lab[..., 0][pick]))
+        for lab in (src_lab, ref_lab):
+            bright = core & (lab[..., 0] >= np.median(lab[..., 0][core]))
             means.append(lab[bright][:, 1:].mean(0))
-        if len(means) < 2:
-            continue
-        src_lab[..., 1:] += (m * (1.0 - lid[box]))[..., None] * (means[1] - means[0]).astype(np.float32)
+        src_lab[..., 1:] += m[..., None] * (means[1] - means[0]).astype(np.float32)
         put_where(out[box], from_lab(src_lab), m > 0)
-    return out
-
-
-# An eye region's pixel of the warped source this near the source skin's mean colour is its lid's
-# skin, not its eye (ΔE with lightness at half weight: a lid in shade is still skin): in full from
-# LID_SKIN[0], none from LID_SKIN[1]. The mesh's eye outline is often wider than the eye it sees
-# (gy squints at an opening of 0.35; zxy's and trump's narrow eyes), and a target's open eye
-# stretches it: that skin took the eye's treatment, the target eye's colour and not the skin's
-# change, and came out as lilac, teal or grey blanks (gy -> 015309, zxy -> simswap_specific1, ljm
-# -> 015316). As skin, crops -> faces closer to source rose 467 -> 473 of 528 and top-1 460 -> 462;
-# the eval's defect terms do not look inside the eyes (RESULTS.md, issue 10, twenty-seventh session).
-LID_SKIN = (8.0, 14.0)
-
-
-def lid_skin(lab: np.ndarray, skin_mean, eyes: np.ndarray) -> np.ndarray:
-    """float32 (H, W) in [0, 1]: how much each pixel of the eyes' regions (`eyes`, float (H, W)
-    weights; 0 elsewhere) of a CIELAB image `lab` is its skin, from its distance to `skin_mean`
-    (the skin's mean L, a, b): see LID_SKIN. Works on the eyes' box only."""
-    out = np.zeros(eyes.shape, np.float32)
-    box = mask_box(eyes > 0)
-    if box is None:
-        return out
-    d = lab[box] - np.asarray(skin_mean, np.float32)[:3]
-    d[..., 0] *= 0.5
-    near, far = LID_SKIN
-    out[box] = np.clip((far - np.sqrt((d * d).sum(-1))) / (far - near), 0.0, 1.0) * (eyes[box] > 0)
     return out
 
 
@@ -479,11 +446,9 @@ def match_face_colour(
     chroma: np.ndarray | None = None,
     regions: list[np.ndarray] = (),
     raise_spread: float | None = None,
-    eyes: int = 0,
 ) -> np.ndarray:
     """`transfer_color` (reinhard: with `detail_sigma` = `sigma`), then `match_shading`, then
-    `match_bright_chroma`, in one pass. The first `eyes` regions are eyes: their pixels like
-    the source's skin (`lid_skin`) take the skin's change instead of the eye's colour.
+    `match_bright_chroma`, in one pass.
 
     The same three steps on the same masks (see each function), but each image goes to
     CIELAB once, on the box its changed pixels lie in, and back once; the two coarse
@@ -547,16 +512,7 @@ def match_face_colour(
     take_l = where[box].astype(np.float32)
     scale = 1.0 / (float(mu_s[0]) + 16.0)
     dim = cv2.min(cv2.addWeighted(cv2.extractChannel(src_lab, 0), scale, 0, 0.0, 16.0 * scale), 1.0)
-    lid = np.zeros(take_l.shape, np.float32)
-    if eyes and chroma is not None:  # the lids' skin in the eyes' regions takes the skin's colour change
-        eye = np.asarray(regions[0], np.float32)[box]
-        for k in range(1, eyes):
-            eye = cv2.max(eye, np.asarray(regions[k], np.float32)[box])
-        lid = lid_skin(src_lab, mu_s, eye)
-        chroma = cv2.min(np.asarray(chroma, np.float32)[box] + eye * lid, 1.0)
-    elif chroma is not None:
-        chroma = np.asarray(chroma, np.float32)[box]
-    take_ab = cv2.multiply(take_l, dim if chroma is None else cv2.multiply(chroma, dim))
+    take_ab = cv2.multiply(take_l, dim if chroma is None else cv2.multiply(np.asarray(chroma, np.float32)[box], dim))
     take = cv2.merge([take_l, take_ab, take_ab])
     lab = cv2.transform(src_lab, change)
     lab *= take
@@ -572,7 +528,7 @@ def match_face_colour(
     # 3. Eyes and teeth: the colour of the reference's own feature (its brighter half), all
     # regions in one compiled call.
     if len(regions):
-        move_feature_chroma(lab, ref_lab, np.ascontiguousarray(np.asarray(regions, np.float32)[:, box[0], box[1]]), lid)
+        move_feature_chroma(lab, ref_lab, np.ascontiguousarray(np.asarray(regions, np.float32)[:, box[0], box[1]]))
 
     out = src.copy()
     put_where(out[box], from_lab(lab), changed[box])

@@ -663,13 +663,11 @@ def _raster(dst_tris, affines, order, x0, y0, map_x, map_y, valid, tri):  # prag
 
 
 @numba.njit(nogil=True, cache=True)
-def move_feature_chroma(lab, ref_lab, regions, lid):  # pragma: no cover - compiled
+def move_feature_chroma(lab, ref_lab, regions):  # pragma: no cover - compiled
     """`match_bright_chroma`'s move on CIELAB images, every region in one call: each region
     (regions (R, h, w) float32 weights) moves lab's a, b (in place) by the difference of
     ref_lab's and lab's mean a, b over the brighter half of its core (weight > 0.5),
-    weighted by the region; regions with a core under 8 pixels are left alone. `lid` (h, w)
-    float32 in [0, 1]: how much a pixel is the source's skin (`color.lid_skin`, 0 outside the
-    eyes): it takes that much less of the move, and lab's mean leaves out those above 0.5."""
+    weighted by the region; regions with a core under 8 pixels are left alone."""
     h, w = regions.shape[1], regions.shape[2]
     for r in range(regions.shape[0]):
         m = regions[r]
@@ -681,24 +679,20 @@ def move_feature_chroma(lab, ref_lab, regions, lid):  # pragma: no cover - compi
         if y1 < 0:
             continue
         core = np.empty((y1 + 1 - y0, x1 + 1 - x0), np.bool_)  # by loops: array expressions compiled slowly
-        own = np.empty((y1 + 1 - y0, x1 + 1 - x0), np.bool_)  # the core without the source's skin
-        n_core = n_own = 0
+        n_core = 0
         for y in range(y0, y1 + 1):
             for x in range(x0, x1 + 1):
                 core[y - y0, x - x0] = m[y, x] > 0.5
-                own[y - y0, x - x0] = m[y, x] > 0.5 and lid[y, x] < 0.5
                 n_core += core[y - y0, x - x0]
-                n_own += own[y - y0, x - x0]
-        if n_core < 8 or n_own < 8:
+        if n_core < 8:
             continue
         want = bright_half_chroma(ref_lab[y0:y1 + 1, x0:x1 + 1], core)
-        have = bright_half_chroma(lab[y0:y1 + 1, x0:x1 + 1], own)
+        have = bright_half_chroma(lab[y0:y1 + 1, x0:x1 + 1], core)
         ma, mb = np.float32(want[0] - have[0]), np.float32(want[1] - have[1])
         for y in range(y0, y1 + 1):
             for x in range(x0, x1 + 1):
-                k = m[y, x] * (np.float32(1.0) - lid[y, x])
-                lab[y, x, 1] += k * ma
-                lab[y, x, 2] += k * mb
+                lab[y, x, 1] += m[y, x] * ma
+                lab[y, x, 2] += m[y, x] * mb
 
 
 @numba.njit(nogil=True, cache=True)

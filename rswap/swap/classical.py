@@ -469,15 +469,13 @@ class ClassicalSwapper(HostSwapper):
             # Whole up to the rim and a short ramp outside it: eyes are a few pixels tall,
             # a ramp inside would leave their rims with the skin's cast, a wide one outside
             # would give the eyelids the eyes' colour (measured: 0.9 ΔE off on the skin).
-            # Where the mesh's eye outline holds the source's lid skin (a squint, a narrow eye
-            # stretched open), that skin takes the skin's change (`eyes=2`: color.lid_skin).
             # Skin statistics, then the coarse light (shading), then the features' own colour
             # (`match_face_colour`: transfer_color, match_shading and match_bright_chroma in one pass).
             # A sharp source's skin takes only half the raise to a more contrasty target's spread (`raise_spread`).
             own = warped
             warped = match_face_colour(warped, background, src_skin, dst_skin, face_mask > 0, SHADING_SIGMA * hw[0],
                                        method=self.color, spread=colour_spread(source.grain), chroma=chroma, regions=regions,
-                                       raise_spread=raise_spread(source.grain), eyes=2)
+                                       raise_spread=raise_spread(source.grain))
             # The eyes' range between both faces' darks and the target's whites (no glow, no holes).
             warped = hold_eye_range(warped, background, own, regions[:2])
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
