@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rswap.compose.masks import skin_detail_mask
-from rswap.compose.paste import DETAIL_CLIP, enlargement, into_frame, lost_detail_share, paste_back
+from rswap.compose.paste import CUBIC_FROM, DETAIL_CLIP, enlargement, into_frame, lost_detail_share, paste_back
 from rswap.face.align import align_crop, get_template, transform_points
 from rswap.face.landmarks import FACE_OVAL, LEFT_EYE_LOOP, LIPS, RIGHT_EYE_LOOP
 from rswap.swap.base import SwapResult
@@ -97,6 +97,7 @@ def test_where_the_swap_changed_nothing_the_frame_comes_back_as_it_was(grainy_bi
     inside = np.abs(frame.astype(np.int16) - old.astype(np.int16)).max(2) > 0
     assert inside.mean() > 0.2  # the round trip through the crop softened the face
     diff = np.abs(frame.astype(np.int16) - new.astype(np.int16)).max(2)
+    assert enlargement(M) >= CUBIC_FROM
     back = into_frame(crop, M, frame.shape[1::-1], cubic=int(np.ceil(enlargement(M))))  # as paste_back enlarges
     lost = np.abs(frame.astype(np.int16) - back.astype(np.int16)).max(2)
     held = lost > DETAIL_CLIP - 1  # the rare fine edge past the clip is held at it

@@ -27,6 +27,12 @@ DETAIL_CLIP = 12.0
 # 131-133 of 160); those at 2.6-4.6x (015270, Iron_man, 015309, 015316) are where the blur showed.
 DETAIL_FROM = 1.25
 DETAIL_FULL = 2.0
+# From this many times its crop's size a face's crop is enlarged with a cubic before the bilinear warp
+# (`into_frame`). On the eval's targets at 2.6-4.6x it fixed 19 defective pairs and made none; at
+# 1.3-1.9x (000002, 000126, 015384, multi_people) it fixed none and made 5 (its crisper source wrinkles
+# read as structure), and live's 720p face (1.3x) paid 0.3-0.4 ms a frame for it (RESULTS.md, issue 10,
+# twenty-seventh session).
+CUBIC_FROM = 2.0
 
 # Mask values below this cannot change a uint8 pixel (|fg - bg| <= 255, rounding at 0.5).
 _NO_EFFECT = 0.5 / 255
@@ -95,7 +101,7 @@ def into_frame(crop: np.ndarray, M_sub: np.ndarray, size: tuple[int, int], cubic
     replicated; `cubic` > 1: first enlarged that many times by cv2.resize's cubic, then warped
     bilinearly (paste_back's faces much larger than their crops).
 
-    A face DETAIL_FROM times its crop or more came back through a bilinear enlargement of 2-4.6x:
+    A face CUBIC_FROM times its crop or more came back through a bilinear enlargement of 2-4.6x:
     soft features with its grid showing as faint diamonds along the lids and wrinkles. A cubic warp
     is crisper, but OpenCV's warpAffine took 5.8 ms for it at 640² against 1.2 bilinear (2 cores,
     one thread); the cubic resize by the whole factor above, then the bilinear warp, 1.4 ms, and the
@@ -150,7 +156,7 @@ def paste_back(
     inverse = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     # A face much larger than its crop is enlarged with a cubic first (`into_frame`).
     big = enlargement(M)
-    cubic = int(np.ceil(big)) if big > DETAIL_FROM else 1
+    cubic = int(np.ceil(big)) if big >= CUBIC_FROM else 1
     # Replicate the crop's edge: in a multi-band blend, black beyond the crop would leak in.
     fg = into_frame(crop, M_sub, size, cubic)
     mask = cv2.warpAffine(np.asarray(crop_mask, np.float32), M_sub, size, flags=inverse, borderMode=cv2.BORDER_CONSTANT)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rswap.compose.paste import DETAIL_CLIP, DETAIL_FROM, enlargement
+from rswap.compose.paste import CUBIC_FROM, DETAIL_CLIP, enlargement
 
 
 def frame_to_chw(frame: torch.Tensor) -> torch.Tensor:
@@ -146,7 +146,7 @@ def paste_faces(frame: torch.Tensor, crops: torch.Tensor, masks: torch.Tensor, M
         hw = (y1 - y0, x1 - x0)
         # Replicate the crop's edge (as paste_back does); the mask is zero beyond the crop. A face
         # much larger than its crop is enlarged with a cubic, as paste_back does (`into_frame`).
-        mode = "bicubic" if enlargement(M[i]) > DETAIL_FROM else "bilinear"
+        mode = "bicubic" if enlargement(M[i]) >= CUBIC_FROM else "bilinear"
         fg = _sample(crops[i : i + 1].float(), M_sub, hw, padding="border", mode=mode)[0]
         alpha = _sample(masks[i : i + 1].float(), M_sub, hw, padding="zeros")[0]
         region = _window(out, box)
