@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from rswap.compose.masks import skin_detail_mask
-from rswap.compose.paste import CUBIC_FROM, DETAIL_CLIP, enlargement, into_frame, lost_detail_share, paste_back
-from rswap.face.align import align_crop, get_template, transform_points
+from rswap.compose.paste import CUBIC_FROM, DETAIL_CLIP, into_frame, lost_detail_share, paste_back
+from rswap.face.align import align_crop, enlargement, get_template, transform_points
 from rswap.face.landmarks import FACE_OVAL, LEFT_EYE_LOOP, LIPS, RIGHT_EYE_LOOP
 from rswap.swap.base import SwapResult
 from rswap.swap.classical import ClassicalSwapper

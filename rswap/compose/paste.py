@@ -14,7 +14,7 @@ import numpy as np
 
 from rswap.compose.blend import blend_delta, blend_margin, max_levels
 from rswap.compose.kernels import mix, mix_detail
-from rswap.face.align import invert_affine, transform_points
+from rswap.face.align import enlargement, invert_affine, transform_points
 
 # The frame's fine detail put back under a swapped face is held within this many grey levels:
 # skin grain and pores pass (a few levels), while the rare strong fine edge of the target's own (a
@@ -83,11 +83,6 @@ def _row_extents(mask, threshold):  # pragma: no cover - compiled
         rows[n], first[n], last[n] = y, a, b
         n += 1
     return rows[:n], first[:n], last[:n]
-
-
-def enlargement(M: np.ndarray) -> float:
-    """Frame pixels a crop pixel spans for a face cut with M (frame -> crop): > 1, a face larger than its crop."""
-    return 1.0 / max(float(np.sqrt(abs(np.linalg.det(np.asarray(M, np.float64)[:, :2])))), 1e-6)
 
 
 def lost_detail_share(M: np.ndarray) -> float:

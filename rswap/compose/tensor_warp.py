@@ -20,7 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rswap.compose.paste import CUBIC_FROM, DETAIL_CLIP, enlargement
+from rswap.compose.paste import CUBIC_FROM, DETAIL_CLIP
+from rswap.face.align import enlargement
 
 
 def frame_to_chw(frame: torch.Tensor) -> torch.Tensor:

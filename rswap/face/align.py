@@ -69,10 +69,14 @@ def fitted_template(kps5: np.ndarray, template: Template, sizes: tuple[int, ...]
     162-1169 (256²). No sizes: the template as it is."""
     if not sizes:
         return template
-    M = similarity_matrix(kps5, template.points)
-    extent = template.size / np.sqrt(abs(float(np.linalg.det(M[:, :2].astype(np.float64)))) + 1e-12)
+    extent = template.size * enlargement(similarity_matrix(kps5, template.points))
     size = next((s for s in sorted(sizes) if s >= extent), template.size)
     return template if size == template.size else template.scaled(size)
+
+
+def enlargement(M: np.ndarray) -> float:
+    """Frame pixels a crop pixel spans for a face cut with M (frame -> crop): > 1, a face larger than its crop."""
+    return 1.0 / max(float(np.sqrt(abs(np.linalg.det(np.asarray(M, np.float64)[:, :2])))), 1e-6)
 
 
 def similarity_matrix(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
