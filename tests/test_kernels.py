@@ -595,7 +595,9 @@ def _hold_range_by_numpy(light, m, core, ref_light, own_light):
 
     lo, top = ranked(light[core], (0.10, 0.98))
     floor, cap = ranked(ref_light[core], (0.10, 0.98))
-    floor, cap = min(floor, ranked(own_light[core], (0.10,))[0]), cap + 10.0
+    own_floor = ranked(own_light[core], (0.10,))[0]
+    ceiling = np.float64(max(floor, own_floor)) + 10.0
+    floor, cap = min(floor, own_floor), cap + 10.0
     changed = False
     if top > cap > lo:
         light -= m * (light - lo) * np.float32(1.0 - (cap - lo) / (top - lo)) * (light > lo)
@@ -603,14 +605,20 @@ def _hold_range_by_numpy(light, m, core, ref_light, own_light):
     if lo < 2.0 and lo < floor < top:
         light += m * (top - light) * np.float32(1.0 - (top - floor) / (top - lo)) * (light < top)
         changed = True
+    elif lo > ceiling and top > lo:
+        t = np.float32(top)
+        light -= m * np.minimum(t - light, t - lo) * np.float32((lo - ceiling) / (top - lo)) * (light < t)
+        np.maximum(light, 0.0, out=light)
+        changed = True
     return changed
 
 
-@pytest.mark.parametrize("case", ["glowing whites", "sunk to black", "both", "in range"])
+@pytest.mark.parametrize("case", ["glowing whites", "sunk to black", "both", "in range", "washed out", "washed and glowing"])
 def test_compiled_eye_range_hold_equals_the_numpy_step(case):
     """`hold_range` (hold_eye_range's percentiles and scalings in one compiled pass, L in place)
     against the numpy step it replaced, on made eyes: whites far brighter than the target's, an
-    iris sunk below black, both, and one already in range; through strided views, as it reads CIELAB."""
+    iris sunk below black, both, one already in range, and a dark end lifted far above both faces'
+    (without and with glowing whites); through strided views, as it reads CIELAB."""
     from rswap.compose.kernels import hold_range
 
     rng = np.random.default_rng(len(case))
@@ -627,10 +635,12 @@ def test_compiled_eye_range_hold_equals_the_numpy_step(case):
         lab[..., 0][core & (rng.random((h, w)) < 0.3)] = 95.0
     if case in ("sunk to black", "both"):
         lab[..., 0][core & (rng.random((h, w)) < 0.3)] = 0.5
+    if case.startswith("washed"):
+        lab[..., 0] = rng.uniform(45, 62, (h, w)) if case == "washed out" else rng.uniform(45, 90, (h, w))
     want = lab.copy()
     want_changed = _hold_range_by_numpy(want[..., 0], m, core, ref, own)
     n = int(core.sum())
-    changed = hold_range(lab[..., 0], m, core, ref, own, int(round(0.1 * (n - 1))), int(round(0.98 * (n - 1))), 10.0, 2.0)
+    changed = hold_range(lab[..., 0], m, core, ref, own, int(round(0.1 * (n - 1))), int(round(0.98 * (n - 1))), 10.0, 2.0, 10.0)
     assert changed == want_changed == (case != "in range")
     assert np.array_equal(lab, want)
 

@@ -289,6 +289,12 @@ WHITER = 10.0
 # training tests' made identities (near ties for dlib) lost every cycle triplet (RESULTS.md, issue 10,
 # twenty-first session).
 BLACK = 2.0
+# How far above the lighter of both faces' dark ends (10th percentile: iris, pupil, lash line) the
+# skin's light change may lift an eye's dark end. A dim or dark-skinned source lifted onto a light
+# target had its eyes lifted 30-40 L with the skin: pale blanks (gy onto 015384, ljm onto 000002).
+# At 15: crops -> faces defective 178 -> 172, closer-to-source 468 -> 469; at 10 (a first form), 167 but closer
+# 464 and hard-set top-1 134 -> 130 (darker eyes read more like the target's for dlib); at 20, 175.
+LIFTED = 15.0
 
 
 def hold_eye_range(src: np.ndarray, ref: np.ndarray, own: np.ndarray, eyes: list[np.ndarray]) -> np.ndarray:
@@ -300,9 +306,12 @@ def hold_eye_range(src: np.ndarray, ref: np.ndarray, own: np.ndarray, eyes: list
     lifted with its skin to a light target's, glowed as pale plates where the target's own eyes lie
     in shade (ljm3 onto 015309, dnl onto Iron man in the eval); a bright photo's irises, lowered onto
     a darker face, sank below black: dark holes (trump's half-lidded eyes onto simswap_specific2,
-    mtdm's). Too bright, the range is scaled down from its dark end; sunk to black (BLACK), up from
-    its bright end until its dark end is no darker than both faces' own (a dark-eyed source on a
-    light-eyed target keeps its dark irises): scaled, not clipped (a clip left flat plates).
+    mtdm's); a dim or dark-skinned photo's irises, lifted with its skin onto a light face, came out
+    as pale blanks (gy onto 015384). Too bright, the range is scaled down from its dark end; sunk
+    to black (BLACK), up from its bright end until its dark end is no darker than both faces' own (a
+    dark-eyed source on a light-eyed target keeps its dark irises); washed out (its dark end more
+    than LIFTED above both faces'), down from its bright end until the dark end lies there:
+    scaled, not clipped (a clip left flat plates).
     `eyes`: float (H, W) masks (soft edges weight the change); each works on its own box."""
     out = src
     for box, m, core in _feature_boxes(eyes):
@@ -313,7 +322,7 @@ def hold_eye_range(src: np.ndarray, ref: np.ndarray, own: np.ndarray, eyes: list
         # The range's ends and both scalings in one compiled pass (`kernels.hold_range`), on L in place.
         # (m contiguous: one compiled layout whatever the box; a new one would compile mid-stream.)
         ref_light, own_light = to_lab(ref[box])[..., 0], to_lab(own[box])[..., 0]
-        if hold_range(lab[..., 0], np.ascontiguousarray(m), core, ref_light, own_light, low, high, WHITER, BLACK):
+        if hold_range(lab[..., 0], np.ascontiguousarray(m), core, ref_light, own_light, low, high, WHITER, BLACK, LIFTED):
             out = out.copy() if out is src else out
             put_where(out[box], from_lab(lab), m > 0)
     return out

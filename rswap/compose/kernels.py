@@ -1025,15 +1025,17 @@ def _ranked_core(values, core, k):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
-def hold_range(light, m, core, ref_light, own_light, low, high, whiter, black):  # pragma: no cover - compiled
+def hold_range(light, m, core, ref_light, own_light, low, high, whiter, black, lifted):  # pragma: no cover - compiled
     """color.hold_eye_range's step for one eye, `light` (float32 (h, w), CIELAB L) changed in place;
     whether it changed. `low`, `high`: the ranks of the 10th and 98th percentiles among the `core`
     pixels (bool); `m`: the eye's soft mask; `ref_light`, `own_light`: the target's and the
-    uncorrected source's L. The scalar and pixel arithmetic keeps numpy's types (float32 pixels and
+    uncorrected source's L; `whiter`, `black`, `lifted`: color.WHITER, BLACK and LIFTED. The scalar and pixel arithmetic keeps numpy's types (float32 pixels and
     ranks, float64 where numpy's scalar rules make it so), so the same L as the numpy it replaced."""
     lo, top = _ranked_core(light, core, low), _ranked_core(light, core, high)
     floor, cap = _ranked_core(ref_light, core, low), _ranked_core(ref_light, core, high)
-    floor = min(floor, _ranked_core(own_light, core, low))
+    own_floor = _ranked_core(own_light, core, low)
+    ceiling = np.float64(max(floor, own_floor)) + lifted
+    floor = min(floor, own_floor)
     cap64 = np.float64(cap) + whiter  # numpy: a float32 scalar plus a Python float is a float64
     h, w = light.shape
     changed = False
@@ -1052,5 +1054,17 @@ def hold_range(light, m, core, ref_light, own_light, low, high, whiter, black): 
             for x in range(w):
                 v = light[y, x]
                 light[y, x] = v + m[y, x] * (t - v) * share * (np.float32(1.0) if v < t else np.float32(0.0))
+        changed = True
+    elif lo > ceiling and top64 > lo:  # washed out: scaled down from its bright end
+        # (Below the dark end, shifted as the dark end is: a range squeezed flat would otherwise
+        # throw its darkest pixels far below black.)
+        share = np.float32((lo - ceiling) / (top64 - lo))
+        t = np.float32(top64)
+        span = t - lo
+        for y in range(h):
+            for x in range(w):
+                v = light[y, x]
+                moved = v - m[y, x] * min(t - v, span) * share * (np.float32(1.0) if v < t else np.float32(0.0))
+                light[y, x] = max(moved, np.float32(0.0))
         changed = True
     return changed
