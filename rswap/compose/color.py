@@ -292,8 +292,9 @@ BLACK = 2.0
 # How far above the lighter of both faces' dark ends (10th percentile: iris, pupil, lash line) the
 # skin's light change may lift an eye's dark end. A dim or dark-skinned source lifted onto a light
 # target had its eyes lifted 30-40 L with the skin: pale blanks (gy onto 015384, ljm onto 000002).
-# At 15: crops -> faces defective 178 -> 172, closer-to-source 468 -> 469; at 10 (a first form), 167 but closer
-# 464 and hard-set top-1 134 -> 130 (darker eyes read more like the target's for dlib); at 20, 175.
+# At 15: crops -> faces defective 178 -> 172, closer-to-source 468 -> 469. A first form at 10: 167,
+# but closer 464 and hard-set top-1 134 -> 130 (darker eyes read more like the target's for dlib);
+# at 20: 175 (RESULTS.md, twenty-eighth session).
 LIFTED = 15.0
 
 

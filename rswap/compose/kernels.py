@@ -1029,8 +1029,9 @@ def hold_range(light, m, core, ref_light, own_light, low, high, whiter, black, l
     """color.hold_eye_range's step for one eye, `light` (float32 (h, w), CIELAB L) changed in place;
     whether it changed. `low`, `high`: the ranks of the 10th and 98th percentiles among the `core`
     pixels (bool); `m`: the eye's soft mask; `ref_light`, `own_light`: the target's and the
-    uncorrected source's L; `whiter`, `black`, `lifted`: color.WHITER, BLACK and LIFTED. The scalar and pixel arithmetic keeps numpy's types (float32 pixels and
-    ranks, float64 where numpy's scalar rules make it so), so the same L as the numpy it replaced."""
+    uncorrected source's L; `whiter`, `black`, `lifted`: color.WHITER, BLACK and LIFTED. The scalar
+    and pixel arithmetic keeps numpy's types (float32 pixels and ranks, float64 where numpy's scalar
+    rules make it so), so the same L as the numpy it replaced."""
     lo, top = _ranked_core(light, core, low), _ranked_core(light, core, high)
     floor, cap = _ranked_core(ref_light, core, low), _ranked_core(ref_light, core, high)
     own_floor = _ranked_core(own_light, core, low)
