@@ -594,6 +594,22 @@ def mesh_warp_kernel(img, src_tris, dst_tris, h, w):  # pragma: no cover - compi
     return out, valid
 
 
+@numba.njit(nogil=True, cache=True)
+def _narrow(xl, xr, a, bound):  # pragma: no cover - compiled
+    """(xl, xr) narrowed by one edge of `_raster`'s triangle: its x bound on this row, `bound`
+    (from the left where the edge's a > 0, from the right where a < 0). 1e-3 px of slack where
+    |a| >= 1e-3, a whole pixel on a steeper edge (its bound is a large, less exact number)."""
+    if a > 1e-3:
+        return max(xl, int(np.ceil(bound - 1e-3))), xr
+    if a > 1e-9:
+        return max(xl, int(np.floor(bound)) - 1), xr
+    if a < -1e-3:
+        return xl, min(xr, int(np.floor(bound + 1e-3)))
+    if a < -1e-9:
+        return xl, min(xr, int(np.ceil(bound)) + 1)
+    return xl, xr
+
+
 # One explicit signature (any layout): its two callers pass windows and whole arrays, and a
 # compiled version per layout cost ~0.6 s more of the first start's compiling.
 @numba.njit("void(float32[:, :, ::1], float32[:, :, ::1], int64[::1], float64, float64, float32[:, :], float32[:, :], "
@@ -601,9 +617,14 @@ def mesh_warp_kernel(img, src_tris, dst_tris, h, w):  # pragma: no cover - compi
 def _raster(dst_tris, affines, order, x0, y0, map_x, map_y, valid, tri):  # pragma: no cover - compiled
     """The raster of `rasterise_affine_maps` (valid left at 2 inside a triangle, 1 on the
     outline), also writing each pixel's triangle into `tri`. Each row of a triangle's box is
-    first narrowed to the span its three edges allow (widened by a pixel; the per-pixel test
-    decides, so the raster is the same): a face's ~900 triangles made ~97k box visits, and
-    the raster took 0.75 -> 0.55 ms (issue 11, fifth session)."""
+    first narrowed to the span its three edges allow; the per-pixel test decides, so the
+    raster is the same. A face's ~900 triangles made ~97k box visits, and the raster took
+    0.75 -> 0.55 ms (issue 11, fifth session). The span was first widened by a pixel on each
+    side against rounding; the triangles of a 144² crop are a few pixels wide, so that doubled
+    the visits (31k for 6.1k covered pixels). It is now widened by 1e-3 px, far above the
+    rounding of u + v y against the test's sum, except beside an edge too steep for that
+    (|a| under 1e-3, where u and v are huge): 0.31 -> 0.21 ms on bench stages' 144² warps,
+    the same maps (issue 11, twenty-ninth session)."""
     h, w = map_x.shape
     for k in range(order.shape[0]):
         t = order[k]
@@ -640,18 +661,9 @@ def _raster(dst_tris, affines, order, x0, y0, map_x, map_y, valid, tri):  # prag
         u2, v2 = ((-0.5 - c2) / a2, -b2 / a2) if abs(a2) > 1e-9 else (0.0, 0.0)
         for y in range(lo_y, hi_y + 1):
             xl, xr = lo_x, hi_x
-            if a0 > 1e-9:
-                xl = max(xl, int(np.floor(u0 + v0 * y)) - 1)
-            elif a0 < -1e-9:
-                xr = min(xr, int(np.ceil(u0 + v0 * y)) + 1)
-            if a1 > 1e-9:
-                xl = max(xl, int(np.floor(u1 + v1 * y)) - 1)
-            elif a1 < -1e-9:
-                xr = min(xr, int(np.ceil(u1 + v1 * y)) + 1)
-            if a2 > 1e-9:
-                xl = max(xl, int(np.floor(u2 + v2 * y)) - 1)
-            elif a2 < -1e-9:
-                xr = min(xr, int(np.ceil(u2 + v2 * y)) + 1)
+            xl, xr = _narrow(xl, xr, a0, u0 + v0 * y)
+            xl, xr = _narrow(xl, xr, a1, u1 + v1 * y)
+            xl, xr = _narrow(xl, xr, a2, u2 + v2 * y)
             for x in range(xl, xr + 1):
                 nearest = min(a0 * x + b0 * y + c0, a1 * x + b1 * y + c1, a2 * x + b2 * y + c2)
                 if nearest >= 0.0 or (nearest >= -0.5 and valid[y, x] < 2.0):
