@@ -34,6 +34,18 @@ from rswap.swap import classical as C
 from rswap.swap.classical import ClassicalSwapper
 
 
+def _limit_moves(start, goal, limit, inward=C.INWARD_SHARE):
+    """The swapper's outline limit as numpy wrote it before it was compiled (`classical._outline_goal`):
+    each point's move at most `limit`, its inward part at most `inward` x `limit`."""
+    move = goal - start
+    length = np.sqrt((move * move).sum(1, keepdims=True))
+    move = move * np.minimum(1.0, limit / np.maximum(length, 1e-6))
+    out = start - start.mean(0)
+    out = out / np.maximum(np.sqrt((out * out).sum(1, keepdims=True)), 1e-6)
+    radial = (move * out).sum(1, keepdims=True)
+    return (start + move + out * np.maximum(-inward * limit - radial, 0.0)).astype(np.float32)
+
+
 def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
     hw = crop.shape[:2]
     target = np.asarray(landmarks[:MESH_POINTS], np.float32)
@@ -46,7 +58,7 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
     strength = sw.reshape * C._reshape_confidence(target)
     if strength > 0:
         S = similarity_matrix(source.landmarks[C.STABLE_POINTS], target[C.STABLE_POINTS])
-        goal = C._limit_moves(target[FACE_OVAL], transform_points(source.outline, S), C.MAX_RESHAPE * hw[0])
+        goal = _limit_moves(target[FACE_OVAL], transform_points(source.outline, S), C.MAX_RESHAPE * hw[0])
         ctrl = (target[FACE_OVAL], goal, strength, target[C.STABLE_POINTS])
         m = reshape_map(hw, *ctrl, grid_step=6)
         background = cv2.remap(crop, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

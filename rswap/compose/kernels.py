@@ -467,9 +467,40 @@ def _tps_eval32(points, nodes, coef):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
-def reshape_kernel(hw, back_nodes, back_values, fwd_nodes, fwd_values, points, nx, ny):  # pragma: no cover - compiled
+def spline_nodes(nodes, toward, fixed):  # pragma: no cover - compiled
+    """(nodes and fixed points, their displacements), float64: the nodes (N, 2) moving to `toward`
+    (N, 2), then the `fixed` points (K, 2) with zero displacement, but for those within a pixel
+    of a node (two conditions at one place make the spline's system singular: a contour point on
+    the crop border). `warp._spline_nodes` as one compiled call."""
+    n, k = nodes.shape[0], fixed.shape[0]
+    keep = np.zeros(k, np.bool_)
+    kept = 0
+    for j in range(k):
+        nearest = np.inf
+        for i in range(n):
+            dx, dy = fixed[j, 0] - nodes[i, 0], fixed[j, 1] - nodes[i, 1]
+            nearest = min(nearest, dx * dx + dy * dy)
+        keep[j] = nearest >= 1.0
+        kept += keep[j]
+    y = np.empty((n + kept, 2))
+    d = np.zeros((n + kept, 2))
+    for i in range(n):
+        y[i, 0], y[i, 1] = nodes[i, 0], nodes[i, 1]
+        d[i, 0], d[i, 1] = toward[i, 0] - nodes[i, 0], toward[i, 1] - nodes[i, 1]
+    r = n
+    for j in range(k):
+        if keep[j]:
+            y[r, 0], y[r, 1] = fixed[j, 0], fixed[j, 1]
+            r += 1
+    return y, d
+
+
+@numba.njit(nogil=True, cache=True)
+def reshape_kernel(hw, src, moved, fixed, points, nx, ny):  # pragma: no cover - compiled
     """The reshaping warp's geometry in one call: its dense backward map, and `points` (M, 2)
-    carried by the forward spline.
+    carried by the forward spline. The splines run through the control points (`src` where they
+    are, `moved` where the reshape takes them, (N, 2) float64) and the `fixed` points
+    (`spline_nodes`): the backward one from `moved` to `src`, the forward one the other way.
 
     The backward spline (output pixel -> displacement to its input position) is evaluated on
     an nx x ny grid over the (H, W) image (border rows and columns held at zero, so the
@@ -479,11 +510,13 @@ def reshape_kernel(hw, back_nodes, back_values, fwd_nodes, fwd_values, points, n
     to cv2.remap: its SIMD gather is ~3x faster than a compiled scalar loop."""
     h, w = hw
     out = np.empty((h, w, 2), np.float32)
-    moved = np.empty((points.shape[0], 2))
+    carried = np.empty((points.shape[0], 2))
+    back_nodes, back_values = spline_nodes(moved, src, fixed)
+    fwd_nodes, fwd_values = spline_nodes(src, moved, fixed)
     bc, bs, bn, bcoef, ok_b = tps_fit(back_nodes, back_values)
     fc, fs, fn, fcoef, ok_f = tps_fit(fwd_nodes, fwd_values)
     if not (ok_b and ok_f):
-        return out, moved, False
+        return out, carried, False
     # The spline on the grid's inner points only: its border rows and columns are held at 0.
     inner = np.empty((max(ny - 2, 0) * max(nx - 2, 0), 2))
     for j in range(1, ny - 1):
@@ -522,9 +555,9 @@ def reshape_kernel(hw, back_nodes, back_values, fwd_nodes, fwd_values, points, n
         fp[k, 1] = (points[k, 1] - fc[1]) * fs
     shift = _tps_eval32(fp, fn, fcoef)
     for k in range(points.shape[0]):
-        moved[k, 0] = points[k, 0] + shift[k, 0]
-        moved[k, 1] = points[k, 1] + shift[k, 1]
-    return out, moved, True
+        carried[k, 0] = points[k, 0] + shift[k, 0]
+        carried[k, 1] = points[k, 1] + shift[k, 1]
+    return out, carried, True
 
 
 @numba.njit(nogil=True, cache=True)

@@ -262,11 +262,8 @@ def reshape_crop(
     moved points float32)."""
     h, w = img.shape[:2]
     src, moved = _controls(src_ctrl, dst_ctrl, strength)
-    fixed = _fixed_points((h, w), anchors)
-    back_nodes, back_values = _spline_nodes(moved, src - moved, fixed)
-    fwd_nodes, fwd_values = _spline_nodes(src, moved - src, fixed)
     nx, ny = max(2, -(-(w - 1) // grid_step) + 1), max(2, -(-(h - 1) // grid_step) + 1)
-    m, out_points, ok = reshape_kernel((h, w), back_nodes, back_values, fwd_nodes, fwd_values, np.asarray(points, np.float64), nx, ny)
+    m, out_points, ok = reshape_kernel((h, w), src, moved, _fixed_points((h, w), anchors), np.asarray(points, np.float64), nx, ny)
     if not ok:
         raise ValueError("thin-plate spline: singular system (two control points coincide)")
     return cv2.remap(img, m, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), out_points.astype(np.float32)

@@ -22,6 +22,7 @@ import itertools
 from dataclasses import dataclass, field
 
 import cv2
+import numba
 import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
@@ -139,10 +140,26 @@ def raise_spread(grain: float) -> float:
     return colour_spread(grain) * (0.5 + 0.5 * min(grain / FLAT_GRAIN, 1.0))
 
 
-def mouth_opening(points: np.ndarray) -> float:
+# The per-frame landmark arithmetic below (the mouth's opening, the head's turn, the outline's goal and the
+# lowered forehead) is compiled: as numpy on a few dozen points each line cost a few µs of call overhead,
+# ~0.15 ms of a 144² swap, all of it under the GIL (issue 11, twenty-ninth session). numba's globals must
+# be arrays, not lists: the landmark indices it reads, as arrays.
+_STABLE = np.asarray(STABLE_POINTS, np.int64)
+_OVAL = np.asarray(FACE_OVAL, np.int64)
+_BROW_POINTS = np.asarray(LEFT_BROW + RIGHT_BROW, np.int64)
+
+
+@numba.njit(nogil=True, cache=True)
+def _distance(points, i, j):  # pragma: no cover - compiled
+    """The distance between points i and j of `points` (N, 2)."""
+    dx, dy = np.float64(points[i, 0]) - points[j, 0], np.float64(points[i, 1]) - points[j, 1]
+    return np.sqrt(dx * dx + dy * dy)
+
+
+@numba.njit(nogil=True, cache=True)
+def mouth_opening(points):  # pragma: no cover - compiled
     """Inner-lip gap (13-14) over the inner mouth width (78-308): 0 closed, ~0.5+ wide open."""
-    gap = np.linalg.norm(points[13] - points[14])
-    return float(gap / max(np.linalg.norm(points[78] - points[308]), 1e-6))
+    return _distance(points, 13, 14) / max(_distance(points, 78, 308), 1e-6)
 
 
 def eye_opening(points: np.ndarray, seen: tuple[bool, bool] = (True, True)) -> float:
@@ -186,35 +203,76 @@ def _beside_brows(hair, points: np.ndarray) -> bool:
     return _reaches_above(hair, np.ceil(points[LEFT_BROW + RIGHT_BROW, 1].max()))
 
 
-def _frontalness(points: np.ndarray) -> float:
+@numba.njit(nogil=True, cache=True)
+def _frontalness(points):  # pragma: no cover - compiled
     """0 for a frontal face, larger as the head turns: nose-to-eye distance asymmetry."""
-    left, right, nose = points[33], points[263], points[1]
-    return abs(np.linalg.norm(nose - left) - np.linalg.norm(nose - right)) / (np.linalg.norm(left - right) + 1e-6)
+    return abs(_distance(points, 1, 33) - _distance(points, 1, 263)) / (_distance(points, 33, 263) + 1e-6)
 
 
-def _reshape_confidence(points: np.ndarray) -> float:
+@numba.njit(nogil=True, cache=True)
+def _reshape_confidence(points):  # pragma: no cover - compiled
     """1 for a frontal face, falling to 0 at a half-profile. A 2D outline of a turned head
     is not comparable with the (frontal) source outline: reshaping it would smear."""
-    return float(np.clip(1.0 - 2.5 * _frontalness(points), 0.0, 1.0))
+    return min(max(1.0 - 2.5 * _frontalness(points), 0.0), 1.0)
 
 
-def _limit_moves(start: np.ndarray, goal: np.ndarray, limit: float, inward: float | None = None) -> np.ndarray:
-    """goal, with each point's move from start shortened to at most `limit` pixels, and its
-    inward part (toward the outline's centre) to at most `inward` (default INWARD_SHARE) x `limit`.
+@numba.njit(nogil=True, cache=True)
+def _limit_moves(start, goal, limit, inward=INWARD_SHARE):  # pragma: no cover - compiled
+    """float32 (N, 2): `goal` (N, 2), with each point's move from `start` (N, 2) shortened to at most
+    `limit` pixels, and its inward part (toward the outline's centre) to at most `inward` x `limit`.
     Outward and sideways parts are kept: a wider outline covers the target's own edge with skin."""
-    inward = INWARD_SHARE if inward is None else inward
-    move = goal - start
-    # (norms and the mean as the sums np.linalg.norm and np.mean take, without their wrappers)
-    length = np.sqrt((move * move).sum(1, keepdims=True))
-    move = move * np.minimum(1.0, limit / np.maximum(length, 1e-6))
-    out = start - start.sum(0) / len(start)
-    out = out / np.maximum(np.sqrt((out * out).sum(1, keepdims=True)), 1e-6)  # unit, outward
-    radial = (move * out).sum(1, keepdims=True)
-    move = move + out * np.maximum(-inward * limit - radial, 0.0)  # an inward part beyond the cap is cut back
-    return (start + move).astype(np.float32)
+    n = start.shape[0]
+    cx, cy = 0.0, 0.0
+    for i in range(n):
+        cx += np.float64(start[i, 0]) / n
+        cy += np.float64(start[i, 1]) / n
+    out = np.empty((n, 2), np.float32)
+    for i in range(n):
+        x0, y0 = np.float64(start[i, 0]), np.float64(start[i, 1])
+        mx, my = goal[i, 0] - x0, goal[i, 1] - y0
+        shorten = min(1.0, limit / max(np.sqrt(mx * mx + my * my), 1e-6))
+        mx, my = mx * shorten, my * shorten
+        ox, oy = x0 - cx, y0 - cy
+        unit = max(np.sqrt(ox * ox + oy * oy), 1e-6)
+        ox, oy = ox / unit, oy / unit  # outward
+        cut = max(-inward * limit - (mx * ox + my * oy), 0.0)  # an inward part beyond the cap is cut back
+        out[i, 0], out[i, 1] = x0 + mx + ox * cut, y0 + my + oy * cut
+    return out
 
 
-def _lower_forehead(points: np.ndarray, keep: float = 0.45) -> np.ndarray:
+@numba.njit(nogil=True, cache=True)
+def _outline_goal(target, source_points, source_outline, limit, inward):  # pragma: no cover - compiled
+    """float32 (len(FACE_OVAL), 2): where the reshape takes the target's face outline: the source's
+    `outline` brought into the target's pose (the least-squares similarity of the source's
+    STABLE_POINTS onto the target's, as `align.similarity_matrix` fits it), its moves limited
+    (`_limit_moves`). Degenerate stable points (no spread): the target's own outline."""
+    n = _STABLE.shape[0]
+    ms, md = np.zeros(2), np.zeros(2)
+    for i in range(n):
+        for c in range(2):
+            ms[c] += source_points[_STABLE[i], c] / n
+            md[c] += target[_STABLE[i], c] / n
+    var, a, b = 0.0, 0.0, 0.0
+    for i in range(n):
+        sx, sy = source_points[_STABLE[i], 0] - ms[0], source_points[_STABLE[i], 1] - ms[1]
+        dx, dy = target[_STABLE[i], 0] - md[0], target[_STABLE[i], 1] - md[1]
+        var += sx * sx + sy * sy
+        a += sx * dx + sy * dy
+        b += sx * dy - sy * dx
+    outline = target[_OVAL]
+    if var < 1e-12 * n:
+        return outline.astype(np.float32)
+    a, b = a / var, b / var
+    tx, ty = md[0] - (a * ms[0] - b * ms[1]), md[1] - (b * ms[0] + a * ms[1])
+    goal = np.empty((outline.shape[0], 2))
+    for i in range(outline.shape[0]):
+        px, py = source_outline[i, 0], source_outline[i, 1]
+        goal[i, 0], goal[i, 1] = a * px - b * py + tx, b * px + a * py + ty
+    return _limit_moves(outline, goal, limit, inward)
+
+
+@numba.njit(nogil=True, cache=True)
+def _lower_forehead(points, keep=0.45):  # pragma: no cover - compiled
     """Points with the top of the face oval pulled down toward the brows.
 
     The mesh's oval reaches the upper forehead, where hair (fringes, hairlines) often
@@ -222,11 +280,12 @@ def _lower_forehead(points: np.ndarray, keep: float = 0.45) -> np.ndarray:
     `keep` of the height above the brows swaps the skin and leaves the hairline.
     Works in aligned crops, where the face is upright."""
     out = points.copy()
-    brow_top = points[LEFT_BROW + RIGHT_BROW, 1].min()
-    oval = out[FACE_OVAL]
-    above = oval[:, 1] < brow_top
-    oval[above, 1] = brow_top - keep * (brow_top - oval[above, 1])
-    out[FACE_OVAL] = oval
+    brow_top = points[_BROW_POINTS[0], 1]
+    for i in _BROW_POINTS:
+        brow_top = min(brow_top, points[i, 1])
+    for i in _OVAL:
+        if points[i, 1] < brow_top:
+            out[i, 1] = brow_top - keep * (brow_top - points[i, 1])
     return out
 
 
@@ -421,8 +480,7 @@ class ClassicalSwapper(HostSwapper):
         background = crop
         strength = self.reshape * _reshape_confidence(target)
         if strength > 0:
-            S = similarity_matrix(source.landmarks[STABLE_POINTS], target[STABLE_POINTS])
-            goal = _limit_moves(target[FACE_OVAL], transform_points(source.outline, S), MAX_RESHAPE * hw[0])
+            goal = _outline_goal(target, source.landmarks, source.outline, MAX_RESHAPE * hw[0], INWARD_SHARE)
             # Eyes and nose stay pinned: only the outline (jaw, cheeks, temples) moves.
             ctrl = (target[FACE_OVAL], goal, strength, target[STABLE_POINTS])
             background, shaped = reshape_crop(crop, target, *ctrl)  # the crop and the landmarks, one compiled call
