@@ -77,28 +77,44 @@ def target_light_at(result: np.ndarray, target: np.ndarray, points: np.ndarray, 
     changes inside the hull of `spare` (the lips beside BELOW_LIP). Only where the result's
     blurred lightness is more than SLACK below the target's: the excess is added to L, and the
     pixel takes the target's colour (a, b at that scale) as the excess grows past LIFT_RAMP. A
-    lighter result (a source's own lit nose) is left as it is. Works on the place's box, its
-    statistics in 8-bit CIELAB and only the lifted pixels converted exactly."""
+    lighter result (a source's own lit nose) is left as it is. `target_light_in` of one place."""
+    return target_light_in(result, target, points, [(place, spare)], grow, sigma)
+
+
+def target_light_in(result: np.ndarray, target: np.ndarray, points: np.ndarray,
+                    places: list[tuple[list[int], list[int] | None]], grow: float = GROW, sigma: float = SIGMA) -> np.ndarray:
+    """`target_light_at` of several (place, spare) pairs in one pass: on the box that holds them
+    all, their weights' maximum (each place's spared hull left out of its own weight), one change
+    to the target's light and one lift. Works on that box, its statistics in 8-bit CIELAB and only
+    the lifted pixels converted exactly. The swap's two places (the nose base, the crease under
+    the lip) lie apart, and a call each cost twice the calls' Python glue (~0.1 ms of a 144² swap,
+    under the GIL: issue 11, twenty-ninth session); one pass differs from two only where a place's
+    blur reached the other's lifted pixels or the box's edge."""
     h, w = result.shape[:2]
     g = max(1, int(round(grow * h)))
     s = sigma * h
-    hull = cv2.convexHull(np.asarray(points, np.float32)[place])[:, 0]
+    pts = np.asarray(points, np.float32)
+    hulls = [cv2.convexHull(pts[place])[:, 0] for place, _ in places]
     reach = 2 * g + int(np.ceil(2 * s))  # the ramp's and the blur's reach
-    lo = np.maximum(np.floor(hull.min(0)).astype(int) - reach, 0)
-    hi = np.minimum(np.ceil(hull.max(0)).astype(int) + reach + 1, (w, h))
+    corners = np.concatenate(hulls)
+    lo = np.maximum(np.floor(corners.min(0)).astype(int) - reach, 0)
+    hi = np.minimum(np.ceil(corners.max(0)).astype(int) + reach + 1, (w, h))
     if (hi <= lo).any():
         return result
     box = (slice(lo[1], hi[1]), slice(lo[0], hi[0]))
     bh, bw = hi[1] - lo[1], hi[0] - lo[0]
-    # The region's weight: 1 inside the hull, 0.5 at g outside it, 0 at 2 g (a distance transform
+    # Each region's weight: 1 inside the hull, 0.5 at g outside it, 0 at 2 g (a distance transform
     # on the box: the hull grown by g and blurred at g, as first made, cost 0.85 ms in a uint8
     # Gaussian; a ramp of full weight out to g took more of the target's nose and cost identity).
-    outside = np.full((bh, bw), 255, np.uint8)
-    cv2.fillPoly(outside, [np.rint(hull - lo).astype(np.int32)], 0)
-    weight = smooth_ramp(cv2.distanceTransform(outside, cv2.DIST_L2, 3), 1.0 / (2 * g))
-    if spare is not None:
-        spared = cv2.convexHull(np.asarray(points, np.float32)[spare])[:, 0] - lo
-        cv2.fillPoly(weight, [np.rint(spared).astype(np.int32)], 0.0)
+    weight = None
+    for hull, (_, spare) in zip(hulls, places):
+        outside = np.full((bh, bw), 255, np.uint8)
+        cv2.fillPoly(outside, [np.rint(hull - lo).astype(np.int32)], 0)
+        ramp = smooth_ramp(cv2.distanceTransform(outside, cv2.DIST_L2, 3), 1.0 / (2 * g))
+        if spare is not None:
+            spared = cv2.convexHull(pts[spare])[:, 0] - lo
+            cv2.fillPoly(ramp, [np.rint(spared).astype(np.int32)], 0.0)
+        weight = ramp if weight is None else cv2.max(weight, ramp)
     # The change to the target's light at this scale, in 8-bit CIELAB (8-bit a and b are CIELAB
     # units, L is 255/100 of them) on a half-size copy of the box: a blur of sigma keeps nothing
     # finer, and a blur is linear, so one blur of the difference.
@@ -122,31 +138,37 @@ def target_light_at(result: np.ndarray, target: np.ndarray, points: np.ndarray, 
 
 
 def shade_below_occluders(result: np.ndarray, target: np.ndarray, weight: np.ndarray,
-                          occluders: tuple[tuple[slice, slice], np.ndarray], points: np.ndarray,
-                          above_brows: bool = True) -> np.ndarray:
-    """`result` (RGB uint8 crop) with the skin near the `occluders` above the brows
-    (front_occluder_box's box and soft mask; `points`: the mesh in the crop), or near them anywhere
-    with `above_brows` False (side_hair_box's lock over a cheek), darkened to the shade
-    `target` (the crop before the swap) has there. Where the target's skin mean within a Gaussian
-    of SHADE_SIGMA is more than SHADE_SLACK grey levels below the result's, the result is darkened
-    by the excess, times `weight` (H, W) in [0, 1] (the skin: eyes, brows and lips 0) and the
-    nearness to the occluders. Both means are over the same skin (the pixels whose weighted
-    nearness is above a half), so features and the occluders themselves count in neither. The
-    same change in R, G and B; lighter places stay as they are.
+                          occluders: list[tuple[tuple[tuple[slice, slice], np.ndarray], bool]], points: np.ndarray) -> np.ndarray:
+    """`result` (RGB uint8 crop) with the skin near the `occluders` darkened to the shade `target`
+    (the crop before the swap) has there. `occluders`: (found, above_brows) pairs, found a search's
+    box and soft mask (`points`: the mesh in the crop); with above_brows, only its part above the
+    brows counts (front_occluder_box's brim or fringe), without, all of it (side_hair_box's lock over
+    a cheek). Where the target's skin mean within a Gaussian of SHADE_SIGMA is more than SHADE_SLACK
+    grey levels below the result's, the result is darkened by the excess, times `weight` (H, W) in
+    [0, 1] (the skin: eyes, brows and lips 0) and the nearness to the occluders. Both means are over
+    the same skin (the pixels whose weighted nearness is above a half), so features and the
+    occluders themselves count in neither. The same change in R, G and B; lighter places stay as
+    they are.
 
     The nearness and the shade are smooth (blurs of 4% and 2.5% of the crop), so they are made
     on a half-size copy and scaled up; only the final product with `weight` is at full size
     (2.1-2.3 ms of CPU a call at 256² at full size, 0.76-0.84 ms so; the 8-bit results differ by at
-    most 3 grey levels, PSNR 72 dB, on two eval pairs)."""
+    most 3 grey levels, PSNR 72 dB, on two eval pairs). All occluders in one pass, on the
+    maximum of their masks: a pass each (a fringe and side hair: the astronaut) cost the glue
+    twice, ~0.1 ms of a 144² swap under the GIL (issue 11, twenty-ninth session)."""
     h, w = weight.shape
     half = (max(1, w // 2), max(1, h // 2))
-    box, soft = occluders
     near = np.zeros((h, w), np.float32)
-    near[box] = soft
-    # Above the brows only for a brim or a fringe. Glasses' frames sit on the eyes, where the shade is
-    # the face's own (taken there too, it cost simswap_specific2 4 of 16 closer-to-source pairs).
-    if above_brows:
-        near[max(0, int(np.ceil(np.asarray(points, np.float32)[LEFT_BROW + RIGHT_BROW, 1].min()))):] = 0
+    brows = max(0, int(np.ceil(np.asarray(points, np.float32)[LEFT_BROW + RIGHT_BROW, 1].min())))
+    for (box, soft), above_brows in occluders:
+        # Above the brows only for a brim or a fringe. Glasses' frames sit on the eyes, where the shade is
+        # the face's own (taken there too, it cost simswap_specific2 4 of 16 closer-to-source pairs).
+        if above_brows:
+            rows = min(box[0].stop, brows) - box[0].start
+            if rows <= 0:
+                continue
+            box, soft = (slice(box[0].start, box[0].start + rows), box[1]), soft[:rows]
+        np.maximum(near[box], soft, out=near[box])
     near = cv2.resize(near, half, interpolation=cv2.INTER_AREA)
     near = cv2.min(cv2.multiply(cv2.GaussianBlur(near, (0, 0), NEAR_SIGMA * half[1]), NEAR_GAIN), 1.0)
     skin = (cv2.multiply(cv2.resize(np.asarray(weight, np.float32), half, interpolation=cv2.INTER_AREA), near) > 0.5)

@@ -27,7 +27,7 @@ import numpy as np
 
 from rswap.compose.blend import alpha_blend, laplacian_blend
 from rswap.compose.color import hold_eye_range, limit_shadows, match_face_colour
-from rswap.compose.local_light import BELOW_LIP, NOSE_BASE, shade_below_occluders, target_light_at
+from rswap.compose.local_light import BELOW_LIP, NOSE_BASE, shade_below_occluders, target_light_in
 from rswap.compose.mask_kernels import dilate_rows, ellipse_rows, region_parts, swap_masks
 from rswap.compose.mouth import SourceLips, fill_open_mouth, recolour_lips, source_lips
 from rswap.compose.masks import region_mask, region_polygon
@@ -537,10 +537,11 @@ class ClassicalSwapper(HostSwapper):
             # The eyes' range between both faces' darks and the target's whites (no glow, no holes).
             warped = hold_eye_range(warped, background, own, regions[:2])
             warped = limit_shadows(warped, background, detail, DETAIL_SIGMA * hw[0])
-            if occluders is not None:  # the brim's or fringe's cast shadow, finer than the coarse light
-                warped = shade_below_occluders(warped, background, detail, occluders, shaped)
-            if hair is not None:  # the shade a lock of hair casts on the cheek beside it
-                warped = shade_below_occluders(warped, background, detail, hair, shaped, above_brows=False)
+            # The brim's or fringe's cast shadow, finer than the coarse light, and the shade a lock of
+            # hair casts on the cheek beside it.
+            shading = [(found, above) for found, above in ((occluders, True), (hair, False)) if found is not None]
+            if shading:
+                warped = shade_below_occluders(warped, background, detail, shading, shaped)
         if source.grain > 0:  # a flat source's skin takes some of the target's own fine grain
             warped = add_target_grain(warped, background, detail, source.grain)
 
@@ -550,8 +551,7 @@ class ClassicalSwapper(HostSwapper):
             # The base of the nose and the crease under the lower lip in the target's light: the
             # source's nostrils and the shadow under its tip printed as a dark blob on a raised,
             # top-lit or smiling target, a pouting lip's shadow as a dark band (local_light.py).
-            swapped = target_light_at(swapped, background, shaped, NOSE_BASE)
-            swapped = target_light_at(swapped, background, shaped, BELOW_LIP, spare=LIPS_OUTER)
+            swapped = target_light_in(swapped, background, shaped, [(NOSE_BASE, None), (BELOW_LIP, LIPS_OUTER)])
         if keep:
             # The pyramid's coarse levels bleed into small holes such as the mouth: put the
             # target's kept regions back with a short feather (`kept`, drawn with the masks).
