@@ -337,6 +337,24 @@ def test_float32_spline_sums_stay_within_a_thousandth_of_a_pixel(mesh):
     np.testing.assert_allclose(_tps_eval32(queries, scaled, coef), want, atol=1e-3)
 
 
+def test_the_reshape_kernels_spline_nodes_are_warps(mesh):
+    """`kernels.spline_nodes` (inside `reshape_kernel`) against `warp._spline_nodes`: the moved
+    outline's nodes, then the fixed points but those within a pixel of a node (here one placed
+    half a pixel from a node, and the border's own corners)."""
+    from rswap.compose.kernels import spline_nodes
+    from rswap.compose.warp import _fixed_points, _spline_nodes
+
+    _, pts, moved = mesh
+    nodes, toward = moved[FACE_OVAL].astype(np.float64), pts[FACE_OVAL].astype(np.float64)
+    anchors = np.concatenate([pts[[1, 33, 263]], nodes[:1] + 0.5])
+    fixed = _fixed_points((CROP, CROP), anchors)
+    want = _spline_nodes(nodes, toward - nodes, fixed)
+    got = spline_nodes(nodes, toward, fixed)
+    assert len(want[0]) < len(nodes) + len(fixed)  # the anchor beside a node was dropped
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
 def test_shadow_limits_blur_of_two_lightness_channels_equals_masked_blur(astronaut):
     """`_masked_blur_2d` (one compiled shrink for both images' lightness) against
     `masked_blur` (OpenCV's INTER_AREA shrink) of each channel: the same coarse light."""

@@ -73,3 +73,22 @@ def test_outline_moves_keep_their_outward_reach_and_cap_the_inward_one():
     tangent = np.stack([-start[:, 1], start[:, 0]], 1) * 0.05
     side = C._limit_moves(start, start + tangent, limit)
     assert np.allclose(side, start + tangent, atol=1e-3)
+
+
+def test_outline_goal_is_the_source_outline_in_the_targets_pose(astronaut_face, narrow_source):
+    """`_outline_goal` (one compiled call) against its steps in numpy: the similarity fit of the
+    stable points, the outline moved by it, the moves limited. The narrow astronaut's outline,
+    turned and shifted, onto the astronaut's mesh."""
+    from rswap.face.align import similarity_matrix, transform_points
+
+    target = np.asarray(astronaut_face.landmarks[:468], np.float32)
+    source = np.asarray(narrow_source[1].landmarks[:468], np.float32)
+    a = np.radians(8.0)
+    turned = ((source - source.mean(0)) @ np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]).T * 1.1
+              + source.mean(0) + [15.0, -6.0]).astype(np.float32)
+    limit = 12.0
+    S = similarity_matrix(turned[C.STABLE_POINTS], target[C.STABLE_POINTS])
+    want = C._limit_moves(target[FACE_OVAL], transform_points(turned[FACE_OVAL], S), limit)
+    got = C._outline_goal(target, turned, turned[FACE_OVAL], limit, C.INWARD_SHARE)
+    assert np.abs(got - want).max() < 1e-3
+    assert np.abs(got - target[FACE_OVAL]).max() > 1.0  # the narrower outline does move it

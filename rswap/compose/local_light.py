@@ -43,6 +43,8 @@ lock, a pale band along it (RESULTS.md, twentieth session).
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -50,7 +52,7 @@ from rswap.compose.color import from_lab, to_lab
 from rswap.compose.kernels import light_lift, smooth_ramp
 from rswap.compose.masks import mask_box
 from rswap.compose.source_detail import luma
-from rswap.face.landmarks import LEFT_BROW, RIGHT_BROW
+from rswap.face.landmarks import BROWS
 
 # The nose's lower part on mediapipe's mesh: the tip (1), columella and subnasale (19, 94, 2),
 # the nostrils' rims and the lower wings (97/326, 98/327, 64/294, 240/460, 75/305).
@@ -159,7 +161,7 @@ def shade_below_occluders(result: np.ndarray, target: np.ndarray, weight: np.nda
     h, w = weight.shape
     half = (max(1, w // 2), max(1, h // 2))
     near = np.zeros((h, w), np.float32)
-    brows = max(0, int(np.ceil(np.asarray(points, np.float32)[LEFT_BROW + RIGHT_BROW, 1].min())))
+    brows = max(0, math.ceil(np.asarray(points, np.float32)[BROWS, 1].min()))
     for (box, soft), above_brows in occluders:
         # Above the brows only for a brim or a fringe. Glasses' frames sit on the eyes, where the shade is
         # the face's own (taken there too, it cost simswap_specific2 4 of 16 closer-to-source pairs).

@@ -18,13 +18,15 @@ below the brows (`side_hair_box`).
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
 from rswap.compose.color import lab8
 from rswap.compose.kernels import (SRGB_LINEAR, bridge_pieces, cheek_median, cloth_pixels, pieces_at, side_dark_above,
                                   side_hair_pieces, skin_outliers)
-from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, LIPS_OUTER, RIGHT_BROW, RIGHT_EYE_LOOP
+from rswap.face.landmarks import BROWS, EYE_CORNERS, FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, LIPS_OUTER, RIGHT_BROW, RIGHT_EYE_LOOP
 
 # Robust distances (MAD units of the cheek skin, with floors) beyond which a forehead pixel is
 # not skin: a cap, a hat, hair. Colour (a, b) separates a coloured cap from skin; lightness
@@ -90,7 +92,7 @@ def front_occluder_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.
     and finding its box again, cost ~0.1 ms a frame at 256²."""
     hw = crop.shape[:2]
     pts = np.asarray(points, np.float32)
-    eyes = float(pts[[33, 263, 133, 362], 1].min())
+    eyes = float(pts[EYE_CORNERS, 1].min())
     pad = _pad(feather)
     outline = pts[FACE_OVAL]
     top = int(max(0, np.floor(outline[:, 1].min()) - pad))
@@ -102,7 +104,7 @@ def front_occluder_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.
     box = _even_box(top, y1, x0, x1, hw)
     lab, local, oval = _at_half_size(crop, pts, box)
     # Above the brows' top only: the brows, the eyes' shadows below them are the face's own.
-    strip = int(np.clip(np.ceil(local[LEFT_BROW + RIGHT_BROW, 1].min()), 0, oval.shape[0]))
+    strip = min(max(math.ceil(local[BROWS, 1].min()), 0), oval.shape[0])
     occ, med, count = skin_outliers(lab, oval, *_cheek_bounds(local), strip, CHROMA_FAR, DARK_FAR, SCALE_FLOOR)
     if count < 30:
         return None
@@ -136,7 +138,7 @@ def side_hair_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.0) ->
     pts = np.asarray(points, np.float32)
     hw = crop.shape[:2]
     outline = pts[FACE_OVAL]
-    top = int(max(0, np.floor(pts[LEFT_BROW + RIGHT_BROW, 1].min())))
+    top = max(0, math.floor(pts[BROWS, 1].min()))
     y1 = int(min(hw[0], np.ceil(outline[:, 1].max()) + 1))
     x0, x1 = _oval_columns(outline, feather, hw)
     if y1 - top < 8 or x1 - x0 < 8:
@@ -224,7 +226,8 @@ def _oval_columns(outline: np.ndarray, feather: float, hw: tuple[int, int]) -> t
     """The columns x0:x1 the searches take: the face oval's (`outline`, its points) and `_pad` more
     on each side, within the crop of size `hw`."""
     pad = _pad(feather)
-    return int(max(0, np.floor(outline[:, 0].min()) - pad)), int(min(hw[1], np.ceil(outline[:, 0].max()) + 1 + pad))
+    xs = outline[:, 0]
+    return max(0, math.floor(xs.min()) - pad), min(hw[1], math.ceil(xs.max()) + 1 + pad)
 
 
 def _even_box(y0: int, y1: int, x0: int, x1: int, hw: tuple[int, int]) -> tuple[slice, slice]:
@@ -249,7 +252,7 @@ def _cheek_bounds(local: np.ndarray) -> tuple[float, float, float, float]:
     below the eyes, above the nose tip, between the outer eye corners. No hair, brim or frame lies
     there."""
     xl, xr = sorted((float(local[33, 0]), float(local[263, 0])))
-    return float(local[[33, 263, 133, 362], 1].max() + 1), float(local[1, 1]), xl, xr
+    return float(local[EYE_CORNERS, 1].max() + 1), float(local[1, 1]), xl, xr
 
 
 def _at_half_size(crop: np.ndarray, pts: np.ndarray, box: tuple[slice, slice],
@@ -344,7 +347,7 @@ def _glasses(light: np.ndarray, pts: np.ndarray, skin: float) -> np.ndarray:
     # A frame's top bar across the brows stays: there the strictly dark pixels are the frame's.
     own |= brows & ~dark
     rows = np.arange(h)[:, None]
-    above = rows < float(pts[LEFT_BROW + RIGHT_BROW, 1].min())  # hair beside the temples, above the brows
+    above = rows < float(pts[BROWS, 1].min())  # hair beside the temples, above the brows
     return keep[labels] & (own == 0) & ~above
 
 
@@ -359,7 +362,7 @@ def pieces_across_bridge(strict: np.ndarray, labels: np.ndarray, stats: np.ndarr
     h, w = labels.shape
     keep = np.zeros(len(stats), bool)
     (xa, ya), (xb, yb) = sorted((tuple(pts[133]), tuple(pts[362])))
-    brow = float(pts[LEFT_BROW + RIGHT_BROW, 1].mean())
+    brow = float(pts[BROWS, 1].mean())
     corner = max(ya, yb)
     mid = 0.5 * (xa + xb)
     half = 0.3 * (xb - xa)

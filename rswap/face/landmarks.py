@@ -84,6 +84,9 @@ RIGHT_EYE_LOOP = _ordered_loop(_mc.FACEMESH_RIGHT_EYE)
 # leftEyeLower3, mirror pairs): with the eye and the brow, the socket whose shade is the face's own.
 RIGHT_EYE_SOCKET_LOWER = [143, 111, 117, 118, 119, 120, 121, 128, 245]
 LEFT_EYE_SOCKET_LOWER = [372, 340, 346, 347, 348, 349, 350, 357, 465]
+# Index arrays for per-frame code: numpy converts a list index on every use (~2 µs a lookup).
+BROWS = np.asarray(LEFT_BROW + RIGHT_BROW, np.int64)  # both brows' points
+EYE_CORNERS = np.asarray([33, 263, 133, 362], np.int64)  # the outer and inner corners of both eyes
 # The nose from the bridge between the inner eye corners down to the wings and the columella (its hull).
 NOSE = [168, 193, 417, 245, 465, 188, 412, 217, 437, 129, 358, 64, 294, 98, 327, 2]
 

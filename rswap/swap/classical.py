@@ -39,7 +39,7 @@ from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, crop_steps, get_template, similarity_matrix, transform_points
 from rswap.face.hands import hand_mask
-from rswap.face.landmarks import FACE_OVAL, LEFT_BROW, LIPS, LIPS_OUTER, MESH_POINTS, REGIONS, RIGHT_BROW, mesh_triangles
+from rswap.face.landmarks import BROWS, FACE_OVAL, LEFT_BROW, LIPS, LIPS_OUTER, MESH_POINTS, REGIONS, RIGHT_BROW, mesh_triangles
 from rswap.face.types import Face
 from rswap.swap.base import HostSwapper, SwapResult
 from rswap.swap.options import COLOR_METHODS, SwapperOptions
@@ -146,7 +146,6 @@ def raise_spread(grain: float) -> float:
 # be arrays, not lists: the landmark indices it reads, as arrays.
 _STABLE = np.asarray(STABLE_POINTS, np.int64)
 _OVAL = np.asarray(FACE_OVAL, np.int64)
-_BROW_POINTS = np.asarray(LEFT_BROW + RIGHT_BROW, np.int64)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -194,13 +193,13 @@ def _reaches_above(found, row: float) -> bool:
 def _over_brows(occluders, points: np.ndarray) -> bool:
     """Whether what stays in front (`front_occluder_box`) reaches above the brows: a brim, a
     fringe, hair down a temple (the astronaut's), which brows held whole would meet."""
-    return _reaches_above(occluders, np.floor(points[LEFT_BROW + RIGHT_BROW, 1].min()))
+    return _reaches_above(occluders, np.floor(points[BROWS, 1].min()))
 
 
 def _beside_brows(hair, points: np.ndarray) -> bool:
     """Whether hair over the sides of the face (`side_hair_box`) lies beside the brows (at their
     height), where brows held whole would reach into it."""
-    return _reaches_above(hair, np.ceil(points[LEFT_BROW + RIGHT_BROW, 1].max()))
+    return _reaches_above(hair, np.ceil(points[BROWS, 1].max()))
 
 
 @numba.njit(nogil=True, cache=True)
@@ -280,8 +279,8 @@ def _lower_forehead(points, keep=0.45):  # pragma: no cover - compiled
     `keep` of the height above the brows swaps the skin and leaves the hairline.
     Works in aligned crops, where the face is upright."""
     out = points.copy()
-    brow_top = points[_BROW_POINTS[0], 1]
-    for i in _BROW_POINTS:
+    brow_top = points[BROWS[0], 1]
+    for i in BROWS:
         brow_top = min(brow_top, points[i, 1])
     for i in _OVAL:
         if points[i, 1] < brow_top:
