@@ -108,8 +108,11 @@ def front_occluder_box(crop: np.ndarray, points: np.ndarray, feather: float = 2.
     occ, med, count = skin_outliers(lab, oval, *_cheek_bounds(local), strip, CHROMA_FAR, DARK_FAR, SCALE_FLOOR)
     if count < 30:
         return None
-    labels, big = _big_pieces(occ, hw, box)
-    found = big[labels]
+    if occ.any():
+        labels, big = _big_pieces(occ, hw, box)
+        found = big[labels]
+    else:  # a bare forehead: no pieces to label
+        found = np.zeros(occ.shape, bool)
     if glasses:
         # Grown by a half-size pixel: a frame is a few pixels wide, and the soft edge below
         # would otherwise leave its core part swapped (grey, see-through frames).
