@@ -84,7 +84,8 @@ def target_light_at(result: np.ndarray, target: np.ndarray, points: np.ndarray, 
 
 
 def target_light_in(result: np.ndarray, target: np.ndarray, points: np.ndarray,
-                    places: list[tuple[list[int], list[int] | None]], grow: float = GROW, sigma: float = SIGMA) -> np.ndarray:
+                    places: list[tuple[list[int], list[int] | None]], grow: float = GROW,
+                    sigma: float = SIGMA) -> np.ndarray:
     """`target_light_at` of several (place, spare) pairs in one pass: on the box that holds them
     all, their weights' maximum (each place's spared hull left out of its own weight), one change
     to the target's light and one lift. Works on that box, its statistics in 8-bit CIELAB and only
@@ -140,7 +141,8 @@ def target_light_in(result: np.ndarray, target: np.ndarray, points: np.ndarray,
 
 
 def shade_below_occluders(result: np.ndarray, target: np.ndarray, weight: np.ndarray,
-                          occluders: list[tuple[tuple[tuple[slice, slice], np.ndarray], bool]], points: np.ndarray) -> np.ndarray:
+                          occluders: list[tuple[tuple[tuple[slice, slice], np.ndarray], bool]],
+                          points: np.ndarray) -> np.ndarray:
     """`result` (RGB uint8 crop) with the skin near the `occluders` darkened to the shade `target`
     (the crop before the swap) has there. `occluders`: (found, above_brows) pairs, found a search's
     box and soft mask (`points`: the mesh in the crop); with above_brows, only its part above the

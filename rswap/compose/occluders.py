@@ -26,7 +26,8 @@ import numpy as np
 from rswap.compose.color import lab8
 from rswap.compose.kernels import (SRGB_LINEAR, bridge_pieces, cheek_median, cloth_pixels, pieces_at, side_dark_above,
                                   side_hair_pieces, skin_outliers)
-from rswap.face.landmarks import BROWS, EYE_CORNERS, FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, LIPS_OUTER, RIGHT_BROW, RIGHT_EYE_LOOP
+from rswap.face.landmarks import (BROWS, EYE_CORNERS, FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, LIPS_OUTER, RIGHT_BROW,
+                                  RIGHT_EYE_LOOP)
 
 # Robust distances (MAD units of the cheek skin, with floors) beyond which a forehead pixel is
 # not skin: a cap, a hat, hair. Colour (a, b) separates a coloured cap from skin; lightness

@@ -39,7 +39,8 @@ from rswap.compose.warp import mesh_warp, reshape_crop
 from rswap.errors import RswapError
 from rswap.face.align import align_crop, crop_steps, get_template, similarity_matrix, transform_points
 from rswap.face.hands import hand_mask
-from rswap.face.landmarks import BROWS, FACE_OVAL, LEFT_BROW, LIPS, LIPS_OUTER, MESH_POINTS, REGIONS, RIGHT_BROW, mesh_triangles
+from rswap.face.landmarks import (BROWS, FACE_OVAL, LEFT_BROW, LIPS, LIPS_OUTER, MESH_POINTS, REGIONS, RIGHT_BROW,
+                                  mesh_triangles)
 from rswap.face.types import Face
 from rswap.swap.base import HostSwapper, SwapResult
 from rswap.swap.options import COLOR_METHODS, SwapperOptions
@@ -89,7 +90,7 @@ _FEATURES = ("left_eye", "right_eye", "mouth_inner")  # the regions a swap may k
 # source's brow ridge met the brim's edge as a seam) or hair lies beside them (`_beside_brows`: the
 # held brow laid a pale block over 2.jpg's hair at her temples).
 _WHOLE = ("left_eye", "right_eye")
-_BROWS = ("left_brow", "right_brow")
+_BROW_REGIONS = ("left_brow", "right_brow")
 SHADING_SIGMA = 0.15  # blur of the coarse skin colour that is matched, fraction of the crop size (large: light only)
 
 
@@ -379,7 +380,7 @@ class ClassicalSwapper(HostSwapper):
         self._face_parts = region_parts([("face_oval", False, 1)] + [(name, False, -1) for name in self.keep])
         # The regions the face mask holds whole (an eye kept is not swapped at all): with the brows, or
         # without them (a brim, a fringe or hair at them).
-        self._whole = {brows: tuple(name for name in _WHOLE + _BROWS * brows if name not in self.keep)
+        self._whole = {brows: tuple(name for name in _WHOLE + _BROW_REGIONS * brows if name not in self.keep)
                        for brows in (False, True)}
         self._whole_sets = {brows: region_parts([(name, False, 1) for name in names])
                             for brows, names in self._whole.items()}
@@ -573,7 +574,7 @@ class ClassicalSwapper(HostSwapper):
         """Where the source replaces the target: the face oval minus the kept regions,
         feathered, and across the forehead the curved wide fade of `_forehead_fade`; but at
         least the eyes and, unless `brows` is False (a brim, a fringe or hair at them), the brows
-        (`_WHOLE`, `_BROWS`), grown by the feather, with a ramp of the feather outside."""
+        (`_WHOLE`, `_BROW_REGIONS`), grown by the feather, with a ramp of the feather outside."""
         oval = region_mask(hw, shaped, include=("face_oval",), exclude=self.keep, feather=self._feather, erode=self._feather)
         face = oval * _forehead_fade(hw, shaped)
         whole = self._whole[brows]
