@@ -322,12 +322,12 @@ def test_compiled_elliptic_dilation_equals_opencvs(mesh, radius):
 def test_float32_spline_sums_stay_within_a_thousandth_of_a_pixel(mesh):
     """The reshape's spline evaluated with float32 kernel sums (`_tps_eval32`) against the
     float64 evaluation, on the reshape's own spline (the outline moved, border pinned)."""
-    from rswap.compose.kernels import _tps_eval32, thin_plate_eval, tps_fit
-    from rswap.compose.warp import _fixed_points, _spline_nodes
+    from rswap.compose.kernels import _tps_eval32, spline_nodes, thin_plate_eval, tps_fit
+    from rswap.compose.warp import _fixed_points
 
     _, pts, moved = mesh
-    nodes, values = _spline_nodes(moved[FACE_OVAL].astype(np.float64), (pts - moved)[FACE_OVAL].astype(np.float64),
-                                  _fixed_points((CROP, CROP), pts[[1, 33, 263]]))
+    nodes, values = spline_nodes(moved[FACE_OVAL].astype(np.float64), pts[FACE_OVAL].astype(np.float64),
+                                 _fixed_points((CROP, CROP), pts[[1, 33, 263]]))
     centre, scale, scaled, coef, ok = tps_fit(nodes, values)
     assert ok
     queries = (np.random.default_rng(0).uniform(0, 255, (2000, 2)) - centre) * scale
@@ -337,12 +337,21 @@ def test_float32_spline_sums_stay_within_a_thousandth_of_a_pixel(mesh):
     np.testing.assert_allclose(_tps_eval32(queries, scaled, coef), want, atol=1e-3)
 
 
+def _spline_nodes(nodes, moves, fixed):
+    """The spline nodes as numpy made them before they were compiled (`kernels.spline_nodes`): the
+    nodes with their moves, then the fixed points farther than a pixel from every node, unmoved."""
+    dx, dy = fixed[:, 0, None] - nodes[None, :, 0], fixed[:, 1, None] - nodes[None, :, 1]
+    fixed = fixed[(dx * dx + dy * dy).min(1) >= 1.0]
+    return (np.concatenate([nodes, fixed]).astype(np.float64),
+            np.concatenate([moves, np.zeros_like(fixed)]).astype(np.float64))
+
+
 def test_the_reshape_kernels_spline_nodes_are_warps(mesh):
-    """`kernels.spline_nodes` (inside `reshape_kernel`) against `warp._spline_nodes`: the moved
-    outline's nodes, then the fixed points but those within a pixel of a node (here one placed
+    """`kernels.spline_nodes` (inside `reshape_kernel`) against numpy's `_spline_nodes` above: the
+    moved outline's nodes, then the fixed points but those within a pixel of a node (here one placed
     half a pixel from a node, and the border's own corners)."""
     from rswap.compose.kernels import spline_nodes
-    from rswap.compose.warp import _fixed_points, _spline_nodes
+    from rswap.compose.warp import _fixed_points
 
     _, pts, moved = mesh
     nodes, toward = moved[FACE_OVAL].astype(np.float64), pts[FACE_OVAL].astype(np.float64)

@@ -471,7 +471,7 @@ def spline_nodes(nodes, toward, fixed):  # pragma: no cover - compiled
     """(nodes and fixed points, their displacements), float64: the nodes (N, 2) moving to `toward`
     (N, 2), then the `fixed` points (K, 2) with zero displacement, but for those within a pixel
     of a node (two conditions at one place make the spline's system singular: a contour point on
-    the crop border). `warp._spline_nodes` as one compiled call."""
+    the crop border). The reshape's splines, compiled (`reshape_kernel`) and not (`warp._tps`), take theirs here."""
     n, k = nodes.shape[0], fixed.shape[0]
     keep = np.zeros(k, np.bool_)
     kept = 0

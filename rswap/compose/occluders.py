@@ -343,7 +343,7 @@ def _glasses(light: np.ndarray, pts: np.ndarray, skin: float) -> np.ndarray:
     # one (a lit rim below a lens is lighter than the bridge).
     loose = light < min(GLASSES_LOOSE * skin, skin - GLASSES_LOOSE_STEP)
     _, labels, stats, _ = cv2.connectedComponentsWithStats(loose.astype(np.uint8), connectivity=8)
-    keep = pieces_across_bridge(dark, labels, stats, pts)
+    keep = bridge_pieces(dark, labels, stats, *zone)  # `pieces_across_bridge` on the zone found above
     if not keep.any():
         return np.zeros((h, w), bool)
     # The eyes (GLASSES_EYE_MARGIN around them) and the brows stay the swap's: a piece joined to the

@@ -12,7 +12,7 @@ import functools
 import cv2
 import numpy as np
 
-from rswap.compose.kernels import mesh_warp_kernel, rasterise_affine_maps, reshape_kernel, thin_plate_eval
+from rswap.compose.kernels import mesh_warp_kernel, rasterise_affine_maps, reshape_kernel, spline_nodes, thin_plate_eval
 
 
 def _triangle_affines(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,23 +141,14 @@ class ThinPlateSpline:
         return thin_plate_eval(x, self._nodes, self._coef)
 
 
-def _tps(nodes: np.ndarray, moves: np.ndarray, fixed: np.ndarray) -> ThinPlateSpline:
-    """Thin-plate spline through `nodes` with displacements `moves`, zero at `fixed`.
+def _tps(nodes: np.ndarray, toward: np.ndarray, fixed: np.ndarray) -> ThinPlateSpline:
+    """Thin-plate spline taking `nodes` to `toward`, zero displacement at `fixed`.
 
     Fixed points within a pixel of a node are dropped: two conditions at one place
     would make the spline's system singular (a contour point on the crop border).
+    The nodes are `kernels.spline_nodes`', the very ones `reshape_kernel` fits.
     """
-    return ThinPlateSpline(*_spline_nodes(nodes, moves, fixed))
-
-
-def _spline_nodes(nodes: np.ndarray, moves: np.ndarray, fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(nodes and fixed points, their displacements) for `_tps`, float64."""
-    # squared gaps, x and y apart (a norm or a sum over the length-2 axis cost 0.03-0.05 ms)
-    dx, dy = fixed[:, 0, None] - nodes[None, :, 0], fixed[:, 1, None] - nodes[None, :, 1]
-    fixed = fixed[(dx * dx + dy * dy).min(1) >= 1.0]
-    y = np.concatenate([nodes, fixed]).astype(np.float64)
-    d = np.concatenate([moves, np.zeros_like(fixed)]).astype(np.float64)
-    return y, d
+    return ThinPlateSpline(*spline_nodes(np.asarray(nodes, np.float64), np.asarray(toward, np.float64), fixed))
 
 
 def _fixed_points(hw: tuple[int, int], anchors: np.ndarray | None) -> np.ndarray:
@@ -193,7 +184,7 @@ def reshape_map(
     h, w = hw
     src, moved = _controls(src_ctrl, dst_ctrl, strength)
     # Backward: output pixel `moved` samples the input at `src`.
-    field = _tps(moved, src - moved, _fixed_points(hw, anchors))
+    field = _tps(moved, src, _fixed_points(hw, anchors))
     nx, ny = max(2, -(-(w - 1) // grid_step) + 1), max(2, -(-(h - 1) // grid_step) + 1)
     gx, gy = np.meshgrid(np.linspace(0, w - 1, nx), np.linspace(0, h - 1, ny))
     coarse = field(np.stack([gx.ravel(), gy.ravel()], 1)).reshape(ny, nx, 2).astype(np.float32)
@@ -240,7 +231,7 @@ def reshape_points(
     """Where the reshaping warp moves `points` (the forward spline; control points go
     exactly to their targets, anchors stay). Use it to carry landmarks along."""
     src, moved = _controls(src_ctrl, dst_ctrl, strength)
-    field = _tps(src, moved - src, _fixed_points(hw, anchors))
+    field = _tps(src, moved, _fixed_points(hw, anchors))
     pts = np.asarray(points, np.float64)
     return (pts + field(pts)).astype(np.float32)
 
