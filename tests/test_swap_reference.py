@@ -86,7 +86,11 @@ def _reference_swap(sw: ClassicalSwapper, crop, landmarks, source):
                                 where=face_mask > 0, chroma=chroma, raise_spread=C.raise_spread(source.grain),
                                 detail_sigma=C.SHADING_SIGMA * hw[0])
         warped = match_shading(warped, background, src_skin, dst_skin, face_mask > 0, C.SHADING_SIGMA * hw[0], chroma=chroma)
-        warped = match_bright_chroma(warped, background, regions)
+        # Thirtieth session (an intended change): the target's eye and teeth colour matched only
+        # where it reads as its photo's cast (near its skin's hue).
+        skin_ab = [cv2.cvtColor(img.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[skin > 0][:, 1:].mean(0)
+                   for img, skin in ((background, dst_skin), (own, src_skin))]
+        warped = match_bright_chroma(warped, background, regions, *skin_ab)
         # Issue 10, twenty-first session (an intended change): the eyes' lightness range held between
         # both faces' darks and the target's whites.
         warped = hold_eye_range(warped, background, own, regions[:2])

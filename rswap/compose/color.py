@@ -17,8 +17,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from rswap.compose.kernels import (CUBE_ROOT, SRGB_LINEAR, area_sums, hair_candidates, hold_range, lightness_pair,
-                                  move_feature_chroma, pieces_at, put_where, rgb8, shadow_lift)
+from rswap.compose.kernels import (CUBE_ROOT, SRGB_LINEAR, area_sums, eye_chroma_goal, hair_candidates,
+                                  hold_range, lightness_pair, move_feature_chroma, pieces_at, put_where, rgb8, shadow_lift)
 from rswap.compose.masks import mask_box
 from rswap.errors import RswapError
 
@@ -264,23 +264,51 @@ def _feature_boxes(regions):
             yield box, m, core
 
 
-def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarray]) -> np.ndarray:
+def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarray], axis: np.ndarray,
+                        own_axis: np.ndarray, eyes: int = 2) -> np.ndarray:
     """`src` with each region's colour (a, b) moved by the difference of the two images' mean
-    colour over the region's brighter half (eye whites, teeth), lightness untouched.
+    colour over the region's brighter half (eye whites, teeth), lightness untouched; on the
+    first `eyes` regions (both eyes, judged together), only as far as the reference's eyes
+    read as its photo's cast, and for the rest to that cast (`kernels.eye_chroma_goal`; `axis`,
+    `own_axis`: the reference's and src's skin a, b).
 
     Regions are float (H, W) masks (soft edges weight the move). The statistics come from
     the bright half because an iris or the tongue would otherwise decide the move: a blue
-    iris in one image and a brown one in the other must not tint the whites. So a feature
-    ends up with the colour the reference's same feature has there: neither the skin's cast
-    nor a hue that neither face has. Works on each region's bounding box only."""
-    out = src.copy()
-    for box, m, core in _feature_boxes(regions):
-        src_lab, ref_lab = to_lab(out[box]), to_lab(ref[box])
-        means = []
-        for lab in (src_lab, ref_lab):
+    iris in one image and a brown one in the other must not tint the whites. But where little
+    white shows (and JPEG's half-size chroma smears the iris over what does), the reference's
+    bright half is its eye's own colour: 015316's light blue irises (a, b -3, -15 with its
+    skin at 6, 2), simswap_specific1's lilac lids (15, 5 with its skin at 18, 20). Moved
+    there, every source's eyes came out cyan or lilac. The light that tints whites tints the
+    skin too: an eye colour near the skin's hue axis is the cast, and is matched, and so is one
+    near the source eyes' own (ordinary whites on a tinted skin: tests/test_source_texture.py);
+    one far from both is the eye's own. For that part the eyes take a share of the target skin's
+    hue: the target eyes' own share where it is the larger, else the source eyes' share of their
+    skin's hue (an eye's own hue lies off or against the skin's hue, so it only pulls the share
+    down). Tried and not kept: the source's colour left as it was (its warm lid skin came out as
+    orange rings on a pale target); none of the skin's hue where the blue lies against it, or the
+    source's share alone (grey lids, cyan beside warm skin, from a greenish source onto lilac
+    lids: hzc onto simswap_specific1). So the eyes end up with neither the skin's cast nor a hue
+    that neither face's whites have. The mouth keeps the plain move: a closed mouth's
+    region is the lips' inner edge, whose red is its own and is matched (left at the source's,
+    a grey source's lips came out cyan beside the warm skin). Works on each region's box only."""
+    found = [(k, box, m, core) for k, region in enumerate(regions) for box, m, core in _feature_boxes([region])]
+    means = {}
+    for k, box, m, core in found:
+        means[k] = []
+        for lab in (to_lab(src[box]), to_lab(ref[box])):
             bright = core & (lab[..., 0] >= np.median(lab[..., 0][core]))
-            means.append(lab[bright][:, 1:].mean(0))
-        src_lab[..., 1:] += m[..., None] * (means[1] - means[0]).astype(np.float32)
+            means[k].append(lab[bright][:, 1:].mean(0))
+    eye_means = [means[k] for k in means if k < eyes]
+    share, cast = 1.0, np.zeros(2)
+    if eye_means:
+        have_eyes, want_eyes = np.mean(eye_means, axis=0)
+        share, *cast = eye_chroma_goal(want_eyes, have_eyes, np.asarray(axis, np.float64), np.asarray(own_axis, np.float64))
+    out = src.copy()
+    for k, box, m, core in found:
+        have, want = means[k]
+        goal = share * want + (1.0 - share) * np.asarray(cast) if k < eyes else want
+        src_lab = to_lab(out[box])
+        src_lab[..., 1:] += m[..., None] * (goal - have).astype(np.float32)
         put_where(out[box], from_lab(src_lab), m > 0)
     return out
 
@@ -465,6 +493,7 @@ def match_face_colour(
     chroma: np.ndarray | None = None,
     regions: list[np.ndarray] = (),
     raise_spread: float | None = None,
+    eyes: int = 2,
 ) -> np.ndarray:
     """`transfer_color` (reinhard: with `detail_sigma` = `sigma`), then `match_shading`, then
     `match_bright_chroma`, in one pass.
@@ -477,7 +506,8 @@ def match_face_colour(
     result differs from the chain only by the uint8 rounding the chain did between its
     steps (well over 40 dB PSNR, tests/test_swap_reference.py). `where` (H, W): the
     pixels the skin transfer and the shading change; `regions`: float masks whose
-    pixels take their feature's colour (match_bright_chroma). `raise_spread` (reinhard): the exponent for the
+    pixels take their feature's colour (match_bright_chroma; the first `eyes` of them are the eyes).
+    `raise_spread` (reinhard): the exponent for the
     channels whose deviation ratio is above 1 (the target's skin the more contrasty), when it is
     not `spread`. Other pixels stay as they are.
     The skin masks are 0/1 (as the swapper's are): "reinhard" counts the pixels > 0 alike,
@@ -544,10 +574,11 @@ def match_face_colour(
     shift *= take
     lab += shift
 
-    # 3. Eyes and teeth: the colour of the reference's own feature (its brighter half), all
-    # regions in one compiled call.
+    # 3. Eyes and teeth: the colour of the reference's own feature (its brighter half), where it
+    # reads as the photo's cast (`match_bright_chroma`), all regions in one compiled call.
     if len(regions):
-        move_feature_chroma(lab, ref_lab, np.ascontiguousarray(np.asarray(regions, np.float32)[:, box[0], box[1]]))
+        move_feature_chroma(lab, ref_lab, np.ascontiguousarray(np.asarray(regions, np.float32)[:, box[0], box[1]]),
+                            np.asarray(mu_r[1:], np.float64), np.asarray(mu_s[1:], np.float64), eyes)
 
     out = src.copy()
     put_where(out[box], from_lab(lab), changed[box])

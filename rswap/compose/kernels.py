@@ -707,14 +707,67 @@ def _raster(dst_tris, affines, order, x0, y0, map_x, map_y, valid, tri):  # prag
                     tri[y, x] = t
 
 
+# A reference eye's colour reads as its photo's cast when it lies on its skin's side of grey and
+# within CAST_NEAR (a, b units) of the skin's hue axis, or that near the source eyes' own colour
+# (ordinary whites, whatever the skin); past CAST_FAR from both, it is the eye's own (a light
+# iris, eye shadow) and says nothing of the light. Measured on the eval's 22 targets (each eye's
+# bright half): 0-4 from the axis on 15, 5-6.5 on one eye of 000050 and 015384, 6-10 under eye
+# shadow or lilac lids (simswap_specific1-3, multi_people), 14-15 for 015316's light blue irises
+# (RESULTS.md, thirtieth session).
+CAST_NEAR, CAST_FAR = 4.0, 10.0
+
+
 @numba.njit(nogil=True, cache=True)
-def move_feature_chroma(lab, ref_lab, regions):  # pragma: no cover - compiled
+def _cast_fade(off):  # pragma: no cover - compiled
+    """1 up to CAST_NEAR a, b units off, 0 from CAST_FAR, smooth between."""
+    x = min(max((off - CAST_NEAR) / (CAST_FAR - CAST_NEAR), 0.0), 1.0)
+    return 1.0 - x * x * (3.0 - 2.0 * x)
+
+
+@numba.njit(nogil=True, cache=True)
+def cast_share(a, b, axis_a, axis_b):  # pragma: no cover - compiled
+    """(share, t): how much the chroma (a, b) of a feature reads as its photo's cast, 1 to 0, by
+    its distance from the skin's hue axis (axis_a, axis_b) (`_cast_fade`; 0 against the axis: a
+    blue iris on a warm face), and where along that axis it lies (t: the cast as a share of the
+    skin's a, b, 0 to 1). A grey skin (axis under 1e-3) has no axis: (1, 0)."""
+    norm2 = axis_a * axis_a + axis_b * axis_b
+    if norm2 < 1e-6:
+        return 1.0, 0.0
+    t = (a * axis_a + b * axis_b) / norm2
+    if t < 0.0:
+        return 0.0, 0.0
+    return _cast_fade(np.sqrt((a - t * axis_a) ** 2 + (b - t * axis_b) ** 2)), min(t, 1.0)
+
+
+@numba.njit(nogil=True, cache=True)
+def eye_chroma_goal(want, have, axis, own_axis):  # pragma: no cover - compiled
+    """(share, cast a, cast b): how much of the reference eyes' colour `want` (a, b) a source's
+    eyes (their own `have`) take, and the colour they take for the rest. `want` counts as far as
+    it reads as its photo's cast (`cast_share` against its skin's a, b `axis`) or lies near
+    `have` (ordinary whites, whatever the skin). The rest: a share of the reference skin's hue,
+    the larger of `want`'s and `have`'s share of its own skin's hue (`own_axis`): an eye's own
+    hue lies off or against its skin's, so it only pulls that share down."""
+    share, t_ref = cast_share(want[0], want[1], axis[0], axis[1])
+    _, t_own = cast_share(have[0], have[1], own_axis[0], own_axis[1])
+    share = max(share, _cast_fade(np.sqrt((want[0] - have[0]) ** 2 + (want[1] - have[1]) ** 2)))
+    t = max(t_ref, t_own)
+    return share, t * axis[0], t * axis[1]
+
+
+@numba.njit(nogil=True, cache=True)
+def move_feature_chroma(lab, ref_lab, regions, axis, own_axis, eyes):  # pragma: no cover - compiled
     """`match_bright_chroma`'s move on CIELAB images, every region in one call: each region
-    (regions (R, h, w) float32 weights) moves lab's a, b (in place) by the difference of
-    ref_lab's and lab's mean a, b over the brighter half of its core (weight > 0.5),
-    weighted by the region; regions with a core under 8 pixels are left alone."""
+    (regions (R, h, w) float32 weights) moves lab's a, b (in place) from their mean over the
+    brighter half of its core (weight > 0.5) to a goal, weighted by the region; regions with a
+    core under 8 pixels are left alone. The goal is ref_lab's mean there, except on the first
+    `eyes` regions (both eyes, judged together so they stay alike): there `eye_chroma_goal`'s
+    share of it, and its cast for the rest (`axis`, `own_axis`: ref_lab's and lab's skin a, b)."""
     h, w = regions.shape[1], regions.shape[2]
-    for r in range(regions.shape[0]):
+    n = regions.shape[0]
+    boxes = np.full((n, 4), -1, np.int64)
+    wants = np.zeros((n, 2))
+    haves = np.zeros((n, 2))
+    for r in range(n):
         m = regions[r]
         y0, y1, x0, x1 = h, -1, w, -1
         for y in range(h):
@@ -731,11 +784,28 @@ def move_feature_chroma(lab, ref_lab, regions):  # pragma: no cover - compiled
                 n_core += core[y - y0, x - x0]
         if n_core < 8:
             continue
-        want = bright_half_chroma(ref_lab[y0:y1 + 1, x0:x1 + 1], core)
-        have = bright_half_chroma(lab[y0:y1 + 1, x0:x1 + 1], core)
-        ma, mb = np.float32(want[0] - have[0]), np.float32(want[1] - have[1])
-        for y in range(y0, y1 + 1):
-            for x in range(x0, x1 + 1):
+        boxes[r, 0], boxes[r, 1], boxes[r, 2], boxes[r, 3] = y0, y1, x0, x1
+        wants[r] = bright_half_chroma(ref_lab[y0:y1 + 1, x0:x1 + 1], core)
+        haves[r] = bright_half_chroma(lab[y0:y1 + 1, x0:x1 + 1], core)
+    want_eyes, have_eyes = np.zeros(2), np.zeros(2)
+    n_eyes = 0
+    for r in range(min(eyes, n)):
+        if boxes[r, 0] >= 0:
+            want_eyes += wants[r]
+            have_eyes += haves[r]
+            n_eyes += 1
+    share, cast_a, cast_b = eye_chroma_goal(want_eyes / max(n_eyes, 1), have_eyes / max(n_eyes, 1), axis, own_axis)
+    for r in range(n):
+        if boxes[r, 0] < 0:
+            continue
+        goal_a, goal_b = wants[r, 0], wants[r, 1]
+        if r < eyes:
+            goal_a = share * goal_a + (1.0 - share) * cast_a
+            goal_b = share * goal_b + (1.0 - share) * cast_b
+        ma, mb = np.float32(goal_a - haves[r, 0]), np.float32(goal_b - haves[r, 1])
+        m = regions[r]
+        for y in range(boxes[r, 0], boxes[r, 1] + 1):
+            for x in range(boxes[r, 2], boxes[r, 3] + 1):
                 lab[y, x, 1] += m[y, x] * ma
                 lab[y, x, 2] += m[y, x] * mb
 
