@@ -151,8 +151,10 @@ def shade_below_occluders(result: np.ndarray, target: np.ndarray, weight: np.nda
     grey levels below the result's, the result is darkened by the excess, times `weight` (H, W) in
     [0, 1] (the skin: eyes, brows and lips 0) and the nearness to the occluders. Both means are over
     the same skin (the pixels whose weighted nearness is above a half), so features and the
-    occluders themselves count in neither. The same change in R, G and B; lighter places stay as
-    they are.
+    occluders themselves count in neither. The change scales R, G and B alike (a shade dims a
+    colour, it keeps its hue and saturation): the same grey levels off each channel made the
+    shade a saturated orange-brown on a pale skin (the outer eye corner under simswap_specific1's
+    lock, on every source; RESULTS.md, thirtieth session). Lighter places stay as they are.
 
     The nearness and the shade are smooth (blurs of 4% and 2.5% of the crop), so they are made
     on a half-size copy and scaled up; only the final product with `weight` is at full size
@@ -191,6 +193,9 @@ def shade_below_occluders(result: np.ndarray, target: np.ndarray, weight: np.nda
     if box is None:
         return result
     out = result.copy()
-    # OpenCV adds the float change to the uint8 pixels, rounds and saturates in one pass.
-    out[box] = cv2.add(result[box], cv2.merge([delta[box]] * 3), dtype=cv2.CV_8U)
+    # The luma change as a factor: luma is linear in R, G, B, so scaling them by (Y + delta) / Y
+    # lowers Y by delta. OpenCV multiplies the uint8 pixels, rounds and saturates in one pass.
+    light = luma(result[box])
+    scale = cv2.divide(cv2.max(cv2.add(light, delta[box]), 0.0), cv2.max(light, 1.0))
+    out[box] = cv2.multiply(result[box], cv2.merge([scale] * 3), dtype=cv2.CV_8U)
     return out
