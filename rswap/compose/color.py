@@ -277,7 +277,7 @@ def match_bright_chroma(src: np.ndarray, ref: np.ndarray, regions: list[np.ndarr
     iris in one image and a brown one in the other must not tint the whites. But where little
     white shows (and JPEG's half-size chroma smears the iris over what does), the reference's
     bright half is its eye's own colour: 015316's light blue irises (a, b -3, -15 with its
-    skin at 6, 2), simswap_specific1's lilac lids (15, 5 with its skin at 18, 20). Moved
+    skin at 5, 2), simswap_specific1's lilac lids (15, 6 with its skin at 18, 20). Moved
     there, every source's eyes came out cyan or lilac. The light that tints whites tints the
     skin too: an eye colour near the skin's hue axis is the cast, and is matched, and so is one
     near the source eyes' own (ordinary whites on a tinted skin: tests/test_source_texture.py);
