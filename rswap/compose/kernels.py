@@ -990,12 +990,16 @@ def pieces_at(labels, marked, oval, inner, row):  # pragma: no cover - compiled
     return on_rim & below
 
 
+BRIDGE_COVER = 0.8  # share of the nose bridge zone's columns a glasses frame's strict pixels cover
+
+
 @numba.njit(nogil=True, cache=True)
 def bridge_pieces(strict, labels, stats, y0, y1, x0, x1, xa, xb):  # pragma: no cover - compiled
     """bool per label of `labels` (int32 (h, w); `stats`: cv2.connectedComponentsWithStats' (n, 5)
     int32, left in column 0, width in column 2): the pieces whose `strict` pixels in the zone rows
-    y0:y1, columns x0:x1 cover more than 0.8 of its columns, and that reach past column `xa` on the
-    left and `xb` on the right (occluders.pieces_across_bridge: a glasses frame across the bridge)."""
+    y0:y1, columns x0:x1 cover more than BRIDGE_COVER of its columns, and that reach past column
+    `xa` on the left and `xb` on the right (occluders.pieces_across_bridge: a glasses frame across
+    the bridge)."""
     n = stats.shape[0]
     keep = np.zeros(n, np.bool_)
     cols = np.zeros(n, np.int64)
@@ -1009,7 +1013,7 @@ def bridge_pieces(strict, labels, stats, y0, y1, x0, x1, xa, xb):  # pragma: no 
     for k in range(1, n):
         if cols[k] > 0:
             left, width = stats[k, 0], stats[k, 2]
-            keep[k] = cols[k] / (x1 - x0) > 0.8 and left < xa and left + width - 1 > xb
+            keep[k] = cols[k] / (x1 - x0) > BRIDGE_COVER and left < xa and left + width - 1 > xb
     return keep
 
 

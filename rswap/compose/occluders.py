@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 
 from rswap.compose.color import lab8
-from rswap.compose.kernels import (SRGB_LINEAR, bridge_pieces, cheek_median, cloth_pixels, pieces_at, side_dark_above,
-                                  side_hair_pieces, skin_outliers)
+from rswap.compose.kernels import (BRIDGE_COVER, SRGB_LINEAR, bridge_pieces, cheek_median, cloth_pixels, pieces_at,
+                                  side_dark_above, side_hair_pieces, skin_outliers)
 from rswap.face.landmarks import (BROWS, EYE_CORNERS, FACE_OVAL, LEFT_BROW, LEFT_EYE_LOOP, LIPS_OUTER, RIGHT_BROW,
                                   RIGHT_EYE_LOOP)
 
@@ -328,14 +328,14 @@ def _glasses(light: np.ndarray, pts: np.ndarray, skin: float) -> np.ndarray:
     fragments on the source's skin (simswap_specific2, RESULTS.md issue 10, fifth session)."""
     h, w = light.shape
     dark = light < min(GLASSES_DARK * skin, skin - GLASSES_STEP)
-    # Most faces stop here: no piece can bar the bridge when the strict pixels leave more than a
-    # fifth of its columns empty (`bridge_pieces`' test, on all pieces at once): the pieces, their
+    # Most faces stop here: no piece can bar the bridge when the strict pixels, all pieces at once,
+    # cover no more than BRIDGE_COVER of its columns (`bridge_pieces`' test): the pieces, their
     # labels and the test cost ~0.05 ms a frame at 144² (twenty-ninth session).
     zone = bridge_zone(pts, (h, w))
     if zone is None:
         return np.zeros((h, w), bool)
     y0, y1, x0, x1, _, _ = zone
-    if not np.count_nonzero(dark[y0:y1, x0:x1].any(0)) / (x1 - x0) > 0.8:
+    if not np.count_nonzero(dark[y0:y1, x0:x1].any(0)) / (x1 - x0) > BRIDGE_COVER:
         return np.zeros((h, w), bool)
     # Pieces are found with the eyes in (a rim that passes close to an eye corner stays joined
     # to the bridge through the lashes), and the eyes are taken out of what is kept. A piece
