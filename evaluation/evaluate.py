@@ -136,6 +136,7 @@ class PairRecord:
     defect_eyes: float | None = None  # the worst eye's dark share beyond the target's and the source's
     defect_flat: float | None = None  # share of the target's fine detail the face lost (grey, blurred, mask-like)
     defect_flat_features: float | None = None  # the same on the features only (eyes, brows, lips, nose base)
+    defect_mottle: float | None = None  # how much stronger the skin's fine texture is than the target's (speckle, crackle)
     note: str = ""  # why the metrics are missing, when they are
 
     @property
@@ -315,6 +316,7 @@ class Evaluator:
             record.defect, record.defect_colour = defects.score, defects.colour
             record.defect_structure, record.defect_eyes = defects.structure, defects.eyes
             record.defect_flat, record.defect_flat_features = defects.flat, defects.flat_features
+            record.defect_mottle = defects.mottle
 
 
 def evaluate(
@@ -368,7 +370,7 @@ def evaluate(
                                                *retrieved(cos, i, people), sources[nearest].path.name,
                                                0.0, None, 0.0, tone_de=0.0, local_de=0.0, defect=0.0,
                                                defect_colour=0.0, defect_structure=0.0, defect_eyes=0.0,
-                                               defect_flat=0.0, defect_flat_features=0.0))
+                                               defect_flat=0.0, defect_flat_features=0.0, defect_mottle=0.0))
 
         identities = [[sw.encode_source([s.image], [s.face]) for s in sources] for _, sw in swappers]
         jobs = [(k, i, t) for k in range(len(swappers)) for i in range(len(sources)) for t in range(len(targets))]

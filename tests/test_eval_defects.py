@@ -1,6 +1,7 @@
-"""The defect measure's sixth-session terms (evaluation/defects.py), on a real classical swap
-of the astronaut and deliberate breaks of it: a flattened, greyed face (the flat term), and
-colour blobs under the nose (the shade a source's nostrils always leave) and on a cheek."""
+"""The defect measure's later terms (evaluation/defects.py), on a real classical swap of the
+astronaut and deliberate breaks of it: a flattened, greyed face (the flat term), colour blobs
+under the nose (the shade a source's nostrils always leave) and on a cheek, and a speckled,
+crackled skin (the mottle term)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from evaluation.defects import COLOUR_LINE, FLAT_FEATURES_LINE, FLAT_LINE, STRUCTURE_LINE, flatness, measure_defects
+from evaluation.defects import (COLOUR_LINE, FLAT_FEATURES_LINE, FLAT_LINE, MOTTLE_LINE, STRUCTURE_LINE, flatness, measure_defects,
+                                mottle)
 from rswap.compose.masks import skin_detail_mask
 from rswap.face.align import align_crop, get_template, transform_points
 from rswap.face.landmarks import FACE_OVAL
@@ -98,3 +100,30 @@ def test_a_dark_blob_under_the_nose_is_not_a_colour_defect_but_the_same_blob_on_
     assert measure_defects(blob_at(2), target, lm, source, slm).colour == 0.0
     cheek = measure_defects(blob_at(205), target, lm, source, slm)
     assert cheek.colour > COLOUR_LINE and cheek.defective
+
+
+def mottled(image: np.ndarray, landmarks: np.ndarray, amplitude: float) -> np.ndarray:
+    """The face oval with a fine grey speckle of about `amplitude` grey levels laid over it (a
+    seeded noise blurred at a pixel): the crackle and mottle a dim, compressed source leaves once
+    the colour match has raised its contrast."""
+    oval = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(landmarks[FACE_OVAL]).astype(np.int32)], 255)
+    w = cv2.GaussianBlur(oval.astype(np.float32) / 255, (0, 0), 4.0)
+    noise = cv2.GaussianBlur(np.random.default_rng(0).standard_normal(image.shape[:2]).astype(np.float32), (0, 0), 1.0)
+    noise *= amplitude / float(noise.std())
+    return np.clip(image.astype(np.float32) + (w * noise)[..., None], 0, 255).astype(np.uint8)
+
+
+def test_a_speckled_crackled_skin_is_defective_by_the_mottle_term_and_a_targets_own_texture_is_not(swap):
+    target, lm, source, slm, good = swap
+    clean = measure_defects(good, target, lm, source, slm)
+    assert clean.mottle < 0.5 * MOTTLE_LINE and not clean.defective, clean
+    assert mottle(target, target, lm) == 0.0
+    broken = measure_defects(mottled(good, lm, 8.0), target, lm, source, slm)
+    # No colour unlike skin and no step edge: the older terms pass this face.
+    assert broken.colour <= COLOUR_LINE and broken.structure <= STRUCTURE_LINE, broken
+    assert broken.mottle > MOTTLE_LINE and broken.defective, broken
+    # The same speckle on the target's own photo is its texture, not a defect of the swap.
+    assert mottle(mottled(target, lm, 8.0), mottled(target, lm, 8.0), lm) == 0.0
+    # More speckle, more mottle: the term grows with the damage.
+    assert mottle(mottled(good, lm, 16.0), target, lm) > broken.mottle
