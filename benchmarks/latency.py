@@ -5,8 +5,9 @@ across the frame; with `--talking-head`, a clip framed like a video call (one po
 face at a given fraction of the frame height, gentle head motion: talking_head.py) is
 also played at its own frame rate. The real stages (mediapipe tracking, classical swap,
 paste-back) run into the null sink. Two runs per stream, same stages, same source:
-- threaded: the conveyor of realtime.pipeline (one thread per stage, newest-frame links);
-  `--swap-in process` runs its swap stage in a child process (realtime.swap_process), and
+- threaded: the conveyor of realtime.pipeline as live runs it (`--swap-in auto`): for the classical
+  swapper on 2 cores or more, two child processes each tracking, swapping and pasting whole frames
+  (realtime.swap_process); `--swap-in thread` one thread per stage (newest-frame links), and
   `--swap-in thread process` runs both, each against the same sequential run;
 - sequential: capture -> track -> swap -> paste -> output in one loop, what simple tools do
   (it reads the newest frame each time round: its best case).
@@ -31,6 +32,8 @@ import numpy as np
 from realtime.packet import Packet
 from realtime.pipeline import Pipeline
 from realtime.sinks import NullSink
+from realtime.swap_process import choose_swap_in
+from realtime.swap_stages import LIVE_SWAP_WORKERS
 from realtime.testing import SyntheticSource
 from realtime.stats import StatsRecorder, percentiles_ms
 from realtime.threads import opencv_threads
@@ -152,10 +155,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="length of the overload run (180; 0 skips it)")
     parser.add_argument("--overload-fps", type=float, default=120.0, help="source rate of the overload run (120)")
     parser.add_argument("--swapper", default="classical", help="'classical' or a model path, as --model (classical)")
-    parser.add_argument("--swap-workers", type=int, default=1, help="threads in the swap stage of the threaded runs (1)")
-    parser.add_argument("--swap-in", nargs="+", choices=SWAP_IN, default=["thread"],
-                        help="threaded runs with the swap stage in a thread, in a child process, or one run of each "
-                             "against the same sequential run (thread)")
+    parser.add_argument("--swap-workers", type=int, help="swap threads, or child processes, of the threaded runs (live's: "
+                                                            "1 thread, 2 processes)")
+    parser.add_argument("--swap-in", nargs="+", choices=SWAP_IN, default=["auto"],
+                        help="threaded runs with the stages in threads, in child processes, or one run of each against "
+                             "the same sequential run (auto: as live runs it, processes where the swapper can move)")
     parser.add_argument("--talking-head", nargs="+", type=float, default=[], metavar="FRACTION",
                         help="also play a talking-head clip with the face at these fractions of the frame height "
                              "(e.g. 0.15 0.4), at each --talking-fps")
@@ -170,7 +174,9 @@ def run(args) -> int:
     report = {"swapper": args.swapper, "swap_workers": args.swap_workers, "swap_in": args.swap_in,
               "source_fps": args.fps, "seconds": args.seconds,
               "cpus": os.cpu_count(), "load_before": os.getloadavg(), "sizes": {}}
-    workers = f" x{args.swap_workers}" if args.swap_workers > 1 else ""
+    places = list(dict.fromkeys(choose_swap_in(place, fs) for place in args.swap_in))  # "auto" as live resolves it
+    workers = {place: args.swap_workers or LIVE_SWAP_WORKERS[place] for place in places}
+    report["swap_in"], report["swap_workers"] = places, workers
     streams = [(name, SIZES[name], args.fps, lambda size=SIZES[name]: SyntheticSource(size, fps=args.fps))
                for name in args.sizes]
     with tempfile.TemporaryDirectory() as clips:
@@ -179,18 +185,18 @@ def run(args) -> int:
             # Both loops under live's library settings (realtime.threads): the ratio is the conveyor's alone.
             # The swap-in variants against one sequential run (its swap in its own loop, in this process).
             with opencv_threads(len(os.sched_getaffinity(0))):
-                threaded = {place: run_threaded(fs, make_source, args.seconds, args.swap_workers, place).summary()
-                            for place in args.swap_in}
+                threaded = {place: run_threaded(fs, make_source, args.seconds, workers[place], place).summary()
+                            for place in places}
                 sequential = run_sequential(fs, make_source, args.seconds).summary()
             ratios = {place: (t["delivered_fps"] or 0) / max(sequential["delivered_fps"] or 1e-9, 1e-9)
                       for place, t in threaded.items()}
-            first = args.swap_in[0]
+            first = places[0]
             report["sizes"][name] = {"threaded": threaded[first], "sequential": sequential, "fps_ratio": round(ratios[first], 3),
                                      "by_swap_in": {p: {"threaded": threaded[p], "fps_ratio": round(ratios[p], 3)}
-                                                    for p in args.swap_in}}
+                                                    for p in places}}
             print(f"{name} ({size[0]}x{size[1]}), source {fps:g} fps, {args.seconds:g} s per run, {args.swapper} swapper:")
             for place, t in threaded.items():
-                print(_row(LABELS[place] + workers, t))
+                print(_row(LABELS[place] + (f" x{workers[place]}" if workers[place] > 1 else ""), t))
             print(_row("sequential", sequential))
             for place, ratio in ratios.items():
                 print(f"  {LABELS[place]} / sequential fps: {ratio:.2f}")
@@ -198,7 +204,7 @@ def run(args) -> int:
         size = SIZES[args.sizes[0]]
         with opencv_threads(len(os.sched_getaffinity(0))):
             stats = run_threaded(fs, lambda: SyntheticSource(size, fps=args.overload_fps), args.overload_seconds,
-                                 args.swap_workers, args.swap_in[0])
+                                 workers[places[0]], places[0])
         part = min(0.25, 60.0 / args.overload_seconds) if args.overload_seconds >= 120 else 0.25
         o = overload_report(stats, part)
         report["overload"] = {"size": args.sizes[0], "source_fps": args.overload_fps, "seconds": args.overload_seconds,

@@ -152,7 +152,9 @@ def convert_video(
     which converts the readable part (ConvertStats.truncated says how much).
     `on_frame()` is called after each frame is written (a batch worker's progress report).
     `swap_workers` swap frames side by side (None: CONVERT_SWAP_WORKERS); they still leave in order.
-    `swap_in`: those workers' swaps in threads or child processes (realtime.swap_process).
+    `swap_in`: those workers in threads or child processes (realtime.swap_process). "auto" is the thread
+    here: each child would track every other frame (16% more landmark jitter), and offline the picture
+    matters more than the rate, which the threads already keep at 2x real time or more (RESULTS.md).
     `hands`: hands in front of a face stay in front (AnalysisOptions.keeps_hands)."""
     from realtime.pipeline import Pipeline
     from realtime.swap_stages import swap_conveyor
@@ -171,7 +173,8 @@ def convert_video(
             # soon matters more than the look (~2 ms, the mesh re-detects only when it finds one).
             stages, closers = swap_conveyor(swapper, face_select, AnalysisOptions(detect_every=10, keep_hands=hands),
                                             detector=detector,
-                                            swap_workers=swap_workers or CONVERT_SWAP_WORKERS, swap_in=swap_in)
+                                            swap_workers=swap_workers or CONVERT_SWAP_WORKERS,
+                                            swap_in="thread" if swap_in == "auto" else swap_in)
             sink = _WriterSink(source, writer, tqdm(total=info.frames or None, unit="frame", disable=not progress, desc="convert"),
                                on_frame)
             try:

@@ -20,9 +20,6 @@ from rswap.options import from_args
 # While no face is in view the small-face detector searches at most this share of the time,
 # so a slow one (SCRFD det_10g on a CPU) cannot stall the stream when nothing is there.
 LIVE_SEARCH_DUTY = 0.25
-# One swap thread by default: live, a second one raised the delivered rate little and the
-# latency much on 2 cores (benchmarks/RESULTS.md, issue 11, fifth session).
-LIVE_SWAP_WORKERS = 1
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -136,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         raise
     analysis = from_args(AnalysisOptions, args, search_duty=LIVE_SEARCH_DUTY)
     try:  # the swap's child process may fail to start: the camera is released all the same
-        stages, closers = swap_conveyor(fs, args.face_select, analysis, controls, args.swap_workers or LIVE_SWAP_WORKERS,
+        stages, closers = swap_conveyor(fs, args.face_select, analysis, controls, args.swap_workers,
                                         detector, swap_in=args.swap_in)
     except BaseException:
         source.close()

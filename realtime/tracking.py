@@ -60,6 +60,11 @@ class FaceTracker:
             self.forced_detections += self.analyser.reset_if_new_face(image)  # then the next call detects afresh
         self._frames += 1
         faces = self.analyser.analyse(image)
+        if not faces and self._tracks:
+            # The track was lost on this very frame (a fast move; or every other frame of a stream, followed by
+            # one child of --swap-in process): mediapipe's graph detects afresh on its next call, so that call
+            # is made on this frame, not the next, which would otherwise show the face unswapped.
+            faces = self.analyser.analyse(image)
         self._assign_ids(faces)
         if self.smooth:
             for face in faces:

@@ -1,6 +1,7 @@
 """The swap split across the conveyor's threads (track: plan; swap, two workers; paste) gives
 the one-call path's pictures (FrameSwapper.process), frame for frame and in order; so does the
-swap stage in child processes (--swap-in process: two workers, two children)."""
+swap stage in child processes (--swap-in process: two workers, two children), which also paste
+and mark the frame in shared memory."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from realtime.pipeline import Pipeline
 from realtime.swap_stages import swap_conveyor
 from realtime.testing import FrameListSource, RecordingSink
 from rswap.face.options import AnalysisOptions
+from rswap.provenance.watermark import detect
 from rswap.swap.classical import ClassicalSwapper
 from rswap.swap.frame import FrameSwapper
 from rswap.testing.render import moving_face_frames
@@ -44,3 +46,26 @@ def test_the_conveyors_frames_equal_frame_swapper_process(astronaut, astronaut_f
         np.testing.assert_array_equal(packet.image, fs.process(frame.copy(), packet.faces))
         swapped += bool(packet.faces) and not np.array_equal(packet.image, frame)
     assert swapped == len(frames)  # every frame had its face swapped
+
+
+def test_in_child_processes_a_frame_comes_back_swapped_and_marked_as_in_this_one(astronaut, astronaut_face):
+    # The children paste the faces and add the video mark into the shared frame: what comes back is
+    # this process's plan, swap and paste of the same faces, mark included, bit for bit.
+    swapper = ClassicalSwapper()
+    fs = FrameSwapper(swapper, [swapper.encode_source([astronaut], [astronaut_face])])
+    frames = conveyor_clip(astronaut)
+    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
+                                    swap_workers=2, swap_in="process")
+    sink = RecordingSink()
+    try:
+        Pipeline(FrameListSource(frames), stages, sink, live=False).run()
+    finally:
+        for c in closers:
+            c.close()
+    assert [p.index for p in sink.packets] == list(range(len(frames)))
+    for packet in sink.packets:
+        frame = frames[packet.index]
+        assert packet.faces
+        here = fs.paste(frame.copy(), fs.swap(fs.plan(frame, packet.faces)))
+        np.testing.assert_array_equal(packet.image, here)
+    assert detect([p.image for p in sink.packets]).found

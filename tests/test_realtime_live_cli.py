@@ -12,8 +12,8 @@ from rswap.media.video import VideoReader
 
 def test_live_file_to_file_with_stats_opencv_single_threaded_on_two_cores(tmp_path, source_png, clip_with_audio,
                                                                            monkeypatch):
-    """Also: on a 2-core box the stages run OpenCV on one thread (they fill the cores already),
-    and the caller's setting is back after the run."""
+    """Also: on a 2-core box the threaded conveyor's stages run OpenCV on one thread (they fill the
+    cores already), and the caller's setting is back after the run."""
     import cv2
 
     from realtime.swap_stages import PasteStage
@@ -31,7 +31,8 @@ def test_live_file_to_file_with_stats_opencv_single_threaded_on_two_cores(tmp_pa
     out = tmp_path / "live.mp4"
     stats_path = tmp_path / "stats.json"
     try:
-        code = main(["live", "-s", source_png, "-t", clip_with_audio, "-o", str(out), "--stats-json", str(stats_path)])
+        code = main(["live", "-s", source_png, "-t", clip_with_audio, "-o", str(out), "--stats-json", str(stats_path),
+                     "--swap-in", "thread"])
         assert cv2.getNumThreads() == 3
     finally:
         cv2.setNumThreads(before)

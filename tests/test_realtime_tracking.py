@@ -86,3 +86,23 @@ def test_one_euro_filter_holds_still_and_follows_motion():
     g = OneEuroFilter(min_cutoff=1.0, beta=20.0)
     moving = [g(np.array([[100.0 + 10 * i, 100.0]]), i / 30, scale=200) for i in range(30)]  # 300 px/s
     assert abs(moving[-1][0, 0] - (100 + 290)) < 5.0
+
+
+def test_a_face_that_jumps_across_the_frame_is_found_on_the_frame_it_lands_in(astronaut):
+    # The mesh graph's track of the face is lost on such a frame; the tracker asks it again on the
+    # same frame (it detects afresh), so no frame shows the face untracked and so unswapped.
+    head = cv2.resize(np.ascontiguousarray(astronaut[20:300, 300:60:-1]), (160, 186))
+    frames = []
+    for x in (40, 440, 40, 440):
+        frame = np.full((360, 640, 3), 90, np.uint8)
+        frame[90:276, x:x + 160] = head
+        frames.append(frame)
+    tracker = FaceTracker(AnalysisOptions(max_faces=1, detect_every=0, smooth=False))
+    try:
+        found = [tracker.track(frame, i / 30) for i, frame in enumerate(frames)]
+    finally:
+        tracker.close()
+    assert [len(faces) for faces in found] == [1, 1, 1, 1]
+    for faces, x in zip(found, (40, 440, 40, 440)):
+        centre = (faces[0].bbox[0] + faces[0].bbox[2]) / 2
+        assert x < centre < x + 160

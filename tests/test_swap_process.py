@@ -9,6 +9,7 @@ import signal
 import threading
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from realtime.pipeline import Pipeline
@@ -19,6 +20,7 @@ from rswap.errors import RswapError
 from rswap.face.options import AnalysisOptions
 from rswap.swap.classical import ClassicalSwapper
 from rswap.swap.frame import FrameSwapper
+from rswap.testing.render import moving_face_frames
 from tests.test_conveyor_frames import conveyor_clip
 
 JOIN_S = 60.0  # a bound on the whole run: a hang fails the test instead of stalling the suite
@@ -33,7 +35,7 @@ def _children(closers):
     return [c.process for closer in closers if isinstance(closer, ProcessSwapStage) for c in closer.children]
 
 
-def test_only_a_swapper_that_moves_on_host_compose_goes_to_a_process():
+def test_only_a_swapper_that_moves_on_host_compose_with_mediapipe_alone_goes_to_a_process():
     def fs(moves: bool, where: str = "host"):
         return SimpleNamespace(swapper=SimpleNamespace(name="x", moves_to_process=moves), compositor=SimpleNamespace(where=where))
 
@@ -46,6 +48,12 @@ def test_only_a_swapper_that_moves_on_host_compose_goes_to_a_process():
             choose_swap_in("process", cannot)
     with pytest.raises(RswapError, match="unknown swap place"):
         choose_swap_in("elsewhere", fs(True))
+    # a loaded detector model and reference selection's embedder hold sessions too
+    with pytest.raises(RswapError, match="the --detector model cannot run in a child process"):
+        choose_swap_in("process", fs(True), detector=object())
+    with pytest.raises(RswapError, match="face embedder cannot run in a child process"):
+        choose_swap_in("process", fs(True), face_select="reference")
+    assert choose_swap_in("process", fs(True), face_select="all") == "process"
     assert ClassicalSwapper.moves_to_process
 
 
@@ -65,7 +73,7 @@ class _KillingFrames(FrameListSource):
 def test_a_killed_swap_process_ends_the_stream_with_one_error(astronaut, astronaut_face):
     fs = _frame_swapper(astronaut, astronaut_face)
     stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
-                                    swap_in="process")
+                                    swap_workers=1, swap_in="process")
     source = _KillingFrames(conveyor_clip(astronaut) * 3, after=4)
     (source.child,) = _children(closers)
     outcome = []
@@ -105,3 +113,24 @@ def test_closing_the_conveyor_leaves_no_swap_process(astronaut, astronaut_face):
             c.close()
     assert not any(p.is_alive() for p in children)
     assert not set(multiprocessing.active_children()) & set(children)
+
+
+def test_frames_of_a_new_size_are_swapped_in_a_new_shared_slot(astronaut, astronaut_face):
+    # A camera may change its resolution mid-stream: the child's shared frame is made again at the new size.
+    # (Detection on every frame: this is about the slot, not how the tracker follows a face across sizes.)
+    fs = _frame_swapper(astronaut, astronaut_face)
+    head = np.ascontiguousarray(astronaut[20:300, 300:60:-1])
+    frames = conveyor_clip(astronaut)[:3] + list(moving_face_frames(head, (360, 200), 3, scale=0.9, amplitude=0.1))
+    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=1, smooth=False),
+                                    swap_in="process")
+    sink = RecordingSink()
+    try:
+        Pipeline(FrameListSource(frames), stages, sink, live=False).run()
+    finally:
+        for c in closers:
+            c.close()
+    assert [p.image.shape for p in sink.packets] == [f.shape for f in frames]
+    for packet in sink.packets:
+        frame = frames[packet.index]
+        assert packet.faces
+        np.testing.assert_array_equal(packet.image, fs.paste(frame.copy(), fs.swap(fs.plan(frame, packet.faces))))

@@ -171,8 +171,10 @@ class Watermarker:
                  max(0, int((x0 - mx) / s)): max(0, int((x1 + mx) / s) + 1)] = FLAT
         return cv2.resize(gain, size, interpolation=cv2.INTER_LINEAR)
 
-    def embed(self, image: np.ndarray, faces: Iterable[Box] = ()) -> np.ndarray:
-        """`faces`: boxes of the swapped faces, where the mark stays at its flat-area strength."""
+    def embed(self, image: np.ndarray, faces: Iterable[Box] = (), in_place: bool = False) -> np.ndarray:
+        """`faces`: boxes of the swapped faces, where the mark stays at its flat-area strength.
+        `in_place`: the caller owns `image` and lets the mark be added into it (a C-contiguous
+        image; the swap's paste does: a 720p frame's new array and its first touch saved)."""
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected an RGB uint8 image, got {image.dtype} {image.shape}")
         image = np.ascontiguousarray(image)  # a flipped or cropped view, as OpenCV wants it
@@ -186,7 +188,7 @@ class Watermarker:
             offset = cv2.resize(offset, (w, h), dst=grey, interpolation=cv2.INTER_LINEAR)
         rgb = cv2.cvtColor(offset, cv2.COLOR_GRAY2RGB, dst=rgb)
         # one saturation after the sum: image + mark, never clipped in between
-        return cv2.addWeighted(image, 1.0, rgb, 1.0, -128.0)
+        return cv2.addWeighted(image, 1.0, rgb, 1.0, -128.0, dst=image if in_place else None)
 
 
 def evidence(image: np.ndarray) -> np.ndarray | None:

@@ -64,6 +64,10 @@ class Swapper(Protocol):
     def swap_batch(self, crops: list[np.ndarray], landmarks: list[np.ndarray], sources: list[Any]) -> list[SwapResult]:
         """Every face of a frame: one call, so a network can run them as one batch."""
 
+    def warm_up(self, source: Any) -> None:
+        """Swap once on made data, so that what a first swap loads (compiled kernels from their
+        cache) is loaded before the first frame: a child process's first frame took ~0.3 s without."""
+
     def swap_batch_device(
         self, crops: torch.Tensor, landmarks: list[np.ndarray], sources: list[Any]
     ) -> tuple[torch.Tensor, np.ndarray]:
@@ -81,6 +85,9 @@ class HostSwapper:
 
     def swap_batch(self, crops: list[np.ndarray], landmarks: list[np.ndarray], sources: list[Any]) -> list[SwapResult]:
         return [self.swap(c, lm, s) for c, lm, s in zip(crops, landmarks, sources)]
+
+    def warm_up(self, source: Any) -> None:
+        """Nothing to load by default (a session warms itself up where it is made)."""
 
     def swap_batch_device(self, crops, landmarks: list[np.ndarray], sources: list[Any]):
         raise RswapError(f"{self.name} computes on host arrays; it has no on-device path")

@@ -566,6 +566,12 @@ class ClassicalSwapper(HostSwapper):
                 swapped[box] = alpha_blend(crop[box], swapped[box], soft)
         return SwapResult(swapped, self._paste_mask(hw, target, shaped))
 
+    def warm_up(self, source: ClassicalSource) -> None:
+        """The source's own texture swapped onto itself at every crop size: every per-frame kernel runs once."""
+        for size in (self.template.size, *self.crop_sizes):
+            own = source.at(size)
+            self.swap(own.texture, own.landmarks, source)
+
     def _kept_parts(self, keep: tuple[str, ...]):
         """swap_masks' parts for the regions this frame keeps (one of the eight sets made at start)."""
         return self._kept_sets[tuple(name in keep for name in _FEATURES)]

@@ -106,7 +106,9 @@ class FrameSwapper:
         moves, and a face that fills the picture must still carry it). See rswap.provenance.watermark."""
         if not jobs or self.watermarker is None:
             return frame
-        return self.watermarker.embed(frame, [] if still else [job.face.bbox for job in jobs])
+        # The compositor's paste gives a frame this call may write over (the caller's own, or its copy).
+        mine = frame.flags.c_contiguous and frame.flags.writeable
+        return self.watermarker.embed(frame, [] if still else [job.face.bbox for job in jobs], in_place=mine)
 
     def process(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
         """Swap and mark one still picture (convert's images, the eval; video frames go plan/swap/paste).

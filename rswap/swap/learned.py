@@ -191,6 +191,9 @@ class LearnedSwapper:
             for img, lm in zip(tensor_to_images(out, self.output_spec), landmarks)
         ]
 
+    def warm_up(self, source: LearnedSource) -> None:
+        """Nothing here: the backend warms its session up where it is made (realtime.backends)."""
+
     def swap_batch_device(self, crops, landmarks: list[np.ndarray], sources: list[LearnedSource]):
         """The device twin of `swap_batch`, for the app backends' `run_device` (torch, TensorRT, onnxruntime).
 

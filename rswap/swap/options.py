@@ -20,7 +20,7 @@ BACKEND_NAMES = ("auto", "tensorrt", "onnxruntime", "torch")
 PRECISIONS = ("fp32", "fp16", "bf16")
 CUDA_GRAPHS = {"auto": None, "on": True, "off": False}  # flag value -> the backends' cuda_graphs
 COMPOSE_ON = ("auto", "host", "device")  # rswap.swap.compositor.choose_compositor
-SWAP_IN = ("thread", "process")  # where the conveyor's swap stage runs (realtime.swap_process.choose_swap_in)
+SWAP_IN = ("auto", "thread", "process")  # where the conveyor's stages run (realtime.swap_process.choose_swap_in)
 
 
 @dataclass
@@ -64,11 +64,13 @@ class FrameOptions:
     compose_on: str = option("auto", "learned models: crop and paste faces on the host (OpenCV) or on the inference "
                                      "device, one upload and one download per frame (auto: device when the backend "
                                      "runs on a GPU)", choices=COMPOSE_ON)
-    swap_workers: int | None = option(None, "threads running the swap stage side by side on successive frames "
-                                            "(default: 2 in convert, 1 live); convert keeps every frame in order",
-                                      metavar="N")
-    swap_in: str = option("thread", "where the swap stage's workers run: threads of this process, or child processes "
-                                    "with their own Python lock (the classical swapper on host compose only; more "
-                                    "latency, and no more frames a second on 2 cores)", choices=SWAP_IN)
+    swap_workers: int | None = option(None, "threads running the swap stage side by side on successive frames, or with "
+                                            "--swap-in process the child processes (default: 2 in convert; live 1 thread, "
+                                            "2 processes); convert keeps every frame in order", metavar="N")
+    swap_in: str = option("auto", "where the conveyor runs: 'thread': track, swap and paste in threads of this process; "
+                                  "'process': all three on whole frames in child processes with their own Python lock "
+                                  "(the classical swapper on host compose with mediapipe's detector only; on 2 cores "
+                                  "~1.2-1.4x the threads' frames a second at capacity); 'auto': process live where it "
+                                  "can run, thread otherwise and in convert", choices=SWAP_IN)
     no_watermark: bool = option(False, "leave out the invisible 'synthetic by rswap' mark that every swapped frame "
                                        "otherwise carries")
