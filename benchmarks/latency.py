@@ -171,12 +171,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     fs = _frame_swapper(args.swapper)
-    report = {"swapper": args.swapper, "swap_workers": args.swap_workers, "swap_in": args.swap_in,
-              "source_fps": args.fps, "seconds": args.seconds,
-              "cpus": os.cpu_count(), "load_before": os.getloadavg(), "sizes": {}}
     places = list(dict.fromkeys(choose_swap_in(place, fs) for place in args.swap_in))  # "auto" as live resolves it
     workers = {place: args.swap_workers or LIVE_SWAP_WORKERS[place] for place in places}
-    report["swap_in"], report["swap_workers"] = places, workers
+    report = {"swapper": args.swapper, "swap_workers": workers, "swap_in": places,
+              "source_fps": args.fps, "seconds": args.seconds,
+              "cpus": os.cpu_count(), "load_before": os.getloadavg(), "sizes": {}}
     streams = [(name, SIZES[name], args.fps, lambda size=SIZES[name]: SyntheticSource(size, fps=args.fps))
                for name in args.sizes]
     with tempfile.TemporaryDirectory() as clips:

@@ -70,7 +70,7 @@ class FrameOptions:
     swap_in: str = option("auto", "where the conveyor runs: 'thread': track, swap and paste in threads of this process; "
                                   "'process': all three on whole frames in child processes with their own Python lock "
                                   "(the classical swapper on host compose with mediapipe's detector only; on 2 cores "
-                                  "~1.2-1.4x the threads' frames a second at capacity); 'auto': process live where it "
+                                  "1.1-1.25x the threads' frames a second at capacity); 'auto': process live where it "
                                   "can run, thread otherwise and in convert", choices=SWAP_IN)
     no_watermark: bool = option(False, "leave out the invisible 'synthetic by rswap' mark that every swapped frame "
                                        "otherwise carries")
