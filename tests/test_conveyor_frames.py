@@ -31,17 +31,10 @@ def test_the_conveyors_frames_equal_frame_swapper_process(astronaut, astronaut_f
     swapper = ClassicalSwapper(fit_crop=False)
     fs = FrameSwapper(swapper, [swapper.encode_source([astronaut], [astronaut_face])], watermark=False)
     frames = conveyor_clip(astronaut)
-    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
-                                    swap_workers=2, swap_in=swap_in)
-    sink = RecordingSink()
-    try:
-        Pipeline(FrameListSource(frames), stages, sink, live=False).run()
-    finally:
-        for c in closers:
-            c.close()
-    assert [p.index for p in sink.packets] == list(range(len(frames)))
+    packets = convert_through_conveyor(fs, frames, swap_in)
+    assert [p.index for p in packets] == list(range(len(frames)))
     swapped = 0
-    for packet in sink.packets:
+    for packet in packets:
         frame = frames[packet.index]
         np.testing.assert_array_equal(packet.image, fs.process(frame.copy(), packet.faces))
         swapped += bool(packet.faces) and not np.array_equal(packet.image, frame)
@@ -54,18 +47,28 @@ def test_in_child_processes_a_frame_comes_back_swapped_and_marked_as_in_this_one
     swapper = ClassicalSwapper()
     fs = FrameSwapper(swapper, [swapper.encode_source([astronaut], [astronaut_face])])
     frames = conveyor_clip(astronaut)
-    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False),
-                                    swap_workers=2, swap_in="process")
+    packets = convert_through_conveyor(fs, frames, "process")
+    assert [p.index for p in packets] == list(range(len(frames)))
+    assert_swapped_here(fs, frames, packets)
+    assert detect([p.image for p in packets]).found
+
+
+def convert_through_conveyor(fs, frames, swap_in: str, detect_every: int = 0, swap_workers: int = 2) -> list:
+    """The packets of `frames` through the ordered conveyor (as convert runs it), the stages closed after."""
+    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=detect_every, smooth=False),
+                                    swap_workers=swap_workers, swap_in=swap_in)
     sink = RecordingSink()
     try:
         Pipeline(FrameListSource(frames), stages, sink, live=False).run()
     finally:
         for c in closers:
             c.close()
-    assert [p.index for p in sink.packets] == list(range(len(frames)))
-    for packet in sink.packets:
+    return sink.packets
+
+
+def assert_swapped_here(fs, frames, packets) -> None:
+    """Every packet holds a face, and its image is this process's plan, swap and paste (video mark) of it."""
+    for packet in packets:
         frame = frames[packet.index]
         assert packet.faces
-        here = fs.paste(frame.copy(), fs.swap(fs.plan(frame, packet.faces)))
-        np.testing.assert_array_equal(packet.image, here)
-    assert detect([p.image for p in sink.packets]).found
+        np.testing.assert_array_equal(packet.image, fs.paste(frame.copy(), fs.swap(fs.plan(frame, packet.faces))))

@@ -21,7 +21,7 @@ from rswap.face.options import AnalysisOptions
 from rswap.swap.classical import ClassicalSwapper
 from rswap.swap.frame import FrameSwapper
 from rswap.testing.render import moving_face_frames
-from tests.test_conveyor_frames import conveyor_clip
+from tests.test_conveyor_frames import assert_swapped_here, conveyor_clip, convert_through_conveyor
 
 JOIN_S = 60.0  # a bound on the whole run: a hang fails the test instead of stalling the suite
 
@@ -121,16 +121,6 @@ def test_frames_of_a_new_size_are_swapped_in_a_new_shared_slot(astronaut, astron
     fs = _frame_swapper(astronaut, astronaut_face)
     head = np.ascontiguousarray(astronaut[20:300, 300:60:-1])
     frames = conveyor_clip(astronaut)[:3] + list(moving_face_frames(head, (360, 200), 3, scale=0.9, amplitude=0.1))
-    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=1, smooth=False),
-                                    swap_in="process")
-    sink = RecordingSink()
-    try:
-        Pipeline(FrameListSource(frames), stages, sink, live=False).run()
-    finally:
-        for c in closers:
-            c.close()
-    assert [p.image.shape for p in sink.packets] == [f.shape for f in frames]
-    for packet in sink.packets:
-        frame = frames[packet.index]
-        assert packet.faces
-        np.testing.assert_array_equal(packet.image, fs.paste(frame.copy(), fs.swap(fs.plan(frame, packet.faces))))
+    packets = convert_through_conveyor(fs, frames, "process", detect_every=1, swap_workers=1)
+    assert [p.image.shape for p in packets] == [f.shape for f in frames]
+    assert_swapped_here(fs, frames, packets)
