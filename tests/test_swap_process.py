@@ -124,3 +124,31 @@ def test_frames_of_a_new_size_are_swapped_in_a_new_shared_slot(astronaut, astron
     packets = convert_through_conveyor(fs, frames, "process", detect_every=1, swap_workers=1)
     assert [p.image.shape for p in packets] == [f.shape for f in frames]
     assert_swapped_here(fs, frames, packets)
+
+
+def test_the_hotkeys_reach_the_children_on_the_next_frame(astronaut, astronaut_face):
+    # The preview's Controls live in the parent: each frame carries them down. Swap off: the frames
+    # come back as they went (faces still tracked); the label on: the badge is drawn in the child.
+    from realtime.controls import Controls
+
+    fs = _frame_swapper(astronaut, astronaut_face)
+    frames = conveyor_clip(astronaut)[:3]
+    controls = Controls(swap=False)
+    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1, detect_every=0, smooth=False), controls,
+                                    swap_workers=1, swap_in="process")
+    try:
+        off = RecordingSink()
+        Pipeline(FrameListSource(frames), stages, off, live=False).run()
+        controls.swap, controls.label = True, True
+        on = RecordingSink()
+        Pipeline(FrameListSource(frames), stages, on, live=False).run()
+    finally:
+        for c in closers:
+            c.close()
+    assert all(p.faces for p in off.packets)
+    for packet in off.packets:
+        np.testing.assert_array_equal(packet.image, frames[packet.index])
+    swapped = [fs.paste(f.copy(), fs.swap(fs.plan(f, p.faces))) for f, p in zip(frames, on.packets)]
+    for packet, plain in zip(on.packets, swapped):  # the badge on top of the swap: more than the swap changed
+        assert not np.array_equal(packet.image, plain)
+        assert np.mean(np.any(packet.image != plain, axis=2)) < 0.2
