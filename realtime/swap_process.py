@@ -24,9 +24,11 @@ A 720p frame is 2.7 MB: it crosses as two copies in the parent (~0.3 ms each), n
 bytes through a pipe (four copies and the pipe's system calls). The slot is made at the first
 frame's size (again if the size changes) and unlinked when the stage closes.
 
-Each child tracks the frames it is given: with two children, every other frame of a stream. The
-landmarks' frame-to-frame jitter (second difference over time on a smooth made motion, 720p)
-rose from 0.165 to 0.192 px (p95 0.239 -> 0.293) against one tracker on every frame.
+Each child tracks the frames it is given. The first free child takes the frame, so below capacity
+(a 30 fps camera on 2 cores) the first child runs every frame with one tracker; at capacity the two
+take turns, each on every other frame, and there the landmarks' frame-to-frame jitter (second
+difference over time on a smooth made motion, 720p) rose from 0.165 to 0.192 px (p95 0.239 ->
+0.293) against one tracker on every frame, the aligned face flicker from 0.05 to 0.12 grey levels.
 
 What can move is declared: the swapper (Swapper.moves_to_process: the classical one's numpy and
 dataclasses can; learned ones hold an onnxruntime / TensorRT / torch session), on host compose (the
@@ -52,8 +54,8 @@ import multiprocessing
 import os
 import platform
 import pickle
-import queue
 import signal
+import threading
 import time
 from multiprocessing import shared_memory
 
@@ -203,6 +205,7 @@ class SwapProcess:
             raise RswapError(self._ended()) from None
         self.start_seconds: float | None = None
         self.child_seconds = 0.0  # the last frame's stages inside the child (the rest is copies and IPC)
+        self.frames = 0  # frames this child has run
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
         self._reply(timeout)
@@ -222,6 +225,7 @@ class SwapProcess:
             raise RswapError(self._ended()) from None
         packet.faces, timings = self._reply()
         packet.timings.update(timings)
+        self.frames += 1
         if image.flags.writeable:
             np.copyto(image, frame)
         else:
@@ -298,18 +302,33 @@ class ProcessSwapStage:
         except BaseException:
             self.close()
             raise
-        self._free: queue.SimpleQueue[SwapProcess] = queue.SimpleQueue()
-        for child in self.children:
-            self._free.put(child)
+        self._free = list(self.children)  # in the children's order: the first free one takes the frame
+        self._freed = threading.Condition()
 
     def __call__(self, packet: Packet) -> Packet:
-        child = self._free.get()
+        child = self._take()
         try:
             packet = child.run(packet, self.controls)
             packet.timings["in child"] = child.child_seconds  # the rest of the stage's time is copies, IPC, waits
         finally:
-            self._free.put(child)
+            self._give(child)
         return packet
+
+    def _take(self) -> SwapProcess:
+        """The first free child in their order: a stream the first child keeps up with (a 30 fps camera
+        on 2 cores) stays on it, one tracker on every frame; the next only takes the frames that arrive
+        while it is busy. (Taken in turns, two trackers on alternate frames flickered 0.12 grey levels
+        against one tracker's 0.05: RESULTS.md, issue 11, thirty-fourth session.)"""
+        with self._freed:
+            while not self._free:
+                self._freed.wait()
+            return self._free.pop(0)
+
+    def _give(self, child: SwapProcess) -> None:
+        with self._freed:
+            self._free.append(child)
+            self._free.sort(key=self.children.index)
+            self._freed.notify()
 
     def close(self) -> None:
         for child in self.children:

@@ -152,3 +152,21 @@ def test_the_hotkeys_reach_the_children_on_the_next_frame(astronaut, astronaut_f
     for packet, plain in zip(on.packets, swapped):  # the badge on top of the swap: more than the swap changed
         assert not np.array_equal(packet.image, plain)
         assert np.mean(np.any(packet.image != plain, axis=2)) < 0.2
+
+
+def test_a_stream_the_first_child_keeps_up_with_stays_on_it(astronaut, astronaut_face):
+    # One tracker on every frame where one child is enough (a camera's pace): the second child takes
+    # only the frames that arrive while the first is busy (its first frames start its mediapipe graph).
+    from realtime.testing import SyntheticSource
+
+    fs = _frame_swapper(astronaut, astronaut_face)
+    stages, closers = swap_conveyor(fs, "largest", AnalysisOptions(max_faces=1), swap_in="process")
+    (frames,) = closers
+    try:
+        stats = Pipeline(SyntheticSource((480, 270), fps=8, frames=16), stages, RecordingSink(), live=True).run()
+    finally:
+        for c in closers:
+            c.close()
+    first, second = (child.frames for child in frames.children)
+    assert first + second == stats.delivered >= 12
+    assert second <= 2
