@@ -7,8 +7,8 @@ the two cores ~77% busy (threaded ÷ sequential 1.24-1.5). Two whole sequential 
 processes ran at 1.95x one: the cores are not what is shared, the one process is. So each child
 runs the sequential loop's stages (track -> swap -> paste, realtime.swap_stages) on the frames it
 is given, and the parent keeps only the source, the hand-off and the sink. Two children at 720p
-and capacity: 1.65-1.71x the sequential loop against the threads' 1.36-1.38x in the same runs, p95
-latency 27-29 ms against 31-35 (RESULTS.md, issue 11, thirty-fourth session). Only the swap and
+and capacity: 1.5-1.7x the sequential loop against the threads' 1.3-1.5x in the same runs, p95
+latency 25-29 ms against 28-35 (RESULTS.md, issue 11, thirty-fourth session). Only the swap and
 paste in the children, the tracker left in the parent, bought 2-11% over the threads.
 
     parent worker thread (one per child)             child (spawned once per worker)
