@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 from realtime.packet import Packet
-from realtime.pipeline import Pipeline
+from realtime.pipeline import Pipeline, run_in_order
 from realtime.sinks import NullSink
 from realtime.swap_process import choose_swap_in
 from realtime.swap_stages import LIVE_SWAP_WORKERS
@@ -87,11 +87,7 @@ def run_sequential(fs, make_source, seconds) -> StatsRecorder:
     try:
         while time.perf_counter() < end:
             image, pts = source.read(stop)
-            packet = Packet(index, image, time.perf_counter(), pts)
-            for stage in stages:
-                t0 = time.perf_counter()
-                stage.fn(packet)
-                packet.timings[stage.name] = time.perf_counter() - t0
+            packet = run_in_order(stages, Packet(index, image, time.perf_counter(), pts))
             t0 = time.perf_counter()
             sink.write(packet)
             now = time.perf_counter()

@@ -59,6 +59,17 @@ class Stage:
             raise ValueError(f"stage {self.name!r} needs at least one worker, got {self.workers}")
 
 
+def run_in_order(stages: list[Stage], packet: Packet) -> Packet:
+    """One frame through `stages` one after the other in this thread, each stage's time in
+    packet.timings: the sequential loop (benchmarks/latency.py) and a child process's frame
+    (realtime.swap_process)."""
+    for stage in stages:
+        t0 = time.perf_counter()
+        packet = stage.fn(packet)
+        packet.timings[stage.name] = time.perf_counter() - t0
+    return packet
+
+
 class _Turns:
     """Order for an ordered stage's workers: a frame's turn is numbered as it is taken from
     the input link (one taker at a time, so turns follow the stream), and it may go on only

@@ -54,8 +54,8 @@ import multiprocessing
 import os
 import platform
 import pickle
+import queue
 import signal
-import threading
 import time
 from multiprocessing import shared_memory
 
@@ -68,6 +68,7 @@ from rswap.swap.options import SWAP_IN
 
 from realtime.controls import Controls
 from realtime.packet import Packet
+from realtime.pipeline import run_in_order
 
 _PROTOCOL = 5
 _POLL_S = 0.1  # how often a waiting parent checks that its child is alive
@@ -174,13 +175,10 @@ def _serve(conn) -> None:
 
 
 def _run(stages, packet: Packet) -> Packet:
-    """The stages on one frame, each one's time in packet.timings; the result left in the frame
-    the packet came with (the paste and the mark work in place; the label is a new array)."""
+    """The stages on one frame (`run_in_order`); the result left in the frame the packet came with
+    (the paste and the mark work in place; the label is a new array)."""
     frame = packet.image
-    for stage in stages:
-        t0 = time.perf_counter()
-        packet = stage.fn(packet)
-        packet.timings[stage.name] = time.perf_counter() - t0
+    packet = run_in_order(stages, packet)
     if packet.image is not frame:
         np.copyto(frame, packet.image)
     packet.image = None
@@ -302,33 +300,22 @@ class ProcessSwapStage:
         except BaseException:
             self.close()
             raise
-        self._free = list(self.children)  # in the children's order: the first free one takes the frame
-        self._freed = threading.Condition()
+        self._free: queue.PriorityQueue[tuple[int, SwapProcess]] = queue.PriorityQueue()  # (its place, child)
+        for place, child in enumerate(self.children):
+            self._free.put((place, child))
 
     def __call__(self, packet: Packet) -> Packet:
-        child = self._take()
+        # The first free child in their order takes the frame: a stream the first child keeps up with (a
+        # 30 fps camera on 2 cores) stays on it, one tracker on every frame; the next only takes the frames
+        # that arrive while it is busy. (Taken in turns, two trackers on alternate frames flickered 0.12 grey
+        # levels against one tracker's 0.05: RESULTS.md, issue 11, thirty-fourth session.)
+        place, child = self._free.get()
         try:
             packet = child.run(packet, self.controls)
             packet.timings["in child"] = child.child_seconds  # the rest of the stage's time is copies, IPC, waits
         finally:
-            self._give(child)
+            self._free.put((place, child))
         return packet
-
-    def _take(self) -> SwapProcess:
-        """The first free child in their order: a stream the first child keeps up with (a 30 fps camera
-        on 2 cores) stays on it, one tracker on every frame; the next only takes the frames that arrive
-        while it is busy. (Taken in turns, two trackers on alternate frames flickered 0.12 grey levels
-        against one tracker's 0.05: RESULTS.md, issue 11, thirty-fourth session.)"""
-        with self._freed:
-            while not self._free:
-                self._freed.wait()
-            return self._free.pop(0)
-
-    def _give(self, child: SwapProcess) -> None:
-        with self._freed:
-            self._free.append(child)
-            self._free.sort(key=self.children.index)
-            self._freed.notify()
 
     def close(self) -> None:
         for child in self.children:
